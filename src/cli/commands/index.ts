@@ -1,0 +1,7 @@
+import type { CliCommand } from '../types.js';
+
+/**
+ * Every `lxcri` subcommand, in the order `lxcri --help` lists them. Each lives in its own file
+ * in this folder and is added here with one line.
+ */
+export const commands: readonly CliCommand[] = [];

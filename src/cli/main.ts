@@ -1,0 +1,65 @@
+import { createRequire } from 'node:module';
+import { commands } from './commands/index.js';
+import type { CliCommand, CliIo, ExitCode } from './types.js';
+import { reportError } from './util.js';
+
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const candidate of ['../../package.json', '../package.json']) {
+    try {
+      return (require(candidate) as { version: string }).version;
+    } catch {
+      // try the next layout (src/cli vs dist/cli)
+    }
+  }
+  return 'unknown';
+}
+
+function mainUsage(list: readonly CliCommand[]): string {
+  const width = Math.max(8, ...list.map((c) => c.name.length));
+  return [
+    'Usage: lxcri <command> [options]',
+    '',
+    'Create containers the way a CRI runtime does, with crun/runc or Proxmox VE LXC.',
+    '',
+    'Commands:',
+    ...list.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options:',
+    `  ${'--help'.padEnd(width)}  show this help, or a command's help (lxcri <command> --help)`,
+    `  ${'--version'.padEnd(width)}  print the version`,
+    '',
+    'Output is JSON on stdout. Exit codes: 0 ok, 1 failure, 2 invalid input.',
+  ].join('\n');
+}
+
+/**
+ * Runs the `lxcri` command line and returns its exit code.
+ * @param argv - the arguments after the program name
+ */
+export async function main(argv: readonly string[], io: CliIo, list: readonly CliCommand[] = commands): Promise<ExitCode> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const target = first === 'help' ? list.find((c) => c.name === rest[0]) : undefined;
+    io.stdout.write(`${target ? target.usage : mainUsage(list)}\n`);
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  const command = list.find((c) => c.name === first);
+  if (!command) {
+    io.stderr.write(`lxcri: unknown command '${first}'\n\n${mainUsage(list)}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    return reportError(io, error, command.usage);
+  }
+}
