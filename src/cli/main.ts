@@ -16,7 +16,7 @@ function packageVersion(): string {
 }
 
 function mainUsage(list: readonly CliCommand[]): string {
-  const width = Math.max(8, ...list.map((c) => c.name.length));
+  const width = Math.max('--version'.length, ...list.map((c) => c.name.length));
   return [
     'Usage: lxcri <command> [options]',
     '',
