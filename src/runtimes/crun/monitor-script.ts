@@ -1,0 +1,188 @@
+/**
+ * The container monitor: a small Perl program the driver starts (detached) for every container.
+ *
+ * Why a separate process, and why Perl:
+ * - The OCI CLI `create` forks the container's init process and exits; the init is orphaned. To
+ *   learn its exit status somebody must be its parent when it dies. The monitor makes itself a
+ *   *child subreaper* (`prctl(PR_SET_CHILD_SUBREAPER)`), starts `<runtime> create`, and so adopts
+ *   the init when the runtime exits; it `waitpid`s for it and writes the exit status to a file.
+ *   This is what containerd's shim and CRI-O's conmon do. Node has no `prctl` nor a way to reap a
+ *   process it did not spawn, so the monitor cannot be JavaScript without a native addon.
+ * - The container's stdout/stderr are pipes the monitor reads and writes to the CRI `log_path` in
+ *   the CRI log format (`<RFC 3339 time> <stream> <F|P> <text>`), so the log outlives the calling
+ *   Node process. Everything printed while `create` runs (before the container can run anything)
+ *   is the runtime's own output: it is returned to the driver instead of the log, which is how a
+ *   failed `create` surfaces with the runtime's stderr.
+ * - Perl (`perl-base`) is an *Essential* package on Debian and Proxmox VE is itself written in
+ *   Perl, so it is present on every host this library targets. Only perl-base modules are used.
+ *
+ * Arguments: `<prctl syscall nr | -> <log path | -> <pid file> <exit file> <command...>`.
+ * Protocol on fd 3: one line `ok <pid>` once the container is created, or `fail <wait status>`
+ * followed by the runtime's output; then fd 3 is closed. The exit file is JSON
+ * `{"pid","waitStatus","exitCode","signal","finishedAt"}`, written atomically (tmp + rename).
+ *
+ * @internal
+ * @module
+ */
+
+/** The monitor program, passed to `perl -e`. */
+export const MONITOR_SCRIPT = String.raw`
+use strict;
+use warnings;
+use POSIX ();
+use IO::Select;
+
+my ($prctl_nr, $log_path, $pid_file, $exit_file, @cmd) = @ARGV;
+$SIG{PIPE} = 'IGNORE';
+open(my $status, '>&=', 3) or die "monitor: cannot open fd 3: $!\n";
+select((select($status), $| = 1)[0]);
+
+sub fail_early {
+  my ($msg) = @_;
+  print $status "fail 256\nmonitor: $msg\n";
+  close $status;
+  exit 1;
+}
+
+if ($prctl_nr ne '-') {
+  syscall($prctl_nr + 0, 36, 1, 0, 0, 0) == 0 or fail_early("prctl(PR_SET_CHILD_SUBREAPER) failed: $!");
+}
+my $log;
+if ($log_path ne '-') {
+  open($log, '>>', $log_path) or fail_early("cannot open log $log_path: $!");
+  select((select($log), $| = 1)[0]);
+}
+
+pipe(my $out_r, my $out_w) or fail_early("pipe: $!");
+pipe(my $err_r, my $err_w) or fail_early("pipe: $!");
+my $child = fork();
+defined $child or fail_early("fork: $!");
+if ($child == 0) {
+  close $out_r; close $err_r; close $status;
+  close $log if $log;
+  open(STDIN, '<', '/dev/null') or POSIX::_exit(126);
+  open(STDOUT, '>&', $out_w) or POSIX::_exit(126);
+  open(STDERR, '>&', $err_w) or POSIX::_exit(126);
+  close $out_w; close $err_w;
+  { exec { $cmd[0] } @cmd; }
+  print STDERR "monitor: cannot execute $cmd[0]: $!\n";
+  POSIX::_exit(127);
+}
+close $out_w; close $err_w;
+
+my $sel = IO::Select->new($out_r, $err_r);
+my %stream_of = (fileno($out_r) => 'stdout', fileno($err_r) => 'stderr');
+my %partial = (stdout => '', stderr => '');
+my $phase = 'create';
+my $create_output = '';
+my ($init_pid, $init_status, $init_time, $drain_deadline);
+
+sub stamp {
+  my @t = gmtime(time());
+  return POSIX::strftime('%Y-%m-%dT%H:%M:%S.000000000Z', @t);
+}
+
+sub write_line {
+  my ($stream, $tag, $text) = @_;
+  return unless $log;
+  print $log stamp() . " $stream $tag $text\n";
+}
+
+sub emit {
+  my ($stream, $data) = @_;
+  if ($phase eq 'create') { $create_output .= $data; return; }
+  $partial{$stream} .= $data;
+  while ((my $i = index($partial{$stream}, "\n")) >= 0) {
+    write_line($stream, 'F', substr($partial{$stream}, 0, $i));
+    substr($partial{$stream}, 0, $i + 1) = '';
+  }
+  while (length($partial{$stream}) >= 16384) {
+    write_line($stream, 'P', substr($partial{$stream}, 0, 16384));
+    substr($partial{$stream}, 0, 16384) = '';
+  }
+}
+
+sub read_ready {
+  my ($timeout) = @_;
+  for my $fh ($sel->can_read($timeout)) {
+    my $stream = $stream_of{fileno($fh)};
+    my $n = sysread($fh, my $buf, 65536);
+    if (!$n) {
+      $sel->remove($fh);
+      close $fh;
+      if ($phase ne 'create' && length($partial{$stream}) > 0) {
+        write_line($stream, 'F', $partial{$stream});
+        $partial{$stream} = '';
+      }
+      next;
+    }
+    emit($stream, $buf);
+  }
+}
+
+sub finish {
+  for my $stream ('stdout', 'stderr') {
+    write_line($stream, 'F', $partial{$stream}) if length($partial{$stream}) > 0;
+  }
+  my ($code, $sig) = ('null', 'null');
+  if (defined $init_status) {
+    if (POSIX::WIFEXITED($init_status)) { $code = POSIX::WEXITSTATUS($init_status); }
+    elsif (POSIX::WIFSIGNALED($init_status)) { $sig = POSIX::WTERMSIG($init_status); }
+  }
+  my $ws = defined $init_status ? $init_status : 'null';
+  my $when = POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime($init_time));
+  my $tmp = "$exit_file.tmp";
+  if (open(my $fh, '>', $tmp)) {
+    print $fh "{\"pid\":$init_pid,\"waitStatus\":$ws,\"exitCode\":$code,\"signal\":$sig,\"finishedAt\":\"$when\"}\n";
+    close $fh;
+    rename($tmp, $exit_file);
+  }
+  exit 0;
+}
+
+while (1) {
+  read_ready($phase eq 'create' ? 0.05 : 0.2);
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $st = $?;
+    if ($pid == $child && $phase eq 'create') {
+      read_ready(0) while $sel->count() > 0 && $sel->can_read(0);
+      if ($st != 0) {
+        print $status "fail $st\n$create_output";
+        close $status;
+        exit 1;
+      }
+      my $pf;
+      open($pf, '<', $pid_file) or do { print $status "fail 256\nmonitor: runtime wrote no pid file: $!\n"; close $status; exit 1; };
+      my $line = <$pf>;
+      close $pf;
+      ($init_pid) = ($line // '') =~ /(\d+)/;
+      defined $init_pid or do { print $status "fail 256\nmonitor: bad pid file\n"; close $status; exit 1; };
+      $phase = 'run';
+      print $status "ok $init_pid\n";
+      close $status;
+    } elsif (defined $init_pid && $pid == $init_pid) {
+      $init_status = $st;
+      $init_time = time();
+      $drain_deadline = time() + 2;
+    }
+  }
+  if ($phase eq 'run' && !defined $init_status && !kill(0, $init_pid)) {
+    # Reaped by someone else (not our child): the status is unknown.
+    $init_time = time();
+    $drain_deadline = time();
+    $init_status = undef;
+    finish();
+  }
+  if (defined $init_status && ($sel->count() == 0 || time() >= $drain_deadline)) {
+    finish();
+  }
+}
+`;
+
+/** `prctl` syscall numbers by Node `process.arch`. */
+const PRCTL_SYSCALL: Readonly<Record<string, number>> = { x64: 157, arm64: 167, arm: 172, ia32: 172, riscv64: 167, ppc64: 171, s390x: 172 };
+
+/** The `prctl` syscall number of this machine, or `undefined` when the architecture is unknown. */
+export function prctlSyscallNumber(arch: string = process.arch): number | undefined {
+  return PRCTL_SYSCALL[arch];
+}
