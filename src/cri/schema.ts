@@ -87,7 +87,7 @@ export function closestName(input: string, candidates: Iterable<string>): string
   let bestDistance = Infinity;
   for (const candidate of candidates) {
     const c = candidate.toLowerCase().replace(/_/g, '');
-    const d = c === lower ? 0 : editDistance(lower, c);
+    const d = c === lower ? 0 : c.endsWith(lower) || lower.endsWith(c) ? 1 : editDistance(lower, c);
     if (d < bestDistance) {
       bestDistance = d;
       best = candidate;

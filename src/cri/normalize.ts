@@ -1,0 +1,386 @@
+/**
+ * Syntax + normalisation of CRI requests: accepts proto3 JSON (lowerCamelCase) and crictl's
+ * snake_case files, enum names or numbers, int64 as number or decimal string, `null` as "absent",
+ * and returns the normalised camelCase object of `types.ts`. Unknown fields are errors with a
+ * "did you mean" hint.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { CriValidationError, InvalidOptionsError } from '../errors.js';
+import type { CriValidationIssue } from '../errors.js';
+import {
+  closestName,
+  ContainerConfigSchema,
+  CreateContainerRequestSchema,
+  KeyValueSchema,
+  PodSandboxConfigSchema,
+} from './schema.js';
+import type { NormalizedContainerConfig, NormalizedCreateContainerRequest, NormalizedPodSandboxConfig } from './types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+/** Schema of {@link NormalizeOptions}. */
+export const NormalizeOptionsSchema = z.strictObject({
+  /**
+   * How a JSON string in `KeyValue.value` (an env value, proto type `bytes` since cri-api
+   * v0.36.2) is read: `'text'` takes it literally (crictl files and every client of cri-api ≤
+   * v0.36.1, where the field was a `string`); `'base64'` decodes it as proto3 JSON `bytes`.
+   * A `Uint8Array` value is always decoded as UTF-8.
+   * @defaultValue `'text'`
+   */
+  envValueEncoding: z.enum(['text', 'base64']).default('text'),
+});
+
+/** Options of the normalise functions (input form). */
+export type NormalizeOptions = z.input<typeof NormalizeOptionsSchema>;
+/** Options of the normalise functions after defaults. */
+export type ResolvedNormalizeOptions = z.output<typeof NormalizeOptionsSchema>;
+
+const DEFAULT_OPTIONS: ResolvedNormalizeOptions = { envValueEncoding: 'text' };
+
+/** Parses normalise options; `InvalidOptionsError` naming the field when they are wrong. */
+export function resolveNormalizeOptions(options: NormalizeOptions | undefined): ResolvedNormalizeOptions {
+  if (options === undefined) return DEFAULT_OPTIONS;
+  const parsed = NormalizeOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new InvalidOptionsError(`invalid normalize options: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
+  }
+  return parsed.data;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key plan: which keys each message has, derived once from the zod schemas
+
+interface MessagePlan {
+  /** camelCase key → field plan. */
+  readonly fields: Map<string, FieldPlan>;
+  /** Every accepted spelling (camelCase and proto snake_case) → camelCase key. */
+  readonly spellings: Map<string, string>;
+  /** Names offered in "did you mean" hints. */
+  readonly hintNames: readonly string[];
+}
+
+interface FieldPlan {
+  /** Message plan of the value (or of each element when `repeated`). */
+  message?: MessagePlan;
+  repeated: boolean;
+  map: boolean;
+  /** `bytes` field (KeyValue.value). */
+  bytes: boolean;
+}
+
+interface ZodDefLike {
+  type: string;
+  innerType?: z.ZodType;
+  element?: z.ZodType;
+  in?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+}
+
+function defOf(schema: z.ZodType): ZodDefLike {
+  return (schema as unknown as { def: ZodDefLike }).def;
+}
+
+/** Proto field names whose JSON name is not plain lowerCamelCase of the snake_case name. */
+const PROTO_NAME_OVERRIDES: Readonly<Record<string, string | null>> = {
+  CDIDevices: 'CDI_devices',
+  uidMappings: null, // the proto field itself is named uidMappings
+  gidMappings: null,
+};
+
+function snakeOf(camel: string): string | null {
+  if (camel in PROTO_NAME_OVERRIDES) return PROTO_NAME_OVERRIDES[camel] ?? null;
+  const snake = camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return snake === camel ? null : snake;
+}
+
+function compileField(schema: z.ZodType, cache: Map<z.ZodType, MessagePlan>): FieldPlan {
+  let current = schema;
+  const plan: FieldPlan = { repeated: false, map: false, bytes: false };
+  for (;;) {
+    const def = defOf(current);
+    if ((def.type === 'default' || def.type === 'prefault' || def.type === 'optional' || def.type === 'nullable') && def.innerType) {
+      current = def.innerType;
+    } else if (def.type === 'pipe' && def.in) {
+      current = def.in;
+    } else if (def.type === 'array' && def.element) {
+      plan.repeated = true;
+      current = def.element;
+    } else if (def.type === 'record') {
+      plan.map = true;
+      return plan;
+    } else if (def.type === 'object') {
+      plan.message = compileMessage(current, cache);
+      return plan;
+    } else {
+      return plan;
+    }
+  }
+}
+
+function compileMessage(schema: z.ZodType, cache: Map<z.ZodType, MessagePlan>): MessagePlan {
+  const cached = cache.get(schema);
+  if (cached) return cached;
+  const fields = new Map<string, FieldPlan>();
+  const spellings = new Map<string, string>();
+  const plan: MessagePlan = { fields, spellings, hintNames: [] };
+  cache.set(schema, plan);
+  const hintNames: string[] = [];
+  for (const [key, child] of Object.entries(defOf(schema).shape ?? {})) {
+    fields.set(key, compileField(child, cache));
+    spellings.set(key, key);
+    hintNames.push(key);
+    const snake = snakeOf(key);
+    if (snake) spellings.set(snake, key);
+  }
+  (plan as { hintNames: readonly string[] }).hintNames = hintNames;
+  if (schema === KeyValueSchema) {
+    const value = fields.get('value');
+    if (value) value.bytes = true;
+  }
+  return plan;
+}
+
+/** Plans for the three top-level messages; built once per process on first use (pure, immutable). */
+interface Plans {
+  request: MessagePlan;
+  container: MessagePlan;
+  sandbox: MessagePlan;
+}
+
+let plans: Plans | undefined;
+function getPlans(): Plans {
+  if (!plans) {
+    const cache = new Map<z.ZodType, MessagePlan>();
+    plans = {
+      request: compileMessage(CreateContainerRequestSchema, cache),
+      container: compileMessage(ContainerConfigSchema, cache),
+      sandbox: compileMessage(PodSandboxConfigSchema, cache),
+    };
+  }
+  return plans;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+type PathPart = string | number;
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** Formats a path as `config.mounts[0].containerPath` / `config.labels["app/name"]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (typeof part === 'string' && IDENT.test(part)) out += out === '' ? part : `.${part}`;
+    else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out;
+}
+
+function issue(path: readonly PathPart[], code: string, message: string, meta?: Record<string, unknown>): CriValidationIssue {
+  return { path: formatPath(path), code, message, grpcStatus: 'InvalidArgument', ...(meta ? { meta } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renaming pass
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]{3})?$/;
+const BASE64_URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+/**
+ * Returns a copy of `input` with every key spelled in camelCase, `null` fields dropped, and
+ * unknown or duplicate keys reported (and dropped) — values that are not objects are returned
+ * unchanged for zod to reject with a precise message.
+ */
+function renameMessage(input: unknown, plan: MessagePlan, path: PathPart[], issues: CriValidationIssue[], options: ResolvedNormalizeOptions): unknown {
+  if (!isPlainObject(input)) return input;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(input)) {
+    const value = input[key];
+    const camel = plan.spellings.get(key);
+    if (camel === undefined) {
+      const hint = closestName(key, plan.hintNames);
+      path.push(key);
+      issues.push(issue(path, 'unknown_field', `unknown field "${key}"${hint ? `; did you mean "${hint}"?` : ''}`, hint ? { didYouMean: hint } : undefined));
+      path.pop();
+      continue;
+    }
+    if (value === null || value === undefined) continue;
+    if (Object.prototype.hasOwnProperty.call(out, camel)) {
+      path.push(camel);
+      issues.push(issue(path, 'duplicate_field', `field "${camel}" is given twice (as "${key}" and in another spelling)`));
+      path.pop();
+      continue;
+    }
+    const field = plan.fields.get(camel);
+    if (field === undefined) continue;
+    path.push(camel);
+    out[camel] = renameValue(value, field, path, issues, options);
+    path.pop();
+  }
+  return out;
+}
+
+function renameValue(value: unknown, field: FieldPlan, path: PathPart[], issues: CriValidationIssue[], options: ResolvedNormalizeOptions): unknown {
+  if (field.map) {
+    if (isPlainObject(value) && Object.prototype.hasOwnProperty.call(value, '__proto__')) {
+      path.push('__proto__');
+      issues.push(issue(path, 'invalid_key', 'the key "__proto__" is not allowed'));
+      path.pop();
+    }
+    return value;
+  }
+  if (field.bytes) return options.envValueEncoding === 'base64' && typeof value === 'string' ? decodeBase64Text(value, path, issues) : value;
+  const message = field.message;
+  if (!message) return value;
+  if (field.repeated) {
+    if (!Array.isArray(value)) return value;
+    const out: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      out[i] = renameMessage(value[i], message, path, issues, options);
+      path.pop();
+    }
+    return out;
+  }
+  return renameMessage(value, message, path, issues, options);
+}
+
+function decodeBase64Text(value: string, path: PathPart[], issues: CriValidationIssue[]): unknown {
+  if (!BASE64.test(value) && !BASE64_URL.test(value)) {
+    issues.push(issue(path, 'invalid_encoding', 'value is not valid base64 (envValueEncoding is "base64")'));
+    return '';
+  }
+  return new Uint8Array(Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// zod issues → CRI issues
+
+/** Messages for required messages, in containerd / CRI-O wording. */
+const REQUIRED_MESSAGES: Readonly<Record<string, string>> = {
+  '': 'the request must be a JSON object',
+  config: 'container config is required (CRI-O: "config is nil")',
+  'config.metadata': 'container config must include metadata',
+  'config.image': 'container config must include image (CRI-O: "config image is nil")',
+  sandboxConfig: 'sandbox config is required (CRI-O: "sandbox config is nil")',
+  'sandboxConfig.metadata': 'pod sandbox config must include metadata',
+  metadata: 'pod sandbox config must include metadata',
+};
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Uint8Array) return 'bytes';
+  return typeof value;
+}
+
+function translateZodIssue(raw: z.core.$ZodIssue, prefix: readonly PathPart[], requiredMessages: Readonly<Record<string, string>>): CriValidationIssue[] {
+  const path = [...prefix, ...(raw.path as PathPart[])];
+  const formatted = formatPath(path);
+  const input = (raw as { input?: unknown }).input;
+  switch (raw.code) {
+    case 'custom': {
+      const code = (raw.params as { code?: string } | undefined)?.code ?? 'invalid_value';
+      return [issue(path, code, raw.message)];
+    }
+    case 'invalid_type':
+      if (input === undefined) {
+        return [issue(path, 'required', requiredMessages[formatted] ?? `${formatted || 'value'} is required`)];
+      }
+      return [issue(path, 'invalid_type', `expected ${raw.expected === 'record' ? 'an object of strings' : raw.expected}, got ${typeName(input)}`)];
+    case 'invalid_union': {
+      const expected = new Set<string>();
+      for (const branch of raw.errors) for (const b of branch) if (b.code === 'invalid_type') expected.add(b.expected === 'custom' ? 'bytes' : b.expected);
+      return [issue(path, 'invalid_type', `expected ${[...expected].join(' or ') || 'a valid value'}, got ${typeName(input)}`)];
+    }
+    case 'unrecognized_keys':
+      return raw.keys.map((k) => issue([...path, k], 'unknown_field', `unknown field "${k}"`));
+    default:
+      return [issue(path, raw.code, raw.message)];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public functions
+
+/** Result of a normalisation that does not throw. */
+export type NormalizeResult<T> = { ok: true; value: T } | { ok: false; issues: CriValidationIssue[] };
+
+function run<T>(
+  input: unknown,
+  plan: MessagePlan,
+  schema: z.ZodType<T>,
+  options: NormalizeOptions | undefined,
+  prefix: readonly PathPart[],
+  requiredMessages: Readonly<Record<string, string>>,
+): NormalizeResult<T> {
+  const resolved = resolveNormalizeOptions(options);
+  const issues: CriValidationIssue[] = [];
+  if (!isPlainObject(input)) {
+    return { ok: false, issues: [issue([...prefix], input === undefined || input === null ? 'required' : 'invalid_type', `expected a JSON object, got ${typeName(input)}`)] };
+  }
+  const renamed = renameMessage(input, plan, [...prefix], issues, resolved);
+  const parsed = schema.safeParse(renamed, { reportInput: true });
+  if (!parsed.success) for (const raw of parsed.error.issues) issues.push(...translateZodIssue(raw, prefix, requiredMessages));
+  if (issues.length > 0 || !parsed.success) return { ok: false, issues };
+  return { ok: true, value: parsed.data };
+}
+
+/**
+ * Normalises a `CreateContainerRequest` without throwing: syntax, spelling, types and defaults
+ * only (no semantic checks, no stores).
+ */
+export function tryNormalizeCreateContainerRequest(input: unknown, options?: NormalizeOptions): NormalizeResult<NormalizedCreateContainerRequest> {
+  return run(input, getPlans().request, CreateContainerRequestSchema, options, [], REQUIRED_MESSAGES);
+}
+
+/**
+ * Normalises a `CreateContainerRequest` (proto3 JSON or crictl snake_case): syntax, spelling, types
+ * and defaults only. Pure: no semantic checks and no stores — use `validateCreateContainerRequest`
+ * for those.
+ * @throws CriValidationError listing every syntax issue.
+ */
+export function normalizeCreateContainerRequest(input: unknown, options?: NormalizeOptions): NormalizedCreateContainerRequest {
+  const result = tryNormalizeCreateContainerRequest(input, options);
+  if (!result.ok) throw new CriValidationError(result.issues);
+  return result.value;
+}
+
+/**
+ * Normalises a `ContainerConfig` (crictl's container-config.json or proto3 JSON). Issue paths are
+ * relative to the config.
+ * @throws CriValidationError listing every syntax issue.
+ */
+export function normalizeContainerConfig(input: unknown, options?: NormalizeOptions): NormalizedContainerConfig {
+  const result = run(input, getPlans().container, ContainerConfigSchema, options, [], {
+    metadata: 'container config must include metadata',
+    image: REQUIRED_MESSAGES['config.image'] ?? '',
+  });
+  if (!result.ok) throw new CriValidationError(result.issues);
+  return result.value;
+}
+
+/**
+ * Normalises a `PodSandboxConfig` (crictl's pod-config.json or proto3 JSON). Issue paths are
+ * relative to the config.
+ * @throws CriValidationError listing every syntax issue.
+ */
+export function normalizePodSandboxConfig(input: unknown, options?: NormalizeOptions): NormalizedPodSandboxConfig {
+  const result = tryNormalizePodSandboxConfig(input, options);
+  if (!result.ok) throw new CriValidationError(result.issues);
+  return result.value;
+}
+
+/** Like {@link normalizePodSandboxConfig}, without throwing. */
+export function tryNormalizePodSandboxConfig(input: unknown, options?: NormalizeOptions): NormalizeResult<NormalizedPodSandboxConfig> {
+  return run(input, getPlans().sandbox, PodSandboxConfigSchema, options, [], { metadata: 'pod sandbox config must include metadata' });
+}
