@@ -1,0 +1,55 @@
+/**
+ * Helpers shared by the sandbox and container stores.
+ *
+ * @module
+ */
+import { AbortedError, StoreError } from '../errors.js';
+
+/** Record ids the stores accept: they name files, so no separators, no dot files. */
+export const RECORD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Throws `StoreError` when `id` cannot be a record id. */
+export function assertRecordId(id: unknown, kind: 'sandbox' | 'container'): asserts id is string {
+  if (typeof id !== 'string' || !RECORD_ID_PATTERN.test(id)) {
+    throw new StoreError(`invalid ${kind} id ${JSON.stringify(id)}: expected 1-128 characters [A-Za-z0-9_.-], not starting with . _ or -`, {
+      id: typeof id === 'string' ? id.slice(0, 140) : String(id),
+    });
+  }
+}
+
+/** Throws `AbortedError` (with the signal's reason as `cause`) when `signal` has fired. */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError('store operation aborted', {}, { cause: signal.reason });
+}
+
+/** Order of `list()`: creation time, then id. */
+export function compareRecords(a: { createdAt: number; id: string }, b: { createdAt: number; id: string }): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Index key of a container name reservation. */
+export function containerNameKey(sandboxId: string, name: string, attempt: number): string {
+  return `${sandboxId}\u0000${name}\u0000${attempt}`;
+}
+
+/** Human form of a container name reservation. */
+export function describeContainerName(record: { sandboxId: string; name: string; attempt: number }): string {
+  return `${JSON.stringify(record.name)} (attempt ${record.attempt}) in sandbox ${record.sandboxId}`;
+}
+
+/** A promise-chain mutex: `run` executes callbacks one at a time, in call order. */
+export interface Mutex {
+  run<T>(task: () => Promise<T>): Promise<T>;
+}
+
+/** Creates a {@link Mutex}. */
+export function createMutex(): Mutex {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    run<T>(task: () => Promise<T>): Promise<T> {
+      const result = tail.then(task, task);
+      tail = result.catch(() => undefined);
+      return result;
+    },
+  };
+}

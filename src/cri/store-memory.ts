@@ -1,0 +1,140 @@
+/**
+ * In-memory sandbox and container stores: for tests and for embedders that keep state elsewhere.
+ *
+ * @module
+ */
+import { AlreadyExistsError, NotFoundError, StoreError } from '../errors.js';
+import { assertRecordId, checkAborted, compareRecords, containerNameKey, describeContainerName } from './store-common.js';
+import type {
+  ContainerListFilter,
+  ContainerRecord,
+  ContainerStore,
+  SandboxRecord,
+  SandboxStore,
+  StoreOperationOptions,
+} from './types.js';
+
+/**
+ * Sandbox store that keeps records in a `Map`. Records are copied on the way in and out, so a
+ * caller can never change stored state by mutating an object it holds.
+ */
+export class InMemorySandboxStore implements SandboxStore {
+  readonly #records = new Map<string, SandboxRecord>();
+
+  /** @param initial - records to start with */
+  constructor(initial: Iterable<SandboxRecord> = []) {
+    for (const record of initial) {
+      assertRecordId(record.id, 'sandbox');
+      this.#records.set(record.id, structuredClone(record));
+    }
+  }
+
+  async get(id: string, options: StoreOperationOptions = {}): Promise<SandboxRecord | undefined> {
+    checkAborted(options.signal);
+    const record = this.#records.get(id);
+    return record ? structuredClone(record) : undefined;
+  }
+
+  async list(options: StoreOperationOptions = {}): Promise<SandboxRecord[]> {
+    checkAborted(options.signal);
+    return [...this.#records.values()].map((r) => structuredClone(r)).sort(compareRecords);
+  }
+
+  async create(record: SandboxRecord, options: StoreOperationOptions = {}): Promise<void> {
+    checkAborted(options.signal);
+    assertRecordId(record.id, 'sandbox');
+    if (this.#records.has(record.id)) throw new AlreadyExistsError(`sandbox ${record.id} already exists`, { sandboxId: record.id });
+    this.#records.set(record.id, structuredClone(record));
+  }
+
+  async update(id: string, update: (current: SandboxRecord) => SandboxRecord, options: StoreOperationOptions = {}): Promise<SandboxRecord> {
+    checkAborted(options.signal);
+    const current = this.#records.get(id);
+    if (!current) throw new NotFoundError(`sandbox ${id} not found`, { sandboxId: id });
+    const next = structuredClone(update(structuredClone(current)));
+    if (next.id !== id) throw new StoreError(`sandbox update must not change the id (${id} → ${next.id})`, { id });
+    this.#records.set(id, next);
+    return structuredClone(next);
+  }
+
+  async delete(id: string, options: StoreOperationOptions = {}): Promise<boolean> {
+    checkAborted(options.signal);
+    return this.#records.delete(id);
+  }
+}
+
+/**
+ * Container store that keeps records in a `Map` with a (sandboxId, name, attempt) index.
+ * Records are copied on the way in and out.
+ */
+export class InMemoryContainerStore implements ContainerStore {
+  readonly #records = new Map<string, ContainerRecord>();
+  readonly #names = new Map<string, string>();
+
+  /** @param initial - records to start with */
+  constructor(initial: Iterable<ContainerRecord> = []) {
+    for (const record of initial) this.#insert(record);
+  }
+
+  #insert(record: ContainerRecord): void {
+    assertRecordId(record.id, 'container');
+    if (this.#records.has(record.id)) throw new AlreadyExistsError(`container ${record.id} already exists`, { containerId: record.id });
+    const key = containerNameKey(record.sandboxId, record.name, record.attempt);
+    const holder = this.#names.get(key);
+    if (holder !== undefined) {
+      throw new AlreadyExistsError(`container name ${describeContainerName(record)} is reserved for ${holder}`, { containerId: holder, sandboxId: record.sandboxId });
+    }
+    this.#records.set(record.id, structuredClone(record));
+    this.#names.set(key, record.id);
+  }
+
+  async get(id: string, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
+    checkAborted(options.signal);
+    const record = this.#records.get(id);
+    return record ? structuredClone(record) : undefined;
+  }
+
+  async findByName(sandboxId: string, name: string, attempt: number, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
+    checkAborted(options.signal);
+    const id = this.#names.get(containerNameKey(sandboxId, name, attempt));
+    const record = id === undefined ? undefined : this.#records.get(id);
+    return record ? structuredClone(record) : undefined;
+  }
+
+  async list(filter: ContainerListFilter = {}, options: StoreOperationOptions = {}): Promise<ContainerRecord[]> {
+    checkAborted(options.signal);
+    const out: ContainerRecord[] = [];
+    for (const record of this.#records.values()) {
+      if (filter.sandboxId !== undefined && record.sandboxId !== filter.sandboxId) continue;
+      if (filter.state !== undefined && record.state !== filter.state) continue;
+      out.push(structuredClone(record));
+    }
+    return out.sort(compareRecords);
+  }
+
+  async create(record: ContainerRecord, options: StoreOperationOptions = {}): Promise<void> {
+    checkAborted(options.signal);
+    this.#insert(record);
+  }
+
+  async update(id: string, update: (current: ContainerRecord) => ContainerRecord, options: StoreOperationOptions = {}): Promise<ContainerRecord> {
+    checkAborted(options.signal);
+    const current = this.#records.get(id);
+    if (!current) throw new NotFoundError(`container ${id} not found`, { containerId: id });
+    const next = structuredClone(update(structuredClone(current)));
+    if (next.id !== id || next.sandboxId !== current.sandboxId || next.name !== current.name || next.attempt !== current.attempt) {
+      throw new StoreError(`container update must not change id, sandboxId, name or attempt of ${id}`, { id });
+    }
+    this.#records.set(id, next);
+    return structuredClone(next);
+  }
+
+  async delete(id: string, options: StoreOperationOptions = {}): Promise<boolean> {
+    checkAborted(options.signal);
+    const record = this.#records.get(id);
+    if (!record) return false;
+    this.#records.delete(id);
+    this.#names.delete(containerNameKey(record.sandboxId, record.name, record.attempt));
+    return true;
+  }
+}
