@@ -41,3 +41,45 @@ export { redact, redactString, isSecretKey, REDACTED } from './redact.js';
 // Logging
 export { silentLogger, createRedactingLogger } from './logger.js';
 export type { Logger, LogFn } from './logger.js';
+
+// runtime-selector
+export {
+  RUNTIME_NAMES,
+  PRIVILEGED_POLICIES,
+  DEFAULT_RUNTIME_HANDLERS,
+  DEFAULT_RUNTIME_ANNOTATION,
+  runtimePolicySchema,
+  parseRuntimePolicy,
+  loadRuntimePolicy,
+  selectRuntime,
+  RUNTIME_SELECTION_STEPS,
+  createRuntimeProbes,
+  runtimeProbesOptionsSchema,
+} from './runtime-selector/index.js';
+export type {
+  RuntimeName,
+  PrivilegedPolicy,
+  RuntimePolicy,
+  RuntimeRule,
+  RuntimeRuleMatch,
+  RuntimeFallbackPolicy,
+  ResolvedRuntimePolicy,
+  ResolvedRuntimeRule,
+  LoadRuntimePolicyOptions,
+  RuntimeSelection,
+  RuntimeSelectionContext,
+  RuntimeSelectionOutcome,
+  RuntimeSelectionSource,
+  RuntimeSelectionStep,
+  RuntimeSelectionTraceEntry,
+  RuntimeProbes,
+  RuntimeProbesOptions,
+  ResolvedRuntimeProbesOptions,
+  RunProbesOptions,
+  RuntimeProbeResults,
+  RuntimeProbeResult,
+  OciRuntimeProbeResult,
+  ProxmoxProbeResult,
+  ProxmoxVersionSource,
+  RuntimeProbeSpawn,
+} from './runtime-selector/index.js';
