@@ -1,0 +1,713 @@
+/**
+ * Semantic validation of a CRI `CreateContainerRequest`: the first gate of `createContainer`.
+ *
+ * It accepts what real clients send (kubelet, crictl, critest) and rejects what containerd or
+ * CRI-O would reject, collecting every issue with its path, a stable code, a message (containerd /
+ * CRI-O wording where they have one) and a gRPC status.
+ *
+ * Where containerd and CRI-O differ, this module chooses; each choice is listed here and tested:
+ *
+ * - **Empty container name** is rejected (CRI-O `name is empty`; containerd accepts it). Names must
+ *   be DNS-1123 labels, as the kubelet sends them: the runtime name `<name>_<pod>_<ns>_<uid>_<attempt>`
+ *   stays unambiguous.
+ * - **Duplicate (name, attempt) in a sandbox** is `AlreadyExists` carrying the holder's id in
+ *   `meta.containerId` (containerd; CRI-O instead returns the existing id). Callers that want
+ *   CRI-O's idempotence can read `meta.containerId`.
+ * - **run_as_user together with run_as_username** is rejected, as the proto comment says ("only one
+ *   ... can be specified"); containerd and CRI-O silently let the username win.
+ * - **Unknown capability names** are rejected (CRI-O `unknown capability %q to add`; containerd
+ *   passes them on). Names are accepted with or without `CAP_`, in any case, plus `ALL`.
+ * - **Mount paths**: container_path and host_path must be absolute (CRI-O checks emptiness,
+ *   containerd checks nothing); duplicate container paths are rejected.
+ * - **Sysctls**: only namespaced sysctls (CRI-O's list) are accepted, and it is an error, not a
+ *   skipped warning; values must not contain `+`, `=`, newlines or NUL (CVE-2022-0811).
+ * - **Env**: CRI-O's rule that `HOME` must not contain a newline (CVE-2022-4318) is applied; keys
+ *   must be non-empty and must not contain `=` or NUL.
+ * - **Recursive read-only mounts** need the handler to support them: `features.recursiveReadOnlyMounts`
+ *   defaults to false, because runc 1.1 and crun 1.8 (Debian 12) do not.
+ * - **Memory limit** below `features.minimumMemoryLimitBytes` (CRI-O's 12 MiB default) is rejected.
+ * - **Windows-only fields** are rejected as `Unimplemented` when present.
+ * - Host-dependent checks (device nodes, mount propagation of host paths, loaded AppArmor profiles)
+ *   run only when a {@link HostInspector} is given.
+ *
+ * Syntax issues (unknown fields, wrong types, bad enum values) are found first; when there are any,
+ * they are reported alone, because the semantic checks need a well-formed request.
+ *
+ * @module
+ */
+import { isIP } from 'node:net';
+import { posix } from 'node:path';
+import { CriValidationError } from '../errors.js';
+import type { CriValidationIssue, GrpcStatus } from '../errors.js';
+import type { HostInspector } from './host-inspector.js';
+import { formatPath, tryNormalizeCreateContainerRequest, tryNormalizePodSandboxConfig } from './normalize.js';
+import type { NormalizeOptions } from './normalize.js';
+import type {
+  ContainerRecord,
+  ContainerStore,
+  NormalizedCreateContainerRequest,
+  NormalizedIdMapping,
+  NormalizedLinuxContainerResources,
+  NormalizedNamespaceOption,
+  NormalizedPodSandboxConfig,
+  NormalizedSecurityProfile,
+  NormalizedSelinuxOption,
+  NormalizedUserNamespace,
+  SandboxRecord,
+  SandboxStore,
+} from './types.js';
+import { checkAborted } from './store-common.js';
+
+/** What the runtime handler supports; decides some checks. */
+export interface RuntimeHandlerFeatures {
+  /**
+   * The handler supports recursive read-only mounts (`rro`).
+   * @defaultValue `false` (runc 1.1 and crun 1.8 do not)
+   */
+  recursiveReadOnlyMounts?: boolean;
+  /**
+   * The handler supports user namespaces (`usernsOptions` with mode POD).
+   * @defaultValue `true`
+   */
+  userNamespaces?: boolean;
+  /**
+   * The handler implements `supplementalGroupsPolicy: Strict`.
+   * @defaultValue `true`
+   */
+  supplementalGroupsPolicy?: boolean;
+  /**
+   * The host has the hugetlb cgroup controller (hugepage limits can be applied).
+   * @defaultValue `true`
+   */
+  hugetlbController?: boolean;
+  /**
+   * CDI devices can be injected.
+   * @defaultValue `false` (no CDI support in proxmox-lxcri)
+   */
+  cdi?: boolean;
+  /**
+   * Smallest accepted non-zero memory limit, in bytes.
+   * @defaultValue `12582912` (12 MiB, CRI-O's default)
+   */
+  minimumMemoryLimitBytes?: number;
+}
+
+/** What {@link validateCreateContainerRequest} needs besides the request. */
+export interface ValidateContext {
+  /** Where sandboxes are looked up. */
+  sandboxes: SandboxStore;
+  /** Where containers (name reservations, pid TARGET containers) are looked up. */
+  containers: ContainerStore;
+  /** Aborts the store lookups and host checks. @defaultValue none */
+  signal?: AbortSignal | undefined;
+  /** How to read the request. @defaultValue `{}` */
+  normalize?: NormalizeOptions | undefined;
+  /** What the runtime handler supports. @defaultValue see {@link RuntimeHandlerFeatures} */
+  features?: RuntimeHandlerFeatures | undefined;
+  /** Host facts for host-dependent checks; without it those checks are skipped. @defaultValue none */
+  host?: HostInspector | undefined;
+}
+
+interface ResolvedFeatures {
+  recursiveReadOnlyMounts: boolean;
+  userNamespaces: boolean;
+  supplementalGroupsPolicy: boolean;
+  hugetlbController: boolean;
+  cdi: boolean;
+  minimumMemoryLimitBytes: number;
+}
+
+function resolveFeatures(features: RuntimeHandlerFeatures | undefined): ResolvedFeatures {
+  return {
+    recursiveReadOnlyMounts: features?.recursiveReadOnlyMounts ?? false,
+    userNamespaces: features?.userNamespaces ?? true,
+    supplementalGroupsPolicy: features?.supplementalGroupsPolicy ?? true,
+    hugetlbController: features?.hugetlbController ?? true,
+    cdi: features?.cdi ?? false,
+    minimumMemoryLimitBytes: features?.minimumMemoryLimitBytes ?? 12 * 1024 * 1024,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue collection
+
+type Path = readonly (string | number)[];
+
+class Issues {
+  readonly list: CriValidationIssue[] = [];
+  add(path: Path, code: string, message: string, grpcStatus: GrpcStatus = 'InvalidArgument', meta?: Record<string, unknown>): void {
+    this.list.push({ path: formatPath(path), code, message, grpcStatus, ...(meta ? { meta } : {}) });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grammar
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const QUALIFIED_NAME_PART = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const SELINUX_LEVEL = /^s\d(-s\d)??(:c\d{1,4}(\.c\d{1,4})?(,c\d{1,4}(\.c\d{1,4})?)*)?$/;
+const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+const HUGEPAGE_SIZE = /^[1-9][0-9]*[KMG]B$/;
+const UNIFIED_KEY = /^[a-z0-9_]+\.[A-Za-z0-9_.]+$/;
+const CDI_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*=[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const NUMERIC = /^\d+$/;
+const MAX_ID = 2147483647;
+const MAX_LABEL_BYTES = 4096;
+const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+
+/** Linux capabilities (without `CAP_`), as of Linux 6.x. */
+const CAPABILITIES = new Set([
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHECKPOINT_RESTORE',
+]);
+
+/** Namespaced sysctls (CRI-O's allow-list): exact names and prefixes. */
+const SYSCTL_EXACT = new Set(['kernel.sem']);
+const SYSCTL_IPC_PREFIXES = ['kernel.shm', 'kernel.msg', 'fs.mqueue.'];
+
+const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+function isAbsoluteClean(path: string): boolean {
+  return path.startsWith('/') && !path.split('/').includes('..');
+}
+
+function hasDotDot(path: string): boolean {
+  return path.split('/').includes('..');
+}
+
+function qualifiedNameError(key: string): string | undefined {
+  if (key === '') return 'key must not be empty';
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && !DNS_SUBDOMAIN.test(prefix)) return `prefix ${JSON.stringify(prefix)} must be a DNS-1123 subdomain`;
+  if (!QUALIFIED_NAME_PART.test(name)) return `name ${JSON.stringify(name)} must be 1-63 characters [A-Za-z0-9-_.], starting and ending with an alphanumeric`;
+  return undefined;
+}
+
+function describeMappings(u: NormalizedUserNamespace | undefined): string {
+  if (!u) return 'nil';
+  const m = (list: NormalizedIdMapping[]) => list.map((x) => `${x.containerId}:${x.hostId}:${x.length}`).join(',');
+  return `{mode ${u.mode} uids [${m(u.uids)}] gids [${m(u.gids)}]}`;
+}
+
+function sameUserns(a: NormalizedUserNamespace | undefined, b: NormalizedUserNamespace | undefined): boolean {
+  if (!a || !b) return a === b;
+  const eq = (x: NormalizedIdMapping[], y: NormalizedIdMapping[]) =>
+    x.length === y.length && x.every((m, i) => m.hostId === y[i]?.hostId && m.containerId === y[i]?.containerId && m.length === y[i]?.length);
+  return a.mode === b.mode && eq(a.uids, b.uids) && eq(a.gids, b.gids);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared checks
+
+function checkMap(issues: Issues, path: Path, map: Record<string, string>, kind: 'label' | 'annotation'): void {
+  let total = 0;
+  for (const key of Object.keys(map)) {
+    const value = map[key] ?? '';
+    const error = qualifiedNameError(key);
+    if (error) issues.add([...path, key], `invalid_${kind}_key`, `${kind} key ${JSON.stringify(key)} is not valid: ${error}`);
+    if (kind === 'label' && byteLength(key) + byteLength(value) > MAX_LABEL_BYTES) {
+      issues.add([...path, key], 'too_large', `label key and value greater than maximum size (${MAX_LABEL_BYTES} bytes)`);
+    }
+    total += byteLength(key) + byteLength(value);
+  }
+  if (kind === 'annotation' && total > MAX_ANNOTATIONS_BYTES) {
+    issues.add(path, 'too_large', `annotations are ${total} bytes; at most ${MAX_ANNOTATIONS_BYTES} bytes are allowed`);
+  }
+}
+
+function checkId(issues: Issues, path: Path, value: number, what: string): void {
+  if (value < 0 || value > MAX_ID) issues.add(path, 'out_of_range', `${what} ${value} is out of range (0 to ${MAX_ID})`);
+}
+
+function checkIdMappings(issues: Issues, path: Path, list: NormalizedIdMapping[], what: string): void {
+  list.forEach((m, i) => {
+    if (m.length < 1) issues.add([...path, i, 'length'], 'invalid_mapping', `invalid mapping length ${m.length} in ${what}`);
+    if (m.hostId + m.length > 4294967296 || m.containerId + m.length > 4294967296) {
+      issues.add([...path, i], 'invalid_mapping', `${what} mapping ${m.containerId}:${m.hostId}:${m.length} overflows the 32-bit id range`);
+    }
+  });
+}
+
+function checkUserns(issues: Issues, path: Path, userns: NormalizedUserNamespace | undefined, features: ResolvedFeatures): void {
+  if (!userns) return;
+  switch (userns.mode) {
+    case 'NODE':
+      if (userns.uids.length > 0 || userns.gids.length > 0) {
+        issues.add(path, 'invalid_userns', `can't use user namespace mode "NODE" with mappings. Got ${userns.uids.length} UID mappings and ${userns.gids.length} GID mappings`);
+      }
+      return;
+    case 'POD':
+      if (!features.userNamespaces) {
+        issues.add([...path, 'mode'], 'unsupported', 'runtime handler does not support user namespaces', 'Unimplemented');
+        return;
+      }
+      if (userns.uids.length === 0 || userns.gids.length === 0) {
+        issues.add(path, 'invalid_userns', `can't use user namespace mode "POD" without UID and GID mappings`);
+        return;
+      }
+      for (const key of ['uids', 'gids'] as const) {
+        const list = userns[key];
+        if (list.length > 1) issues.add([...path, key], 'invalid_userns', `only one mapping line supported, got ${list.length} mapping lines`);
+        checkIdMappings(issues, [...path, key], list, key);
+      }
+      return;
+    default:
+      issues.add([...path, 'mode'], 'invalid_userns', `unsupported user namespace mode: ${userns.mode} (only POD and NODE are supported)`);
+  }
+}
+
+function checkSelinux(issues: Issues, path: Path, options: NormalizedSelinuxOption): void {
+  if (options.level !== '' && !SELINUX_LEVEL.test(options.level)) {
+    issues.add([...path, 'level'], 'invalid_selinux_level', `the format of 'level' ${JSON.stringify(options.level)} is not correct`);
+  }
+  for (const key of ['user', 'role', 'type'] as const) {
+    if (/[\s:]/.test(options[key])) issues.add([...path, key], 'invalid_selinux', `SELinux ${key} ${JSON.stringify(options[key])} must not contain ':' or whitespace`);
+  }
+}
+
+function checkProfile(issues: Issues, path: Path, profile: NormalizedSecurityProfile | undefined, kind: 'seccomp' | 'apparmor'): void {
+  if (!profile) return;
+  if (profile.profileType !== 'Localhost') {
+    if (profile.localhostRef !== '') {
+      issues.add([...path, 'localhostRef'], 'invalid_profile', `${kind} config invalid LocalhostRef must only be set if ProfileType is Localhost`);
+    }
+    return;
+  }
+  if (profile.localhostRef === '') {
+    issues.add([...path, 'localhostRef'], 'required', `${kind} profile type Localhost needs localhost_ref`);
+  } else if (kind === 'seccomp' && !isAbsoluteClean(profile.localhostRef)) {
+    issues.add([...path, 'localhostRef'], 'invalid_profile', `seccomp localhost_ref ${JSON.stringify(profile.localhostRef)} must be an absolute path`);
+  } else if (kind === 'apparmor' && (CONTROL.test(profile.localhostRef) || /\s/.test(profile.localhostRef))) {
+    issues.add([...path, 'localhostRef'], 'invalid_profile', `apparmor localhost_ref ${JSON.stringify(profile.localhostRef)} must not contain whitespace or control characters`);
+  }
+}
+
+function checkDeprecatedProfile(issues: Issues, path: Path, value: string, kind: 'seccomp' | 'apparmor'): void {
+  if (value === '' || value === 'runtime/default' || value === 'unconfined' || (kind === 'seccomp' && value === 'docker/default')) return;
+  if (value.startsWith('localhost/')) {
+    const ref = value.slice('localhost/'.length);
+    if (kind === 'seccomp' ? isAbsoluteClean(ref) : ref !== '' && !/\s/.test(ref) && !CONTROL.test(ref)) return;
+  }
+  issues.add(path, 'invalid_profile', `invalid profile ${JSON.stringify(value)}`);
+}
+
+function checkResources(issues: Issues, path: Path, r: NormalizedLinuxContainerResources | undefined, features: ResolvedFeatures): void {
+  if (!r) return;
+  if (r.cpuPeriod !== 0 && (r.cpuPeriod < 1000 || r.cpuPeriod > 1_000_000)) {
+    issues.add([...path, 'cpuPeriod'], 'out_of_range', `cpu_period ${r.cpuPeriod} is out of range (1000 to 1000000 microseconds, or 0)`);
+  }
+  if (r.cpuQuota !== 0 && r.cpuQuota !== -1 && r.cpuQuota < 1000) {
+    issues.add([...path, 'cpuQuota'], 'out_of_range', `cpu_quota ${r.cpuQuota} is out of range (at least 1000 microseconds, or -1 for no limit, or 0)`);
+  }
+  if (r.cpuShares !== 0 && (r.cpuShares < 2 || r.cpuShares > 262_144)) {
+    issues.add([...path, 'cpuShares'], 'out_of_range', `cpu_shares ${r.cpuShares} is out of range (2 to 262144, or 0)`);
+  }
+  if (r.memoryLimitInBytes < 0) {
+    issues.add([...path, 'memoryLimitInBytes'], 'out_of_range', `memory_limit_in_bytes ${r.memoryLimitInBytes} must not be negative`);
+  } else if (r.memoryLimitInBytes !== 0 && r.memoryLimitInBytes < features.minimumMemoryLimitBytes) {
+    issues.add(
+      [...path, 'memoryLimitInBytes'],
+      'out_of_range',
+      `set memory limit ${r.memoryLimitInBytes} too low; should be at least ${features.minimumMemoryLimitBytes} bytes`,
+    );
+  }
+  if (r.memorySwapLimitInBytes < -1) {
+    issues.add([...path, 'memorySwapLimitInBytes'], 'out_of_range', `memory_swap_limit_in_bytes ${r.memorySwapLimitInBytes} must be -1 (no limit), 0 or positive`);
+  } else if (r.memorySwapLimitInBytes > 0 && r.memoryLimitInBytes > 0 && r.memorySwapLimitInBytes < r.memoryLimitInBytes) {
+    issues.add(
+      [...path, 'memorySwapLimitInBytes'],
+      'out_of_range',
+      `memory_swap_limit_in_bytes ${r.memorySwapLimitInBytes} must be at least memory_limit_in_bytes ${r.memoryLimitInBytes} (it includes memory)`,
+    );
+  }
+  if (r.oomScoreAdj < -1000 || r.oomScoreAdj > 1000) {
+    issues.add([...path, 'oomScoreAdj'], 'out_of_range', `oom_score_adj ${r.oomScoreAdj} is out of range (-1000 to 1000)`);
+  }
+  for (const key of ['cpusetCpus', 'cpusetMems'] as const) {
+    const value = r[key];
+    if (value === '') continue;
+    const ok = CPUSET.test(value) && value.split(',').every((part) => { const [a, b] = part.split('-').map(Number); return b === undefined || (a ?? 0) <= b; });
+    if (!ok) issues.add([...path, key], 'invalid_cpuset', `${key === 'cpusetCpus' ? 'cpuset_cpus' : 'cpuset_mems'} ${JSON.stringify(value)} is not a list like "0-3,5"`);
+  }
+  const sizes = new Set<string>();
+  r.hugepageLimits.forEach((h, i) => {
+    if (!HUGEPAGE_SIZE.test(h.pageSize)) {
+      issues.add([...path, 'hugepageLimits', i, 'pageSize'], 'invalid_hugepage_size', `hugepage page_size ${JSON.stringify(h.pageSize)} must look like 2MB or 1GB`);
+    } else if (sizes.has(h.pageSize)) {
+      issues.add([...path, 'hugepageLimits', i, 'pageSize'], 'duplicate', `hugepage page_size ${h.pageSize} is given twice`);
+    }
+    sizes.add(h.pageSize);
+  });
+  if (r.hugepageLimits.length > 0 && !features.hugetlbController) {
+    issues.add([...path, 'hugepageLimits'], 'unsupported', 'hugetlb cgroup controller is not available: hugepage limits cannot be applied', 'FailedPrecondition');
+  }
+  for (const [key, value] of Object.entries(r.unified)) {
+    if (!UNIFIED_KEY.test(key)) issues.add([...path, 'unified', key], 'invalid_unified', `unified key ${JSON.stringify(key)} must be a cgroup v2 file name like "memory.high"`);
+    if (/[\n\r\0]/.test(value)) issues.add([...path, 'unified', key], 'invalid_unified', `unified value for ${key} must not contain newlines or NUL`);
+  }
+}
+
+function checkNamespaceModes(issues: Issues, path: Path, ns: NormalizedNamespaceOption, sandbox: boolean): void {
+  if (ns.network === 'TARGET' || (sandbox && ns.network === 'CONTAINER')) {
+    issues.add([...path, 'network'], 'unsupported_namespace_mode', `network namespace mode ${ns.network} is not supported (use POD or NODE)`);
+  }
+  if (ns.ipc === 'TARGET' || (sandbox && ns.ipc === 'CONTAINER')) {
+    issues.add([...path, 'ipc'], 'unsupported_namespace_mode', `ipc namespace mode ${ns.ipc} is not supported (use POD or NODE)`);
+  }
+  if (ns.pid === 'TARGET' && (sandbox || ns.targetId === '')) {
+    issues.add([...path, sandbox ? 'pid' : 'targetId'], sandbox ? 'unsupported_namespace_mode' : 'required', sandbox ? 'pid namespace mode TARGET is not valid for a sandbox' : 'target_id must be set when the pid namespace mode is TARGET');
+  }
+  if (ns.pid !== 'TARGET' && ns.targetId !== '') {
+    issues.add([...path, 'targetId'], 'invalid_namespace', `target_id is only valid with pid namespace mode TARGET (pid is ${ns.pid})`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sandbox config
+
+/** Semantic checks of a pod sandbox config; issues are added under `path`. */
+function checkSandboxConfig(issues: Issues, path: Path, c: NormalizedPodSandboxConfig, features: ResolvedFeatures): void {
+  if (c.metadata.name === '') issues.add([...path, 'metadata', 'name'], 'required', 'pod sandbox name is empty');
+  if (c.hostname !== '' && (c.hostname.length > 64 || !DNS_SUBDOMAIN.test(c.hostname))) {
+    issues.add([...path, 'hostname'], 'invalid_hostname', `hostname ${JSON.stringify(c.hostname)} must be a lowercase DNS-1123 name of at most 64 characters`);
+  }
+  if (c.logDirectory !== '' && !isAbsoluteClean(c.logDirectory)) {
+    issues.add([...path, 'logDirectory'], 'invalid_path', `log_directory ${JSON.stringify(c.logDirectory)} must be an absolute path without ".."`);
+  }
+  if (c.dnsConfig) {
+    c.dnsConfig.servers.forEach((s, i) => {
+      if (isIP(s) === 0) issues.add([...path, 'dnsConfig', 'servers', i], 'invalid_ip', `DNS server ${JSON.stringify(s)} is not an IP address`);
+    });
+    for (const key of ['searches', 'options'] as const) {
+      c.dnsConfig[key].forEach((s, i) => {
+        if (s === '' || CONTROL.test(s) || /\s/.test(s)) issues.add([...path, 'dnsConfig', key, i], 'invalid_dns', `DNS ${key} entry ${JSON.stringify(s)} must be non-empty without whitespace or control characters`);
+      });
+    }
+  }
+  c.portMappings.forEach((p, i) => {
+    if (p.containerPort < 1 || p.containerPort > 65535) issues.add([...path, 'portMappings', i, 'containerPort'], 'out_of_range', `container_port ${p.containerPort} is out of range (1 to 65535)`);
+    if (p.hostPort < 0 || p.hostPort > 65535) issues.add([...path, 'portMappings', i, 'hostPort'], 'out_of_range', `host_port ${p.hostPort} is out of range (0 to 65535)`);
+    if (p.hostIp !== '' && isIP(p.hostIp) === 0) issues.add([...path, 'portMappings', i, 'hostIp'], 'invalid_ip', `host_ip ${JSON.stringify(p.hostIp)} is not an IP address`);
+  });
+  checkMap(issues, [...path, 'labels'], c.labels, 'label');
+  checkMap(issues, [...path, 'annotations'], c.annotations, 'annotation');
+  const linux = c.linux;
+  const lp = [...path, 'linux'];
+  if (linux.cgroupParent !== '' && !((linux.cgroupParent.startsWith('/') || linux.cgroupParent.endsWith('.slice')) && !hasDotDot(linux.cgroupParent) && !CONTROL.test(linux.cgroupParent))) {
+    issues.add([...lp, 'cgroupParent'], 'invalid_path', `cgroup_parent ${JSON.stringify(linux.cgroupParent)} must be an absolute cgroupfs path or a systemd slice`);
+  }
+  const sc = linux.securityContext;
+  const sp = [...lp, 'securityContext'];
+  checkNamespaceModes(issues, [...sp, 'namespaceOptions'], sc.namespaceOptions, true);
+  checkUserns(issues, [...sp, 'namespaceOptions', 'usernsOptions'], sc.namespaceOptions.usernsOptions, features);
+  checkSelinux(issues, [...sp, 'selinuxOptions'], sc.selinuxOptions);
+  if (sc.runAsGroup && !sc.runAsUser) issues.add([...sp, 'runAsGroup'], 'group_without_user', `user group "${sc.runAsGroup.value}" is specified without user`);
+  if (sc.runAsUser) checkId(issues, [...sp, 'runAsUser', 'value'], sc.runAsUser.value, 'run_as_user');
+  if (sc.runAsGroup) checkId(issues, [...sp, 'runAsGroup', 'value'], sc.runAsGroup.value, 'run_as_group');
+  sc.supplementalGroups.forEach((g, i) => checkId(issues, [...sp, 'supplementalGroups', i], g, 'supplemental group'));
+  checkProfile(issues, [...sp, 'seccomp'], sc.seccomp, 'seccomp');
+  checkProfile(issues, [...sp, 'apparmor'], sc.apparmor, 'apparmor');
+  checkDeprecatedProfile(issues, [...sp, 'seccompProfilePath'], sc.seccompProfilePath, 'seccomp');
+  for (const [key, value] of Object.entries(linux.sysctls)) {
+    const kp = [...lp, 'sysctls', key];
+    const name = key.replace(/\//g, '.');
+    const ipc = SYSCTL_EXACT.has(name) || SYSCTL_IPC_PREFIXES.some((p) => name.startsWith(p));
+    const net = name.startsWith('net.');
+    if (!ipc && !net) issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed: only namespaced sysctls (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*) can be set`);
+    else if (ipc && sc.namespaceOptions.ipc === 'NODE') issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed with host IPC (ipc namespace NODE)`);
+    else if (net && sc.namespaceOptions.network === 'NODE') issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed with host network (network namespace NODE)`);
+    if (/[+=\n\r\0]/.test(value)) issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} value must not contain '+', '=', newlines or NUL`);
+  }
+  checkResources(issues, [...lp, 'overhead'], linux.overhead, features);
+  checkResources(issues, [...lp, 'resources'], linux.resources, features);
+  if (c.windows) issues.add([...path, 'windows'], 'unsupported', 'Windows-only field "windows" is not supported on Linux', 'Unimplemented');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Container config (synchronous part)
+
+function checkCapabilities(issues: Issues, path: Path, list: string[], verb: string): void {
+  list.forEach((raw, i) => {
+    const upper = raw.toUpperCase();
+    const name = upper.startsWith('CAP_') ? upper.slice(4) : upper;
+    if (upper !== 'ALL' && !CAPABILITIES.has(name)) issues.add([...path, i], 'unknown_capability', `unknown capability ${JSON.stringify(raw)} to ${verb}`);
+  });
+}
+
+function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, sandboxConfig: NormalizedPodSandboxConfig, features: ResolvedFeatures): void {
+  const c = req.config;
+  const name = c.metadata.name;
+  if (name === '') issues.add(['config', 'metadata', 'name'], 'required', 'name is empty');
+  else if (!DNS_LABEL.test(name)) {
+    issues.add(['config', 'metadata', 'name'], 'invalid_name', `container name ${JSON.stringify(name)} is not valid: it must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`);
+  }
+  if (c.image.image === '') issues.add(['config', 'image', 'image'], 'required', 'CreateContainerRequest.ContainerConfig.Image.Image is empty');
+  else if (/\s/.test(c.image.image) || CONTROL.test(c.image.image)) issues.add(['config', 'image', 'image'], 'invalid_image', `image ${JSON.stringify(c.image.image)} must not contain whitespace or control characters`);
+  for (const key of ['command', 'args'] as const) {
+    c[key].forEach((arg, i) => {
+      if (arg.includes('\0')) issues.add(['config', key, i], 'invalid_argument', `${key} entries must not contain NUL`);
+    });
+  }
+  if (c.workingDir !== '' && (!c.workingDir.startsWith('/') || c.workingDir.includes('\0'))) {
+    issues.add(['config', 'workingDir'], 'invalid_path', `working_dir ${JSON.stringify(c.workingDir)} must be an absolute path`);
+  }
+  c.envs.forEach((env, i) => {
+    if (env.key === '') issues.add(['config', 'envs', i, 'key'], 'invalid_env', 'env key is empty');
+    else if (env.key.includes('=') || CONTROL.test(env.key)) issues.add(['config', 'envs', i, 'key'], 'invalid_env', `env key ${JSON.stringify(env.key)} must not contain '=' or control characters`);
+    if (env.value.includes('\0')) issues.add(['config', 'envs', i, 'value'], 'invalid_env', `env ${env.key} value must not contain NUL`);
+    if (env.key === 'HOME' && /[\n\r]/.test(env.value)) issues.add(['config', 'envs', i, 'value'], 'invalid_env', 'invalid HOME environment; newline not allowed');
+  });
+  if (c.logPath !== '' && (c.logPath.startsWith('/') || hasDotDot(c.logPath) || c.logPath.includes('\0'))) {
+    issues.add(['config', 'logPath'], 'invalid_path', `log_path ${JSON.stringify(c.logPath)} must be relative to the sandbox log_directory, without ".."`);
+  }
+  checkMap(issues, ['config', 'labels'], c.labels, 'label');
+  checkMap(issues, ['config', 'annotations'], c.annotations, 'annotation');
+
+  // Mounts
+  const seen = new Map<string, number>();
+  c.mounts.forEach((m, i) => {
+    const mp = ['config', 'mounts', i];
+    if (m.containerPath === '') issues.add([...mp, 'containerPath'], 'required', 'mount.ContainerPath is empty');
+    else if (!m.containerPath.startsWith('/') || m.containerPath.includes('\0')) issues.add([...mp, 'containerPath'], 'invalid_path', `container_path ${JSON.stringify(m.containerPath)} must be an absolute path`);
+    else {
+      const clean = posix.normalize(m.containerPath).replace(/(.)\/$/, '$1');
+      const first = seen.get(clean);
+      if (first !== undefined) issues.add([...mp, 'containerPath'], 'duplicate_mount', `duplicate mount point ${JSON.stringify(clean)} (also config.mounts[${first}])`);
+      else seen.set(clean, i);
+    }
+    if (m.image) {
+      if (m.hostPath !== '') issues.add([...mp, 'hostPath'], 'invalid_image_mount', 'hostpath must be empty while mount image');
+      if (!m.readonly) issues.add([...mp, 'readonly'], 'invalid_image_mount', 'readonly must be true while mount image');
+      if (m.image.image === '') issues.add([...mp, 'image', 'image'], 'required', 'image mount needs image.image');
+      if (m.imageSubPath !== '' && (m.imageSubPath.startsWith('/') || hasDotDot(m.imageSubPath) || m.imageSubPath.includes('\0'))) {
+        issues.add([...mp, 'imageSubPath'], 'invalid_path', `image_sub_path ${JSON.stringify(m.imageSubPath)} must be a relative path inside the image, without ".."`);
+      }
+    } else {
+      if (m.hostPath === '') issues.add([...mp, 'hostPath'], 'required', 'mount.HostPath is empty');
+      else if (!m.hostPath.startsWith('/') || m.hostPath.includes('\0')) issues.add([...mp, 'hostPath'], 'invalid_path', `host_path ${JSON.stringify(m.hostPath)} must be an absolute path`);
+      if (m.imageSubPath !== '') issues.add([...mp, 'imageSubPath'], 'invalid_image_mount', 'image_sub_path is only valid for an image mount');
+    }
+    if (m.recursiveReadOnly) {
+      if (!m.readonly) issues.add([...mp, 'recursiveReadOnly'], 'invalid_rro', 'recursive read-only mount conflicts with RW mount');
+      if (m.propagation !== 'PROPAGATION_PRIVATE') issues.add([...mp, 'propagation'], 'invalid_rro', `recursive read-only mount needs private propagation, got ${JSON.stringify(m.propagation)}`);
+      if (!features.recursiveReadOnlyMounts) issues.add([...mp, 'recursiveReadOnly'], 'unsupported', 'runtime handler does not support recursive read-only mounts', 'Unimplemented');
+    }
+    if ((m.uidMappings.length > 0) !== (m.gidMappings.length > 0)) {
+      issues.add([...mp, m.uidMappings.length > 0 ? 'gidMappings' : 'uidMappings'], 'invalid_mapping', 'uidMappings and gidMappings must be given together');
+    }
+    checkIdMappings(issues, [...mp, 'uidMappings'], m.uidMappings, 'uid');
+    checkIdMappings(issues, [...mp, 'gidMappings'], m.gidMappings, 'gid');
+  });
+
+  c.devices.forEach((d, i) => {
+    const dp = ['config', 'devices', i];
+    if (!d.containerPath.startsWith('/')) issues.add([...dp, 'containerPath'], d.containerPath === '' ? 'required' : 'invalid_path', `device container_path ${JSON.stringify(d.containerPath)} must be an absolute path`);
+    if (!d.hostPath.startsWith('/')) issues.add([...dp, 'hostPath'], d.hostPath === '' ? 'required' : 'invalid_path', `device host_path ${JSON.stringify(d.hostPath)} must be an absolute path`);
+    if (!/^(?!.*(.).*\1)[rwm]{1,3}$/.test(d.permissions)) issues.add([...dp, 'permissions'], 'invalid_permissions', `device permissions ${JSON.stringify(d.permissions)} must be a combination of r, w and m`);
+  });
+  c.CDIDevices.forEach((d, i) => {
+    if (!CDI_NAME.test(d.name)) issues.add(['config', 'CDIDevices', i, 'name'], 'invalid_cdi_name', `CDI device name ${JSON.stringify(d.name)} must be a fully-qualified name like vendor.com/class=name`);
+  });
+  if (c.CDIDevices.length > 0 && !features.cdi) {
+    issues.add(['config', 'CDIDevices'], 'unsupported', `CDI devices (${c.CDIDevices.map((d) => d.name).join(', ')}) requested but CDI support is not available`, 'Unimplemented');
+  }
+  if (c.windows) issues.add(['config', 'windows'], 'unsupported', 'Windows-only field "windows" is not supported on Linux', 'Unimplemented');
+
+  // Linux
+  const lp = ['config', 'linux'];
+  checkResources(issues, [...lp, 'resources'], c.linux.resources, features);
+  const sc = c.linux.securityContext;
+  const sp = [...lp, 'securityContext'];
+  const sandboxSc = sandboxConfig.linux.securityContext;
+  if (sc.privileged && !sandboxSc.privileged) issues.add([...sp, 'privileged'], 'privileged_not_allowed', 'no privileged container allowed in sandbox');
+  checkCapabilities(issues, [...sp, 'capabilities', 'addCapabilities'], sc.capabilities.addCapabilities, 'add');
+  checkCapabilities(issues, [...sp, 'capabilities', 'dropCapabilities'], sc.capabilities.dropCapabilities, 'drop');
+  checkCapabilities(issues, [...sp, 'capabilities', 'addAmbientCapabilities'], sc.capabilities.addAmbientCapabilities, 'add');
+  checkNamespaceModes(issues, [...sp, 'namespaceOptions'], sc.namespaceOptions, false);
+  const userns = sc.namespaceOptions.usernsOptions;
+  checkUserns(issues, [...sp, 'namespaceOptions', 'usernsOptions'], userns, features);
+  if (userns && !sameUserns(userns, sandboxSc.namespaceOptions.usernsOptions)) {
+    issues.add(
+      [...sp, 'namespaceOptions', 'usernsOptions'],
+      'userns_mismatch',
+      `user namespace config for sandbox is different from container. Sandbox userns config: ${describeMappings(sandboxSc.namespaceOptions.usernsOptions)} - Container userns config: ${describeMappings(userns)}`,
+    );
+  }
+  checkSelinux(issues, [...sp, 'selinuxOptions'], sc.selinuxOptions);
+  if (sc.runAsGroup && !sc.runAsUser && sc.runAsUsername === '') {
+    issues.add([...sp, 'runAsGroup'], 'group_without_user', `user group "${sc.runAsGroup.value}" is specified without user`);
+  }
+  if (sc.runAsUser && sc.runAsUsername !== '') {
+    issues.add([...sp, 'runAsUsername'], 'conflict', 'only one of run_as_user and run_as_username can be specified');
+  }
+  if (sc.runAsUser) checkId(issues, [...sp, 'runAsUser', 'value'], sc.runAsUser.value, 'run_as_user');
+  if (sc.runAsGroup) checkId(issues, [...sp, 'runAsGroup', 'value'], sc.runAsGroup.value, 'run_as_group');
+  if (sc.runAsUsername !== '') {
+    if (NUMERIC.test(sc.runAsUsername)) {
+      issues.add([...sp, 'runAsUsername'], 'invalid_username', `run_as_username ${JSON.stringify(sc.runAsUsername)} is numeric; use run_as_user for numeric ids`);
+    } else if (/[:\s/]/.test(sc.runAsUsername) || CONTROL.test(sc.runAsUsername) || sc.runAsUsername.length > 256) {
+      issues.add([...sp, 'runAsUsername'], 'invalid_username', `run_as_username ${JSON.stringify(sc.runAsUsername)} is not a valid user name`);
+    }
+  }
+  sc.supplementalGroups.forEach((g, i) => checkId(issues, [...sp, 'supplementalGroups', i], g, 'supplemental group'));
+  if (sc.supplementalGroupsPolicy === 'Strict' && !features.supplementalGroupsPolicy) {
+    issues.add([...sp, 'supplementalGroupsPolicy'], 'unsupported', 'not implemented by this runtime handler: SupplementalGroupsPolicy=Strict', 'Unimplemented');
+  }
+  for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
+    sc[key].forEach((p, i) => {
+      if (!isAbsoluteClean(p) || p.includes('\0')) issues.add([...sp, key, i], 'invalid_path', `${key === 'maskedPaths' ? 'masked' : 'readonly'} path ${JSON.stringify(p)} must be an absolute path`);
+    });
+  }
+  checkProfile(issues, [...sp, 'seccomp'], sc.seccomp, 'seccomp');
+  checkProfile(issues, [...sp, 'apparmor'], sc.apparmor, 'apparmor');
+  checkDeprecatedProfile(issues, [...sp, 'seccompProfilePath'], sc.seccompProfilePath, 'seccomp');
+  checkDeprecatedProfile(issues, [...sp, 'apparmorProfile'], sc.apparmorProfile, 'apparmor');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+/**
+ * Validates a pod sandbox config (crictl's pod-config.json or proto3 JSON): syntax, normalisation
+ * and the sandbox-level semantic checks. Pure.
+ * @throws CriValidationError with every issue.
+ */
+export function validatePodSandboxConfig(input: unknown, options: { normalize?: NormalizeOptions; features?: RuntimeHandlerFeatures } = {}): NormalizedPodSandboxConfig {
+  const result = tryNormalizePodSandboxConfig(input, options.normalize);
+  if (!result.ok) throw new CriValidationError(result.issues);
+  const issues = new Issues();
+  checkSandboxConfig(issues, [], result.value, resolveFeatures(options.features));
+  if (issues.list.length > 0) throw new CriValidationError(issues.list);
+  return result.value;
+}
+
+function runtimeName(config: NormalizedCreateContainerRequest): string {
+  const c = config.config.metadata;
+  const p = config.sandboxConfig.metadata;
+  return `${c.name}_${p.name}_${p.namespace}_${p.uid}_${c.attempt}`;
+}
+
+/**
+ * Validates a `CreateContainerRequest` against the CRI rules and the stores: the request must be
+ * well-formed, its sandbox must exist and be ready, the (name, attempt) must be free in the
+ * sandbox, and every field must make sense (see the module documentation for the rules and for
+ * where containerd and CRI-O differ).
+ *
+ * The sandbox's stored config (from RunPodSandbox) is what privilege and user-namespace checks use;
+ * the request's `sandboxConfig` must carry the same metadata.
+ *
+ * @returns the normalised request.
+ * @throws CriValidationError with every issue found (the gRPC status of the error is the most
+ *   specific one: NotFound, AlreadyExists, FailedPrecondition, Unimplemented, then InvalidArgument).
+ * @throws AbortedError when `ctx.signal` fires.
+ */
+export async function validateCreateContainerRequest(input: unknown, ctx: ValidateContext): Promise<NormalizedCreateContainerRequest> {
+  checkAborted(ctx.signal);
+  const normalized = tryNormalizeCreateContainerRequest(input, ctx.normalize);
+  if (!normalized.ok) throw new CriValidationError(normalized.issues);
+  const req = normalized.value;
+  const features = resolveFeatures(ctx.features);
+  const issues = new Issues();
+  const signalOption = ctx.signal ? { signal: ctx.signal } : {};
+
+  // 1-2. Sandbox exists and is ready.
+  let sandbox: SandboxRecord | undefined;
+  if (req.podSandboxId === '') {
+    issues.add(['podSandboxId'], 'required', 'pod_sandbox_id is required');
+  } else {
+    sandbox = await ctx.sandboxes.get(req.podSandboxId, signalOption);
+    if (!sandbox) {
+      issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId)}: not found`, 'NotFound');
+    } else if (sandbox.state !== 'SANDBOX_READY') {
+      issues.add(['podSandboxId'], 'sandbox_not_ready', `sandbox container ${JSON.stringify(req.podSandboxId)} is not running`, 'FailedPrecondition', { state: sandbox.state });
+    }
+  }
+  const sandboxConfig = sandbox?.config ?? req.sandboxConfig;
+  if (sandbox) {
+    const a = req.sandboxConfig.metadata;
+    const b = sandbox.config.metadata;
+    if (a.name !== b.name || a.uid !== b.uid || a.namespace !== b.namespace || a.attempt !== b.attempt) {
+      issues.add(
+        ['sandboxConfig', 'metadata'],
+        'sandbox_config_mismatch',
+        `sandbox_config.metadata ${JSON.stringify(a)} is not the metadata sandbox ${JSON.stringify(req.podSandboxId)} was created with ${JSON.stringify(b)}`,
+      );
+    }
+  }
+
+  // 5. Name reservation.
+  if (req.podSandboxId !== '' && req.config.metadata.name !== '') {
+    const holder = await ctx.containers.findByName(req.podSandboxId, req.config.metadata.name, req.config.metadata.attempt, signalOption);
+    if (holder) {
+      const name = runtimeName(req);
+      issues.add(
+        ['config', 'metadata', 'name'],
+        'name_reserved',
+        `failed to reserve container name ${JSON.stringify(name)}: name ${JSON.stringify(name)} is reserved for ${JSON.stringify(holder.id)}`,
+        'AlreadyExists',
+        { containerId: holder.id },
+      );
+    }
+  }
+
+  // pid TARGET: the target container must exist, be in this sandbox, and run.
+  const ns = req.config.linux.securityContext.namespaceOptions;
+  if (ns.pid === 'TARGET' && ns.targetId !== '') {
+    const target: ContainerRecord | undefined = await ctx.containers.get(ns.targetId, signalOption).catch(() => undefined);
+    const tp = ['config', 'linux', 'securityContext', 'namespaceOptions', 'targetId'];
+    if (!target) issues.add(tp, 'target_not_found', `invalid target container: container ${JSON.stringify(ns.targetId)} does not exist`, 'NotFound');
+    else if (target.sandboxId !== req.podSandboxId) {
+      issues.add(tp, 'invalid_target', `invalid target container: container ${JSON.stringify(ns.targetId)} does not belong to sandbox ${JSON.stringify(req.podSandboxId)}`);
+    } else if (target.state !== 'CONTAINER_RUNNING') {
+      issues.add(tp, 'target_not_running', `invalid target container: container ${JSON.stringify(ns.targetId)} is not running - in state ${target.state}`, 'FailedPrecondition');
+    }
+  }
+
+  checkSandboxConfig(issues, ['sandboxConfig'], req.sandboxConfig, features);
+  checkContainer(issues, req, sandboxConfig, features);
+  if (ctx.host) await checkHost(issues, req, ctx.host, ctx.signal);
+  checkAborted(ctx.signal);
+  if (issues.list.length > 0) throw new CriValidationError(issues.list);
+  return req;
+}
+
+async function checkHost(issues: Issues, req: NormalizedCreateContainerRequest, host: HostInspector, signal: AbortSignal | undefined): Promise<void> {
+  const c = req.config;
+  for (const [i, d] of c.devices.entries()) {
+    if (!d.hostPath.startsWith('/')) continue;
+    const kind = await host.pathKind(d.hostPath, signal);
+    if (kind === 'missing') {
+      issues.add(['config', 'devices', i, 'hostPath'], 'device_not_found', `error gathering device information while adding custom device ${JSON.stringify(d.hostPath)}: no such file or directory`);
+    } else if (kind === 'other') {
+      issues.add(['config', 'devices', i, 'hostPath'], 'not_a_device', `error gathering device information while adding custom device ${JSON.stringify(d.hostPath)}: not a device node`);
+    }
+  }
+  for (const [i, m] of c.mounts.entries()) {
+    if (m.image || !m.hostPath.startsWith('/') || m.propagation === 'PROPAGATION_PRIVATE') continue;
+    const info = await host.mountPropagation(m.hostPath, signal);
+    if (!info) continue; // a missing host path is created by the runtime, as containerd and CRI-O do
+    if (m.propagation === 'PROPAGATION_BIDIRECTIONAL' && info.propagation !== 'shared') {
+      issues.add(['config', 'mounts', i, 'propagation'], 'invalid_propagation', `path ${JSON.stringify(m.hostPath)} is mounted on ${JSON.stringify(info.mountPoint)} but it is not a shared mount`, 'FailedPrecondition');
+    }
+    if (m.propagation === 'PROPAGATION_HOST_TO_CONTAINER' && info.propagation === 'private') {
+      issues.add(['config', 'mounts', i, 'propagation'], 'invalid_propagation', `path ${JSON.stringify(m.hostPath)} is mounted on ${JSON.stringify(info.mountPoint)} but it is not a shared or slave mount`, 'FailedPrecondition');
+    }
+  }
+  const sc = c.linux.securityContext;
+  const profile = sc.apparmor?.profileType === 'Localhost' ? sc.apparmor.localhostRef : sc.apparmor === undefined && sc.apparmorProfile.startsWith('localhost/') ? sc.apparmorProfile.slice('localhost/'.length) : '';
+  if (profile !== '' && !sc.privileged) {
+    const loaded = await host.apparmorProfileLoaded(profile, signal);
+    const path = ['config', 'linux', 'securityContext', sc.apparmor ? 'apparmor' : 'apparmorProfile'];
+    if (loaded === undefined) issues.add(path, 'unsupported', 'apparmor is not supported', 'FailedPrecondition');
+    else if (!loaded) issues.add(path, 'apparmor_profile_not_found', `apparmor profile not found ${profile}`, 'FailedPrecondition');
+  }
+}
