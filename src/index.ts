@@ -84,6 +84,46 @@ export type {
   RuntimeProbeSpawn,
 } from './runtime-selector/index.js';
 
+// <oci images and layers>
+export {
+  openImageLayout,
+  ImageLayout,
+  imageLayoutOptionsSchema,
+  parsePlatform,
+  REF_NAME_ANNOTATION,
+  CONTAINERD_NAME_ANNOTATION,
+} from './oci/image/layout.js';
+export type { ImageLayoutOptions, ResolvedImageLayoutOptions, ResolveImageOptions, ResolvedImage, ImageLayoutEntry, PlatformSpec } from './oci/image/layout.js';
+export { parseImageReference, tryParseImageReference, isTag, DEFAULT_DOMAIN } from './oci/image/reference.js';
+export type { ImageReference } from './oci/image/reference.js';
+export { parseDigest, isDigest, sha256Digest, computeChainIds, DigestVerifier } from './oci/image/digest.js';
+export type { ParsedDigest, DigestVerifierResult } from './oci/image/digest.js';
+export {
+  MEDIA_TYPES,
+  layerCompression,
+  ociImageConfigSchema,
+  ociManifestSchema,
+  ociIndexSchema,
+  ociDescriptorSchema,
+  ociPlatformSchema,
+  ociImageRunConfigSchema,
+  ociHistorySchema,
+} from './oci/image/types.js';
+export type { OciImageConfig, OciImageRunConfig, OciHistory, OciManifest, OciIndex, OciDescriptor, OciPlatform, LayerCompression } from './oci/image/types.js';
+export { unpackImage, unpackImageOptionsSchema, applyLayerBlob } from './oci/layers/unpack-image.js';
+export type {
+  UnpackImageOptions,
+  ResolvedUnpackImageOptions,
+  UnpackImageResult,
+  LayerProgress,
+  ProgressCallback,
+  ApplyLayerBlobOptions,
+  ApplyLayerResult,
+} from './oci/layers/unpack-image.js';
+export { extractionLimitsSchema } from './oci/layers/limits.js';
+export type { ExtractionLimits, ResolvedExtractionLimits } from './oci/layers/limits.js';
+export type { LayerRecord, WhiteoutMode } from './oci/layers/apply-layer.js';
+
 // <cri> CRI schemas, normalisation, validation, sandbox and container stores
 export {
   NAMESPACE_MODES,

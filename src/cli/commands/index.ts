@@ -1,7 +1,12 @@
 import type { CliCommand } from '../types.js';
+import { selectCommand } from './select.js';
+import { unpackCommand } from './unpack.js';
 
 /**
  * Every `lxcri` subcommand, in the order `lxcri --help` lists them. Each lives in its own file
  * in this folder and is added here with one line.
  */
-export const commands: readonly CliCommand[] = [];
+export const commands: readonly CliCommand[] = [
+  selectCommand,
+  unpackCommand,
+];

@@ -1,0 +1,281 @@
+/**
+ * `unpackImage`: applies an image's layers in order straight into `targetDir/rootfs`, the tree
+ * `umoci unpack` writes; and `applyLayerBlob`, the streaming pipeline shared with the layer cache
+ * (verified blob → decompressor → tar parser → safe applier, DiffID checked over the stream).
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { chmod, lstat, mkdir, rm, utimes } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { AbortedError, AlreadyExistsError, InvalidOptionsError, isLxcriError, LayerExtractionError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import { parseDigest } from '../image/digest.js';
+import type { ResolvedImage } from '../image/layout.js';
+import { layerCompression } from '../image/types.js';
+import { LayerApplier, type LayerRecord, type WhiteoutMode } from './apply-layer.js';
+import { createDecompressor } from './decompress.js';
+import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
+import { TarParser } from './tar-reader.js';
+
+/** Progress of layer extraction. */
+export interface LayerProgress {
+  /** Index of the layer being applied (0 = base). */
+  layer: number;
+  /** Number of layers being applied. */
+  layers: number;
+  /** The layer's blob digest. */
+  digest: string;
+  /** Compressed bytes read of this layer. */
+  compressedBytes: number;
+  /** Compressed size of this layer (from its descriptor). */
+  compressedTotal: number;
+  /** Uncompressed bytes read of this layer. */
+  bytes: number;
+  /** Entries applied in this layer. */
+  entries: number;
+  /** Total entries of this layer: known once the layer is done. */
+  entriesTotal?: number;
+  /** Compressed bytes done of all layers being applied. */
+  totalCompressedBytes: number;
+  /** Compressed size of all layers being applied. */
+  totalCompressedSize: number;
+  /** True for the last report of a layer. */
+  done: boolean;
+}
+
+/** A progress callback. */
+export type ProgressCallback = (progress: LayerProgress) => void;
+
+const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
+const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
+const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
+
+/** Options of {@link unpackImage}. */
+export const unpackImageOptionsSchema = z.strictObject({
+  /**
+   * Unprivileged extraction: no chown (owners recorded in the `user.rootlesscontainers` xattr as
+   * umoci does), device nodes become empty mode-0 files, `security.*` xattrs are skipped.
+   * @defaultValue true when not running as root, else false
+   */
+  rootless: z.boolean().optional(),
+  /**
+   * Keep setuid/setgid bits from the layers.
+   * @defaultValue true
+   */
+  allowSetuid: z.boolean().default(true),
+  /**
+   * Resource limits (compression bombs, entry floods).
+   * @defaultValue see {@link ExtractionLimits}
+   */
+  limits: extractionLimitsSchema.default(extractionLimitsSchema.parse({})),
+  /**
+   * Where diagnostics go.
+   * @defaultValue a silent logger
+   */
+  logger: loggerSchema.optional(),
+  /**
+   * Cancels the extraction (what was written is removed).
+   * @defaultValue none
+   */
+  signal: signalSchema.optional(),
+  /**
+   * Called as layers are read and applied.
+   * @defaultValue none
+   */
+  onProgress: progressSchema.optional(),
+});
+/** Options of {@link unpackImage} (what callers pass). */
+export type UnpackImageOptions = z.input<typeof unpackImageOptionsSchema>;
+/** Options of {@link unpackImage} after defaults. */
+export type ResolvedUnpackImageOptions = z.output<typeof unpackImageOptionsSchema>;
+
+/** What {@link unpackImage} did. */
+export interface UnpackImageResult {
+  /** Absolute path of the root filesystem (`targetDir/rootfs`). */
+  rootfs: string;
+  /** Layers applied. */
+  layers: number;
+  /** Entries applied over all layers. */
+  entries: number;
+  /** Uncompressed bytes read over all layers. */
+  bytes: number;
+}
+
+/** Parses options with a zod schema, turning issues into an InvalidOptionsError. */
+export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidOptionsError(`invalid ${what} options: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`, {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    });
+  }
+  return parsed.data;
+}
+
+/** Options of {@link applyLayerBlob}. */
+export interface ApplyLayerBlobOptions {
+  root: string;
+  rootless: boolean;
+  allowSetuid: boolean;
+  whiteouts: WhiteoutMode;
+  limits: ResolvedExtractionLimits;
+  logger: Logger;
+  signal?: AbortSignal | undefined;
+  onProgress?: ProgressCallback | undefined;
+  /** For progress: which layer of how many, and the compressed totals. */
+  progressBase?: { layers: number; totalCompressedSize: number; totalCompressedBytesBefore: number } | undefined;
+  /** Uncompressed bytes already read for this image (for `maxImageBytes`). */
+  imageBytesBefore?: number;
+}
+
+/** What one layer's application did. */
+export interface ApplyLayerResult {
+  record: LayerRecord;
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * Streams one layer blob into a directory: blob digest and size verified, decompressed, parsed
+ * and applied; the DiffID is checked over the uncompressed stream (including trailing bytes).
+ * @throws LayerExtractionError or ImageError; the directory then holds a partial layer
+ */
+export async function applyLayerBlob(image: ResolvedImage, index: number, options: ApplyLayerBlobOptions): Promise<ApplyLayerResult> {
+  const descriptor = image.layers[index];
+  const diffId = image.diffIds[index];
+  if (descriptor === undefined || diffId === undefined) throw new LayerExtractionError(`image has no layer ${index}`, { reason: 'invalid index' });
+  const { algorithm } = parseDigest(diffId, `rootfs.diff_ids[${index}]`);
+  const compression = layerCompression(descriptor.mediaType);
+  const { signal, limits } = options;
+  if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: signal.reason });
+
+  const applier = new LayerApplier({
+    root: options.root,
+    rootless: options.rootless,
+    whiteouts: options.whiteouts,
+    allowSetuid: options.allowSetuid,
+    limits,
+    logger: options.logger,
+    layer: descriptor.digest,
+  });
+  const parser = new TarParser(applier, { maxMetaBytes: limits.maxMetaBytes });
+  const hash = createHash(algorithm);
+  const blob = image.layout.openBlob(descriptor, 'layer');
+  let compressedBytes = 0;
+  blob.on('data', (c: Buffer) => (compressedBytes += c.length));
+  const decompressor = createDecompressor(compression);
+  const onStreamError = (): void => undefined;
+  const stream: Readable = decompressor ? (pipeline(blob, decompressor, onStreamError) as unknown as Readable) : blob;
+  const base = options.progressBase ?? { layers: image.layers.length, totalCompressedSize: descriptor.size, totalCompressedBytesBefore: 0 };
+  const report = (done: boolean): void => {
+    options.onProgress?.({
+      layer: index,
+      layers: base.layers,
+      digest: descriptor.digest,
+      compressedBytes,
+      compressedTotal: descriptor.size,
+      bytes: parser.bytes,
+      entries: applier.entries,
+      ...(done ? { entriesTotal: applier.entries } : {}),
+      totalCompressedBytes: base.totalCompressedBytesBefore + compressedBytes,
+      totalCompressedSize: base.totalCompressedSize,
+      done,
+    });
+  };
+  const imageBytesBefore = options.imageBytesBefore ?? 0;
+  let chunks = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: signal.reason });
+      hash.update(chunk);
+      parser.push(chunk);
+      if (parser.bytes > limits.maxLayerBytes) {
+        throw new LayerExtractionError(`layer expands to more than maxLayerBytes (${limits.maxLayerBytes} bytes)`, { layer: descriptor.digest, reason: 'limit exceeded' });
+      }
+      if (imageBytesBefore + parser.bytes > limits.maxImageBytes) {
+        throw new LayerExtractionError(`image expands to more than maxImageBytes (${limits.maxImageBytes} bytes)`, { layer: descriptor.digest, reason: 'limit exceeded' });
+      }
+      if ((++chunks & 15) === 0) report(false);
+    }
+    parser.finish();
+    await applier.finish(signal);
+  } catch (error) {
+    applier.abort();
+    blob.destroy();
+    decompressor?.destroy();
+    if (isLxcriError(error)) throw error;
+    if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: error });
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = typeof code === 'string' && code.startsWith('Z_') ? 'decompression' : 'io';
+    throw new LayerExtractionError(`layer ${descriptor.digest} could not be applied: ${(error as Error).message}`, { layer: descriptor.digest, reason }, { cause: error });
+  }
+  const actual = `${algorithm}:${hash.digest('hex')}`;
+  if (actual !== diffId) {
+    throw new LayerExtractionError(`diffid mismatch: got ${actual} expected ${diffId}`, { layer: descriptor.digest, reason: 'diffid mismatch' });
+  }
+  report(true);
+  return { record: applier.record, entries: applier.entries, bytes: parser.bytes };
+}
+
+/**
+ * Applies an image's layers, base first, into `targetDir/rootfs` — the tree `umoci unpack`
+ * writes. `targetDir` is created if needed and set to mode 0700 (it protects setuid binaries and
+ * device nodes from other host users); `targetDir/rootfs` must not exist yet.
+ *
+ * On failure (bad layer, limit, abort) the `rootfs` directory it made is removed — and
+ * `targetDir` too when this call created it; nothing outside `targetDir` is ever written.
+ */
+export async function unpackImage(image: ResolvedImage, targetDir: string, options?: UnpackImageOptions): Promise<UnpackImageResult> {
+  const o = parseOptions(unpackImageOptionsSchema, options, 'unpackImage');
+  const logger = o.logger ?? silentLogger;
+  const rootless = o.rootless ?? process.getuid?.() !== 0;
+  const target = resolvePath(targetDir);
+  const rootfs = join(target, 'rootfs');
+  const targetExisted = await lstat(target).then(
+    (s) => {
+      if (!s.isDirectory()) throw new AlreadyExistsError(`${target} exists and is not a directory`, { path: target });
+      return true;
+    },
+    () => false,
+  );
+  if (await lstat(rootfs).then(() => true, () => false)) {
+    throw new AlreadyExistsError(`${rootfs} already exists`, { path: rootfs });
+  }
+  await mkdir(target, { recursive: true, mode: 0o700 });
+  await chmod(target, 0o700);
+  await mkdir(rootfs, { mode: 0o755 });
+  await utimes(rootfs, 0, 0);
+  const totalCompressedSize = image.layers.reduce((sum, l) => sum + l.size, 0);
+  let before = 0;
+  let entries = 0;
+  let bytes = 0;
+  try {
+    for (let i = 0; i < image.layers.length; i++) {
+      const result = await applyLayerBlob(image, i, {
+        root: rootfs,
+        rootless,
+        allowSetuid: o.allowSetuid,
+        whiteouts: 'apply',
+        limits: o.limits,
+        logger,
+        signal: o.signal,
+        onProgress: o.onProgress,
+        progressBase: { layers: image.layers.length, totalCompressedSize, totalCompressedBytesBefore: before },
+        imageBytesBefore: bytes,
+      });
+      before += image.layers[i]?.size ?? 0;
+      entries += result.entries;
+      bytes += result.bytes;
+      logger.debug({ layer: image.layers[i]?.digest, entries: result.entries, bytes: result.bytes }, 'layer applied');
+    }
+  } catch (error) {
+    await rm(targetExisted ? rootfs : target, { recursive: true, force: true });
+    throw error;
+  }
+  return { rootfs, layers: image.layers.length, entries, bytes };
+}
