@@ -244,3 +244,105 @@ export { FileSandboxStore, FileContainerStore, FileStoreOptionsSchema } from './
 export type { FileStoreOptions, ResolvedFileStoreOptions, FileStoreWriteInfo } from './cri/store-file.js';
 export { RECORD_ID_PATTERN } from './cri/store-common.js';
 // </cri>
+
+// <proxmox>
+export { ProxmoxClient } from './proxmox/client.js';
+export type { RequestOptions } from './proxmox/client.js';
+export {
+  proxmoxClientOptionsSchema,
+  authOptionsSchema,
+  resolveProxmoxClientOptions,
+} from './proxmox/options.js';
+export type {
+  ProxmoxClientOptions,
+  ResolvedProxmoxClientOptions,
+  AuthOptions,
+  ResolvedAuthOptions,
+  OtpProvider,
+  TfaChallengeContext,
+  Clock,
+  Sleep,
+} from './proxmox/options.js';
+export { tlsOptionsSchema } from './proxmox/transport/tls.js';
+export type { TlsOptions, ResolvedTlsOptions } from './proxmox/transport/tls.js';
+export { fetchTransport } from './proxmox/transport/fetch-transport.js';
+export type { FetchTransportOptions } from './proxmox/transport/fetch-transport.js';
+export { axiosTransport } from './proxmox/transport/axios-transport.js';
+export type { AxiosLike, AxiosLikeRequestConfig, AxiosLikeResponse } from './proxmox/transport/axios-transport.js';
+export { isTransport } from './proxmox/transport/types.js';
+export type {
+  Transport,
+  TransportFactory,
+  TransportContext,
+  TransportRequest,
+  TransportResponse,
+  StreamBody,
+  HttpMethod,
+} from './proxmox/transport/types.js';
+export { encodeForm, percentEncode } from './proxmox/transport/encode.js';
+export type { Params, ParamValue } from './proxmox/transport/encode.js';
+export type { UploadProgress } from './proxmox/transport/multipart.js';
+export type { TicketResponse } from './proxmox/transport/auth.js';
+export {
+  encodePropertyString,
+  parsePropertyString,
+  encodeIndexedParams,
+  parseIndexedParamName,
+  INDEXED_PARAM_LIMITS,
+  netPropertySchema,
+  rootfsPropertySchema,
+  mountPointPropertySchema,
+  featuresPropertySchema,
+  startupPropertySchema,
+  devicePropertySchema,
+} from './proxmox/property-string.js';
+export type {
+  PropertyStringKind,
+  PropertyStringTypes,
+  IndexedPropertyKind,
+  NetProperty,
+  RootfsProperty,
+  MountPointProperty,
+  FeaturesProperty,
+  StartupProperty,
+  DeviceProperty,
+} from './proxmox/property-string.js';
+export { parseUpid, isUpid } from './proxmox/upid.js';
+export type { Upid } from './proxmox/upid.js';
+export { waitForTask, isTaskSuccess, readTaskLog, timerSleep } from './proxmox/wait-for-task.js';
+export type {
+  TaskStatus,
+  TaskLogLine,
+  TaskReader,
+  TaskResult,
+  TaskWaitProgress,
+  WaitForTaskOptions,
+  WaitForTaskDeps,
+} from './proxmox/wait-for-task.js';
+export { VmidAllocator, Mutex, isVmidConflict } from './proxmox/vmid.js';
+export type { AllocateVmidOptions, AllocateVmidResult, CreateWithVmid, VmidAllocatorOptions } from './proxmox/vmid.js';
+export { choosePlacement } from './proxmox/placement.js';
+export type { Placement, PlacementCriteria } from './proxmox/placement.js';
+export type { Endpoint, CallOptions, RetryPolicy, EndpointSender } from './proxmox/api/endpoint.js';
+export { VersionApi } from './proxmox/api/version.js';
+export type { PveVersion } from './proxmox/api/version.js';
+export { NodesApi } from './proxmox/api/nodes.js';
+export type { PveNode } from './proxmox/api/nodes.js';
+export { ClusterApi } from './proxmox/api/cluster.js';
+export type { ClusterResource, ClusterResourceType } from './proxmox/api/cluster.js';
+export { LxcApi, toLxcWireParams } from './proxmox/api/lxc.js';
+export type {
+  LxcCreateParams,
+  LxcConfigParams,
+  LxcConfigUpdateParams,
+  LxcListEntry,
+  LxcStatus,
+  LxcConfig,
+  Indexed,
+} from './proxmox/api/lxc.js';
+export { StorageApi, normalizeContentFilename } from './proxmox/api/storage.js';
+export type { PveStorage, StorageContent, UploadOptions, UploadResult, UploadContentType, ChecksumAlgorithm } from './proxmox/api/storage.js';
+export { TasksApi } from './proxmox/api/tasks.js';
+export { AccessApi } from './proxmox/api/access.js';
+export type { TicketParams } from './proxmox/api/access.js';
+// </proxmox>

@@ -1,0 +1,220 @@
+/**
+ * Authentication state of one client: API token headers, or a ticket session that logs in
+ * (with two-step TFA), renews before expiry by re-posting the ticket as the password, and
+ * re-authenticates once after a 401. Every secret it sees is registered with the client's
+ * secret set so errors and logs scrub it.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { AbortedError, ProxmoxAuthError, ProxmoxHttpError, isLxcriError } from '../../errors.js';
+import type { Clock, OtpProvider, ResolvedAuthOptions } from '../options.js';
+import type { HttpMethod } from './types.js';
+
+/** Shape of `POST /access/ticket` data. */
+export const ticketResponseSchema = z.looseObject({
+  username: z.string(),
+  ticket: z.string().optional(),
+  CSRFPreventionToken: z.string().optional(),
+  clustername: z.string().optional(),
+  NeedTFA: z.union([z.number(), z.boolean(), z.string()]).optional(),
+});
+
+/** Decoded `POST /access/ticket` answer. */
+export type TicketResponse = z.output<typeof ticketResponseSchema>;
+
+/** Posts to `/access/ticket` without auth; returns the decoded data or throws ProxmoxHttpError. */
+export type TicketPoster = (params: Record<string, string>, signal: AbortSignal) => Promise<TicketResponse>;
+
+/** The TFA methods named in a half-ticket (`PVE:!tfa!{"totp":true,…}:…`). */
+export function tfaMethodsOf(halfTicket: string): string[] {
+  const m = /^PVE:!tfa!(.*):[0-9A-Fa-f]{8}::/.exec(halfTicket);
+  if (!m?.[1]) return [];
+  try {
+    const challenge = JSON.parse(decodeURIComponent(m[1])) as unknown;
+    if (challenge === null || typeof challenge !== 'object') return [];
+    return Object.entries(challenge as Record<string, unknown>)
+      .filter(([, v]) => v !== false && v !== null && v !== undefined)
+      .map(([k]) => k);
+  } catch {
+    return [];
+  }
+}
+
+interface Ticket {
+  value: string;
+  csrf: string;
+  issuedAt: number;
+}
+
+/** Auth for one client. */
+export class AuthSession {
+  readonly #auth: ResolvedAuthOptions;
+  readonly #secrets: Set<string>;
+  readonly #clock: Clock;
+  readonly #post: TicketPoster;
+  #ticket: Ticket | undefined;
+  #pending: Promise<Ticket> | undefined;
+
+  constructor(auth: ResolvedAuthOptions, secrets: Set<string>, clock: Clock, post: TicketPoster) {
+    this.#auth = auth;
+    this.#secrets = secrets;
+    this.#clock = clock;
+    this.#post = post;
+    if (auth.type === 'token') secrets.add(auth.secret);
+    if (auth.type === 'password') {
+      secrets.add(auth.password);
+      if (typeof auth.otp === 'string') secrets.add(auth.otp);
+    }
+    if (auth.type === 'ticket') {
+      secrets.add(auth.ticket);
+      secrets.add(auth.csrfToken);
+      this.#ticket = { value: auth.ticket, csrf: auth.csrfToken, issuedAt: auth.issuedAt ?? clock.now() };
+    }
+  }
+
+  /** `token`, `password` or `ticket`. */
+  get kind(): ResolvedAuthOptions['type'] {
+    return this.#auth.type;
+  }
+
+  /** True when requests carry a ticket (and so need CSRF on non-GET, and may re-login on 401). */
+  get usesTicket(): boolean {
+    return this.#auth.type !== 'token';
+  }
+
+  /** The user (or token id) this session acts as; safe to log. */
+  get principal(): string {
+    return this.#auth.type === 'token' ? this.#auth.tokenId : this.#auth.username;
+  }
+
+  /** Headers for one request, logging in or renewing first when needed. */
+  async headers(method: HttpMethod, signal: AbortSignal): Promise<Record<string, string>> {
+    if (this.#auth.type === 'token') {
+      return { authorization: `PVEAPIToken=${this.#auth.tokenId}=${this.#auth.secret}` };
+    }
+    const ticket = await this.#current(signal);
+    const headers: Record<string, string> = { cookie: `PVEAuthCookie=${encodeURIComponent(ticket.value)}` };
+    if (method !== 'GET') headers['csrfpreventiontoken'] = ticket.csrf;
+    return headers;
+  }
+
+  /** Forgets the ticket after a 401 so the next {@link headers} call re-authenticates. */
+  invalidate(): void {
+    if (this.#auth.type === 'token') return;
+    this.#ticket = undefined;
+  }
+
+  /** Logs in (or renews) now; returns the ticket's issue time. */
+  async login(signal: AbortSignal): Promise<{ issuedAt: number }> {
+    if (this.#auth.type === 'token') return { issuedAt: this.#clock.now() };
+    const t = await this.#current(signal);
+    return { issuedAt: t.issuedAt };
+  }
+
+  #current(signal: AbortSignal): Promise<Ticket> {
+    const auth = this.#auth;
+    if (auth.type === 'token') throw new Error('unreachable');
+    const ticket = this.#ticket;
+    if (ticket && this.#clock.now() - ticket.issuedAt < auth.renewAfterMs) return Promise.resolve(ticket);
+    if (!this.#pending) {
+      this.#pending = this.#obtain(ticket, signal).finally(() => {
+        this.#pending = undefined;
+      });
+    }
+    return this.#pending;
+  }
+
+  async #obtain(previous: Ticket | undefined, signal: AbortSignal): Promise<Ticket> {
+    const auth = this.#auth;
+    if (auth.type === 'token') throw new Error('unreachable');
+    if (previous) {
+      try {
+        const renewed = await this.#exchange({ username: auth.username, password: previous.value }, signal);
+        return this.#store(renewed);
+      } catch (error) {
+        if (!(isAuthFailure(error) && auth.type === 'password')) throw this.#authError(error, 'ticket renewal failed');
+      }
+    }
+    if (auth.type === 'ticket') {
+      throw new ProxmoxAuthError(`the ticket of ${auth.username} is no longer valid and no password is configured to obtain a new one`, {
+        username: auth.username,
+        reason: 'ticket-expired',
+      });
+    }
+    let first: TicketResponse;
+    try {
+      first = await this.#exchange({ username: auth.username, password: auth.password }, signal);
+    } catch (error) {
+      throw this.#authError(error, 'login failed');
+    }
+    if (!isTruthy(first.NeedTFA)) return this.#store(first);
+    const half = first.ticket;
+    if (!half) throw new ProxmoxAuthError(`login of ${auth.username}: PVE asked for TFA without a challenge`, { username: auth.username, reason: 'tfa-protocol' });
+    this.#secrets.add(half);
+    if (auth.otp === undefined) {
+      throw new ProxmoxAuthError(`login of ${auth.username} needs a second factor (TFA) but no otp is configured`, {
+        username: auth.username,
+        reason: 'tfa-required',
+      });
+    }
+    const code = await this.#askOtp(auth.otp, auth.username, tfaMethodsOf(half), signal);
+    this.#secrets.add(code);
+    const response = /^[a-z0-9-]+:/i.test(code) ? code : `totp:${code}`;
+    this.#secrets.add(response);
+    try {
+      const second = await this.#exchange({ username: auth.username, 'tfa-challenge': half, password: response }, signal);
+      if (isTruthy(second.NeedTFA)) throw new ProxmoxAuthError(`login of ${auth.username}: second factor not accepted`, { username: auth.username, reason: 'tfa-rejected' });
+      return this.#store(second);
+    } catch (error) {
+      throw this.#authError(error, 'second factor (TFA) refused');
+    }
+  }
+
+  async #askOtp(otp: string | OtpProvider, username: string, methods: string[], signal: AbortSignal): Promise<string> {
+    if (typeof otp === 'string') return otp.trim();
+    if (signal.aborted) throw new AbortedError('login aborted', {}, { cause: signal.reason });
+    const code = await otp({ username, methods, signal });
+    if (typeof code !== 'string' || code.trim() === '') {
+      throw new ProxmoxAuthError(`login of ${username}: the otp provider returned no code`, { username, reason: 'tfa-no-code' });
+    }
+    return code.trim();
+  }
+
+  async #exchange(params: Record<string, string>, signal: AbortSignal): Promise<TicketResponse> {
+    const data = await this.#post(params, signal);
+    if (data.ticket) this.#secrets.add(data.ticket);
+    if (data.CSRFPreventionToken) this.#secrets.add(data.CSRFPreventionToken);
+    return data;
+  }
+
+  #store(data: TicketResponse): Ticket {
+    if (!data.ticket || !data.CSRFPreventionToken) {
+      throw new ProxmoxAuthError('PVE answered the login without a ticket or CSRF token', { username: this.principal, reason: 'protocol' });
+    }
+    const ticket = { value: data.ticket, csrf: data.CSRFPreventionToken, issuedAt: this.#clock.now() };
+    this.#ticket = ticket;
+    return ticket;
+  }
+
+  #authError(error: unknown, what: string): unknown {
+    if (isAuthFailure(error)) {
+      const http = error as ProxmoxHttpError;
+      return new ProxmoxAuthError(
+        `${what} for ${this.principal}: ${http.status} ${http.statusText}`,
+        { username: this.principal, status: http.status, reason: http.statusText },
+        { cause: error, secrets: this.#secrets },
+      );
+    }
+    return error;
+  }
+}
+
+function isTruthy(v: unknown): boolean {
+  return v === true || v === 1 || v === '1';
+}
+
+/** True for a 401 from PVE (any text: since pve-manager 9.1.5 it is just `Authentication failed!`). */
+export function isAuthFailure(error: unknown): boolean {
+  return isLxcriError(error) && error instanceof ProxmoxHttpError && error.status === 401;
+}

@@ -1,0 +1,144 @@
+/**
+ * TLS for Proxmox connections: system CAs by default, a custom CA bundle, SHA-256 certificate
+ * pinning in the form PVE shows (`AA:BB:…`), or — only when explicitly asked, per client — no
+ * verification. Never touches `NODE_TLS_REJECT_UNAUTHORIZED` or any other process-wide state.
+ *
+ * Why a custom connect function instead of `checkServerIdentity`: Node calls
+ * `checkServerIdentity` only after the chain verified, so a self-signed PVE certificate is
+ * refused (`DEPTH_ZERO_SELF_SIGNED_CERT`) before a pin could accept it. Here the handshake runs
+ * without chain verification, the leaf's `fingerprint256` is compared, and only a matching
+ * socket is handed to the HTTP layer — no request byte is written to an unpinned peer.
+ *
+ * @module
+ */
+import tls from 'node:tls';
+import { z } from 'zod';
+import { AbortedError, ProxmoxNetworkError } from '../../errors.js';
+
+const FINGERPRINT_RE = /^(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/;
+
+/** Schema of the `tls` client option. */
+export const tlsOptionsSchema = z
+  .strictObject({
+    /**
+     * PEM CA certificate(s) to trust instead of the system store, e.g. the cluster's
+     * `/etc/pve/pve-root-ca.pem`.
+     * @defaultValue system CAs
+     */
+    ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /**
+     * SHA-256 fingerprint of the node certificate, as PVE shows it (`AA:BB:…`, 32 bytes), e.g.
+     * from `pvenode cert info` or `GET /nodes` `ssl_fingerprint`. When set, the certificate chain
+     * is not checked: the connection is accepted only if the leaf certificate matches.
+     * @defaultValue no pin
+     */
+    fingerprint256: z
+      .string()
+      .regex(FINGERPRINT_RE, 'fingerprint256 must be 32 hex bytes separated by colons (AA:BB:…)')
+      .transform((s) => s.toUpperCase())
+      .optional(),
+    /**
+     * Accept any certificate. Only for throw-away test setups; applies to this client only.
+     * @defaultValue false
+     */
+    insecure: z.boolean().default(false),
+  })
+  .refine((t) => !(t.insecure && t.fingerprint256 !== undefined), {
+    message: 'insecure and fingerprint256 exclude each other',
+    path: ['insecure'],
+  })
+  .refine((t) => !(t.ca !== undefined && t.fingerprint256 !== undefined), {
+    message: 'ca and fingerprint256 exclude each other (a pin does not use CAs)',
+    path: ['ca'],
+  });
+
+/** TLS options as passed by users. */
+export type TlsOptions = z.input<typeof tlsOptionsSchema>;
+/** TLS options after defaults. */
+export type ResolvedTlsOptions = z.output<typeof tlsOptionsSchema>;
+
+/** Where to connect. */
+export interface TlsTarget {
+  readonly host: string;
+  readonly port: number;
+  /** SNI name; omitted for IP addresses. */
+  readonly servername?: string;
+}
+
+const TRUST_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'CERT_FINGERPRINT_MISMATCH',
+]);
+
+/** True for an error code that means "the server's certificate is not trusted" (never retryable). */
+export function isTlsTrustCode(code: unknown): boolean {
+  return typeof code === 'string' && TRUST_CODES.has(code);
+}
+
+/**
+ * Opens a TLS socket to `target` under `options` and resolves once it is trusted.
+ * @throws {@link ProxmoxNetworkError} (`reason` `CERT_FINGERPRINT_MISMATCH` on a pin mismatch)
+ */
+export function connectTls(target: TlsTarget, options: ResolvedTlsOptions, signal?: AbortSignal): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortedError('TLS connect aborted', {}, { cause: signal.reason }));
+      return;
+    }
+    const pinned = options.fingerprint256 !== undefined;
+    const socket = tls.connect({
+      host: target.host,
+      port: target.port,
+      ...(target.servername ? { servername: target.servername } : {}),
+      ALPNProtocols: ['http/1.1'],
+      rejectUnauthorized: !(pinned || options.insecure),
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    });
+    const onAbort = (): void => {
+      socket.destroy();
+      reject(new AbortedError('TLS connect aborted', {}, { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const cleanup = (): void => {
+      signal?.removeEventListener('abort', onAbort);
+      socket.removeListener('error', onError);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    socket.once('error', onError);
+    socket.once('secureConnect', () => {
+      cleanup();
+      if (pinned) {
+        const seen = socket.getPeerCertificate().fingerprint256?.toUpperCase();
+        if (seen !== options.fingerprint256) {
+          const error = new ProxmoxNetworkError(
+            `TLS certificate of ${target.host}:${target.port} does not match the pinned fingerprint (expected ${options.fingerprint256}, got ${seen ?? 'none'})`,
+            { reason: 'CERT_FINGERPRINT_MISMATCH', retryable: false },
+          );
+          (error as { tlsCode?: string }).tlsCode = 'CERT_FINGERPRINT_MISMATCH';
+          socket.destroy();
+          reject(error);
+          return;
+        }
+      }
+      resolve(socket);
+    });
+  });
+}
+
+/** SNI host name for a URL host (none for IP literals). */
+export function serverNameFor(host: string): string | undefined {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (/^\d{1,3}(?:\.\d{1,3}){3}$/.test(bare) || bare.includes(':')) return undefined;
+  return bare;
+}

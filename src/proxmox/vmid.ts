@@ -1,0 +1,146 @@
+/**
+ * VMID allocation without races. PVE reserves nothing: two callers of `GET /cluster/nextid` get
+ * the same number, and the loser's create fails with `CT <id> already exists` (or, across nodes,
+ * `File exists`). Two modes:
+ *
+ * - `nextid`: nextid + create run under a per-client mutex, so this client never races itself;
+ *   a conflict with another client is retried with a fresh id.
+ * - `random`: ids drawn in `[min, max]`, checked with `nextid?vmid=`, then created — for several
+ *   controllers sharing a cluster (each ideally with its own range). No mutex; in-flight ids of
+ *   this client are never drawn twice.
+ *
+ * @module
+ */
+import { AbortedError, AlreadyExistsError, ProxmoxHttpError, ProxmoxTaskError, isLxcriError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Sleep } from './options.js';
+
+/** Resolved `vmid` options. */
+export interface VmidAllocatorOptions {
+  mode: 'nextid' | 'random';
+  min: number;
+  max: number;
+  maxAttempts: number;
+}
+
+/** Options of one allocation. */
+export interface AllocateVmidOptions {
+  signal?: AbortSignal;
+  /** Overrides the client's `vmid.maxAttempts`. */
+  maxAttempts?: number;
+}
+
+/** Result of an allocation. */
+export interface AllocateVmidResult<T> {
+  vmid: number;
+  /** What `create` returned. */
+  result: T;
+  /** 1 when the first id worked. */
+  attempts: number;
+}
+
+/** Creates something with a given VMID; throws PVE's error on a conflict. */
+export type CreateWithVmid<T> = (vmid: number, signal: AbortSignal | undefined) => Promise<T>;
+
+/** A FIFO async mutex. */
+export class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+  /** Runs `fn` when every earlier holder is done. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    let release!: () => void;
+    const next = new Promise<void>((r) => (release = r));
+    const previous = this.#tail;
+    this.#tail = previous.then(() => next);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}
+
+const CONFLICT_TEXT = /\b(?:CT|VM) \d+ already exists|config file already exists|File exists/;
+
+/** True when `error` says the VMID is taken (HTTP conflict, `nextid?vmid=` refusal, or a create task that lost the race). */
+export function isVmidConflict(error: unknown): boolean {
+  if (!isLxcriError(error)) return false;
+  if (error instanceof ProxmoxHttpError) {
+    if (error.vmidConflict) return true;
+    return error.status === 400 && typeof error.errors?.['vmid'] === 'string' && /already exists|in use/i.test(error.errors['vmid']);
+  }
+  if (error instanceof ProxmoxTaskError) return CONFLICT_TEXT.test(error.exitStatus);
+  return false;
+}
+
+/** Per-client VMID allocator. */
+export class VmidAllocator {
+  readonly #mutex = new Mutex();
+  readonly #inFlight = new Set<number>();
+  readonly #options: VmidAllocatorOptions;
+  readonly #nextid: (vmid: number | undefined, signal: AbortSignal | undefined) => Promise<number>;
+  readonly #random: () => number;
+  readonly #sleep: Sleep;
+  readonly #logger: Logger;
+
+  constructor(deps: {
+    options: VmidAllocatorOptions;
+    nextid: (vmid: number | undefined, signal: AbortSignal | undefined) => Promise<number>;
+    sleep: Sleep;
+    logger: Logger;
+    random?: () => number;
+  }) {
+    this.#options = deps.options;
+    this.#nextid = deps.nextid;
+    this.#sleep = deps.sleep;
+    this.#logger = deps.logger;
+    this.#random = deps.random ?? Math.random;
+  }
+
+  /** Runs `create` with a free VMID, retrying with a fresh id on conflict. */
+  allocate<T>(create: CreateWithVmid<T>, options: AllocateVmidOptions = {}): Promise<AllocateVmidResult<T>> {
+    if (this.#options.mode === 'nextid') return this.#mutex.run(() => this.#loop(create, options));
+    return this.#loop(create, options);
+  }
+
+  async #loop<T>(create: CreateWithVmid<T>, options: AllocateVmidOptions): Promise<AllocateVmidResult<T>> {
+    const maxAttempts = options.maxAttempts ?? this.#options.maxAttempts;
+    const signal = options.signal;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      if (signal?.aborted) throw new AbortedError('VMID allocation aborted', {}, { cause: signal.reason });
+      let vmid: number;
+      try {
+        vmid = await this.#candidate(signal);
+      } catch (error) {
+        if (!isVmidConflict(error)) throw error;
+        lastError = error;
+        continue;
+      }
+      this.#inFlight.add(vmid);
+      try {
+        const result = await create(vmid, signal);
+        return { vmid, result, attempts: attempt };
+      } catch (error) {
+        if (!isVmidConflict(error)) throw error;
+        lastError = error;
+        this.#logger.debug({ vmid, attempt }, 'VMID taken, retrying with another');
+        await this.#sleep(Math.floor(20 + this.#random() * 80 * attempt), signal);
+      } finally {
+        this.#inFlight.delete(vmid);
+      }
+    }
+    throw new AlreadyExistsError(`no free VMID after ${maxAttempts} attempts`, { attempts: maxAttempts }, { cause: lastError });
+  }
+
+  async #candidate(signal: AbortSignal | undefined): Promise<number> {
+    if (this.#options.mode === 'nextid') return this.#nextid(undefined, signal);
+    const { min, max } = this.#options;
+    let vmid = min;
+    for (let i = 0; i < 100; i++) {
+      vmid = min + Math.floor(this.#random() * (max - min + 1));
+      if (!this.#inFlight.has(vmid)) break;
+    }
+    return this.#nextid(vmid, signal);
+  }
+}

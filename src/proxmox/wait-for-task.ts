@@ -1,0 +1,172 @@
+/**
+ * Waiting for a Proxmox task (UPID): polls the node named in the UPID with backoff until the
+ * task stops, the deadline passes or the signal fires. `OK` and `WARNINGS: n` are success;
+ * anything else is a {@link ProxmoxTaskError} carrying the exit status and the task log, read
+ * page by page (PVE's default page is only 50 lines).
+ *
+ * @module
+ */
+import { AbortedError, ProxmoxHttpError, ProxmoxTaskError, ProxmoxTimeoutError } from '../errors.js';
+import { parseUpid } from './upid.js';
+import type { Clock, Sleep } from './options.js';
+
+/** `GET /nodes/{node}/tasks/{upid}/status`, as the waiter needs it. */
+export interface TaskStatus {
+  upid?: string | undefined;
+  status: string;
+  exitstatus?: string | undefined;
+  type?: string | undefined;
+  id?: string | undefined;
+  node?: string | undefined;
+  [key: string]: unknown;
+}
+
+/** One task log line. */
+export interface TaskLogLine {
+  n: number;
+  t: string;
+}
+
+/** What the waiter needs from a client. */
+export interface TaskReader {
+  status(upid: string, options: { signal?: AbortSignal }): Promise<TaskStatus>;
+  log(upid: string, options: { start: number; limit: number; signal?: AbortSignal }): Promise<TaskLogLine[]>;
+}
+
+/** Progress of a wait. */
+export interface TaskWaitProgress {
+  upid: string;
+  /** `running` or `stopped`. */
+  status: string;
+  /** Polls made so far. */
+  polls: number;
+  elapsedMs: number;
+}
+
+/** Per-call options of `tasks.wait`. */
+export interface WaitForTaskOptions {
+  /**
+   * Overall deadline in ms.
+   * @defaultValue the client's `tasks.timeoutMs` (10 min)
+   */
+  timeoutMs?: number;
+  /** Cancels the wait (the task keeps running on PVE). */
+  signal?: AbortSignal;
+  /** Called after each status poll. */
+  onProgress?: (progress: TaskWaitProgress) => void;
+}
+
+/** Dependencies and defaults of {@link waitForTask}. */
+export interface WaitForTaskDeps {
+  clock: Clock;
+  sleep: Sleep;
+  pollMinMs: number;
+  pollMaxMs: number;
+  timeoutMs: number;
+  logPageSize: number;
+  /** Keep at most this many log lines in a ProxmoxTaskError (the last ones). @defaultValue 1000 */
+  maxLogLines?: number;
+}
+
+/** A successful task. */
+export interface TaskResult {
+  upid: string;
+  /** `OK` or `WARNINGS: n`. */
+  exitStatus: string;
+  /** Number of warnings (0 for `OK`). */
+  warnings: number;
+  /** The `WARN:` lines of the log when `warnings > 0`. */
+  warningLines: string[];
+  /** The final status object. */
+  status: TaskStatus;
+}
+
+/** Default sleep: a timer that rejects with {@link AbortedError} when the signal fires. */
+export const timerSleep: Sleep = (ms, signal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AbortedError('wait aborted', {}, { cause: signal.reason }));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError('wait aborted', {}, { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** Reads a whole task log, page by page. */
+export async function readTaskLog(reader: TaskReader, upid: string, pageSize: number, signal?: AbortSignal, maxPages = 200): Promise<TaskLogLine[]> {
+  const lines: TaskLogLine[] = [];
+  for (let page = 0; page < maxPages; page++) {
+    const chunk = await reader.log(upid, { start: lines.length, limit: pageSize, ...(signal ? { signal } : {}) });
+    lines.push(...chunk);
+    if (chunk.length < pageSize) break;
+  }
+  return lines;
+}
+
+/** True for an exit status PVE counts as success. */
+export function isTaskSuccess(exitStatus: string | undefined): boolean {
+  return exitStatus === 'OK' || /^WARNINGS: \d+$/.test(exitStatus ?? '');
+}
+
+/**
+ * Polls until the task stops.
+ * @throws {@link ProxmoxTaskError} exit status not OK/WARNINGS (with the log)
+ * @throws {@link ProxmoxTimeoutError} deadline passed
+ * @throws {@link AbortedError} signal fired
+ */
+export async function waitForTask(reader: TaskReader, upid: string, deps: WaitForTaskDeps, options: WaitForTaskOptions = {}): Promise<TaskResult> {
+  const info = parseUpid(upid);
+  const timeoutMs = options.timeoutMs ?? deps.timeoutMs;
+  const start = deps.clock.now();
+  const signal = options.signal;
+  let delay = deps.pollMinMs;
+  let polls = 0;
+  let notYetVisible = 0;
+  for (;;) {
+    if (signal?.aborted) throw new AbortedError(`waiting for ${info.type} task aborted`, { upid }, { cause: signal.reason });
+    let status: TaskStatus | undefined;
+    try {
+      status = await reader.status(upid, signal ? { signal } : {});
+    } catch (error) {
+      // Right after a task starts, PVE may not know it yet ("no such task").
+      if (error instanceof ProxmoxHttpError && error.status === 400 && /no such task/i.test(`${error.pveMessage ?? ''} ${JSON.stringify(error.errors ?? {})} ${error.statusText}`) && notYetVisible < 5) {
+        notYetVisible++;
+      } else throw error;
+    }
+    polls++;
+    const elapsedMs = deps.clock.now() - start;
+    if (status) {
+      options.onProgress?.({ upid, status: status.status, polls, elapsedMs });
+      if (status.status !== 'running') {
+        const exitStatus = status.exitstatus ?? 'unexpected status';
+        if (isTaskSuccess(exitStatus)) {
+          const warnings = exitStatus === 'OK' ? 0 : Number(exitStatus.slice('WARNINGS: '.length));
+          const warningLines =
+            warnings > 0 ? (await readTaskLog(reader, upid, deps.logPageSize, signal)).map((l) => l.t).filter((t) => /^WARN(?:ING)?:/.test(t)) : [];
+          return { upid, exitStatus, warnings, warningLines, status };
+        }
+        let lines: string[] = [];
+        try {
+          lines = (await readTaskLog(reader, upid, deps.logPageSize, signal)).map((l) => l.t);
+        } catch {
+          lines = [];
+        }
+        const max = deps.maxLogLines ?? 1000;
+        throw new ProxmoxTaskError({ upid, exitStatus, node: info.node, type: info.type, logTail: lines.slice(-max) });
+      }
+    }
+    const remaining = timeoutMs - (deps.clock.now() - start);
+    if (remaining <= 0) {
+      throw new ProxmoxTimeoutError(`task ${info.type} ${info.id} on ${info.node} still running after ${timeoutMs} ms`, { upid, timeoutMs });
+    }
+    await deps.sleep(Math.min(delay, remaining), signal);
+    delay = Math.min(deps.pollMaxMs, Math.ceil(delay * 1.5));
+  }
+}
