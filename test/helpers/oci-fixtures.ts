@@ -98,7 +98,8 @@ export function writeImageLayout(
     const digest = layer.digest ?? sha256(blob);
     const size = blob.length;
     if (layer.tamper) blob = layer.tamper(blob);
-    writeFileSync(join(dir, 'blobs', 'sha256', digest.slice(7)), blob);
+    // an overridden (possibly malicious) digest is only written into the manifest, never used as a path here
+    writeFileSync(join(dir, 'blobs', 'sha256', (layer.digest === undefined ? digest : sha256(blob)).slice(7)), blob);
     const suffix = compression === 'gzip' ? '+gzip' : compression === 'zstd' ? '+zstd' : '';
     descriptors.push({ mediaType: layer.mediaType ?? `application/vnd.oci.image.layer.v1.tar${suffix}`, digest, size });
     diffIds.push(layer.diffId ?? sha256(layer.tar));

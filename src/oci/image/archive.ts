@@ -20,7 +20,6 @@ class ArchiveHandler implements TarHandler {
   #fd: number | undefined;
   #hash: Hash | undefined;
   #expected: string | undefined;
-  #size = 0;
   #name = '';
 
   constructor(dir: string, maxDocumentBytes: number) {
@@ -41,14 +40,12 @@ class ArchiveHandler implements TarHandler {
       this.#expected = digest;
     }
     this.#name = name;
-    this.#size = 0;
     this.#fd = openSync(join(this.#dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
   }
 
   data(chunk: Buffer): void {
     if (this.#fd === undefined) return;
     this.#hash?.update(chunk);
-    this.#size += chunk.length;
     let off = 0;
     while (off < chunk.length) off += writeSync(this.#fd, chunk, off, chunk.length - off);
   }

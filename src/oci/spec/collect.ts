@@ -1,0 +1,113 @@
+/**
+ * Reads the host and rootfs facts {@link buildRuntimeSpec} needs, so the generator itself stays pure.
+ *
+ * @module
+ */
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { AbortedError, CriValidationError, type CriValidationIssue } from '../../errors.js';
+import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
+import type { BuildRuntimeSpecOptions, HostDeviceInfo } from './options.js';
+import { readImageUserDb } from './user-db.js';
+
+/** What {@link collectSpecInputs} found: spread it into the {@link BuildRuntimeSpecOptions}. */
+export type CollectedSpecInputs = Required<Pick<BuildRuntimeSpecOptions, 'userDb' | 'seccompProfiles' | 'hostPaths' | 'devices'>>;
+
+/** Options of {@link collectSpecInputs}. */
+export interface CollectSpecInputsOptions {
+  /** The container's rootfs on the host: its `/etc/passwd` and `/etc/group` are read from inside it. */
+  rootfs: string;
+  signal?: AbortSignal;
+}
+
+const SC = 'config.linux.securityContext';
+
+function linuxDevice(rdev: number): { major: number; minor: number } {
+  // glibc gnu_dev_major/minor; rdev fits in a double for every real device number.
+  const hi = Math.floor(rdev / 2 ** 32);
+  const lo = rdev >>> 0;
+  const major = ((lo >>> 8) & 0xfff) | ((hi & 0xfffff000) >>> 0);
+  const minor = (lo & 0xff) | ((lo >>> 12) & 0xfff00);
+  return { major, minor };
+}
+
+/**
+ * Collects: the image's passwd/group (read inside `rootfs`, never following a symlink out of it),
+ * the JSON of each Localhost seccomp profile, the real path of every CRI mount's `hostPath` (the
+ * CRI says symlinks are followed; a missing host path is an error, as the CRI comment asks —
+ * containerd would create it, which means touching host paths it does not own), and the device
+ * numbers of every CRI device.
+ * @throws CriValidationError naming each request field whose host object is missing or invalid
+ */
+export async function collectSpecInputs(request: NormalizedCreateContainerRequest, options: CollectSpecInputsOptions): Promise<CollectedSpecInputs> {
+  const { signal } = options;
+  const check = (): void => {
+    if (signal?.aborted) throw new AbortedError('collecting runtime spec inputs was aborted', {}, { cause: signal.reason });
+  };
+  check();
+  const issues: CriValidationIssue[] = [];
+  const userDb = await readImageUserDb(options.rootfs, signal ? { signal } : {});
+  const sc = request.config.linux.securityContext;
+
+  const seccompProfiles: Record<string, unknown> = {};
+  const ref =
+    sc.seccomp?.profileType === 'Localhost'
+      ? { path: `${SC}.seccomp.localhostRef`, file: sc.seccomp.localhostRef }
+      : !sc.seccomp && sc.seccompProfilePath.startsWith('localhost/')
+        ? { path: `${SC}.seccompProfilePath`, file: sc.seccompProfilePath.slice('localhost/'.length) }
+        : undefined;
+  if (ref) {
+    check();
+    if (!isAbsolute(ref.file)) {
+      issues.push({ path: ref.path, code: 'not_absolute', message: 'a Localhost seccomp profile must be an absolute path', grpcStatus: 'InvalidArgument' });
+    } else {
+      try {
+        seccompProfiles[ref.file] = JSON.parse(await readFile(ref.file, 'utf8')) as unknown;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        issues.push({
+          path: ref.path,
+          code: code === 'ENOENT' ? 'profile_not_found' : 'invalid_profile',
+          message: code ? `cannot read seccomp profile ${ref.file}: ${code}` : `seccomp profile ${ref.file} is not JSON`,
+          grpcStatus: code === 'ENOENT' ? 'NotFound' : 'InvalidArgument',
+        });
+      }
+    }
+  }
+
+  const hostPaths: Record<string, string> = {};
+  for (const [i, m] of request.config.mounts.entries()) {
+    if (m.hostPath === '' || m.image) continue;
+    check();
+    try {
+      hostPaths[m.hostPath] = await realpath(m.hostPath);
+    } catch (error) {
+      issues.push({
+        path: `config.mounts[${i}].hostPath`,
+        code: 'not_found',
+        message: `host path ${m.hostPath} does not exist (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        grpcStatus: 'NotFound',
+      });
+    }
+  }
+
+  const devices: Record<string, HostDeviceInfo> = {};
+  for (const [i, d] of request.config.devices.entries()) {
+    check();
+    try {
+      const real = await realpath(d.hostPath);
+      const info = await stat(real);
+      if (!info.isCharacterDevice() && !info.isBlockDevice()) throw Object.assign(new Error('not a device node'), { code: 'ENOTDEV' });
+      devices[d.hostPath] = { type: info.isCharacterDevice() ? 'c' : 'b', ...linuxDevice(info.rdev), fileMode: info.mode & 0o7777, uid: info.uid, gid: info.gid };
+    } catch (error) {
+      issues.push({
+        path: `config.devices[${i}].hostPath`,
+        code: 'not_a_device',
+        message: `${d.hostPath} is not a device node (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        grpcStatus: 'InvalidArgument',
+      });
+    }
+  }
+  if (issues.length > 0) throw new CriValidationError(issues);
+  return { userDb: { ...(userDb.passwd === undefined ? {} : { passwd: userDb.passwd }), ...(userDb.group === undefined ? {} : { group: userDb.group }) }, seccompProfiles, hostPaths, devices };
+}

@@ -1,0 +1,187 @@
+/**
+ * Defaults of the generated runtime spec: capabilities, mounts, and this project's default seccomp
+ * profile.
+ *
+ * @module
+ */
+import type { OciMount, OciSeccomp } from './runtime-spec.js';
+
+/**
+ * containerd's default capability set (`defaultUnixCaps`): granted to a non-privileged container
+ * when the request does not change capabilities. (CRI-O grants 9; containerd's 14 are kept so
+ * images that expect `ping` or `chroot` keep working.)
+ */
+export const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze([
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+]);
+
+/** Every Linux capability (0 … 40, kernel 5.9+), in number order: what `ALL` and privileged grant. */
+export const ALL_CAPABILITIES: readonly string[] = Object.freeze([
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST',
+  'CAP_NET_ADMIN',
+  'CAP_NET_RAW',
+  'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO',
+  'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT',
+  'CAP_SYS_NICE',
+  'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG',
+  'CAP_MKNOD',
+  'CAP_LEASE',
+  'CAP_AUDIT_WRITE',
+  'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE',
+  'CAP_MAC_ADMIN',
+  'CAP_SYSLOG',
+  'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ',
+  'CAP_PERFMON',
+  'CAP_BPF',
+  'CAP_CHECKPOINT_RESTORE',
+]);
+
+/**
+ * containerd's default mounts (`pkg/oci/mounts.go`, without `/run`, plus the CRI's
+ * `/sys/fs/cgroup`). `/sys` and `/sys/fs/cgroup` are read-only unless the container is privileged.
+ */
+export function defaultMounts(privileged: boolean): OciMount[] {
+  const sysMode = privileged ? 'rw' : 'ro';
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sysMode] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', sysMode] },
+  ];
+}
+
+/** Syscalls the default profile refuses with EPERM. */
+export const DEFAULT_SECCOMP_DENIED_SYSCALLS: readonly string[] = Object.freeze([
+  'acct',
+  'add_key',
+  'bpf',
+  'clock_adjtime',
+  'clock_settime',
+  'create_module',
+  'delete_module',
+  'fanotify_init',
+  'finit_module',
+  'fsconfig',
+  'fsmount',
+  'fsopen',
+  'fspick',
+  'get_kernel_syms',
+  'get_mempolicy',
+  'init_module',
+  'ioperm',
+  'iopl',
+  'kcmp',
+  'kexec_file_load',
+  'kexec_load',
+  'keyctl',
+  'lookup_dcookie',
+  'mbind',
+  'mount',
+  'mount_setattr',
+  'move_mount',
+  'move_pages',
+  'name_to_handle_at',
+  'nfsservctl',
+  'open_by_handle_at',
+  'open_tree',
+  'perf_event_open',
+  'pivot_root',
+  'process_vm_readv',
+  'process_vm_writev',
+  'query_module',
+  'quotactl',
+  'reboot',
+  'request_key',
+  'set_mempolicy',
+  'setns',
+  'settimeofday',
+  'swapoff',
+  'swapon',
+  'syslog',
+  'umount2',
+  'unshare',
+  'uselib',
+  'userfaultfd',
+  'ustat',
+  'vm86',
+  'vm86old',
+]);
+
+/** Seccomp architectures for a Node `process.arch`: the native one plus its compat modes. */
+export function seccompArchitectures(arch: string): string[] {
+  switch (arch) {
+    case 'x64':
+      return ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'];
+    case 'ia32':
+      return ['SCMP_ARCH_X86'];
+    case 'arm64':
+      return ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
+    case 'arm':
+      return ['SCMP_ARCH_ARM'];
+    case 'ppc64':
+      return ['SCMP_ARCH_PPC64LE'];
+    case 's390x':
+      return ['SCMP_ARCH_S390X', 'SCMP_ARCH_S390'];
+    case 'riscv64':
+      return ['SCMP_ARCH_RISCV64'];
+    default:
+      return [];
+  }
+}
+
+/**
+ * This project's `RuntimeDefault` seccomp profile: allow by default, refuse with `EPERM` the
+ * syscalls that manipulate the kernel, the clock, keyrings, namespaces and mounts, or read other
+ * processes' memory ({@link DEFAULT_SECCOMP_DENIED_SYSCALLS}). It is a deny-list, unlike Docker's
+ * allow-list: shorter to audit, and it cannot break an ordinary program that uses a new syscall.
+ * Mount and namespace syscalls are refused even with `CAP_SYS_ADMIN`; privileged containers run
+ * without seccomp.
+ */
+export function defaultSeccompProfile(arch: string): OciSeccomp {
+  const architectures = seccompArchitectures(arch);
+  return {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    ...(architectures.length > 0 ? { architectures } : {}),
+    syscalls: [{ names: [...DEFAULT_SECCOMP_DENIED_SYSCALLS], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }],
+  };
+}

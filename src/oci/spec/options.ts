@@ -1,0 +1,168 @@
+/**
+ * Options of {@link buildRuntimeSpec}: a zod strict schema (single source of truth) and its types.
+ *
+ * Everything the generator would otherwise have to read from the host or the rootfs is an option,
+ * so the generator stays pure: {@link collectSpecInputs} reads those facts (passwd/group of the
+ * rootfs, Localhost seccomp profiles, resolved host paths, device numbers) beforehand.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { InvalidOptionsError } from '../../errors.js';
+import { ALL_CAPABILITIES } from './defaults.js';
+import { ociSeccompSchema } from './runtime-spec.js';
+
+/** A host device node, as {@link collectSpecInputs} found it. */
+export const hostDeviceInfoSchema = z.strictObject({
+  /** `c` (character) or `b` (block). */
+  type: z.enum(['c', 'b']),
+  major: z.number().int().nonnegative(),
+  minor: z.number().int().nonnegative(),
+  /** Permission bits of the node. */
+  fileMode: z.number().int().nonnegative(),
+  uid: z.number().int().nonnegative(),
+  gid: z.number().int().nonnegative(),
+});
+/** A host device node. */
+export type HostDeviceInfo = z.output<typeof hostDeviceInfoSchema>;
+
+/** zod schema of {@link BuildRuntimeSpecOptions}. */
+export const buildRuntimeSpecOptionsSchema = z.strictObject({
+  /**
+   * The container id (used in `cgroupsPath`). 1-128 of `[A-Za-z0-9_.-]`.
+   */
+  containerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'container id: 1-128 of [A-Za-z0-9_.-], starting with a letter or digit'),
+  /**
+   * The sandbox the container joins: namespace paths of the pod (e.g. `/proc/<pid>/ns/net`).
+   * A namespace without a path is created new for the container; the pod's `NODE` modes still
+   * mean the host's.
+   * @defaultValue no sandbox namespaces
+   */
+  sandbox: z
+    .strictObject({
+      id: z.string().optional(),
+      namespacePaths: z
+        .strictObject({
+          network: z.string().optional(),
+          ipc: z.string().optional(),
+          uts: z.string().optional(),
+          pid: z.string().optional(),
+          user: z.string().optional(),
+        })
+        .default({}),
+    })
+    .optional(),
+  /**
+   * Contents of the image's `/etc/passwd` and `/etc/group` (see `readImageUserDb`). A missing file
+   * makes user names unresolvable; numeric ids still work.
+   * @defaultValue `{}` (no files)
+   */
+  userDb: z.strictObject({ passwd: z.string().optional(), group: z.string().optional() }).default({}),
+  /**
+   * Parsed Localhost seccomp profiles by `localhostRef` (the JSON file contents).
+   * @defaultValue `{}`
+   */
+  seccompProfiles: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Resolved (symlink-free) host paths of the CRI mounts by `hostPath`; a mount missing here uses its `hostPath` as given.
+   * @defaultValue `{}`
+   */
+  hostPaths: z.record(z.string(), z.string()).default({}),
+  /**
+   * Host device nodes by `hostPath` (required for every CRI device).
+   * @defaultValue `{}`
+   */
+  devices: z.record(z.string(), hostDeviceInfoSchema).default({}),
+  /**
+   * pid namespace path of the target container, required when `namespaceOptions.pid` is `TARGET`.
+   * @defaultValue none
+   */
+  targetPidNamespacePath: z.string().optional(),
+  /**
+   * The node's hostname: `HOSTNAME` when the sandbox has none (host network).
+   * @defaultValue none (no `HOSTNAME` then)
+   */
+  nodeHostname: z.string().optional(),
+  /**
+   * `ociVersion` written to `config.json` (runc 1.1 and crun 1.8 accept 1.0.x).
+   * @defaultValue `'1.0.2'`
+   */
+  ociVersion: z.string().default('1.0.2'),
+  /**
+   * `root.path`, relative to the bundle.
+   * @defaultValue `'rootfs'`
+   */
+  rootPath: z.string().min(1).default('rootfs'),
+  /**
+   * The cgroup parent when the sandbox has none (`cgroupsPath` is `<parent>/<id>`); `''` leaves `cgroupsPath` unset.
+   * @defaultValue `''`
+   */
+  defaultCgroupParent: z.string().default(''),
+  /**
+   * Write systemd-style `cgroupsPath` (`<slice>:<prefix>:<id>`), as when the runtime uses the systemd cgroup manager.
+   * A sandbox parent ending in `.slice` selects it too.
+   * @defaultValue `false`
+   */
+  systemdCgroup: z.boolean().default(false),
+  /**
+   * The middle part of a systemd `cgroupsPath`.
+   * @defaultValue `'lxcri'`
+   */
+  systemdCgroupPrefix: z.string().min(1).default('lxcri'),
+  /**
+   * The host uses cgroup v2: non-privileged containers get a cgroup namespace (containerd).
+   * @defaultValue `false`
+   */
+  cgroupV2: z.boolean().default(false),
+  /**
+   * The host has a swap controller: a memory limit without a swap limit sets swap = limit (containerd).
+   * @defaultValue `true`
+   */
+  swapController: z.boolean().default(true),
+  /**
+   * The host has the hugetlb controller; without it hugepage limits are an error.
+   * @defaultValue `true`
+   */
+  hugetlbController: z.boolean().default(true),
+  /**
+   * Node `process.arch` of the host: picks the seccomp architectures of the default profile.
+   * @defaultValue `process.arch`
+   */
+  arch: z.string().default(process.arch),
+  /**
+   * Overrides this project's RuntimeDefault seccomp profile.
+   * @defaultValue `defaultSeccompProfile(arch)`
+   */
+  defaultSeccompProfile: ociSeccompSchema.optional(),
+  /**
+   * The AppArmor profile for RuntimeDefault (e.g. a loaded `lxcri-default`); unset leaves AppArmor
+   * off, which is right on hosts without AppArmor.
+   * @defaultValue none
+   */
+  apparmorDefaultProfile: z.string().optional(),
+  /**
+   * What `ALL` and privileged grant.
+   * @defaultValue every capability up to `CAP_CHECKPOINT_RESTORE`
+   */
+  allCapabilities: z.array(z.string().regex(/^CAP_[A-Z_]+$/)).default([...ALL_CAPABILITIES]),
+  /**
+   * The value of the `io.kubernetes.cri.image-name` annotation.
+   * @defaultValue `config.image.userSpecifiedImage`, else `config.image.image`
+   */
+  imageName: z.string().optional(),
+});
+
+/** What callers pass to {@link buildRuntimeSpec}. */
+export type BuildRuntimeSpecOptions = z.input<typeof buildRuntimeSpecOptionsSchema>;
+/** The options after defaults. */
+export type ResolvedBuildRuntimeSpecOptions = z.output<typeof buildRuntimeSpecOptionsSchema>;
+
+/** Parses {@link BuildRuntimeSpecOptions}; throws {@link InvalidOptionsError} naming the bad fields. */
+export function resolveBuildRuntimeSpecOptions(options: unknown): ResolvedBuildRuntimeSpecOptions {
+  const parsed = buildRuntimeSpecOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    throw new InvalidOptionsError(`invalid buildRuntimeSpec options: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, { issues });
+  }
+  return parsed.data;
+}
