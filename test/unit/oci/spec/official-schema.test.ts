@@ -4,7 +4,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv-draft-04';
+import AjvDraft04 from 'ajv-draft-04';
 import type { ValidateFunction } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRuntimeSpec, defaultSeccompProfile, type BuildRuntimeSpecOptions } from '../../../../src/index.js';
@@ -14,7 +14,8 @@ import { BASE_OPTIONS, image, request } from './fixtures.js';
 const schemaDir = referencePath('OCI_RUNTIME_SPEC_SCHEMA_DIR');
 
 function loadValidator(dir: string): ValidateFunction {
-  const ajv = new Ajv({ strict: false, allErrors: true });
+  // CommonJS module: `.default` is the class both under NodeNext typing and at runtime.
+  const ajv = new AjvDraft04.default({ strict: false, allErrors: true });
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
     if (file === 'config-schema.json') continue;
     ajv.addSchema(JSON.parse(readFileSync(join(dir, file), 'utf8')) as object, file);
