@@ -67,7 +67,10 @@ const globListSchema = z
   .union([globSchema, z.array(globSchema).min(1, 'give at least one glob')], { error: () => 'must be a glob string or a non-empty array of glob strings' })
   .transform((value) => (Array.isArray(value) ? value : [value]));
 
-const globMapSchema = z.record(z.string().min(1, 'keys must not be empty'), globListSchema);
+const labelKeySchema = z
+  .string()
+  .regex(QUALIFIED_NAME, 'must be a Kubernetes label or annotation key (optional DNS prefix and "/", then a name of at most 63 characters)');
+const globMapSchema = z.record(labelKeySchema, globListSchema);
 
 const ruleMatchSchema = z
   .strictObject({
@@ -269,6 +272,16 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+function findProtoKeys(value: unknown, path: PropertyKey[]): PropertyKey[][] {
+  if (typeof value !== 'object' || value === null) return [];
+  const found: PropertyKey[][] = [];
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') found.push([...path, key]);
+    else found.push(...findProtoKeys((value as Record<string, unknown>)[key], [...path, Array.isArray(value) ? Number(key) : key]));
+  }
+  return found;
+}
+
 /** Turns zod issues into `{ path, message }` pairs with readable messages. */
 function describeIssues(issues: readonly z.core.$ZodIssue[]): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
@@ -298,9 +311,12 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): { path: string; me
  * @throws InvalidOptionsError listing every problem with its path (`rules[1].match.image`)
  */
 export function parseRuntimePolicy(input: unknown, source = 'runtime policy'): ResolvedRuntimePolicy {
-  const result = runtimePolicySchema.safeParse(input);
-  if (result.success) return result.data;
-  const issues = describeIssues(result.error.issues);
+  // zod would silently drop a "__proto__" key of a map (and turn it into the object's prototype),
+  // which would make a rule criterion vanish; refuse it before parsing.
+  const protoPaths = findProtoKeys(input, []);
+  const result = protoPaths.length === 0 ? runtimePolicySchema.safeParse(input) : undefined;
+  if (result?.success) return result.data;
+  const issues = result ? describeIssues(result.error.issues) : protoPaths.map((path) => ({ path: formatPath(path), message: 'the key "__proto__" is not allowed' }));
   const first = issues[0];
   const summary = first ? `${first.path ? `${first.path}: ` : ''}${first.message}` : 'invalid';
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more issue${issues.length > 2 ? 's' : ''})` : '';

@@ -97,6 +97,19 @@ describe('parseRuntimePolicy', () => {
     expect(issuesOf({ rules: [{ runtime: 'crun' }] })).toEqual([{ path: 'rules[0].match', message: 'is required' }]);
   });
 
+  it('rejects "__proto__" keys instead of letting a rule criterion vanish, and label keys that are not Kubernetes keys', () => {
+    expect(issuesOf(JSON.parse('{"rules":[{"match":{"labels":{"__proto__":"db"}},"runtime":"proxmox-lxc"}]}'))).toEqual([
+      { path: 'rules[0].match.labels.__proto__', message: 'the key "__proto__" is not allowed' },
+    ]);
+    expect(issuesOf(JSON.parse('{"handlers":{"__proto__":"crun"}}'))).toEqual([{ path: 'handlers.__proto__', message: 'the key "__proto__" is not allowed' }]);
+    expect(issuesOf({ rules: [{ match: { annotations: { 'bad key': '*' } }, runtime: 'crun' }] })).toEqual([
+      {
+        path: 'rules[0].match.annotations["bad key"]',
+        message: 'invalid key: must be a Kubernetes label or annotation key (optional DNS prefix and "/", then a name of at most 63 characters)',
+      },
+    ]);
+  });
+
   it('lists every problem and summarises them in the message', () => {
     try {
       parseRuntimePolicy({ defaultRuntime: 'x', extra: 1, rules: [{ match: { image: '[' }, runtime: 'crun' }] }, 'policy.json');
