@@ -26,44 +26,44 @@ export type Indexed<T> = readonly (T | undefined)[] | Readonly<Record<number, T 
 
 /** Parameters shared by create and config update. Keys are PVE's; typed where PVE uses property strings. */
 export interface LxcConfigParams {
-  hostname?: string;
-  description?: string;
-  memory?: number;
-  swap?: number;
-  cores?: number;
-  cpulimit?: number;
-  cpuunits?: number;
-  arch?: 'amd64' | 'i386' | 'arm64' | 'armhf' | 'riscv32' | 'riscv64';
-  ostype?: string;
-  cmode?: 'shell' | 'console' | 'tty';
-  console?: boolean;
-  tty?: number;
-  onboot?: boolean;
-  protection?: boolean;
-  template?: boolean;
-  debug?: boolean;
-  nameserver?: string;
-  searchdomain?: string;
-  timezone?: string;
+  hostname?: string | undefined;
+  description?: string | undefined;
+  memory?: number | undefined;
+  swap?: number | undefined;
+  cores?: number | undefined;
+  cpulimit?: number | undefined;
+  cpuunits?: number | undefined;
+  arch?: 'amd64' | 'i386' | 'arm64' | 'armhf' | 'riscv32' | 'riscv64' | undefined;
+  ostype?: string | undefined;
+  cmode?: 'shell' | 'console' | 'tty' | undefined;
+  console?: boolean | undefined;
+  tty?: number | undefined;
+  onboot?: boolean | undefined;
+  protection?: boolean | undefined;
+  template?: boolean | undefined;
+  debug?: boolean | undefined;
+  nameserver?: string | undefined;
+  searchdomain?: string | undefined;
+  timezone?: string | undefined;
   /** Joined with `;`. */
-  tags?: string | readonly string[];
+  tags?: string | readonly string[] | undefined;
   /** PVE 9.1+: the init command. */
-  entrypoint?: string;
+  entrypoint?: string | undefined;
   /** PVE 9.1+: environment, sent NUL-joined as `KEY=value`. */
-  env?: string | Readonly<Record<string, string>>;
-  hookscript?: string;
-  lock?: string;
-  rootfs?: RootfsProperty | string;
-  features?: FeaturesProperty | string;
-  startup?: StartupProperty | string;
+  env?: string | Readonly<Record<string, string>> | undefined;
+  hookscript?: string | undefined;
+  lock?: string | undefined;
+  rootfs?: RootfsProperty | string | undefined;
+  features?: FeaturesProperty | string | undefined;
+  startup?: StartupProperty | string | undefined;
   /** `net0..net31`. */
-  net?: Indexed<NetProperty | string>;
+  net?: Indexed<NetProperty | string> | undefined;
   /** `mp0..mp255`. */
-  mp?: Indexed<MountPointProperty | string>;
+  mp?: Indexed<MountPointProperty | string> | undefined;
   /** `dev0..dev255`. */
-  dev?: Indexed<DeviceProperty | string>;
+  dev?: Indexed<DeviceProperty | string> | undefined;
   /** Parameters not modelled above, sent as given (e.g. `{ 'net0': 'name=eth0,…' }`). */
-  extra?: Params;
+  extra?: Params | undefined;
 }
 
 /** Parameters of `POST /nodes/{node}/lxc`. */
@@ -73,35 +73,35 @@ export interface LxcCreateParams extends LxcConfigParams {
   /** Template volid, e.g. `local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst`. */
   ostemplate: string;
   /** Default storage for `rootfs`/`mp` given as a size. */
-  storage?: string;
+  storage?: string | undefined;
   /**
    * PVE creates unprivileged CTs unless this is `false` (the schema's default of 0 is wrong for
    * create; privileged needs Sys.Modify on `/`).
    */
-  unprivileged?: boolean;
+  unprivileged?: boolean | undefined;
   /** Start after creation (same task). */
-  start?: boolean;
+  start?: boolean | undefined;
   /** Root password of the CT (a secret: scrubbed from errors and logs). */
-  password?: string;
+  password?: string | undefined;
   /** One key per array item (joined with newlines). */
-  'ssh-public-keys'?: string | readonly string[];
-  pool?: string;
-  'ha-managed'?: boolean;
-  'ignore-unpack-errors'?: boolean;
-  bwlimit?: number;
-  force?: boolean;
-  restore?: boolean;
-  unique?: boolean;
+  'ssh-public-keys'?: string | readonly string[] | undefined;
+  pool?: string | undefined;
+  'ha-managed'?: boolean | undefined;
+  'ignore-unpack-errors'?: boolean | undefined;
+  bwlimit?: number | undefined;
+  force?: boolean | undefined;
+  restore?: boolean | undefined;
+  unique?: boolean | undefined;
 }
 
 /** Parameters of `PUT /nodes/{node}/lxc/{vmid}/config`. */
 export interface LxcConfigUpdateParams extends LxcConfigParams {
   /** Settings to delete (joined with `,`). */
-  delete?: string | readonly string[];
+  delete?: string | readonly string[] | undefined;
   /** Refuse the change if the config's SHA1 differs (optimistic concurrency). */
-  digest?: string;
+  digest?: string | undefined;
   /** Revert pending changes (joined with `,`). */
-  revert?: string | readonly string[];
+  revert?: string | readonly string[] | undefined;
 }
 
 function invalid(field: string, message: string): LxcriError {
