@@ -44,6 +44,8 @@ interface Case {
   issues?: ExpectedIssue[];
   /** Expected gRPC status of the thrown error. */
   status?: GrpcStatus;
+  /** Prepares the stores. */
+  setup?: (world: ReturnType<typeof makeWorld>) => Promise<void>;
 }
 
 function build(c: Case): unknown {
@@ -110,8 +112,12 @@ const cases: Case[] = [
   {
     name: 'proto3 JSON request: enum names, int64 strings, SIGNAL_ prefixed stop signal',
     input: () => fixture('create-container-request.json'),
-    ctx: {
-      sandboxes: undefined, // replaced below by a world holding that sandbox id
+    setup: async (world) => {
+      // A sandbox with the id and config of the file.
+      const request = normalizeCreateContainerRequest(fixture('create-container-request.json'));
+      const sandbox = await world.sandboxes.get(SB);
+      if (!sandbox) throw new Error('world has no sandbox');
+      await world.sandboxes.create({ ...sandbox, id: request.podSandboxId, metadata: request.sandboxConfig.metadata, config: request.sandboxConfig });
     },
     ok: (r) => {
       expect(r.config.linux.resources).toMatchObject({ cpuShares: 1024, memoryLimitInBytes: 134217728, oomScoreAdj: -997, cpuPeriod: 0 });
@@ -133,7 +139,7 @@ const cases: Case[] = [
   { name: 'same name in another sandbox', set: { 'config.metadata': { name: 'other' } }, ok: (r) => expect(r.config.metadata.name).toBe('other') },
   {
     name: 'privileged container in a privileged sandbox',
-    input: () => ({ ...crictl('container-config.json', 'pod-config-hostnet.json', SB_PRIVILEGED)(), config: { ...fixture('container-config.json'), linux: { security_context: { privileged: true } } } }),
+    input: () => ({ pod_sandbox_id: SB_PRIVILEGED, sandbox_config: fixture('pod-config-hostnet.json'), config: { ...fixture('container-config.json'), linux: { security_context: { privileged: true } } } }),
     ok: (r) => expect(r.config.linux.securityContext.privileged).toBe(true),
   },
   { name: 'run_as_username alone', set: { [`${SC}.runAsUsername`]: 'nobody' }, ok: (r) => expect(r.config.linux.securityContext.runAsUsername).toBe('nobody') },
@@ -333,13 +339,7 @@ describe('validateCreateContainerRequest (table)', () => {
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const world = makeWorld();
-    if (c.name.startsWith('proto3 JSON request')) {
-      const input = fixture('create-container-request.json') as { podSandboxId: string };
-      const sandbox = await world.sandboxes.get(SB);
-      if (!sandbox) throw new Error('world has no sandbox');
-      const request = normalizeCreateContainerRequest(input);
-      await world.sandboxes.create({ ...sandbox, id: input.podSandboxId, metadata: request.sandboxConfig.metadata, config: request.sandboxConfig });
-    }
+    await c.setup?.(world);
     const ctx: ValidateContext = { ...world, ...c.ctx, sandboxes: world.sandboxes };
     const input = build(c);
     if (c.ok) {
