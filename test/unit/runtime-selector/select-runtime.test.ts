@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { normalizeCreateContainerRequest } from '../../../src/cri/normalize.js';
 import type { NormalizedCreateContainerRequest } from '../../../src/cri/types.js';
@@ -503,6 +504,55 @@ describe('selectRuntime: availability, with and without fallback', () => {
   it('a runtime without a probe result is reported unchecked', () => {
     const selection = selectRuntime(request(), {}, { 'proxmox-lxc': both['proxmox-lxc'] as NonNullable<RuntimeProbeResults['proxmox-lxc']> });
     expect(step(selection, 'availability')).toMatchObject({ outcome: 'unchecked', detail: 'no probe result for crun: availability was not checked' });
+  });
+});
+
+describe('selectRuntime: precedence as a property', () => {
+  it('the first level with an answer decides, for every combination of inputs', () => {
+    const runtimeOrNone = fc.constantFrom(undefined, 'crun', 'proxmox-lxc');
+    fc.assert(
+      fc.property(
+        fc.constantFrom(undefined, 'runc', 'crun', 'lxc', 'proxmox'),
+        fc.constantFrom(undefined, 'runc', 'lxc'),
+        runtimeOrNone,
+        runtimeOrNone,
+        runtimeOrNone,
+        fc.constantFrom('crun', 'proxmox-lxc'),
+        (imageHandler, sandboxHandler, containerAnnotation, podAnnotation, ruleRuntime, defaultRuntime) => {
+          const handler = imageHandler ?? sandboxHandler;
+          const handlerRuntime = handler === undefined ? undefined : ['runc', 'crun'].includes(handler) ? 'crun' : 'proxmox-lxc';
+          const selection = selectRuntime(
+            request({
+              name: 'app-1',
+              ...(imageHandler ? { handler: imageHandler } : {}),
+              ...(containerAnnotation ? { annotations: { 'lxcri.io/runtime': containerAnnotation } } : {}),
+              ...(podAnnotation ? { podAnnotations: { 'lxcri.io/runtime': podAnnotation } } : {}),
+            }),
+            { defaultRuntime, rules: ruleRuntime ? [{ name: 'r', match: { containerName: 'app-*' }, runtime: ruleRuntime }] : [] },
+            both,
+            sandboxHandler ? { sandbox: { runtimeHandler: sandboxHandler } } : {},
+          );
+          const levels: [string, string | undefined][] = [
+            ['handler', handlerRuntime],
+            ['annotation', containerAnnotation ?? podAnnotation],
+            ['rule', ruleRuntime],
+            ['default', defaultRuntime],
+          ];
+          const [source, runtime] = levels.find(([, r]) => r !== undefined) as [string, string];
+          expect(selection.runtime).toBe(runtime);
+          expect(selection.source).toBe(source);
+          expect(selection.changed).toBe(false);
+          // exactly one precedence step is 'selected'; every later opinion is 'agrees' or 'overridden'
+          const precedence = selection.trace.filter((e) => ['handler', 'annotation', 'rules', 'default'].includes(e.step));
+          expect(precedence.filter((e) => e.outcome === 'selected')).toHaveLength(1);
+          for (const entry of precedence) {
+            if (entry.outcome === 'agrees') expect(entry.runtime).toBe(runtime);
+            if (entry.outcome === 'overridden') expect(entry.runtime).not.toBe(runtime);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
