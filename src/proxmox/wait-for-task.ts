@@ -166,6 +166,7 @@ export async function waitForTask(reader: TaskReader, upid: string, deps: WaitFo
     if (remaining <= 0) {
       throw new ProxmoxTimeoutError(`task ${info.type} ${info.id} on ${info.node} still running after ${timeoutMs} ms`, { upid, timeoutMs });
     }
+    if (signal?.aborted) throw new AbortedError(`waiting for ${info.type} task aborted`, { upid }, { cause: signal.reason });
     await deps.sleep(Math.min(delay, remaining), signal);
     delay = Math.min(deps.pollMaxMs, Math.ceil(delay * 1.5));
   }

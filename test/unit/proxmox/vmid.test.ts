@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { ProxmoxHttpError, ProxmoxTaskError, silentLogger } from '../../../src/index.js';
+import { Mutex, VmidAllocator, isVmidConflict } from '../../../src/proxmox/vmid.js';
+
+const conflict = (vmid: number): ProxmoxHttpError =>
+  new ProxmoxHttpError({ status: 500, statusText: `CT ${vmid} already exists on node 'pve1'`, method: 'POST', path: '/nodes/pve1/lxc', retryable: false, vmidConflict: true });
+
+/** A fake cluster: a set of used ids; nextid returns the lowest free id >= 100; create claims it. */
+function fakeCluster() {
+  const used = new Set<number>();
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  return {
+    used,
+    get maxConcurrent() {
+      return maxConcurrent;
+    },
+    nextid: async (vmid: number | undefined): Promise<number> => {
+      await new Promise((r) => setTimeout(r, 1));
+      if (vmid !== undefined) {
+        if (used.has(vmid)) throw new ProxmoxHttpError({ status: 400, statusText: 'Parameter verification failed.', method: 'GET', path: '/cluster/nextid', errors: { vmid: `VM ${vmid} already exists` }, retryable: false });
+        return vmid;
+      }
+      let id = 100;
+      while (used.has(id)) id++;
+      return id;
+    },
+    create: async (vmid: number): Promise<string> => {
+      concurrent++;
+      maxConcurrent = Math.max(maxConcurrent, concurrent);
+      await new Promise((r) => setTimeout(r, 2));
+      concurrent--;
+      if (used.has(vmid)) throw conflict(vmid);
+      used.add(vmid);
+      return `UPID:pve1:00000001:00000002:00000003:vzcreate:${vmid}:root@pam:`;
+    },
+  };
+}
+
+const noSleep = async (): Promise<void> => undefined;
+
+describe('VmidAllocator', () => {
+  it('nextid mode: 20 concurrent allocations get 20 distinct ids, creates never overlap', async () => {
+    const cluster = fakeCluster();
+    const alloc = new VmidAllocator({ options: { mode: 'nextid', min: 100, max: 999, maxAttempts: 5 }, nextid: cluster.nextid, sleep: noSleep, logger: silentLogger });
+    const results = await Promise.all(Array.from({ length: 20 }, () => alloc.allocate((id) => cluster.create(id))));
+    expect(new Set(results.map((r) => r.vmid)).size).toBe(20);
+    expect(results.every((r) => r.attempts === 1)).toBe(true);
+    expect(cluster.maxConcurrent).toBe(1);
+  });
+
+  it('retries with a fresh id when another client took it, and gives up after maxAttempts', async () => {
+    const cluster = fakeCluster();
+    let stolen = 0;
+    const alloc = new VmidAllocator({ options: { mode: 'nextid', min: 100, max: 999, maxAttempts: 3 }, nextid: cluster.nextid, sleep: noSleep, logger: silentLogger });
+    const result = await alloc.allocate(async (id) => {
+      if (stolen < 2) {
+        stolen++;
+        cluster.used.add(id); // a foreign controller created it in between
+        throw conflict(id);
+      }
+      return cluster.create(id);
+    });
+    expect(result).toMatchObject({ vmid: 102, attempts: 3 });
+    await expect(alloc.allocate(async (id) => Promise.reject(conflict(id)))).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS', message: 'no free VMID after 3 attempts' });
+  });
+
+  it('passes other errors through at once', async () => {
+    const alloc = new VmidAllocator({ options: { mode: 'nextid', min: 100, max: 999, maxAttempts: 5 }, nextid: async () => 100, sleep: noSleep, logger: silentLogger });
+    const boom = new ProxmoxHttpError({ status: 403, statusText: 'Permission check failed', method: 'POST', path: '/x', retryable: false });
+    let calls = 0;
+    await expect(alloc.allocate(async () => { calls++; throw boom; })).rejects.toBe(boom);
+    expect(calls).toBe(1);
+  });
+
+  it('random mode draws ids in range, checks them with nextid?vmid= and runs creates in parallel', async () => {
+    const cluster = fakeCluster();
+    for (let id = 5000; id < 5010; id += 2) cluster.used.add(id);
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 48271) % 2147483647;
+      return seed / 2147483647;
+    };
+    const alloc = new VmidAllocator({ options: { mode: 'random', min: 5000, max: 5019, maxAttempts: 50 }, nextid: cluster.nextid, sleep: noSleep, logger: silentLogger, random });
+    const results = await Promise.all(Array.from({ length: 10 }, () => alloc.allocate((id) => cluster.create(id))));
+    const ids = results.map((r) => r.vmid);
+    expect(new Set(ids).size).toBe(10);
+    expect(ids.every((id) => id >= 5000 && id <= 5019 && !(id < 5010 && id % 2 === 0))).toBe(true);
+    expect(cluster.maxConcurrent).toBeGreaterThan(1);
+  });
+
+  it('classifies conflicts from HTTP answers, nextid refusals and create tasks', () => {
+    expect(isVmidConflict(conflict(101))).toBe(true);
+    expect(isVmidConflict(new ProxmoxHttpError({ status: 500, statusText: "close (rename) atomic file '/etc/pve/nodes/b/lxc/101.conf' failed: File exists", method: 'POST', path: '/x', retryable: false, vmidConflict: true }))).toBe(true);
+    expect(isVmidConflict(new ProxmoxTaskError({ upid: 'UPID:x', exitStatus: "unable to create CT 101 - CT 101 already exists on node 'b'" }))).toBe(true);
+    expect(isVmidConflict(new ProxmoxTaskError({ upid: 'UPID:x', exitStatus: 'unable to create CT 101 - no space left' }))).toBe(false);
+    expect(isVmidConflict(new Error('CT 1 already exists'))).toBe(false);
+  });
+});
+
+describe('Mutex', () => {
+  it('runs holders one at a time in FIFO order, also after a failure', async () => {
+    const m = new Mutex();
+    const order: string[] = [];
+    const job = (name: string, ms: number, fail = false) =>
+      m.run(async () => {
+        order.push(`start ${name}`);
+        await new Promise((r) => setTimeout(r, ms));
+        order.push(`end ${name}`);
+        if (fail) throw new Error(name);
+        return name;
+      });
+    const results = await Promise.allSettled([job('a', 10), job('b', 1, true), job('c', 1)]);
+    expect(order).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+});
