@@ -316,6 +316,9 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     } else {
       const { values, errors } = validateParams(endpoint.rules.params, params, state.version);
       if (Object.keys(errors).length > 0) throw paramError(errors);
+      if (node !== undefined && endpoint.proxied && !state.nodes.some((n) => n.name === node)) {
+        throw new PveApiError(500, `hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known\n`);
+      }
       result = await endpoint.handle({ state, params: values, raw: params, auth: auth.auth });
     }
     const response = respond(200, 'OK', { data: result.data ?? null, ...(result.extra ?? {}) });

@@ -1,0 +1,187 @@
+import { writeFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSimulatorToken, createSimulatorUser, startPveSimulator, type PveSimulator } from '../../../src/testing/index.js';
+import { PveHttp } from './pve-http.js';
+
+const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
+
+describe('PVE simulator containers over HTTPS', () => {
+  let sim: PveSimulator | undefined;
+  let api: PveHttp | undefined;
+  afterEach(async () => {
+    await api?.close();
+    await sim?.close();
+    sim = undefined;
+    api = undefined;
+  });
+
+  async function start(options: Parameters<typeof startPveSimulator>[0] = {}): Promise<PveHttp> {
+    sim = await startPveSimulator({ taskDurationsMs: { default: 5 }, ...options });
+    api = new PveHttp(sim);
+    for (const node of sim.state.nodes) {
+      const path = sim.state.volumePath(node.name, TEMPLATE);
+      if (path) await writeFile(path, 'rootfs template bytes');
+    }
+    return api;
+  }
+
+  it('creates, configures, starts, stops and destroys a CT through worker tasks', async () => {
+    const http = await start();
+    const created = await http.call('POST', '/nodes/pve1/lxc', { vmid: 110, ostemplate: TEMPLATE, rootfs: 'local-lvm:8', net0: 'name=eth0,bridge=vmbr0,ip=dhcp' });
+    expect(created.status).toBe(200);
+    expect(await http.waitTask(created.body.data as string)).toMatchObject({ status: 'stopped', exitstatus: 'OK' });
+    const config = await http.call('GET', '/nodes/pve1/lxc/110/config');
+    const data = config.body.data as Record<string, unknown>;
+    expect(data).toMatchObject({
+      unprivileged: 1,
+      hostname: 'CT110',
+      memory: 512,
+      swap: 512,
+      arch: 'amd64',
+      ostype: 'debian',
+      rootfs: 'local-lvm:vm-110-disk-0,size=8G',
+      net0: 'name=eth0,bridge=vmbr0,ip=dhcp',
+    });
+    expect(data['digest']).toMatch(/^[0-9a-f]{40}$/);
+    expect(data['lock']).toBeUndefined();
+    const content = await http.call('GET', '/nodes/pve1/storage/local-lvm/content');
+    expect(content.body.data).toEqual([expect.objectContaining({ volid: 'local-lvm:vm-110-disk-0', vmid: 110, size: 8 * 1024 ** 3 })]);
+
+    const startTask = await http.call('POST', '/nodes/pve1/lxc/110/status/start');
+    expect(startTask.body.data).toMatch(/:vzstart:110:root@pam!lxcri:$/);
+    await http.waitTask(startTask.body.data as string);
+    expect(((await http.call('GET', '/nodes/pve1/lxc/110/status/current')).body.data as { status: string }).status).toBe('running');
+    const again = await http.call('POST', '/nodes/pve1/lxc/110/status/start');
+    expect([again.status, again.statusText]).toEqual([500, 'CT 110 already running']);
+    const destroyRunning = await http.call('DELETE', '/nodes/pve1/lxc/110');
+    expect(destroyRunning.statusText).toBe('unable to destroy CT 110 - container is running');
+    await http.waitTask((await http.call('POST', '/nodes/pve1/lxc/110/status/shutdown', { timeout: 30 })).body.data as string);
+    const stopStopped = await http.call('POST', '/nodes/pve1/lxc/110/status/stop');
+    expect(stopStopped.statusText).toBe('CT 110 not running');
+    const destroy = await http.call('DELETE', '/nodes/pve1/lxc/110', { purge: 1 });
+    expect(await http.waitTask(destroy.body.data as string)).toMatchObject({ exitstatus: 'OK', type: 'vzdestroy' });
+    const gone = await http.call('GET', '/nodes/pve1/lxc/110/config');
+    expect([gone.status, gone.statusText]).toEqual([500, "Configuration file 'nodes/pve1/lxc/110.conf' does not exist"]);
+  });
+
+  it('lets exactly one of 20 concurrent creates with one VMID win; the rest fail with "already exists"', async () => {
+    const http = await start({ taskDurationsMs: { default: 5, vzcreate: 50 } });
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, () => http.call('POST', '/nodes/pve1/lxc', { vmid: 130, ostemplate: TEMPLATE, rootfs: 'local-lvm:1' })),
+    );
+    const winners = replies.filter((r) => r.status === 200);
+    const losers = replies.filter((r) => r.status !== 200);
+    expect(winners).toHaveLength(1);
+    expect(losers).toHaveLength(19);
+    for (const loser of losers) {
+      expect(loser.status).toBe(500);
+      expect(loser.statusText).toMatch(/^(unable to create CT 130 - )?CT 130 already exists on node 'pve1'$/);
+    }
+    expect(await http.waitTask(winners[0]?.body.data as string)).toMatchObject({ exitstatus: 'OK' });
+    expect(sim?.state.cts.size).toBe(1);
+  });
+
+  it('keeps the config locked while create runs: start fails with the flock timeout text', async () => {
+    const http = await start({ taskDurationsMs: { default: 5, vzcreate: 600 }, lockTimeoutMs: 150 });
+    const created = await http.call('POST', '/nodes/pve1/lxc', { vmid: 120, ostemplate: TEMPLATE, rootfs: 'local-lvm:1' });
+    const during = await http.call('GET', '/nodes/pve1/lxc/120/config');
+    expect((during.body.data as { lock?: string }).lock).toBe('create');
+    const began = Date.now();
+    const early = await http.call('POST', '/nodes/pve1/lxc/120/status/start');
+    expect(Date.now() - began).toBeGreaterThanOrEqual(140);
+    expect([early.status, early.statusText]).toEqual([500, "can't lock file '/run/lock/lxc/pve-config-120.lock' - got timeout"]);
+    const put = await http.call('PUT', '/nodes/pve1/lxc/120/config', { memory: 256 });
+    expect(put.statusText).toBe("can't lock file '/run/lock/lxc/pve-config-120.lock' - got timeout");
+    await http.waitTask(created.body.data as string);
+    expect((await http.call('POST', '/nodes/pve1/lxc/120/status/start')).status).toBe(200);
+  });
+
+  it('checks the config digest on PUT and applies delete', async () => {
+    const http = await start();
+    await http.waitTask((await http.call('POST', '/nodes/pve1/lxc', { vmid: 140, ostemplate: TEMPLATE, rootfs: 'local-lvm:1', description: 'x' })).body.data as string);
+    const { digest } = (await http.call('GET', '/nodes/pve1/lxc/140/config')).body.data as { digest: string };
+    expect((await http.call('PUT', '/nodes/pve1/lxc/140/config', { memory: 1024, digest, delete: 'description' })).body.data).toBeNull();
+    const stale = await http.call('PUT', '/nodes/pve1/lxc/140/config', { memory: 2048, digest });
+    expect([stale.status, stale.statusText]).toEqual([500, 'detected modified configuration - file changed by other user? Try again.']);
+    const config = (await http.call('GET', '/nodes/pve1/lxc/140/config')).body.data as Record<string, unknown>;
+    expect(config['memory']).toBe(1024);
+    expect(config['description']).toBeUndefined();
+  });
+
+  it('keeps features beyond nesting, devices and bind mounts for root@pam (a root@pam token is not root@pam)', async () => {
+    const http = await start({
+      users: [
+        createSimulatorUser('root@pam', 'rootpass', { tokens: [createSimulatorToken('ci')] }),
+        createSimulatorUser('bob@pve', 'bobpass', { privileges: ['VM.Allocate', 'Datastore.AllocateSpace', 'VM.Config.Disk', 'VM.Audit'] }),
+      ],
+    });
+    const base = { ostemplate: TEMPLATE, rootfs: 'local-lvm:1' };
+    const denied = async (params: Record<string, string | number>, text: string): Promise<void> => {
+      const reply = await http.call('POST', '/nodes/pve1/lxc', { ...base, ...params });
+      expect([reply.status, reply.statusText]).toEqual([403, `Permission check failed (${text})`]);
+    };
+    await denied({ vmid: 150, features: 'keyctl=1,nesting=1' }, 'changing feature flags (except nesting) is only allowed for root@pam');
+    await denied({ vmid: 150, dev0: '/dev/fuse' }, 'configuring device passthrough is only allowed for root@pam');
+    await denied({ vmid: 150, rootfs: 'local-lvm:1', mp0: '/srv/data,mp=/data' }, 'mount point type bind is only allowed for root@pam');
+    await denied({ vmid: 150, unprivileged: 0, features: 'nesting=1' }, 'changing feature flags for privileged container is only allowed for root@pam');
+    expect((await http.call('POST', '/nodes/pve1/lxc', { ...base, vmid: 151, features: 'nesting=1' })).status).toBe(200);
+    // root@pam itself (ticket) may do all of it
+    const root = await http.login('root@pam', 'rootpass');
+    const asRoot = await http.call('POST', '/nodes/pve1/lxc', { ...base, vmid: 152, features: 'keyctl=1,nesting=1', dev0: '/dev/fuse', unprivileged: 0 }, root);
+    expect(asRoot.status).toBe(200);
+    expect(await http.waitTask(asRoot.body.data as string, root)).toMatchObject({ exitstatus: 'OK', user: 'root@pam' });
+    // a user without Sys.Modify cannot create a privileged CT
+    const bob = await http.login('bob@pve', 'bobpass');
+    const privileged = await http.call('POST', '/nodes/pve1/lxc', { ...base, vmid: 153, unprivileged: 0 }, bob);
+    expect([privileged.status, privileged.statusText]).toEqual([403, 'Permission check failed (/, Sys.Modify)']);
+  });
+
+  it('hands out the lowest free VMID without reserving it and refuses a taken one', async () => {
+    const http = await start({ nodes: ['pve1', 'pve2'] });
+    expect((await http.call('GET', '/cluster/nextid')).body.data).toBe('100');
+    expect((await http.call('GET', '/cluster/nextid')).body.data).toBe('100');
+    await http.waitTask((await http.call('POST', '/nodes/pve2/lxc', { vmid: 100, ostemplate: TEMPLATE, rootfs: 'local-lvm:1' })).body.data as string);
+    expect((await http.call('GET', '/cluster/nextid')).body.data).toBe('101');
+    const taken = await http.call('GET', '/cluster/nextid', { vmid: 100 });
+    expect([taken.status, taken.body.errors]).toEqual([400, { vmid: 'VM 100 already exists' }]);
+    // the same VMID on another node of the cluster is taken too
+    const other = await http.call('POST', '/nodes/pve1/lxc', { vmid: 100, ostemplate: TEMPLATE, rootfs: 'local-lvm:1' });
+    expect(other.statusText).toBe("CT 100 already exists on node 'pve2'");
+    const resources = await http.call('GET', '/cluster/resources', { type: 'vm' });
+    expect(resources.body.data).toEqual([expect.objectContaining({ id: 'lxc/100', type: 'lxc', node: 'pve2', vmid: 100, status: 'stopped', name: 'CT100' })]);
+    const nodes = await http.call('GET', '/cluster/resources', { type: 'node' });
+    expect((nodes.body.data as { id: string }[]).map((n) => n.id)).toEqual(['node/pve1', 'node/pve2']);
+    const storages = await http.call('GET', '/cluster/resources', { type: 'storage' });
+    expect((storages.body.data as { id: string }[]).map((n) => n.id)).toEqual(['storage/pve1/local', 'storage/pve1/local-lvm', 'storage/pve2/local', 'storage/pve2/local-lvm']);
+    const missingRootdir = await http.call('POST', '/nodes/pve1/lxc', { vmid: 105, ostemplate: TEMPLATE });
+    expect(missingRootdir.body.errors).toEqual({ storage: "storage 'local' does not support container directories" });
+  });
+
+  it('pages task logs (default limit 50) and reports the total', async () => {
+    const http = await start();
+    const mounts: Record<string, string> = {};
+    for (let i = 0; i < 60; i++) mounts[`mp${i}`] = `local-lvm:1,mp=/mnt/m${i}`;
+    const created = await http.call('POST', '/nodes/pve1/lxc', { vmid: 160, ostemplate: TEMPLATE, rootfs: 'local-lvm:1', ...mounts });
+    const upid = created.body.data as string;
+    await http.waitTask(upid);
+    const path = `/nodes/pve1/tasks/${encodeURIComponent(upid)}/log`;
+    const first = await http.call('GET', path);
+    const lines = first.body.data as { n: number; t: string }[];
+    expect(lines).toHaveLength(50);
+    expect(first.body.total).toBeGreaterThan(60);
+    expect(lines[0]).toEqual({ n: 1, t: '  Logical volume "vm-160-disk-0" created.' });
+    const rest = await http.call('GET', path, { start: 50, limit: 500 });
+    const tail = rest.body.data as { n: number; t: string }[];
+    expect(tail[0]?.n).toBe(51);
+    expect(50 + tail.length).toBe(first.body.total);
+    expect(tail.at(-1)?.t).toBe('TASK OK');
+    const window = await http.call('GET', path, { start: 3, limit: 2 });
+    expect((window.body.data as { n: number }[]).map((l) => l.n)).toEqual([4, 5]);
+    const wrongNode = await http.call('GET', `/nodes/pve2/tasks/${encodeURIComponent(upid)}/status`);
+    expect([wrongNode.status, wrongNode.statusText]).toEqual([500, "hostname lookup 'pve2' failed - failed to get address info for: pve2: Name or service not known"]);
+    const garbage = await http.call('GET', '/nodes/pve1/tasks/not-a-upid/status');
+    expect(garbage.body.errors).toEqual({ upid: 'unable to parse worker upid' });
+    const unknown = await http.call('GET', `/nodes/pve1/tasks/${encodeURIComponent(upid.replace('vzcreate', 'vzstart'))}/status`);
+    expect(unknown.body.errors).toEqual({ upid: 'no such task' });
+  });
+});

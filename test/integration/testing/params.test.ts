@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPveSimulator, type PveSimulator } from '../../../src/testing/index.js';
+import { PveHttp } from './pve-http.js';
+
+describe('PVE simulator parameter verification (PVE texts)', () => {
+  let sim: PveSimulator;
+  let api: PveHttp;
+  let sim84: PveSimulator;
+  let api84: PveHttp;
+  beforeAll(async () => {
+    sim = await startPveSimulator({ taskDurationsMs: { default: 5 } });
+    api = new PveHttp(sim);
+    sim84 = await startPveSimulator({ version: '8.4', taskDurationsMs: { default: 5 } });
+    api84 = new PveHttp(sim84);
+  });
+  afterAll(async () => {
+    await api.close();
+    await sim.close();
+    await api84.close();
+    await sim84.close();
+  });
+
+  const create = (params: Record<string, string | number>, which: PveHttp = api) =>
+    which.call('POST', '/nodes/pve1/lxc', { vmid: 200, ostemplate: 'local:vztmpl/t.tar.zst', ...params });
+
+  it('answers 400 "Parameter verification failed." with per-parameter errors', async () => {
+    const reply = await create({ memory: 8, cores: 9000, swap: 'lots', arch: 'sparc', unprivileged: 'true', bogus: 1, tty: 7 });
+    expect([reply.status, reply.statusText]).toEqual([400, 'Parameter verification failed.']);
+    expect(reply.body.message).toBe('Parameter verification failed.\n');
+    expect(reply.body.data).toBeNull();
+    expect(reply.body.errors).toEqual({
+      memory: 'value must have a minimum value of 16',
+      cores: 'value must have a maximum value of 8192',
+      swap: "type check ('integer') failed - got 'lots'",
+      arch: "value 'sparc' does not have a value in the enumeration 'amd64, i386, arm64, armhf, riscv32, riscv64'",
+      unprivileged: "type check ('boolean') failed - got 'true'",
+      bogus: 'property is not defined in schema and the schema does not allow additional properties',
+      tty: 'value must have a maximum value of 6',
+    });
+  });
+
+  it('reports missing required parameters, bad path parameters and formats', async () => {
+    const missing = await api.call('POST', '/nodes/pve1/lxc', { vmid: 200 });
+    expect(missing.body.errors).toEqual({ ostemplate: 'property is missing and it is not optional' });
+    const vmid = await api.call('GET', '/nodes/pve1/lxc/99/config');
+    // format (pve-vmid) is checked before the range, as pve-common does
+    expect(vmid.body.errors).toEqual({ vmid: 'invalid format - value does not look like a valid VM ID\n' });
+    const nextid = await api.call('GET', '/cluster/resources', { type: 'lxc' });
+    expect(nextid.body.errors).toEqual({ type: "value 'lxc' does not have a value in the enumeration 'vm, storage, node, sdn'" });
+    const logLimit = await api.call('GET', '/nodes/pve1/tasks/x/log', { limit: -1 });
+    expect(logLimit.body.errors).toEqual({ limit: 'value must have a minimum value of 0' });
+    const vmidType = await api.call('GET', '/nodes/pve1/lxc/abc/status/current');
+    expect(vmidType.body.errors).toEqual({ vmid: "type check ('integer') failed - got 'abc'" });
+    const nodeName = await api.call('GET', '/nodes/bad_node/lxc');
+    expect(nodeName.body.errors).toEqual({ node: 'invalid format - value does not look like a valid node name\n' });
+    const formats = await create({ hostname: 'not_a_host', password: 'abc', description: 'x'.repeat(8193), startup: 'order=x' });
+    expect(formats.body.errors).toEqual({
+      hostname: 'invalid format - value does not look like a valid DNS name\n',
+      password: 'value must be at least 5 characters long',
+      description: 'value may only be 8192 characters long',
+      startup: 'invalid format - unable to parse startup options\n',
+    });
+  });
+
+  it('parses property strings with their sub-keys and reports sub-key errors', async () => {
+    const reply = await create({
+      net0: 'name=eth0,ip=10.0.0.5,bridge=vmbr0',
+      net1: 'bridge=vmbr0',
+      net2: 'name=eth2,tag=5000,firewall=maybe',
+      net32: 'name=eth32',
+      rootfs: 'local-lvm:8,mountoptions=noatime;bogus',
+      features: 'nesting=1,color=blue',
+      mp0: 'local-lvm:1',
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.body.errors).toEqual({
+      net0: 'invalid format - format error\n',
+      'net0.ip': 'invalid format - value does not look like a valid ipv4 network configuration\n',
+      net1: 'invalid format - format error\n',
+      'net1.name': 'property is missing and it is not optional',
+      net2: 'invalid format - format error\n',
+      'net2.tag': 'value must have a maximum value of 4094',
+      'net2.firewall': "type check ('boolean') failed - got 'maybe'",
+      net32: 'property is not defined in schema and the schema does not allow additional properties',
+      rootfs: 'invalid format - format error\n',
+      'rootfs.mountoptions': 'value does not match the regex pattern',
+      features: 'invalid format - invalid key in comma-separated list property: color\n',
+      mp0: 'invalid format - format error\n',
+      'mp0.mp': 'property is missing and it is not optional',
+    });
+  });
+
+  it('accepts property-string booleans in any PVE spelling, but top-level booleans only as 0/1 in forms', async () => {
+    const ok = await create({ net0: 'name=eth0,ip=dhcp,firewall=yes,ip6=auto', features: 'nesting=on', rootfs: 'local-lvm:2', onboot: 1 });
+    expect(ok.status).toBe(200);
+    const json = await api.call(
+      'POST',
+      '/nodes/pve1/lxc',
+      { vmid: 201, ostemplate: 'local:vztmpl/t.tar.zst', rootfs: 'local-lvm:2', onboot: true as unknown as number, cores: 2 },
+      undefined,
+      { json: true },
+    );
+    expect(json.status).toBe(200);
+  });
+
+  it("splits form bodies on '&' and ';' and keeps values up to a second '='", async () => {
+    const reply = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, {
+      rawBody: 'vmid=202;ostemplate=local%3Avztmpl%2Ft.tar.zst&rootfs=local-lvm%3A1;memory=64;description=a=b',
+    });
+    expect(reply.status).toBe(200);
+    await api.waitTask(reply.body.data as string);
+    const entry = sim.state.requestLog.find((e) => e.upid === reply.body.data);
+    expect(entry?.params).toMatchObject({ vmid: '202', memory: '64', description: 'a' });
+  });
+
+  it('applies the "requires" rule and path/body conflicts', async () => {
+    const conflict = await api.call('PUT', '/nodes/pve1/lxc/300/config', { vmid: 301, memory: 64 });
+    expect([conflict.status, conflict.statusText]).toEqual([400, 'duplicate parameter (already defined in URI) with conflicting values!']);
+    const ticketPrivs = await api.call('POST', '/access/ticket', { username: 'root@pam', password: 'x', privs: 'VM.Audit' }, { none: true });
+    expect(ticketPrivs.body.errors).toEqual({ path: "missing property - 'privs' requires this property" });
+  });
+
+  it('knows the 9.1-only parameters only in 9.1 mode', async () => {
+    const in84 = await create({ entrypoint: '/bin/sh', net0: 'name=eth0,host-managed=1', 'ha-managed': 0 }, api84);
+    expect(in84.body.errors).toEqual({
+      entrypoint: 'property is not defined in schema and the schema does not allow additional properties',
+      'ha-managed': 'property is not defined in schema and the schema does not allow additional properties',
+      net0: 'invalid format - invalid key in comma-separated list property: host-managed\n',
+    });
+    const in91 = await create({ vmid: 203, entrypoint: '/bin/sh', env: 'A=1\0B=two', net0: 'name=eth0,host-managed=1', rootfs: 'local-lvm:1' });
+    expect(in91.status).toBe(200);
+    const badEnv = await create({ env: 'A=1\u0001' });
+    expect(badEnv.body.errors).toEqual({ env: 'value does not match the regex pattern' });
+  });
+
+  it('answers 501 for unknown methods and paths', async () => {
+    const reply = await api.call('POST', '/nodes/pve1/lxc/100/status/current');
+    expect([reply.status, reply.statusText]).toEqual([501, "Method 'POST /nodes/pve1/lxc/100/status/current' not implemented"]);
+  });
+});
