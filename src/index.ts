@@ -123,6 +123,16 @@ export type {
 export { extractionLimitsSchema } from './oci/layers/limits.js';
 export type { ExtractionLimits, ResolvedExtractionLimits } from './oci/layers/limits.js';
 export type { LayerRecord, WhiteoutMode } from './oci/layers/apply-layer.js';
+export { LayerCache, layerCacheOptionsSchema, createRootfsOptionsSchema } from './oci/layers/layer-cache.js';
+export type {
+  LayerCacheOptions,
+  ResolvedLayerCacheOptions,
+  CreateRootfsOptions,
+  ResolvedCreateRootfsOptions,
+  RootfsHandle,
+  CachedLayerInfo,
+  LayerCacheGcResult,
+} from './oci/layers/layer-cache.js';
 
 // <cri> CRI schemas, normalisation, validation, sandbox and container stores
 export {
@@ -408,6 +418,16 @@ export type {
   GroupEntry,
   ImageUserDb,
 } from './oci/spec/index.js';
+export { writeBundle, bundlePath, mountsBelow, unpackRootfsProvider, writeBundleOptionsSchema } from './oci/bundle/index.js';
+export type {
+  WriteBundleOptions,
+  ResolvedWriteBundleOptions,
+  BundleSpecOptions,
+  OciBundle,
+  RootfsProvider,
+  ProvidedRootfs,
+  RootfsMode,
+} from './oci/bundle/index.js';
 export { OciRuntimeDriver, ociRuntimeDriverOptionsSchema, resolveOciRuntimeDriverOptions } from './runtimes/crun/index.js';
 export type {
   ContainerExitStatus,

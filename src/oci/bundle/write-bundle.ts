@@ -1,0 +1,225 @@
+/**
+ * The OCI bundle writer: `<dir>/{config.json, rootfs}` from a CRI request and a resolved image.
+ *
+ * @module
+ */
+import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { z } from 'zod';
+import { AbortedError, AlreadyExistsError, BundleError, InvalidOptionsError, isLxcriError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
+import type { ResolvedImage } from '../image/layout.js';
+import { unpackImage } from '../layers/unpack-image.js';
+import { buildRuntimeSpec } from '../spec/build.js';
+import { collectSpecInputs } from '../spec/collect.js';
+import type { BuildRuntimeSpecOptions } from '../spec/options.js';
+import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
+
+/** How a rootfs is made: an overlay mount over cached layers, a copy, or whichever works. */
+export type RootfsMode = 'auto' | 'overlay' | 'copy';
+
+/** A rootfs a {@link RootfsProvider} made. */
+export interface ProvidedRootfs {
+  /** Absolute path of the root filesystem. */
+  path: string;
+  /** How it was made (`overlay` or `copy`). */
+  mode: string;
+  /** Undoes it: unmounts an overlay and removes what the provider made. */
+  release(): Promise<void>;
+}
+
+/**
+ * Makes a container rootfs from an image. The layer cache (`LayerCache.createRootfs`) has this
+ * shape; {@link unpackRootfsProvider} is the fallback that unpacks a private copy.
+ */
+export interface RootfsProvider {
+  createRootfs(image: ResolvedImage, targetDir: string, options: { mode?: RootfsMode; signal?: AbortSignal }): Promise<ProvidedRootfs>;
+}
+
+/**
+ * A {@link RootfsProvider} that unpacks every layer into `targetDir` (a private copy, no cache):
+ * `unpackImage` writes `<parent>/rootfs`, so `targetDir` must be named `rootfs`.
+ */
+export function unpackRootfsProvider(options: { logger?: Logger } = {}): RootfsProvider {
+  return {
+    async createRootfs(image, targetDir, { mode, signal }) {
+      if (mode === 'overlay') throw new BundleError('the unpack rootfs provider cannot make overlay rootfs; pass a layer cache', { path: targetDir, reason: 'overlay unsupported' });
+      const target = resolve(targetDir);
+      if (!target.endsWith(`${sep}rootfs`)) throw new BundleError('the unpack rootfs provider needs a target directory named rootfs', { path: target });
+      const result = await unpackImage(image, dirname(target), { ...(signal ? { signal } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+      return { path: result.rootfs, mode: 'copy', release: () => rm(result.rootfs, { recursive: true, force: true }) };
+    },
+  };
+}
+
+const isLogger = (v: unknown): v is Logger =>
+  typeof v === 'object' && v !== null && ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function');
+
+/** zod schema of {@link WriteBundleOptions}. */
+export const writeBundleOptionsSchema = z.strictObject({
+  /** The container id (used in `cgroupsPath`); the bundle directory is usually `<root>/<id>`. */
+  containerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'container id: 1-128 of [A-Za-z0-9_.-], starting with a letter or digit'),
+  /** The normalised, validated CRI request. */
+  request: z.custom<NormalizedCreateContainerRequest>((v) => typeof v === 'object' && v !== null && 'config' in v && 'sandboxConfig' in v, {
+    message: 'expected a normalised CreateContainerRequest',
+  }),
+  /** The resolved image (from `openImageLayout(dir).resolve(ref)`). */
+  image: z.custom<ResolvedImage>((v) => typeof v === 'object' && v !== null && 'config' in v && 'layers' in v, { message: 'expected a resolved image' }),
+  /**
+   * Makes the rootfs (the layer cache).
+   * @defaultValue {@link unpackRootfsProvider} (a private copy)
+   */
+  rootfsProvider: z.custom<RootfsProvider>((v) => typeof v === 'object' && v !== null && typeof (v as RootfsProvider).createRootfs === 'function', { message: 'expected an object with createRootfs()' }).optional(),
+  /**
+   * Rootfs mode asked of the provider.
+   * @defaultValue `'auto'`
+   */
+  rootfsMode: z.enum(['auto', 'overlay', 'copy']).default('auto'),
+  /**
+   * Further {@link BuildRuntimeSpecOptions} (sandbox namespaces, cgroup settings, ...). The facts
+   * read from the rootfs and host (`userDb`, `seccompProfiles`, `hostPaths`, `devices`) are collected here.
+   * @defaultValue `{}`
+   */
+  spec: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Cancels the write; everything made so far is removed.
+   * @defaultValue none
+   */
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: 'expected an AbortSignal' }).optional(),
+  /**
+   * Where progress and cleanup problems are logged.
+   * @defaultValue the silent logger
+   */
+  logger: z.custom<Logger>(isLogger, { message: 'expected a logger' }).default(silentLogger),
+});
+
+/** Spec options a caller may pass through {@link WriteBundleOptions.spec}. */
+export type BundleSpecOptions = Omit<BuildRuntimeSpecOptions, 'containerId' | 'userDb' | 'seccompProfiles' | 'hostPaths' | 'devices' | 'rootPath'>;
+
+/** What callers pass to {@link writeBundle}. */
+export type WriteBundleOptions = Omit<z.input<typeof writeBundleOptionsSchema>, 'spec'> & { spec?: BundleSpecOptions };
+/** The options after defaults. */
+export type ResolvedWriteBundleOptions = z.output<typeof writeBundleOptionsSchema>;
+
+/** A written bundle. */
+export interface OciBundle {
+  /** Absolute bundle directory. */
+  path: string;
+  /** `<path>/config.json`. */
+  configPath: string;
+  /** Absolute rootfs path. */
+  rootfs: string;
+  /** How the rootfs was made. */
+  rootfsMode: string;
+  /** The spec written to config.json. */
+  spec: OciRuntimeSpec;
+  /**
+   * Removes the bundle: releases the rootfs (unmounting an overlay), then deletes the directory.
+   * Refuses (BundleError) while anything is still mounted below the bundle.
+   */
+  remove(): Promise<void>;
+}
+
+/** The conventional bundle directory of a container: `<root>/<id>`. */
+export function bundlePath(root: string, containerId: string): string {
+  return join(resolve(root), containerId);
+}
+
+/** Mount points at or below `dir`, from /proc/self/mountinfo. */
+export async function mountsBelow(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const base = resolve(dir);
+  return info
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    .map((p) => p.replace(/\\(\d{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
+    .filter((p) => p === base || p.startsWith(`${base}/`));
+}
+
+function aborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError('writing the bundle was aborted', {}, { cause: signal.reason });
+}
+
+/**
+ * Writes an OCI bundle at `dir`: the directory (mode 0700, must not exist), `rootfs` from the
+ * rootfs provider (the layer cache: overlay or copy), and `config.json` from
+ * {@link buildRuntimeSpec} with the facts {@link collectSpecInputs} reads from the new rootfs.
+ * Any failure (or abort) removes everything this call made — the rootfs (unmounted), the bundle
+ * directory and parent directories it created — and nothing else.
+ *
+ * @throws AlreadyExistsError when `dir` exists
+ * @throws CriValidationError when the request cannot be mapped (unknown user, missing host path, ...)
+ * @throws BundleError for I/O failures
+ */
+export async function writeBundle(dir: string, options: WriteBundleOptions): Promise<OciBundle> {
+  const parsed = writeBundleOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    throw new InvalidOptionsError(`invalid writeBundle options: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, { issues });
+  }
+  const o = parsed.data;
+  const { signal, logger } = o;
+  aborted(signal);
+  const bundle = resolve(dir);
+  const provider = o.rootfsProvider ?? unpackRootfsProvider({ logger });
+
+  const exists = await lstat(bundle).then(
+    () => true,
+    () => false,
+  );
+  if (exists) throw new AlreadyExistsError(`bundle directory ${bundle} already exists`, { path: bundle });
+  let firstCreated: string | undefined;
+  let rootfs: ProvidedRootfs | undefined;
+  try {
+    firstCreated = (await mkdir(dirname(bundle), { recursive: true, mode: 0o700 })) ?? undefined;
+    try {
+      await mkdir(bundle, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExistsError(`bundle directory ${bundle} already exists`, { path: bundle }, { cause: error });
+      throw error;
+    }
+    firstCreated ??= bundle;
+    await chmod(bundle, 0o700);
+    aborted(signal);
+
+    rootfs = await provider.createRootfs(o.image, join(bundle, 'rootfs'), { mode: o.rootfsMode, ...(signal ? { signal } : {}) });
+    aborted(signal);
+    const inputs = await collectSpecInputs(o.request, { rootfs: rootfs.path, ...(signal ? { signal } : {}) });
+    const rel = relative(bundle, rootfs.path);
+    const rootPath = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : rootfs.path;
+    const spec = buildRuntimeSpec(o.request, o.image.config, { ...(o.spec as BundleSpecOptions), containerId: o.containerId, ...inputs, rootPath });
+    aborted(signal);
+    const configPath = join(bundle, 'config.json');
+    await writeFile(configPath, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    const made = rootfs;
+    logger.info({ bundle, rootfsMode: made.mode, containerId: o.containerId }, 'bundle written');
+    return {
+      path: bundle,
+      configPath,
+      rootfs: made.path,
+      rootfsMode: made.mode,
+      spec,
+      remove: () => removeBundle(bundle, made),
+    };
+  } catch (error) {
+    if (rootfs) {
+      await rootfs.release().catch((e: unknown) => logger.error({ bundle, error: String(e) }, 'releasing the rootfs after a failed bundle write failed'));
+    }
+    if (firstCreated !== undefined) {
+      const left = await mountsBelow(firstCreated).catch(() => [] as string[]);
+      if (left.length === 0) await rm(firstCreated, { recursive: true, force: true });
+      else logger.error({ bundle, mounts: left }, 'not removing the bundle directory: something is still mounted below it');
+    }
+    if (isLxcriError(error)) throw error;
+    throw new BundleError(`cannot write the bundle ${bundle}: ${(error as Error).message}`, { path: bundle }, { cause: error });
+  }
+}
+
+async function removeBundle(bundle: string, rootfs: ProvidedRootfs): Promise<void> {
+  await rootfs.release();
+  const left = await mountsBelow(bundle);
+  if (left.length > 0) throw new BundleError(`cannot remove bundle ${bundle}: still mounted: ${left.join(', ')}`, { path: bundle, reason: 'mounted' });
+  await rm(bundle, { recursive: true, force: true });
+}

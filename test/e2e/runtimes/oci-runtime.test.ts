@@ -1,0 +1,221 @@
+/**
+ * End to end, as root: a busybox image built with umoci → writeBundle → OciRuntimeDriver under
+ * runc, and under crun with the hybrid-cgroup workaround of DEVELOPERS.md.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeCreateContainerRequest } from '../../../src/cri/normalize.js';
+import { openImageLayout } from '../../../src/oci/image/layout.js';
+import type { ResolvedImage } from '../../../src/oci/image/layout.js';
+import { OciRuntimeDriver, writeBundle, bundlePath, mountsBelow, OciRuntimeError, type OciRuntimeDriverOptions } from '../../../src/index.js';
+import { buildBusyboxImage, hasBusybox, type BusyboxImage } from '../../helpers/busybox-image.js';
+import { missing } from '../../helpers/requirements.js';
+
+const CRUN_WORKAROUND = ['unshare', '-m', '--', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"'];
+
+interface RuntimeCase {
+  name: string;
+  skip: string | undefined;
+  driver: (root: string, state: string) => OciRuntimeDriverOptions;
+}
+
+const busyboxSkip = hasBusybox() ? undefined : 'needs busybox-static (/bin/busybox)';
+const RUNTIMES: RuntimeCase[] = [
+  {
+    name: 'runc',
+    skip: missing({ tools: ['runc', 'umoci', 'perl'], root: true }) ?? busyboxSkip,
+    driver: (root, state) => ({ runtime: 'runc', globalArgs: ['--root', root], stateDir: state }),
+  },
+  {
+    name: 'crun',
+    skip: missing({ tools: ['crun', 'umoci', 'perl', 'unshare'], root: true }) ?? busyboxSkip,
+    driver: (root, state) => ({ runtime: 'crun', commandPrefix: CRUN_WORKAROUND, globalArgs: ['--root', root, '--cgroup-manager=disabled'], stateDir: state }),
+  },
+];
+
+/** Parses CRI log lines (`<time> <stream> <F|P> <text>`). */
+function parseCriLog(text: string): { stream: string; tag: string; text: string }[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const m = /^(\S+) (stdout|stderr) ([FP]) (.*)$/.exec(line);
+      if (!m) throw new Error(`not a CRI log line: ${line}`);
+      expect(Number.isNaN(Date.parse(m[1] as string))).toBe(false);
+      return { stream: m[2] as string, tag: m[3] as string, text: m[4] as string };
+    });
+}
+
+let img: BusyboxImage | undefined;
+let resolved: ResolvedImage | undefined;
+let work: string;
+
+beforeAll(async () => {
+  if (RUNTIMES.every((r) => r.skip)) return;
+  work = await mkdtemp(join(tmpdir(), 'lxcri-e2e-oci-'));
+  img = await buildBusyboxImage({ parent: work });
+  const layout = await openImageLayout(img.layout);
+  resolved = await layout.resolve(img.tag);
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
+  describe.skipIf(rt.skip)('real containers', () => {
+    let base: string;
+    let driver: OciRuntimeDriver;
+    beforeAll(async () => {
+      base = await mkdtemp(join(work, `${rt.name}-`));
+      driver = new OciRuntimeDriver(rt.driver(join(base, 'runtime-root'), join(base, 'state')));
+    });
+
+    it('runs the container: log has env, cwd, uid/gid, hostname; the read-only bind refuses writes; kill + delete leave nothing behind', async () => {
+      const roSource = join(base, 'ro-source');
+      await mkdir(roSource);
+      await writeFile(join(roSource, 'hello.txt'), 'hello from the host\n');
+      const logDir = join(base, 'logs');
+      await mkdir(logDir);
+      const request = normalizeCreateContainerRequest({
+        pod_sandbox_id: 'sandbox-e2e',
+        config: {
+          metadata: { name: 'probe' },
+          image: { image: 'busybox:e2e' },
+          command: ['sh', '-c'],
+          args: [
+            [
+              'echo "ENV_SHARED=$SHARED"',
+              'echo "ENV_IMAGE=$IMAGE_VAR"',
+              'echo "ENV_CRI=$CRI_VAR"',
+              'echo "ENV_HOSTNAME=$HOSTNAME"',
+              'echo "CWD=$(pwd)"',
+              'echo "UID=$(id -u) GID=$(id -g) GROUPS=$(id -G)"',
+              'echo "HOST=$(hostname)"',
+              'echo "RO_READ=$(cat /ro/hello.txt)"',
+              'if touch /ro/new-file; then echo RO_WRITE=allowed; else echo RO_WRITE=denied; fi',
+              'echo to-stderr >&2',
+              'exit 7',
+            ].join('; '),
+          ],
+          envs: [
+            { key: 'SHARED', value: 'from-cri' },
+            { key: 'CRI_VAR', value: 'a b=c' },
+          ],
+          working_dir: '/home/alice',
+          mounts: [{ container_path: '/ro', host_path: roSource, readonly: true }],
+          log_path: 'probe.log',
+          linux: { security_context: { run_as_username: 'alice', supplemental_groups: [4242], seccomp: {} } },
+        },
+        sandbox_config: { metadata: { name: 'pod', uid: 'uid-1', namespace: 'e2e' }, hostname: 'e2e-pod', log_directory: logDir },
+      });
+      const id = `probe-${rt.name}`;
+      const bundleDir = bundlePath(join(base, 'bundles'), id);
+      const bundle = await writeBundle(bundleDir, { containerId: id, request, image: resolved as ResolvedImage });
+      expect(bundle.path).toBe(bundleDir);
+      expect(existsSync(join(bundleDir, 'config.json'))).toBe(true);
+      expect(bundle.spec.process.user).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 4242, 50, 44] });
+
+      const logPath = join(logDir, 'probe.log');
+      const { pid } = await driver.create(id, { bundle: bundle.path, logPath });
+      expect(pid).toBeGreaterThan(1);
+      const created = await driver.state(id);
+      expect(created).toMatchObject({ id, status: 'created', pid });
+      expect(created.exit).toBeUndefined();
+      // OCI create must not run the process: nothing is logged until start.
+      expect(await readFile(logPath, 'utf8')).toBe('');
+
+      await driver.start(id);
+      const exit = await driver.waitForExit(id, { timeoutMs: 30_000 });
+      expect(exit).toMatchObject({ pid, exitCode: 7, signal: null });
+      const stopped = await driver.state(id);
+      expect(stopped.status).toBe('stopped');
+      expect(stopped.exit?.exitCode).toBe(7);
+
+      const lines = parseCriLog(await readFile(logPath, 'utf8'));
+      const out = lines.filter((l) => l.stream === 'stdout').map((l) => l.text);
+      expect(out).toEqual([
+        'ENV_SHARED=from-cri',
+        'ENV_IMAGE=from-image',
+        'ENV_CRI=a b=c',
+        'ENV_HOSTNAME=e2e-pod',
+        'CWD=/home/alice',
+        // the kernel keeps supplementary groups sorted; `id -G` prints the primary group first
+        'UID=1000 GID=1000 GROUPS=1000 44 50 4242',
+        'HOST=e2e-pod',
+        'RO_READ=hello from the host',
+        'RO_WRITE=denied',
+      ]);
+      const err = lines.filter((l) => l.stream === 'stderr').map((l) => l.text);
+      expect(err).toContain('to-stderr');
+      expect(err.some((l) => /Read-only file system/.test(l))).toBe(true);
+      expect(existsSync(join(roSource, 'new-file'))).toBe(false);
+
+      await driver.delete(id);
+      await expect(driver.state(id)).rejects.toBeInstanceOf(OciRuntimeError);
+      await bundle.remove();
+      expect(existsSync(bundleDir)).toBe(false);
+      expect(await mountsBelow(join(base, 'bundles'))).toEqual([]);
+      expect(existsSync(driver.containerStateDir(id))).toBe(false);
+    });
+
+    it('kill records the signal; kill + delete leave no mount and no bundle directory', async () => {
+      const request = normalizeCreateContainerRequest({
+        pod_sandbox_id: 'sandbox-e2e',
+        config: { metadata: { name: 'sleeper' }, image: { image: 'busybox:e2e' }, command: ['sleep', '1000'] },
+        sandbox_config: { metadata: { name: 'pod', uid: 'uid-1', namespace: 'e2e' }, hostname: 'e2e-pod' },
+      });
+      const id = `sleeper-${rt.name}`;
+      const bundle = await writeBundle(bundlePath(join(base, 'bundles'), id), { containerId: id, request, image: resolved as ResolvedImage });
+      const { pid } = await driver.create(id, { bundle: bundle.path });
+      await driver.start(id);
+      expect((await driver.state(id)).status).toBe('running');
+      expect(existsSync(`/proc/${pid}`)).toBe(true);
+      await driver.kill(id, { killSignal: 'SIGKILL' });
+      const exit = await driver.waitForExit(id, { timeoutMs: 30_000 });
+      expect(exit).toMatchObject({ pid, exitCode: null, signal: 'SIGKILL' });
+      await driver.delete(id);
+      await bundle.remove();
+      expect(existsSync(bundle.path)).toBe(false);
+      expect(await mountsBelow(base)).toEqual([]);
+      expect(await readdir(join(base, 'bundles'))).not.toContain(id);
+      expect(existsSync(`/proc/${pid}`)).toBe(false);
+    });
+
+    it('delete --force removes a created (never started) container; a failing create surfaces the runtime’s stderr and leaves no state', async () => {
+      const request = normalizeCreateContainerRequest({
+        pod_sandbox_id: 'sandbox-e2e',
+        config: { metadata: { name: 'bad' }, image: { image: 'busybox:e2e' }, command: ['/no/such/binary'] },
+        sandbox_config: { metadata: { name: 'pod', uid: 'uid-1', namespace: 'e2e' } },
+      });
+      const id = `bad-${rt.name}`;
+      const bundle = await writeBundle(bundlePath(join(base, 'bundles'), id), { containerId: id, request, image: resolved as ResolvedImage });
+      let createError: unknown;
+      try {
+        await driver.create(id, { bundle: bundle.path });
+        // crun validates the executable only at start: then start fails instead.
+        await driver.start(id).catch((e: unknown) => {
+          createError = e;
+        });
+        await driver.delete(id, { force: true });
+      } catch (error) {
+        createError = error;
+      }
+      expect(createError).toBeInstanceOf(OciRuntimeError);
+      expect((createError as OciRuntimeError).details['stderr']).toMatch(/no such file|not found|No such file/i);
+      expect(existsSync(driver.containerStateDir(id))).toBe(false);
+
+      const { pid } = await driver.create(`${id}-2`, { bundle: bundle.path }).catch(() => ({ pid: 0 }));
+      if (pid > 0) {
+        expect((await driver.state(`${id}-2`)).status).toBe('created');
+        await driver.delete(`${id}-2`, { force: true });
+        expect(existsSync(`/proc/${pid}`)).toBe(false);
+      }
+      await bundle.remove();
+      expect(existsSync(bundle.path)).toBe(false);
+    });
+  });
+});
