@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
@@ -228,4 +228,88 @@ export function snapshotTree(root: string, options: { xattrs?: boolean; ignore?:
     }
   }
   return out;
+}
+
+const setfattr = (path: string, name: string, value: string): void => {
+  execFileSync('setfattr', ['-h', '-n', name, '-v', value, path]);
+};
+
+/** Layer 1: a small system with every kind of entry. */
+export function layerBase(rootfs: string): void {
+  for (const d of ['bin', 'etc', 'usr/bin', 'usr/lib', 'var/empty', 'opt/app/lib', 'dev', 'home/user', 'shared', 'old/dir/deep']) mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
+  chmodSync(join(rootfs, 'bin/busybox'), 0o755);
+  symlinkSync('busybox', join(rootfs, 'bin/sh'));
+  symlinkSync('/bin/busybox', join(rootfs, 'usr/bin/env'));
+  symlinkSync('../nowhere/at/all', join(rootfs, 'usr/bin/dangling'));
+  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n');
+  writeFileSync(join(rootfs, 'etc/motd'), 'hello\n');
+  writeFileSync(join(rootfs, 'etc/shadow'), 'root:*:1::::::\n');
+  chmodSync(join(rootfs, 'etc/shadow'), 0o640);
+  chownSync(join(rootfs, 'etc/shadow'), 0, 42);
+  writeFileSync(join(rootfs, 'bin/suid'), '#!/bin/sh\n');
+  chmodSync(join(rootfs, 'bin/suid'), 0o4755);
+  writeFileSync(join(rootfs, 'bin/sgid'), '#!/bin/sh\n');
+  chmodSync(join(rootfs, 'bin/sgid'), 0o2711);
+  mkdirSync(join(rootfs, 'tmp'));
+  chmodSync(join(rootfs, 'tmp'), 0o1777);
+  chmodSync(join(rootfs, 'shared'), 0o2775);
+  chownSync(join(rootfs, 'shared'), 0, 100);
+  writeFileSync(join(rootfs, 'home/user/secret'), 'x'.repeat(70_000));
+  chmodSync(join(rootfs, 'home/user/secret'), 0o600);
+  chownSync(join(rootfs, 'home/user/secret'), 1000, 1000);
+  chownSync(join(rootfs, 'home/user'), 1000, 1000);
+  writeFileSync(join(rootfs, 'var/empty/nomode'), '');
+  chmodSync(join(rootfs, 'var/empty/nomode'), 0);
+  writeFileSync(join(rootfs, 'usr/lib/libfoo.so.1'), Buffer.alloc(200_000, 7));
+  linkSync(join(rootfs, 'usr/lib/libfoo.so.1'), join(rootfs, 'usr/lib/libfoo-hardlink.so'));
+  linkSync(join(rootfs, 'usr/lib/libfoo.so.1'), join(rootfs, 'bin/libfoo-other-dir'));
+  writeFileSync(join(rootfs, 'opt/app/lib/a.txt'), 'a');
+  writeFileSync(join(rootfs, 'opt/app/b.txt'), 'b');
+  writeFileSync(join(rootfs, 'old/dir/deep/file'), 'deep');
+  execFileSync('mknod', ['-m', '0666', join(rootfs, 'dev/null'), 'c', '1', '3']);
+  execFileSync('mknod', ['-m', '0660', join(rootfs, 'dev/loop9'), 'b', '7', '9']);
+  execFileSync('mkfifo', ['-m', '0620', join(rootfs, 'dev/fifo')]);
+  writeFileSync(join(rootfs, 'bin/ping'), 'ping');
+  setfattr(join(rootfs, 'bin/ping'), 'security.capability', '0x0100000200200000000000000000000000000000');
+  setfattr(join(rootfs, 'etc/motd'), 'user.comment', 'greeting');
+  setfattr(join(rootfs, 'etc/passwd'), 'trusted.test', '0x00ff10');
+  setfattr(join(rootfs, 'opt'), 'user.dir-attr', 'on a directory');
+}
+
+/** Layer 2: deletions (file, dir tree), modifications, type changes, owner/mode changes. */
+export function layerChanges(rootfs: string): void {
+  unlinkSync(join(rootfs, 'etc/shadow'));
+  rmSync(join(rootfs, 'old'), { recursive: true });
+  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  chmodSync(join(rootfs, 'bin/suid'), 0o6755);
+  chownSync(join(rootfs, 'etc/motd'), 1000, 1000);
+  unlinkSync(join(rootfs, 'usr/bin/env'));
+  writeFileSync(join(rootfs, 'usr/bin/env'), 'now a file');
+  rmSync(join(rootfs, 'var/empty'), { recursive: true });
+  symlinkSync('/tmp', join(rootfs, 'var/empty'));
+  mkdirSync(join(rootfs, 'srv/www'), { recursive: true });
+  writeFileSync(join(rootfs, 'srv/www/index.html'), '<html></html>');
+  linkSync(join(rootfs, 'srv/www/index.html'), join(rootfs, 'srv/www/index.htm'));
+  unlinkSync(join(rootfs, 'usr/lib/libfoo-hardlink.so'));
+  setfattr(join(rootfs, 'srv/www/index.html'), 'user.mime', 'text/html');
+}
+
+
+/**
+ * Builds the feature image used by the equivalence and cache tests (needs root, umoci, setfattr,
+ * mknod): base layer with every entry kind, a layer of changes (deletions, type/owner/mode
+ * changes), an opaque directory, an explicit whiteout, and a re-added path.
+ */
+export function buildFeatureImage(layout: string, tag: string, work: string): void {
+  buildUmociImage(layout, tag, work, [layerBase, layerChanges]);
+  const optNew = join(work, 'opt-new');
+  mkdirSync(join(optNew, 'fresh'), { recursive: true });
+  writeFileSync(join(optNew, 'fresh/new.txt'), 'new');
+  execFileSync('umoci', ['insert', '--image', `${layout}:${tag}`, '--opaque', optNew, '/opt']);
+  execFileSync('umoci', ['insert', '--image', `${layout}:${tag}`, '--whiteout', '/etc/motd']);
+  const readd = join(work, 'readd');
+  mkdirSync(readd);
+  writeFileSync(join(readd, 'shadow'), 'new shadow');
+  execFileSync('umoci', ['insert', '--image', `${layout}:${tag}`, join(readd, 'shadow'), '/etc/shadow']);
 }

@@ -82,6 +82,8 @@ export interface LayerRecord {
   implicitDirs: string[];
   /** Whether any xattr was written. */
   hasXattrs: boolean;
+  /** Whether the layer had an entry for its root directory (`./`). */
+  hasRootEntry: boolean;
 }
 
 const FORBIDDEN_XATTRS = new Set(['security.selinux', 'system.nfs4_acl']);
@@ -127,7 +129,9 @@ export class LayerApplier implements TarHandler {
   #fdHeader: TarEntryHeader | undefined;
   /** directories of lower layers whose metadata this layer sets again (their xattrs are replaced) */
   #respecified: string[] = [];
-  readonly record: LayerRecord = { whiteouts: [], opaques: [], implicitDirs: [], hasXattrs: false };
+  /** directories that had their own entry in this layer */
+  #explicitDirs = new Set<string>();
+  readonly record: LayerRecord = { whiteouts: [], opaques: [], implicitDirs: [], hasXattrs: false, hasRootEntry: false };
   /** Entries applied. */
   entries = 0;
   /** File content bytes written. */
@@ -240,6 +244,7 @@ export class LayerApplier implements TarHandler {
 
     if (components.length === 0) {
       if (h.type !== 'dir') this.#fail(`malicious tar entry: refusing to change the type of the root directory to ${h.type}`, h.name, 'root type change');
+      this.record.hasRootEntry = true;
       this.#applyDirMeta(this.#root, '', h);
       return;
     }
@@ -261,6 +266,7 @@ export class LayerApplier implements TarHandler {
 
     switch (h.type) {
       case 'dir':
+        this.#explicitDirs.add(rel);
         if (existing === undefined || !existing.isDirectory()) mkdirSync(abs, 0o700);
         else this.#respecified.push(abs);
         this.#applyDirMeta(abs, rel, h);
@@ -481,6 +487,7 @@ export class LayerApplier implements TarHandler {
 
   /** Applies deferred directory metadata and extended attributes. Call once after the archive ended. */
   async finish(signal?: AbortSignal): Promise<void> {
+    this.record.implicitDirs = this.record.implicitDirs.filter((d) => !this.#explicitDirs.has(d));
     if (this.#fd !== undefined) {
       closeSync(this.#fd);
       this.#fd = undefined;

@@ -1,0 +1,568 @@
+/**
+ * The layer cache: every layer is extracted once into a content-addressed directory named by its
+ * ChainID, and root filesystems are built from those directories — an overlayfs mount (lower dirs
+ * = cached layers, upper/work dirs in the target) when the kernel allows it (root), otherwise a
+ * copy applied layer by layer through the same safe applier as extraction.
+ *
+ * Layout under `root`:
+ * ```
+ * layers/<chainid-hex>/diff/        the layer's own content; whiteouts as overlayfs char 0:0 nodes,
+ *                                   opaque dirs with trusted.overlay.opaque=y (root only)
+ * layers/<chainid-hex>/layer.json   what the layer recorded (whiteouts, opaques, implicit dirs)
+ * layers-rootless/<chainid-hex>/…   the same, extracted without privileges (owners in xattrs)
+ * tmp/                              extractions in progress (renamed into place when complete)
+ * ```
+ * A cached layer appears atomically (rename), so concurrent processes never see half a layer;
+ * within one process, concurrent requests for the same layer share one extraction.
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { z } from 'zod';
+import { AbortedError, FailedPreconditionError, LayerExtractionError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import { parseDigest } from '../image/digest.js';
+import type { ResolvedImage } from '../image/layout.js';
+import { LayerApplier, type LayerRecord } from './apply-layer.js';
+import { extractionLimitsSchema } from './limits.js';
+import type { TarEntryHeader } from './tar-reader.js';
+import { applyLayerBlob, parseOptions, type ProgressCallback } from './unpack-image.js';
+import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, type PendingXattr } from './xattr.js';
+
+const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
+const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
+const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
+
+/** Options of {@link LayerCache}. */
+export const layerCacheOptionsSchema = z.strictObject({
+  /** Directory of the cache (created if missing). */
+  root: z.string().min(1),
+  /**
+   * Where diagnostics go.
+   * @defaultValue a silent logger
+   */
+  logger: loggerSchema.optional(),
+  /**
+   * Resource limits for every extraction.
+   * @defaultValue see {@link ExtractionLimits}
+   */
+  limits: extractionLimitsSchema.default(extractionLimitsSchema.parse({})),
+  /**
+   * Keep setuid/setgid bits from the layers.
+   * @defaultValue true
+   */
+  allowSetuid: z.boolean().default(true),
+  /**
+   * How many missing layers are extracted at the same time.
+   * @defaultValue 2
+   */
+  concurrency: z.number().int().min(1).max(16).default(2),
+});
+/** Options of {@link LayerCache} (what callers pass). */
+export type LayerCacheOptions = z.input<typeof layerCacheOptionsSchema>;
+/** Options of {@link LayerCache} after defaults. */
+export type ResolvedLayerCacheOptions = z.output<typeof layerCacheOptionsSchema>;
+
+/** Options of {@link LayerCache.createRootfs}. */
+export const createRootfsOptionsSchema = z.strictObject({
+  /**
+   * `overlay`: mount overlayfs (needs root; fails otherwise); `copy`: copy the cached layers into
+   * the target; `auto`: overlay when possible, else copy.
+   * @defaultValue 'auto'
+   */
+  mode: z.enum(['auto', 'overlay', 'copy']).default('auto'),
+  /**
+   * Cancels the operation (what it made is removed).
+   * @defaultValue none
+   */
+  signal: signalSchema.optional(),
+  /**
+   * Progress of the extraction of missing layers.
+   * @defaultValue none
+   */
+  onProgress: progressSchema.optional(),
+  /**
+   * Extract and copy without privileges (owners in `user.rootlesscontainers`, no device nodes).
+   * Implies `copy`.
+   * @defaultValue true when not running as root
+   */
+  rootless: z.boolean().optional(),
+});
+/** Options of {@link LayerCache.createRootfs} (what callers pass). */
+export type CreateRootfsOptions = z.input<typeof createRootfsOptionsSchema>;
+/** Options of {@link LayerCache.createRootfs} after defaults. */
+export type ResolvedCreateRootfsOptions = z.output<typeof createRootfsOptionsSchema>;
+
+/** A root filesystem made by {@link LayerCache.createRootfs}. */
+export interface RootfsHandle {
+  /** Absolute path of the root filesystem (`targetDir/rootfs`). */
+  path: string;
+  /** How it was made. */
+  mode: 'overlay' | 'copy';
+  /** Unmounts (overlay) and removes exactly what createRootfs made. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** What `layer.json` holds. */
+export interface CachedLayerInfo extends LayerRecord {
+  chainId: string;
+  diffId: string;
+  /** The blob digest it was extracted from. */
+  digest: string;
+  rootless: boolean;
+  entries: number;
+  bytes: number;
+  createdAt: string;
+}
+
+/** What {@link LayerCache.gc} did. */
+export interface LayerCacheGcResult {
+  /** ChainIDs removed. */
+  removed: string[];
+  /** ChainIDs kept (asked to keep, or in use). */
+  kept: string[];
+}
+
+const isRoot = (): boolean => process.getuid?.() === 0;
+
+function run(command: string, args: readonly string[], signal?: AbortSignal): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(signal ? { signal } : {}) });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      if (stderr.length < 16384) stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** Decodes `user.rootlesscontainers` (protobuf uid=1, gid=2; NoopID = 0). */
+function decodeRootlessOwner(value: Buffer): { uid: number; gid: number } {
+  let uid = 0;
+  let gid = 0;
+  let i = 0;
+  while (i < value.length) {
+    const tag = value[i++] as number;
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = value[i++];
+      if (b === undefined) return { uid, gid };
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+      if ((b & 0x80) === 0) break;
+    }
+    const id = v === ROOTLESS_NOOP_ID ? 0 : v;
+    if (tag === 0x08) uid = id;
+    else if (tag === 0x10) gid = id;
+  }
+  return { uid, gid };
+}
+
+/**
+ * A content-addressed cache of extracted layers. See the module documentation for the layout.
+ */
+export class LayerCache {
+  /** Absolute path of the cache. */
+  readonly root: string;
+  readonly #o: ResolvedLayerCacheOptions;
+  readonly #logger: Logger;
+  readonly #inflight = new Map<string, Promise<CachedLayerInfo>>();
+  /** layer dirs in use by live handles of this instance → count */
+  readonly #inUse = new Map<string, number>();
+
+  constructor(options: LayerCacheOptions) {
+    this.#o = parseOptions(layerCacheOptionsSchema, options, 'LayerCache');
+    this.root = resolvePath(this.#o.root);
+    this.#logger = this.#o.logger ?? silentLogger;
+  }
+
+  #layersDir(rootless: boolean): string {
+    return join(this.root, rootless ? 'layers-rootless' : 'layers');
+  }
+
+  /** The directory of a cached layer (whether or not it exists yet). */
+  layerPath(chainId: string, rootless = !isRoot()): string {
+    return join(this.#layersDir(rootless), parseDigest(chainId, 'chainId').encoded);
+  }
+
+  /** Reads a cached layer's record, or `undefined` when it is not cached. */
+  async getLayer(chainId: string, rootless = !isRoot()): Promise<CachedLayerInfo | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.layerPath(chainId, rootless), 'layer.json'), 'utf8')) as CachedLayerInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Makes sure every layer of an image is in the cache (extracting the missing ones) and returns
+   * their records, base first.
+   */
+  async ensureLayers(image: ResolvedImage, options: { signal?: AbortSignal | undefined; onProgress?: ProgressCallback | undefined; rootless?: boolean | undefined } = {}): Promise<CachedLayerInfo[]> {
+    const rootless = options.rootless ?? !isRoot();
+    const results: CachedLayerInfo[] = new Array<CachedLayerInfo>(image.layers.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < image.layers.length) {
+        const i = next++;
+        results[i] = await this.#ensureLayer(image, i, rootless, options.signal, options.onProgress);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, Math.max(1, image.layers.length)) }, worker));
+    return results;
+  }
+
+  #ensureLayer(image: ResolvedImage, index: number, rootless: boolean, signal: AbortSignal | undefined, onProgress: ProgressCallback | undefined): Promise<CachedLayerInfo> {
+    const chainId = image.chainIds[index] as string;
+    const dir = this.layerPath(chainId, rootless);
+    const existing = this.#inflight.get(dir);
+    if (existing) return existing;
+    const promise = (async () => {
+      const cached = await this.getLayer(chainId, rootless);
+      if (cached) return cached;
+      return this.#extract(image, index, dir, rootless, signal, onProgress);
+    })();
+    this.#inflight.set(dir, promise);
+    const clear = (): void => {
+      this.#inflight.delete(dir);
+    };
+    promise.then(clear, clear);
+    return promise;
+  }
+
+  async #extract(image: ResolvedImage, index: number, dir: string, rootless: boolean, signal: AbortSignal | undefined, onProgress: ProgressCallback | undefined): Promise<CachedLayerInfo> {
+    const tmp = join(this.root, 'tmp', `${parseDigest(image.chainIds[index] as string).encoded.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
+    await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
+    try {
+      const result = await applyLayerBlob(image, index, {
+        root: join(tmp, 'diff'),
+        rootless,
+        allowSetuid: this.#o.allowSetuid,
+        whiteouts: 'overlay',
+        limits: this.#o.limits,
+        logger: this.#logger,
+        signal,
+        onProgress,
+      });
+      if (index > 0 && result.record.implicitDirs.length > 0) await this.#inheritImplicitDirs(image, index, join(tmp, 'diff'), result.record.implicitDirs, rootless, signal, onProgress);
+      const info: CachedLayerInfo = {
+        ...result.record,
+        chainId: image.chainIds[index] as string,
+        diffId: image.diffIds[index] as string,
+        digest: image.layers[index]?.digest as string,
+        rootless,
+        entries: result.entries,
+        bytes: result.bytes,
+        createdAt: new Date().toISOString(),
+      };
+      await writeFile(join(tmp, 'layer.json'), `${JSON.stringify(info)}\n`);
+      await mkdir(join(dir, '..'), { recursive: true, mode: 0o700 });
+      try {
+        await rename(tmp, dir);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+        // another process finished the same layer first: use theirs
+        await rm(tmp, { recursive: true, force: true });
+      }
+      this.#logger.debug({ chainId: info.chainId, entries: info.entries }, 'layer cached');
+      return info;
+    } catch (error) {
+      await rm(tmp, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * A layer without entries for some parent directories got them created with default
+   * attributes; in an overlay those would hide the attributes of the same directories in lower
+   * layers. The lower layers of a ChainID are fixed, so the attributes (owner, mode, mtime,
+   * xattrs) are copied from the topmost lower layer that has the directory.
+   */
+  async #inheritImplicitDirs(
+    image: ResolvedImage,
+    index: number,
+    diff: string,
+    implicitDirs: readonly string[],
+    rootless: boolean,
+    signal: AbortSignal | undefined,
+    onProgress: ProgressCallback | undefined,
+  ): Promise<void> {
+    const lowers: string[] = [];
+    for (let j = index - 1; j >= 0; j--) {
+      await this.#ensureLayer(image, j, rootless, signal, onProgress);
+      lowers.push(join(this.layerPath(image.chainIds[j] as string, rootless), 'diff'));
+    }
+    const pending: PendingXattr[] = [];
+    const sources: { target: string; source: string }[] = [];
+    for (const rel of [...implicitDirs].sort((a, b) => b.length - a.length)) {
+      for (const lower of lowers) {
+        const st = lstatSync(join(lower, rel), { throwIfNoEntry: false });
+        if (st === undefined) continue;
+        if (!st.isDirectory()) break;
+        const target = join(diff, rel);
+        const fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+        try {
+          if (!rootless) fchownSync(fd, st.uid, st.gid);
+          fchmodSync(fd, st.mode & 0o7777);
+          futimesSync(fd, st.atimeMs / 1000, st.mtimeMs / 1000);
+        } finally {
+          closeSync(fd);
+        }
+        sources.push({ target, source: join(lower, rel) });
+        break;
+      }
+    }
+    if (sources.length === 0) return;
+    const attrs = await readXattrs(sources.map((x) => x.source), signal);
+    for (const { target, source } of sources) {
+      for (const [name, value] of attrs.get(source) ?? []) {
+        if (name.startsWith('trusted.overlay.')) continue;
+        pending.push({ path: target, name, value });
+      }
+    }
+    await writeXattrs(pending, this.#logger, signal);
+  }
+
+  /**
+   * Builds a root filesystem for an image in `targetDir/rootfs`: missing layers are extracted into
+   * the cache first; then overlayfs is mounted (lower = cached layers, upper and work dirs in
+   * `targetDir`) or the layers are copied. `release()` undoes exactly this.
+   */
+  async createRootfs(image: ResolvedImage, targetDir: string, options?: CreateRootfsOptions): Promise<RootfsHandle> {
+    const o = parseOptions(createRootfsOptionsSchema, options, 'createRootfs');
+    const rootless = o.rootless ?? !isRoot();
+    if (o.mode === 'overlay' && (rootless || !isRoot())) {
+      throw new FailedPreconditionError('overlay root filesystems need root (use mode copy or auto)', { mode: o.mode });
+    }
+    const target = resolvePath(targetDir);
+    const rootfs = join(target, 'rootfs');
+    if (await lstat(rootfs).then(() => true, () => false)) throw new FailedPreconditionError(`${rootfs} already exists`, { path: rootfs });
+    const layers = await this.ensureLayers(image, { signal: o.signal, onProgress: o.onProgress, rootless });
+    const dirs = layers.map((l) => this.layerPath(l.chainId, rootless));
+    const targetExisted = await lstat(target).then(() => true, () => false);
+    await mkdir(target, { recursive: true, mode: 0o700 });
+    const made: string[] = targetExisted ? [] : [target];
+    const cleanupMade = async (): Promise<void> => {
+      for (const p of made.reverse()) await rm(p, { recursive: true, force: true });
+    };
+    for (const d of dirs) this.#inUse.set(d, (this.#inUse.get(d) ?? 0) + 1);
+    const releaseUse = (): void => {
+      for (const d of dirs) {
+        const n = (this.#inUse.get(d) ?? 1) - 1;
+        if (n <= 0) this.#inUse.delete(d);
+        else this.#inUse.set(d, n);
+      }
+    };
+    try {
+      let wantOverlay = o.mode === 'overlay' || (o.mode === 'auto' && !rootless && isRoot());
+      let lower = '';
+      if (wantOverlay) {
+        lower = await this.#lowerdirs(dirs);
+        if (lower.includes(',') || lower.length > 3000) {
+          if (o.mode === 'overlay') throw new LayerExtractionError('too many layers (or a cache path with commas) for one overlayfs mount', { reason: 'overlay options too long' });
+          wantOverlay = false;
+        }
+      }
+      if (wantOverlay) {
+        const upper = join(target, 'upper');
+        const work = join(target, 'work');
+        for (const p of [upper, work, rootfs]) {
+          await mkdir(p, { mode: 0o755 });
+          if (targetExisted) made.push(p);
+        }
+        const result = await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, rootfs], o.signal);
+        if (result.code !== 0) {
+          if (o.mode === 'overlay') throw new LayerExtractionError(`mounting overlayfs failed: ${result.stderr.trim()}`, { reason: 'mount failed' });
+          this.#logger.warn({ stderr: result.stderr.trim() }, 'overlayfs mount failed; copying layers instead');
+          await rm(upper, { recursive: true, force: true });
+          await rm(work, { recursive: true, force: true });
+          await rm(rootfs, { recursive: true, force: true });
+        } else {
+          let released = false;
+          return {
+            path: rootfs,
+            mode: 'overlay',
+            release: async () => {
+              if (released) return;
+              const umount = await run('umount', [rootfs]);
+              if (umount.code !== 0) {
+                throw new LayerExtractionError(`unmounting ${rootfs} failed: ${umount.stderr.trim()}`, { reason: 'umount failed' });
+              }
+              released = true;
+              releaseUse();
+              await cleanupMade();
+              if (targetExisted) for (const p of [upper, work, rootfs]) await rm(p, { recursive: true, force: true });
+            },
+          };
+        }
+      }
+      await mkdir(rootfs, { mode: 0o755 });
+      if (targetExisted) made.push(rootfs);
+      try {
+        for (const [i, dir] of dirs.entries()) await this.#copyLayer(dir, layers[i] as CachedLayerInfo, rootfs, rootless, o.signal);
+      } catch (error) {
+        await rm(rootfs, { recursive: true, force: true });
+        throw error;
+      }
+      let released = false;
+      return {
+        path: rootfs,
+        mode: 'copy',
+        release: async () => {
+          if (released) return;
+          released = true;
+          releaseUse();
+          await cleanupMade();
+        },
+      };
+    } catch (error) {
+      releaseUse();
+      await cleanupMade();
+      if (o.signal?.aborted) throw new AbortedError('createRootfs aborted', {}, { cause: error });
+      throw error;
+    }
+  }
+
+  async #lowerdirs(dirs: readonly string[]): Promise<string> {
+    if (dirs.length === 0) {
+      const empty = join(this.root, 'empty');
+      await mkdir(empty, { recursive: true, mode: 0o755 });
+      return empty;
+    }
+    return [...dirs].reverse().map((d) => join(d, 'diff')).join(':');
+  }
+
+  /** Applies one cached layer onto a rootfs through the safe applier (whiteouts first, then content). */
+  async #copyLayer(layerDir: string, info: CachedLayerInfo, rootfs: string, rootless: boolean, signal: AbortSignal | undefined): Promise<void> {
+    const diff = join(layerDir, 'diff');
+    const applier = new LayerApplier({ root: rootfs, rootless, whiteouts: 'apply', allowSetuid: this.#o.allowSetuid, limits: this.#o.limits, logger: this.#logger, layer: info.digest });
+    const xattrs = info.hasXattrs ? await readXattrsRecursive(diff, signal) : new Map<string, Map<string, Buffer>>();
+    const none = new Map<string, Buffer>();
+    const header = (rel: string, st: Stats, type: TarEntryHeader['type'], extra: Partial<TarEntryHeader> = {}): TarEntryHeader => {
+      const attrs = new Map(xattrs.get(join(diff, rel)) ?? none);
+      let { uid, gid } = st;
+      const owner = attrs.get('user.rootlesscontainers');
+      if (rootless && owner) {
+        ({ uid, gid } = decodeRootlessOwner(owner));
+        attrs.delete('user.rootlesscontainers');
+      }
+      attrs.delete('trusted.overlay.opaque');
+      return { name: rel, type, mode: st.mode & 0o7777, uid, gid, size: 0, mtime: st.mtimeMs / 1000, linkname: '', devmajor: 0, devminor: 0, xattrs: attrs, ...extra };
+    };
+    const whiteouts = new Set(info.whiteouts);
+    const implicit = new Set(info.implicitDirs);
+    // whiteouts of this layer remove lower content before its own entries are added
+    const entry = (h: TarEntryHeader): void => {
+      applier.entry(h);
+      applier.end();
+    };
+    const emptyStat = lstatSync(diff);
+    for (const rel of info.opaques) entry(header(rel === '' ? '.wh..wh..opq' : `${rel}/.wh..wh..opq`, emptyStat, 'file', { mode: 0o644 }));
+    for (const rel of info.whiteouts) {
+      const slash = rel.lastIndexOf('/');
+      entry(header(slash === -1 ? `.wh.${rel}` : `${rel.slice(0, slash)}/.wh.${rel.slice(slash + 1)}`, emptyStat, 'file', { mode: 0o644 }));
+    }
+    const seen = new Map<string, string>();
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    let count = 0;
+    const walk = (rel: string): void => {
+      for (const name of readdirSync(rel === '' ? diff : join(diff, rel))) {
+        if ((++count & 1023) === 0 && signal?.aborted) throw new AbortedError('copy aborted', {}, { cause: signal.reason });
+        const childRel = rel === '' ? name : `${rel}/${name}`;
+        if (whiteouts.has(childRel)) continue;
+        const abs = join(diff, childRel);
+        const st = lstatSync(abs);
+        if (st.isDirectory()) {
+          const existing = implicit.has(childRel) ? lstatSync(join(rootfs, childRel), { throwIfNoEntry: false }) : undefined;
+          if (!existing?.isDirectory()) entry(header(childRel, st, 'dir'));
+          walk(childRel);
+          continue;
+        }
+        if (st.nlink > 1) {
+          const key = `${st.dev}:${st.ino}`;
+          const first = seen.get(key);
+          if (first !== undefined) {
+            entry(header(childRel, st, 'link', { linkname: first }));
+            continue;
+          }
+          seen.set(key, childRel);
+        }
+        if (st.isSymbolicLink()) entry(header(childRel, st, 'symlink', { linkname: readlinkSync(abs) }));
+        else if (st.isFile()) {
+          applier.entry(header(childRel, st, 'file', { size: st.size }));
+          const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+          try {
+            for (;;) {
+              const n = readSync(fd, buffer, 0, buffer.length, null);
+              if (n === 0) break;
+              applier.data(buffer.subarray(0, n));
+            }
+          } finally {
+            closeSync(fd);
+          }
+          applier.end();
+        } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+          const rdev = st.rdev;
+          entry(header(childRel, st, st.isCharacterDevice() ? 'char' : 'block', { devmajor: (rdev >> 8) & 0xfff, devminor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) }));
+        } else if (st.isFIFO()) entry(header(childRel, st, 'fifo'));
+      }
+    };
+    const rootStat = lstatSync(diff);
+    if (info.hasRootEntry) entry(header('.', rootStat, 'dir'));
+    try {
+      walk('');
+      await applier.finish(signal);
+    } finally {
+      applier.abort();
+    }
+  }
+
+  /**
+   * Removes cached layers that are not kept: `keep` lists ChainIDs or resolved images whose layers
+   * stay. Layers used by a live rootfs of this instance or by any overlay mount listed in
+   * `/proc/self/mountinfo` are kept too. Unfinished extractions in `tmp/` older than an hour go.
+   */
+  async gc(options: { keep?: Iterable<string | ResolvedImage>; signal?: AbortSignal } = {}): Promise<LayerCacheGcResult> {
+    const keep = new Set<string>();
+    for (const k of options.keep ?? []) {
+      if (typeof k === 'string') keep.add(parseDigest(k, 'keep').encoded);
+      else for (const c of k.chainIds) keep.add(parseDigest(c).encoded);
+    }
+    const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+    const removed: string[] = [];
+    const kept: string[] = [];
+    for (const rootless of [false, true]) {
+      const base = this.#layersDir(rootless);
+      const names = await readdir(base).catch(() => [] as string[]);
+      for (const name of names) {
+        if (options.signal?.aborted) throw new AbortedError('gc aborted', {}, { cause: options.signal.reason });
+        if (!/^[a-f0-9]{64}$/.test(name)) continue;
+        const dir = join(base, name);
+        if (keep.has(name) || this.#inUse.has(dir) || this.#inflight.has(dir) || mounts.includes(`${dir}/diff`)) {
+          kept.push(`sha256:${name}`);
+          continue;
+        }
+        const doomed = join(this.root, 'tmp', `gc-${name.slice(0, 16)}-${randomBytes(4).toString('hex')}`);
+        await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+        await rename(dir, doomed);
+        await rm(doomed, { recursive: true, force: true });
+        removed.push(`sha256:${name}`);
+      }
+    }
+    const tmpNames = await readdir(join(this.root, 'tmp')).catch(() => [] as string[]);
+    for (const name of tmpNames) {
+      const p = join(this.root, 'tmp', name);
+      const st = await lstat(p).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > 3_600_000) await rm(p, { recursive: true, force: true });
+    }
+    return { removed, kept };
+  }
+}
