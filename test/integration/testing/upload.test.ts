@@ -1,0 +1,256 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startPveSimulator, type PveSimulator } from '../../../src/testing/index.js';
+import { PveHttp, type PveReply } from './pve-http.js';
+
+const BOUNDARY = '----lxcri-test-boundary-7f3a';
+
+type Part = { name: string; value: string } | { name: string; filename: string; data: Buffer };
+
+function multipart(parts: Part[]): Buffer {
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    if ('value' in part) {
+      chunks.push(Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${part.name}"\r\n\r\n${part.value}\r\n`));
+    } else {
+      chunks.push(
+        Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${part.name}"; filename="${part.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+        part.data,
+        Buffer.from('\r\n'),
+      );
+    }
+  }
+  chunks.push(Buffer.from(`--${BOUNDARY}--\r\n`));
+  return Buffer.concat(chunks);
+}
+
+async function ociArchive(config: Record<string, unknown>): Promise<Buffer> {
+  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+  const layer = Buffer.from('not really a layer');
+  const configBlob = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] } }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${sha(configBlob)}`, size: configBlob.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length }],
+    }),
+  );
+  const index = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}`, size: manifest.length }] }),
+  );
+  const pack = tar.pack();
+  pack.entry({ name: 'oci-layout' }, '{"imageLayoutVersion":"1.0.0"}');
+  pack.entry({ name: 'index.json' }, index);
+  pack.entry({ name: 'blobs/', type: 'directory' });
+  pack.entry({ name: 'blobs/sha256/', type: 'directory' });
+  for (const blob of [layer, configBlob, manifest]) pack.entry({ name: `blobs/sha256/${sha(blob)}` }, blob);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('PVE simulator template upload over HTTPS', () => {
+  let sim: PveSimulator | undefined;
+  let api: PveHttp | undefined;
+  afterEach(async () => {
+    await api?.close();
+    await sim?.close();
+    sim = undefined;
+    api = undefined;
+  });
+
+  async function start(options: Parameters<typeof startPveSimulator>[0] = {}): Promise<PveHttp> {
+    sim = await startPveSimulator({ taskDurationsMs: { default: 5 }, ...options });
+    api = new PveHttp(sim);
+    return api;
+  }
+
+  async function upload(
+    http: PveHttp,
+    body: Buffer | Readable,
+    options: { storage?: string; headers?: Record<string, string>; auth?: Record<string, string> } = {},
+  ): Promise<PveReply> {
+    const headers: Record<string, string> = {
+      'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
+      ...(options.auth ?? { authorization: http.sim.state.credentials.authorization ?? '' }),
+      ...(Buffer.isBuffer(body) ? { 'content-length': String(body.length) } : {}),
+      ...options.headers,
+    };
+    const res = await request(`${http.sim.apiUrl}/nodes/pve1/storage/${options.storage ?? 'local'}/upload`, {
+      method: 'POST',
+      headers,
+      body,
+      dispatcher: http.agent,
+    });
+    return { status: res.statusCode, statusText: res.statusText, body: JSON.parse(await res.body.text()) as PveReply['body'] };
+  }
+
+  const cacheDir = (): string => join(sim?.state.storagePath('pve1', 'local') ?? '', 'template/cache');
+  const tmpFiles = async (): Promise<string[]> => readdir(join(sim?.state.dataDir ?? '', 'tmp'));
+
+  it('stores a template with a verified checksum under its normalised name', async () => {
+    const http = await start();
+    const data = randomBytes(200_000);
+    const checksum = createHash('sha256').update(data).digest('hex');
+    const reply = await upload(
+      http,
+      multipart([
+        { name: 'content', value: 'vztmpl' },
+        { name: 'checksum-algorithm', value: 'sha256' },
+        { name: 'checksum', value: checksum },
+        { name: 'filename', filename: 'my template (1).tar.zst', data },
+      ]),
+    );
+    expect(reply.status).toBe(200);
+    expect(reply.body.data).toMatch(/^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:imgcopy::root@pam!lxcri:$/);
+    expect(await http.waitTask(reply.body.data as string)).toMatchObject({ exitstatus: 'OK' });
+    const stored = await readFile(join(cacheDir(), 'my_template__1_.tar.zst'));
+    expect(stored.equals(data)).toBe(true);
+    const content = await http.call('GET', '/nodes/pve1/storage/local/content', { content: 'vztmpl' });
+    expect(content.body.data).toEqual([expect.objectContaining({ volid: 'local:vztmpl/my_template__1_.tar.zst', size: data.length, format: 'tzst', content: 'vztmpl' })]);
+    expect(await tmpFiles()).toEqual([]);
+    const entry = sim?.state.requestLog.find((e) => e.upid === reply.body.data);
+    expect(entry?.params).toMatchObject({ node: 'pve1', storage: 'local' });
+  });
+
+  it('streams a large body to disk in chunks and accepts a ticket without CSRF', async () => {
+    const http = await start();
+    const { ticket } = await http.login();
+    const chunk = randomBytes(64 * 1024);
+    const count = 96; // 6 MiB
+    const head = Buffer.from(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="content"\r\n\r\nvztmpl\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="filename"; filename="big.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n`,
+    );
+    const tail = Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
+    const length = head.length + chunk.length * count + tail.length;
+    async function* body(): AsyncGenerator<Buffer> {
+      yield head;
+      for (let i = 0; i < count; i++) yield chunk;
+      yield tail;
+    }
+    const reply = await upload(http, Readable.from(body()), {
+      headers: { 'content-length': String(length) },
+      auth: { cookie: `PVEAuthCookie=${encodeURIComponent(ticket)}` },
+    });
+    expect(reply.status).toBe(200);
+    await http.waitTask(reply.body.data as string);
+    expect((await stat(join(cacheDir(), 'big.tar.gz'))).size).toBe(chunk.length * count);
+  });
+
+  it('fails the imgcopy task on a checksum mismatch and leaves nothing behind', async () => {
+    const http = await start();
+    const data = Buffer.from('template bytes');
+    const got = createHash('md5').update(data).digest('hex');
+    const reply = await upload(
+      http,
+      multipart([
+        { name: 'content', value: 'vztmpl' },
+        { name: 'checksum-algorithm', value: 'md5' },
+        { name: 'checksum', value: '0123456789abcdef0123456789abcdef' },
+        { name: 'filename', filename: 'x.tar.xz', data },
+      ]),
+    );
+    expect(reply.status).toBe(200);
+    expect(await http.waitTask(reply.body.data as string)).toMatchObject({ exitstatus: `checksum mismatch: got '${got}' != expect '0123456789abcdef0123456789abcdef'` });
+    expect(await readdir(cacheDir())).toEqual([]);
+    expect(await tmpFiles()).toEqual([]);
+  });
+
+  it('enforces the field order: text fields after the file part are file data, out-of-order fields break the parse', async () => {
+    const http = await start();
+    const data = Buffer.from('payload');
+    const late = await upload(
+      http,
+      multipart([
+        { name: 'content', value: 'vztmpl' },
+        { name: 'checksum-algorithm', value: 'sha1' },
+        { name: 'filename', filename: 'late.tar.gz', data },
+        { name: 'checksum', value: createHash('sha1').update(data).digest('hex') },
+      ]),
+    );
+    expect([late.status, late.body.errors]).toEqual([400, { checksum: "missing property - 'checksum-algorithm' requires this property" }]);
+    const swapped = await upload(
+      http,
+      multipart([
+        { name: 'content', value: 'vztmpl' },
+        { name: 'checksum', value: 'abc' },
+        { name: 'checksum-algorithm', value: 'sha1' },
+        { name: 'filename', filename: 'swapped.tar.gz', data },
+      ]),
+    );
+    expect(swapped.status).toBe(501);
+    expect(swapped.statusText).toBe('wrong Content-Disposition \'form-data; name="checksum-algorithm"\' in multipart, expected \'form-data\'');
+    const wrongName = await upload(http, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'file', filename: 'a.tar.gz', data }]));
+    expect([wrongName.status, wrongName.statusText]).toEqual([501, "wrong field name 'file' for file upload, expected 'filename'"]);
+    const noContent = await upload(http, multipart([{ name: 'filename', filename: 'a.tar.gz', data }]));
+    expect(noContent.body.errors).toEqual({ content: 'property is missing and it is not optional' });
+    expect(await tmpFiles()).toEqual([]);
+  });
+
+  it('checks extensions per content type and PVE version, and the storage type', async () => {
+    const http = await start();
+    const data = Buffer.from('x');
+    const zip = await upload(http, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'rootfs.zip', data }]));
+    expect([zip.status, zip.body.errors]).toEqual([400, { filename: 'wrong file extension' }]);
+    const iso = await upload(http, multipart([{ name: 'content', value: 'iso' }, { name: 'filename', filename: 'rootfs.tar.gz', data }]));
+    expect(iso.body.errors).toEqual({ filename: 'wrong file extension' });
+    const plainTar = await upload(http, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'app.tar', data }]));
+    expect(plainTar.status).toBe(200);
+    const lvm = await upload(http, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'a.tar.gz', data }]), { storage: 'local-lvm' });
+    expect([lvm.status, lvm.statusText]).toEqual([500, "can't upload to storage type 'lvmthin'"]);
+    const notMultipart = await upload(http, Buffer.from('content=vztmpl'), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect([notMultipart.status, notMultipart.statusText]).toEqual([506, "upload 'Content-Type 'application/x-www-form-urlencoded' not implemented"]);
+    const chunked = await upload(http, Readable.from([multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'a.tar.gz', data }])]));
+    expect([chunked.status, chunked.statusText]).toEqual([501, 'chunked transfer encoding not supported']);
+
+    await http.close();
+    await sim?.close();
+    const http84 = await start({ version: '8.4' });
+    const tar84 = await upload(http84, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'app.tar', data }]));
+    expect(tar84.body.errors).toEqual({ filename: 'wrong file extension' });
+    const bz2 = await upload(http84, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'app.tar.bz2', data }]));
+    expect(bz2.status).toBe(200);
+  });
+
+  it('creates an application container from an uploaded OCI archive (9.1): entrypoint, env, console mode, host-managed network', async () => {
+    const http = await start();
+    const archive = await ociArchive({ Entrypoint: ['/usr/bin/app'], Cmd: ['--serve', '8080'], Env: ['PATH=/usr/bin', 'MODE=prod'] });
+    const up = await upload(http, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'app_1.0.tar', data: archive }]));
+    await http.waitTask(up.body.data as string);
+    const created = await http.call('POST', '/nodes/pve1/lxc', {
+      vmid: 170,
+      ostemplate: 'local:vztmpl/app_1.0.tar',
+      rootfs: 'local-lvm:1',
+      net0: 'name=eth0,bridge=vmbr0',
+      entrypoint: '/bin/overridden',
+    });
+    expect(await http.waitTask(created.body.data as string)).toMatchObject({ exitstatus: 'OK' });
+    const config = (await http.call('GET', '/nodes/pve1/lxc/170/config')).body.data as Record<string, unknown>;
+    expect(config).toMatchObject({
+      entrypoint: '/usr/bin/app --serve 8080',
+      env: 'PATH=/usr/bin\0MODE=prod',
+      cmode: 'console',
+      net0: 'name=eth0,bridge=vmbr0,host-managed=1',
+    });
+    const log = await http.call('GET', `/nodes/pve1/tasks/${encodeURIComponent(created.body.data as string)}/log`);
+    expect((log.body.data as { t: string }[]).map((l) => l.t)).toContain('Detected OCI archive');
+  });
+
+  it('deletes a template volume through a task', async () => {
+    const http = await start();
+    const up = await upload(http, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'gone.tar.gz', data: Buffer.from('x') }]));
+    await http.waitTask(up.body.data as string);
+    const del = await http.call('DELETE', `/nodes/pve1/storage/local/content/${encodeURIComponent('local:vztmpl/gone.tar.gz')}`, { delay: 5 });
+    expect([del.status, del.body.data]).toEqual([200, null]);
+    expect(await readdir(cacheDir())).toEqual([]);
+    const missing = await http.call('GET', `/nodes/pve1/storage/local/content/local:vztmpl/gone.tar.gz`);
+    expect([missing.status, missing.statusText]).toEqual([500, "volume 'local:vztmpl/gone.tar.gz' does not exist"]);
+  });
+});
