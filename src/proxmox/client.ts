@@ -32,6 +32,7 @@ import { AuthSession, type TicketResponse } from './transport/auth.js';
 import { encodeForm, type Params } from './transport/encode.js';
 import { fetchTransport } from './transport/fetch-transport.js';
 import { isJsonMediaType, toHttpError } from './transport/http-error.js';
+import { sanitizeCause } from './transport/network-error.js';
 import { isTransport, type HttpMethod, type StreamBody, type Transport, type TransportResponse } from './transport/types.js';
 import { VmidAllocator, type AllocateVmidOptions, type AllocateVmidResult, type CreateWithVmid } from './vmid.js';
 import { timerSleep } from './wait-for-task.js';
@@ -237,7 +238,7 @@ export class ProxmoxClient {
     } catch (error) {
       if (isLxcriError(error)) throw error;
       if (userSignal?.aborted) throw new AbortedError(`${endpoint.method} ${endpoint.path} aborted`, { method: endpoint.method, path: endpoint.path }, { cause: userSignal.reason });
-      throw new LxcriError('ERR_INTERNAL', `${endpoint.method} ${endpoint.path} failed unexpectedly`, { method: endpoint.method, path: endpoint.path }, { cause: error, secrets: secrets() });
+      throw new LxcriError('ERR_INTERNAL', `${endpoint.method} ${endpoint.path} failed unexpectedly`, { method: endpoint.method, path: endpoint.path }, { cause: sanitizeCause(error), secrets: secrets() });
     }
   }
 

@@ -5,6 +5,7 @@
  */
 import { AbortedError, ProxmoxNetworkError, isLxcriError, type LxcriError } from '../../errors.js';
 import { isTlsTrustCode } from './tls.js';
+import { redactString } from '../../redact.js';
 
 function* causes(error: unknown): Generator<unknown> {
   let current: unknown = error;
@@ -31,7 +32,7 @@ export function toTransportError(error: unknown, method: string, url: string, si
   const path = safePath(url);
   for (const c of causes(error)) if (isLxcriError(c)) return c;
   if (signal.aborted) {
-    return new AbortedError(`${method} ${path} aborted`, { method, path }, { cause: signal.reason });
+    return new AbortedError(`${method} ${path} aborted`, { method, path }, { cause: sanitizeCause(signal.reason) ?? signal.reason });
   }
   const code = networkCode(error);
   const trust = isTlsTrustCode(code);
@@ -40,7 +41,26 @@ export function toTransportError(error: unknown, method: string, url: string, si
   const message = trust
     ? `${method} ${path}: TLS certificate not trusted (${code}); pass tls.ca or tls.fingerprint256 (insecure only for tests)`
     : `${method} ${path}: connection failed (${code ?? detail})`;
-  return new ProxmoxNetworkError(message, { method, path, reason: code ?? detail, retryable: !trust }, { cause: error });
+  return new ProxmoxNetworkError(message, { method, path, reason: code ?? detail, retryable: !trust }, { cause: sanitizeCause(error) });
+}
+
+/**
+ * Rebuilds a cause chain as plain Errors with only name, message and code. HTTP libraries hang
+ * the request (with its Authorization header) on their errors — axios' `config` — so the raw
+ * error must never become a `cause` that `util.inspect` would print.
+ */
+export function sanitizeCause(error: unknown): Error | undefined {
+  const chain = [...causes(error)].filter((c): c is Error => c instanceof Error).slice(0, 4);
+  let out: Error | undefined;
+  for (const c of chain.reverse()) {
+    const copy = new Error(redactString(c.message), out ? { cause: out } : undefined);
+    copy.name = c.name;
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string') (copy as Error & { code?: string }).code = code;
+    copy.stack = `${copy.name}: ${copy.message}`;
+    out = copy;
+  }
+  return out;
 }
 
 /** The path part of a URL (no host, no query): the only part of a URL that goes into errors. */
