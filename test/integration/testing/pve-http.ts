@@ -50,7 +50,7 @@ export class PveHttp {
       body = new URLSearchParams(entries).toString();
       headers['content-type'] = 'application/x-www-form-urlencoded';
     }
-    const res = await request(url, { method, headers, body, dispatcher: this.agent });
+    const res = await request(url, { method, headers, ...(body !== undefined ? { body } : {}), dispatcher: this.agent });
     const text = await res.body.text();
     return { status: res.statusCode, statusText: res.statusText, body: JSON.parse(text) as PveReply['body'] };
   }

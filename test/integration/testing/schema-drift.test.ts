@@ -81,7 +81,7 @@ const schemas: { name: string; envVar: string; version: PveVersion }[] = [
 for (const { name, envVar, version } of schemas) {
   const ref = referencePath(envVar);
   describe.skipIf(ref.skip !== undefined)(`simulator parameter rules vs the official PVE ${name} schema`, () => {
-    const index = ref.path ? indexSchema(ref.path) : new Map();
+    const index: Map<string, NonNullable<SchemaNode['info']>[string]> = ref.path ? indexSchema(ref.path) : new Map();
 
     it('serves only endpoints the schema has, with the same token rule', () => {
       for (const rules of ENDPOINT_RULES) {
