@@ -1,6 +1,7 @@
 import type { CliCommand } from '../types.js';
 import { selectCommand } from './select.js';
 import { unpackCommand } from './unpack.js';
+import { bundleCommand } from './bundle.js';
 
 /**
  * Every `lxcri` subcommand, in the order `lxcri --help` lists them. Each lives in its own file
@@ -9,4 +10,5 @@ import { unpackCommand } from './unpack.js';
 export const commands: readonly CliCommand[] = [
   selectCommand,
   unpackCommand,
+  bundleCommand,
 ];
