@@ -2,6 +2,7 @@ import type { CliCommand } from '../types.js';
 import { selectCommand } from './select.js';
 import { unpackCommand } from './unpack.js';
 import { bundleCommand } from './bundle.js';
+import { simulatorCommand } from './simulator.js';
 
 /**
  * Every `lxcri` subcommand, in the order `lxcri --help` lists them. Each lives in its own file
@@ -11,4 +12,5 @@ export const commands: readonly CliCommand[] = [
   selectCommand,
   unpackCommand,
   bundleCommand,
+  simulatorCommand,
 ];

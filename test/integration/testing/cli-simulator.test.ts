@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { Agent, request } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import type { CliIo } from '../../../src/cli/types.js';
+
+interface Printed {
+  url: string;
+  apiUrl: string;
+  fingerprint256: string;
+  pveVersion: string;
+  nodes: string[];
+  username: string;
+  password: string;
+  authorization: string;
+}
+
+function pinnedAgent(fingerprint: string): Agent {
+  return new Agent({
+    connect: {
+      rejectUnauthorized: false,
+      checkServerIdentity: (_host, cert) => (cert.fingerprint256 === fingerprint ? undefined : new Error('fingerprint mismatch')),
+    },
+  });
+}
+
+describe('lxcri simulator', () => {
+  it('runs in-process until its signal aborts, printing URL, fingerprint and a working token', async () => {
+    let out = '';
+    let err = '';
+    const controller = new AbortController();
+    const io: CliIo = {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      env: {},
+      cwd: process.cwd(),
+      signal: controller.signal,
+    };
+    const running = main(['simulator', '--pve-version', '8.4', '--nodes', 'pve1,pve2', '--task-duration-ms', '5'], io);
+    while (!out.includes('}\n')) await new Promise((r) => setTimeout(r, 10));
+    const printed = JSON.parse(out) as Printed;
+    expect(printed).toMatchObject({ pveVersion: '8.4', nodes: ['pve1', 'pve2'], username: 'root@pam' });
+    expect(printed.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    const agent = pinnedAgent(printed.fingerprint256);
+    const res = await request(`${printed.apiUrl}/nodes`, { dispatcher: agent, headers: { authorization: printed.authorization } });
+    expect(((await res.body.json()) as { data: { node: string }[] }).data.map((n) => n.node)).toEqual(['pve1', 'pve2']);
+    const login = await request(`${printed.apiUrl}/access/ticket`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: printed.username, password: printed.password }).toString(),
+    });
+    expect(login.statusCode).toBe(200);
+    await login.body.dump();
+    controller.abort();
+    expect(await running).toBe(0);
+    expect(err).toContain('simulator listening on https://127.0.0.1:');
+    await expect(request(`${printed.apiUrl}/version`, { dispatcher: agent })).rejects.toBeInstanceOf(Error);
+    await agent.close();
+  });
+
+  it('refuses bad arguments with exit code 2', async () => {
+    let out = '';
+    const io: CliIo = { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, env: {}, cwd: process.cwd() };
+    expect(await main(['simulator', '--pve-version', '7.0'], io)).toBe(2);
+    expect(out).toContain('--pve-version must be 8.4 or 9.1');
+    expect(await main(['simulator', '--port', 'abc'], io)).toBe(2);
+  });
+
+  it('stops on SIGINT when run as the lxcri binary', async () => {
+    const child = spawn(process.execPath, ['bin/lxcri.js', 'simulator', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 600 && !out.includes('}\n'); i++) await new Promise((r) => setTimeout(r, 50));
+    const printed = JSON.parse(out) as Printed;
+    const agent = pinnedAgent(printed.fingerprint256);
+    const res = await request(`${printed.apiUrl}/version`, { dispatcher: agent, headers: { authorization: printed.authorization } });
+    expect(((await res.body.json()) as { data: { release: string } }).data.release).toBe('9.1');
+    await agent.close();
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
