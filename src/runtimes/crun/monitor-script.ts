@@ -77,9 +77,12 @@ my $phase = 'create';
 my $create_output = '';
 my ($init_pid, $init_status, $init_time, $drain_deadline);
 
+# Nanosecond timestamps when Time::HiRes is there (the full perl package), else whole seconds.
+my $hires = eval { require Time::HiRes; 1 };
 sub stamp {
-  my @t = gmtime(time());
-  return POSIX::strftime('%Y-%m-%dT%H:%M:%S.000000000Z', @t);
+  my ($s, $ns) = (time(), 0);
+  if ($hires) { my ($sec, $usec) = Time::HiRes::gettimeofday(); ($s, $ns) = ($sec, $usec * 1000); }
+  return POSIX::strftime('%Y-%m-%dT%H:%M:%S', gmtime($s)) . sprintf('.%09dZ', $ns);
 }
 
 sub write_line {

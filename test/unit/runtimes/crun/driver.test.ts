@@ -3,7 +3,8 @@
  * so argument building, output capture, errors, timeouts and aborts are checked without root.
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +164,27 @@ describe('create', () => {
       const d = new OciRuntimeDriver({ runtime: fake, stateDir: join(dir, 'state') });
       await mkdir(join(dir, 'state', 'taken'), { recursive: true });
       await expect(d.create('taken', { bundle: join(dir, 'bundle') })).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS' });
+    });
+
+    it('aborting a create kills the monitor and the runtime and removes the monitor state', async () => {
+      const marker = `marker-${process.pid}-${Date.now()}`;
+      const d = new OciRuntimeDriver({ runtime: fake, stateDir: join(dir, 'state'), globalArgs: ['hang', marker], timeoutMs: 500 });
+      const controller = new AbortController();
+      const pending = d.create('c4', { bundle: join(dir, 'bundle'), signal: controller.signal });
+      setTimeout(() => controller.abort(new Error('stop')), 300);
+      await expect(pending).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+      expect(existsSync(join(dir, 'state', 'c4'))).toBe(false);
+      const alive = async (): Promise<string[]> => {
+        const found: string[] = [];
+        for (const pid of await readdir('/proc')) {
+          if (!/^\d+$/.test(pid)) continue;
+          const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+          if (cmd.includes(marker) && !cmd.includes('vitest')) found.push(pid);
+        }
+        return found;
+      };
+      for (let i = 0; i < 40 && (await alive()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await alive()).toEqual([]);
     });
 
     it('a missing interpreter is a clear error', async () => {
