@@ -4,7 +4,7 @@
  * @module
  */
 import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { AbortedError, AlreadyExistsError, BundleError, InvalidOptionsError, isLxcriError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
@@ -30,24 +30,21 @@ export interface ProvidedRootfs {
 }
 
 /**
- * Makes a container rootfs from an image. The layer cache (`LayerCache.createRootfs`) has this
- * shape; {@link unpackRootfsProvider} is the fallback that unpacks a private copy.
+ * Makes a container rootfs from an image in `targetDir/rootfs` (`targetDir` is the bundle
+ * directory, which exists). `LayerCache` (`new LayerCache({ root })`) has this shape and makes an
+ * overlayfs mount over its cached layers (upper and work dirs in `targetDir`) or a copy;
+ * {@link unpackRootfsProvider} is the cache-less fallback that unpacks a private copy.
  */
 export interface RootfsProvider {
   createRootfs(image: ResolvedImage, targetDir: string, options: { mode?: RootfsMode; signal?: AbortSignal }): Promise<ProvidedRootfs>;
 }
 
-/**
- * A {@link RootfsProvider} that unpacks every layer into `targetDir` (a private copy, no cache):
- * `unpackImage` writes `<parent>/rootfs`, so `targetDir` must be named `rootfs`.
- */
+/** A {@link RootfsProvider} that unpacks every layer into `targetDir/rootfs` (a private copy, no cache). */
 export function unpackRootfsProvider(options: { logger?: Logger } = {}): RootfsProvider {
   return {
     async createRootfs(image, targetDir, { mode, signal }) {
       if (mode === 'overlay') throw new BundleError('the unpack rootfs provider cannot make overlay rootfs; pass a layer cache', { path: targetDir, reason: 'overlay unsupported' });
-      const target = resolve(targetDir);
-      if (!target.endsWith(`${sep}rootfs`)) throw new BundleError('the unpack rootfs provider needs a target directory named rootfs', { path: target });
-      const result = await unpackImage(image, dirname(target), { ...(signal ? { signal } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+      const result = await unpackImage(image, resolve(targetDir), { ...(signal ? { signal } : {}), ...(options.logger ? { logger: options.logger } : {}) });
       return { path: result.rootfs, mode: 'copy', release: () => rm(result.rootfs, { recursive: true, force: true }) };
     },
   };
@@ -67,8 +64,8 @@ export const writeBundleOptionsSchema = z.strictObject({
   /** The resolved image (from `openImageLayout(dir).resolve(ref)`). */
   image: z.custom<ResolvedImage>((v) => typeof v === 'object' && v !== null && 'config' in v && 'layers' in v, { message: 'expected a resolved image' }),
   /**
-   * Makes the rootfs (the layer cache).
-   * @defaultValue {@link unpackRootfsProvider} (a private copy)
+   * Makes the rootfs: a `LayerCache` (overlay or copy over cached layers).
+   * @defaultValue {@link unpackRootfsProvider} (a private copy, no cache)
    */
   rootfsProvider: z.custom<RootfsProvider>((v) => typeof v === 'object' && v !== null && typeof (v as RootfsProvider).createRootfs === 'function', { message: 'expected an object with createRootfs()' }).optional(),
   /**
@@ -184,7 +181,7 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
     await chmod(bundle, 0o700);
     aborted(signal);
 
-    rootfs = await provider.createRootfs(o.image, join(bundle, 'rootfs'), { mode: o.rootfsMode, ...(signal ? { signal } : {}) });
+    rootfs = await provider.createRootfs(o.image, bundle, { mode: o.rootfsMode, ...(signal ? { signal } : {}) });
     aborted(signal);
     const inputs = await collectSpecInputs(o.request, { rootfs: rootfs.path, ...(signal ? { signal } : {}) });
     const rel = relative(bundle, rootfs.path);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeCreateContainerRequest } from '../../../src/cri/normalize.js';
 import { openImageLayout } from '../../../src/oci/image/layout.js';
 import type { ResolvedImage } from '../../../src/oci/image/layout.js';
+import { LayerCache } from '../../../src/oci/layers/layer-cache.js';
 import { OciRuntimeDriver, writeBundle, bundlePath, mountsBelow, OciRuntimeError, type OciRuntimeDriverOptions } from '../../../src/index.js';
 import { buildBusyboxImage, hasBusybox, type BusyboxImage } from '../../helpers/busybox-image.js';
 import { missing } from '../../helpers/requirements.js';
@@ -52,6 +53,7 @@ function parseCriLog(text: string): { stream: string; tag: string; text: string 
 let img: BusyboxImage | undefined;
 let resolved: ResolvedImage | undefined;
 let work: string;
+let cache: LayerCache;
 
 beforeAll(async () => {
   if (RUNTIMES.every((r) => r.skip)) return;
@@ -59,6 +61,7 @@ beforeAll(async () => {
   img = await buildBusyboxImage({ parent: work });
   const layout = await openImageLayout(img.layout);
   resolved = await layout.resolve(img.tag);
+  cache = new LayerCache({ root: join(work, 'layer-cache') });
 });
 
 afterAll(async () => {
@@ -114,8 +117,10 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
       });
       const id = `probe-${rt.name}`;
       const bundleDir = bundlePath(join(base, 'bundles'), id);
-      const bundle = await writeBundle(bundleDir, { containerId: id, request, image: resolved as ResolvedImage });
+      const bundle = await writeBundle(bundleDir, { containerId: id, request, image: resolved as ResolvedImage, rootfsProvider: cache, rootfsMode: 'overlay' });
       expect(bundle.path).toBe(bundleDir);
+      expect(bundle.rootfsMode).toBe('overlay');
+      expect(await mountsBelow(bundleDir)).toEqual([join(bundleDir, 'rootfs')]);
       expect(existsSync(join(bundleDir, 'config.json'))).toBe(true);
       expect(bundle.spec.process.user).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 4242, 50, 44] });
 
@@ -169,7 +174,8 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
         sandbox_config: { metadata: { name: 'pod', uid: 'uid-1', namespace: 'e2e' }, hostname: 'e2e-pod' },
       });
       const id = `sleeper-${rt.name}`;
-      const bundle = await writeBundle(bundlePath(join(base, 'bundles'), id), { containerId: id, request, image: resolved as ResolvedImage });
+      const bundle = await writeBundle(bundlePath(join(base, 'bundles'), id), { containerId: id, request, image: resolved as ResolvedImage, rootfsProvider: cache });
+      expect(bundle.rootfsMode).toBe('overlay');
       const { pid } = await driver.create(id, { bundle: bundle.path });
       await driver.start(id);
       expect((await driver.state(id)).status).toBe('running');

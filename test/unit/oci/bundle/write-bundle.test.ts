@@ -5,10 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeCreateContainerRequest } from '../../../../src/cri/normalize.js';
 import { openImageLayout, type ResolvedImage } from '../../../../src/oci/image/layout.js';
+import { LayerCache } from '../../../../src/oci/layers/layer-cache.js';
 import {
   AlreadyExistsError,
   CriValidationError,
   bundlePath,
+  mountsBelow,
   ociRuntimeSpecSchema,
   writeBundle,
   type RootfsProvider,
@@ -59,6 +61,26 @@ describe.skipIf(skip)('writeBundle', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it.skipIf(missing({ root: true }))('with a LayerCache: an overlay rootfs that remove() unmounts; a failure after the mount unmounts too', async () => {
+    const cache = new LayerCache({ root: join(work, 'cache') });
+    const dir = join(work, 'b-overlay');
+    const bundle = await writeBundle(dir, { containerId: 'ov', request: req({ run_as_username: 'alice' }), image, rootfsProvider: cache, rootfsMode: 'overlay' });
+    expect(bundle.rootfsMode).toBe('overlay');
+    expect(await mountsBelow(dir)).toEqual([join(dir, 'rootfs')]);
+    expect(bundle.spec.root).toEqual({ path: 'rootfs' });
+    expect(bundle.spec.process.user).toMatchObject({ uid: 1000, gid: 1000 });
+    await bundle.remove();
+    expect(await mountsBelow(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+
+    const failed = join(work, 'b-overlay-fail');
+    await expect(writeBundle(failed, { containerId: 'ov2', request: req({ run_as_username: 'mallory' }), image, rootfsProvider: cache, rootfsMode: 'overlay' })).rejects.toBeInstanceOf(CriValidationError);
+    expect(await mountsBelow(failed)).toEqual([]);
+    expect(existsSync(failed)).toBe(false);
+    // the cached layers stay for the next container
+    expect((await readdir(join(work, 'cache'))).length).toBeGreaterThan(0);
+  });
+
   it('resolves symlinked host paths of mounts', async () => {
     const target = join(work, 'real-data');
     await mkdir(target);
@@ -104,10 +126,10 @@ describe.skipIf(skip)('writeBundle', () => {
     const released: string[] = [];
     const provider: RootfsProvider = {
       async createRootfs(_image, targetDir) {
-        await mkdir(targetDir);
-        await mkdir(join(targetDir, 'etc'));
-        await writeFile(join(targetDir, 'etc/passwd'), 'root:x:0:0::/:/bin/sh\n');
-        return { path: targetDir, mode: 'copy', release: async () => void released.push(targetDir) };
+        const rootfs = join(targetDir, 'rootfs');
+        await mkdir(join(rootfs, 'etc'), { recursive: true });
+        await writeFile(join(rootfs, 'etc/passwd'), 'root:x:0:0::/:/bin/sh\n');
+        return { path: rootfs, mode: 'copy', release: async () => void released.push(rootfs) };
       },
     };
     // The provider succeeds, then the spec fails (no such user in this rootfs): the rootfs is released.
