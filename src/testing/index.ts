@@ -31,6 +31,9 @@ export {
   createDefaultSimulatorUsers,
   pveSimulatorOptionsSchema,
   resolvePveSimulatorOptions,
+  simulatorStorageSchema,
+  simulatorTokenSchema,
+  simulatorUserSchema,
 } from './options.js';
 export type {
   PveSimulatorOptions,
