@@ -4,13 +4,14 @@ import type { SandboxNamespacePaths, SandboxRecord } from '../../cri/types.js';
 import { validateCreateContainerRequest, validatePodSandboxConfig } from '../../cri/validate.js';
 import { openImageLayout } from '../../oci/image/layout.js';
 import { writeBundle } from '../../oci/bundle/write-bundle.js';
+import { LayerCache } from '../../oci/layers/layer-cache.js';
 import type { CliCommand } from '../types.js';
 import { parseCommandArgs, printJson, readJsonFile, UsageError } from '../util.js';
 
 const usage = `Usage: lxcri bundle --image DIR[:REF] --request REQUEST.json [--sandbox POD.json] --out BUNDLE [options]
 
-Writes an OCI runtime bundle: BUNDLE/rootfs from the image (every layer applied, a private copy)
-and BUNDLE/config.json generated from the CRI request the way containerd's CRI plugin does
+Writes an OCI runtime bundle: BUNDLE/rootfs from the image (a private copy, or with --cache an
+overlayfs mount over cached layers) and BUNDLE/config.json generated from the CRI request the way containerd's CRI plugin does
 (user resolved in the image's /etc/passwd, capabilities, mounts, namespaces, seccomp, ...).
 BUNDLE must not exist; it is created with mode 0700 and removed again if anything fails.
 Run it with 'crun run --bundle BUNDLE ID' or 'runc run --bundle BUNDLE ID'.
@@ -26,6 +27,9 @@ Options:
                        user} namespace paths to join); replaces the request's sandboxConfig
   --out BUNDLE         the bundle directory to create
   --container-id ID    the container id used in cgroupsPath (default: the name of BUNDLE)
+  --cache DIR          build the rootfs with the layer cache in DIR (layers extracted once)
+  --rootfs-mode MODE   with --cache: overlay, copy or auto (default auto: overlay when root).
+                       An overlay rootfs stays mounted: unmount BUNDLE/rootfs before removing it
   --platform P         platform to pick from an index (default linux/amd64)
 
 Prints a JSON summary: { bundle, config, rootfs, rootfsMode, containerId, reference, manifestDigest }.`;
@@ -54,6 +58,8 @@ export const bundleCommand: CliCommand = {
       out: { type: 'string' },
       'container-id': { type: 'string' },
       platform: { type: 'string' },
+      cache: { type: 'string' },
+      'rootfs-mode': { type: 'string' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0] ?? ''}`);
     const image = values['image'];
@@ -63,6 +69,10 @@ export const bundleCommand: CliCommand = {
     if (typeof requestFile !== 'string' || requestFile === '') throw new UsageError('--request FILE is required');
     if (typeof out !== 'string' || out === '') throw new UsageError('--out BUNDLE is required');
     const bundleDir = resolve(io.cwd, out);
+    const cacheDir = values['cache'];
+    const rootfsMode = values['rootfs-mode'] ?? 'auto';
+    if (rootfsMode !== 'auto' && rootfsMode !== 'overlay' && rootfsMode !== 'copy') throw new UsageError('--rootfs-mode must be overlay, copy or auto');
+    if (values['rootfs-mode'] !== undefined && typeof cacheDir !== 'string') throw new UsageError('--rootfs-mode needs --cache DIR');
     const idFlag = values['container-id'];
     const containerId = typeof idFlag === 'string' ? idFlag : basename(bundleDir);
 
@@ -127,6 +137,7 @@ export const bundleCommand: CliCommand = {
       request,
       image: resolved,
       spec: { sandbox: { id: record.id, namespacePaths } },
+      ...(typeof cacheDir === 'string' ? { rootfsProvider: new LayerCache({ root: resolve(io.cwd, cacheDir) }), rootfsMode } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     });
     printJson(io, {

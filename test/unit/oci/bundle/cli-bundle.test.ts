@@ -86,6 +86,17 @@ describe.skipIf(skip)('lxcri bundle', () => {
     expect(JSON.parse(io.out())).toMatchObject({ error: { code: 'ERR_ALREADY_EXISTS' } });
   });
 
+  it('--cache builds the rootfs through the layer cache (copy mode here; overlay is covered by the writeBundle tests)', async () => {
+    const io = captureIo(work);
+    const code = await main(['bundle', '--image', img.layout, '--request', 'container.json', '--sandbox', 'pod.json', '--out', 'b5', '--cache', 'cache', '--rootfs-mode', 'copy'], io);
+    expect(code).toBe(0);
+    expect(JSON.parse(io.out())).toMatchObject({ rootfsMode: 'copy' });
+    expect(existsSync(join(work, 'b5/rootfs/bin/busybox'))).toBe(true);
+    expect(existsSync(join(work, 'cache'))).toBe(true);
+    const bad = captureIo(work);
+    expect(await main(['bundle', '--image', img.layout, '--request', 'container.json', '--sandbox', 'pod.json', '--out', 'b6', '--rootfs-mode', 'zfs'], bad)).toBe(2);
+  });
+
   it('has --help', async () => {
     const io = captureIo(work);
     expect(await main(['bundle', '--help'], io)).toBe(0);
