@@ -51,7 +51,7 @@ export class ZstdDecompressStream extends Transform {
 
 /** A decompressing transform for a layer compression, or `undefined` for none. */
 export function createDecompressor(compression: LayerCompression): Transform | undefined {
-  if (compression === 'gzip') return createGunzip({ chunkSize: 256 * 1024 });
+  if (compression === 'gzip') return createGunzip({ chunkSize: 1024 * 1024 });
   if (compression === 'zstd') return new ZstdDecompressStream();
   return undefined;
 }
