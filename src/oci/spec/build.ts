@@ -118,6 +118,9 @@ export function buildRuntimeSpec(
   }
 
   const args = buildArgs(config.command, config.args, image.Entrypoint, image.Cmd, issues);
+  for (const [i, { key }] of config.envs.entries()) {
+    if (key.includes('=')) issues.add(`config.envs[${i}].key`, 'invalid_env', `environment variable name ${JSON.stringify(key)} must not contain "="`);
+  }
   const env = buildEnv(request, image.Env ?? [], opts);
   const cwd = buildCwd(config.workingDir, image.WorkingDir, issues);
   const user = buildUser(sc, image.User ?? '', passwd, groups, issues);

@@ -79,6 +79,9 @@ describe('process.env (§7 #20)', () => {
   it('HOSTNAME falls back to the node hostname when the sandbox has none', () => {
     expect(build({ sandbox_config: { hostname: '' } }, undefined, { nodeHostname: 'node-1' }).process.env).toEqual([DEFAULT_PATH_ENV, 'HOSTNAME=node-1']);
   });
+  it('a name with "=" is an error (it would change which variable is set)', () => {
+    expect(issuesOf(() => build({ config: { envs: [{ key: 'A=B', value: 'c' }] } }))[0]).toMatchObject({ path: 'config.envs[0].key', code: 'invalid_env' });
+  });
   it('a value with "=" and newlines is kept verbatim', () => {
     expect(build({ config: { command: ['sh'], envs: [{ key: 'X', value: 'a=b\nc' }] } }, undefined).process.env?.at(-1)).toBe('X=a=b\nc');
   });

@@ -1,0 +1,66 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CriValidationError, collectSpecInputs } from '../../../../src/index.js';
+import { GROUP, PASSWD, request } from './fixtures.js';
+
+let work: string;
+let rootfs: string;
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'lxcri-collect-'));
+  rootfs = join(work, 'rootfs');
+  await mkdir(join(rootfs, 'etc'), { recursive: true });
+  await writeFile(join(rootfs, 'etc/passwd'), PASSWD);
+  await writeFile(join(rootfs, 'etc/group'), GROUP);
+  await mkdir(join(work, 'data'));
+  await symlink(join(work, 'data'), join(work, 'data-link'));
+  await writeFile(join(work, 'profile.json'), JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW' }));
+  await writeFile(join(work, 'not-json.json'), '{');
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('collectSpecInputs', () => {
+  it('reads the rootfs user db, resolves host paths, stats devices and loads the Localhost seccomp profile', async () => {
+    const r = request({
+      config: {
+        mounts: [{ container_path: '/d', host_path: join(work, 'data-link') }],
+        devices: [{ container_path: '/dev/null2', host_path: '/dev/null', permissions: 'rw' }],
+        linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: join(work, 'profile.json') } } },
+      },
+    });
+    const inputs = await collectSpecInputs(r, { rootfs });
+    expect(inputs.userDb).toEqual({ passwd: PASSWD, group: GROUP });
+    expect(inputs.hostPaths).toEqual({ [join(work, 'data-link')]: join(work, 'data') });
+    expect(inputs.devices['/dev/null']).toMatchObject({ type: 'c', major: 1, minor: 3 });
+    expect(inputs.seccompProfiles).toEqual({ [join(work, 'profile.json')]: { defaultAction: 'SCMP_ACT_ALLOW' } });
+  });
+
+  it('reports every missing or invalid host object with the request field', async () => {
+    const r = request({
+      config: {
+        mounts: [{ container_path: '/d', host_path: join(work, 'nope') }],
+        devices: [{ container_path: '/dev/x', host_path: join(work, 'profile.json') }],
+        linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: join(work, 'not-json.json') } } },
+      },
+    });
+    const error = await collectSpecInputs(r, { rootfs }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CriValidationError);
+    expect((error as CriValidationError).issues.map((i) => [i.path, i.code])).toEqual([
+      ['config.linux.securityContext.seccomp.localhostRef', 'invalid_profile'],
+      ['config.mounts[0].hostPath', 'not_found'],
+      ['config.devices[0].hostPath', 'not_a_device'],
+    ]);
+    const relative = request({ config: { linux: { security_context: { seccomp_profile_path: 'localhost/relative.json' } } } });
+    expect(((await collectSpecInputs(relative, { rootfs }).catch((e: unknown) => e)) as CriValidationError).issues[0]).toMatchObject({
+      path: 'config.linux.securityContext.seccompProfilePath',
+      code: 'not_absolute',
+    });
+  });
+
+  it('honours an aborted signal', async () => {
+    await expect(collectSpecInputs(request(), { rootfs, signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+});
