@@ -11,7 +11,16 @@ import type { BuildRuntimeSpecOptions, HostDeviceInfo } from './options.js';
 import { readImageUserDb } from './user-db.js';
 
 /** What {@link collectSpecInputs} found: spread it into the {@link BuildRuntimeSpecOptions}. */
-export type CollectedSpecInputs = Required<Pick<BuildRuntimeSpecOptions, 'userDb' | 'seccompProfiles' | 'hostPaths' | 'devices'>>;
+export interface CollectedSpecInputs {
+  /** The rootfs's `/etc/passwd` and `/etc/group` (absent when the file does not exist). */
+  userDb: NonNullable<BuildRuntimeSpecOptions['userDb']>;
+  /** Parsed Localhost seccomp profile by `localhostRef`. */
+  seccompProfiles: Record<string, unknown>;
+  /** Real path of each CRI mount's `hostPath`. */
+  hostPaths: Record<string, string>;
+  /** Device node facts of each CRI device's `hostPath`. */
+  devices: Record<string, HostDeviceInfo>;
+}
 
 /** Options of {@link collectSpecInputs}. */
 export interface CollectSpecInputsOptions {
