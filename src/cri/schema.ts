@@ -30,7 +30,23 @@ import type {
 // Scalars
 
 /** Integer kinds of proto3 and their ranges (64-bit ones are limited to safe JS integers). */
-type IntKind = 'int32' | 'uint32' | 'int64' | 'uint64';
+export type IntKind = 'int32' | 'uint32' | 'int64' | 'uint64';
+
+/**
+ * What a scalar schema of this module reads, for the fast normaliser in normalize.ts, which must
+ * produce exactly what the schema produces (a property test checks that it does).
+ */
+export type ScalarKind =
+  | { kind: 'int'; int: IntKind; min: number; max: number }
+  | { kind: 'enum'; names: readonly string[]; byName: ReadonlyMap<string, string> }
+  | { kind: 'bytes' };
+
+const SCALAR_KINDS = new WeakMap<z.ZodType, ScalarKind>();
+
+/** The {@link ScalarKind} of a scalar schema built here (before `.default()`), if any. */
+export function scalarKindOf(schema: z.ZodType): ScalarKind | undefined {
+  return SCALAR_KINDS.get(schema);
+}
 
 const INT_RANGES: Record<IntKind, readonly [number, number]> = {
   int32: [-2147483648, 2147483647],
@@ -43,7 +59,7 @@ const DECIMAL = /^-?\d+$/;
 
 function integer(kind: IntKind) {
   const [min, max] = INT_RANGES[kind];
-  return z.union([z.number(), z.string()]).transform((input, ctx): number => {
+  const schema = z.union([z.number(), z.string()]).transform((input, ctx): number => {
     let value: number;
     if (typeof input === 'number') {
       value = input;
@@ -69,6 +85,8 @@ function integer(kind: IntKind) {
     }
     return value === 0 ? 0 : value; // no -0
   });
+  SCALAR_KINDS.set(schema, { kind: 'int', int: kind, min, max });
+  return schema;
 }
 
 const int32 = () => integer('int32').default(0);
@@ -83,30 +101,36 @@ const map = () => z.record(z.string(), z.string()).default(() => ({}));
 /** Closest candidate by edit distance, for "did you mean" hints (undefined when nothing is close). */
 export function closestName(input: string, candidates: Iterable<string>): string | undefined {
   const lower = input.toLowerCase().replace(/_/g, '');
+  const limit = Math.max(2, Math.floor(input.length / 3));
   let best: string | undefined;
-  let bestDistance = Infinity;
+  let bestDistance = limit + 1;
   for (const candidate of candidates) {
     const c = candidate.toLowerCase().replace(/_/g, '');
-    const d = c === lower ? 0 : c.endsWith(lower) || lower.endsWith(c) ? 1 : editDistance(lower, c);
+    if (Math.abs(c.length - lower.length) >= bestDistance && !c.endsWith(lower) && !lower.endsWith(c)) continue;
+    const d = c === lower ? 0 : c.endsWith(lower) || lower.endsWith(c) ? 1 : editDistance(lower, c, bestDistance);
     if (d < bestDistance) {
       bestDistance = d;
       best = candidate;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(input.length / 3)) ? best : undefined;
+  return best;
 }
 
-function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 8) return 99;
+/** Levenshtein distance, giving up (returning `cap`) once every row exceeds `cap`. */
+function editDistance(a: string, b: string, cap: number): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
+    let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const v = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = v;
+      if (v < rowMin) rowMin = v;
     }
+    if (rowMin >= cap) return cap;
     prev = cur;
   }
-  return prev[b.length] ?? 99;
+  return prev[b.length] ?? cap;
 }
 
 function protoEnum<const T extends readonly [string, ...string[]]>(
@@ -117,7 +141,7 @@ function protoEnum<const T extends readonly [string, ...string[]]>(
 ) {
   const byName = new Map<string, T[number]>(names.map((n) => [n, n]));
   for (const [alias, target] of Object.entries(aliases)) byName.set(alias, target);
-  return z.union([z.string(), z.number()]).transform((input, ctx): T[number] => {
+  const schema = z.union([z.string(), z.number()]).transform((input, ctx): T[number] => {
     if (typeof input === 'number') {
       const name = Number.isInteger(input) ? names[input] : undefined;
       if (name !== undefined) return name;
@@ -137,6 +161,8 @@ function protoEnum<const T extends readonly [string, ...string[]]>(
     });
     return z.NEVER;
   });
+  SCALAR_KINDS.set(schema, { kind: 'enum', names, byName });
+  return schema;
 }
 
 /** Signal names of newer cri-api versions (`SIGNAL_SIGTERM`, `SIGNAL_RUNTIME_DEFAULT`). */
@@ -155,10 +181,7 @@ const stopSignal = () =>
 // ---------------------------------------------------------------------------------------------
 // Messages shared by containers and sandboxes
 
-/** `runtime.v1.KeyValue`. `value` is `bytes` since v0.36.2: a string (text) or a `Uint8Array` (UTF-8). */
-export const KeyValueSchema = z.strictObject({
-  key: str(),
-  value: z
+const keyValueValue = z
     .union([z.string(), z.instanceof(Uint8Array)])
     .transform((input, ctx): string => {
       if (typeof input === 'string') return input;
@@ -168,8 +191,13 @@ export const KeyValueSchema = z.strictObject({
         ctx.issues.push({ code: 'custom', input, message: 'value bytes are not valid UTF-8', params: { code: 'invalid_encoding' } });
         return z.NEVER;
       }
-    })
-    .default(''),
+    });
+SCALAR_KINDS.set(keyValueValue, { kind: 'bytes' });
+
+/** `runtime.v1.KeyValue`. `value` is `bytes` since v0.36.2: a string (text) or a `Uint8Array` (UTF-8). */
+export const KeyValueSchema = z.strictObject({
+  key: str(),
+  value: keyValueValue.default(''),
 });
 
 /** `runtime.v1.IDMapping`. */

@@ -14,9 +14,24 @@ import type {
   StoreOperationOptions,
 } from './types.js';
 
+/** Freezes a value and everything reachable from it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** A frozen private copy of a record. */
+function snapshot<T>(record: T): T {
+  return deepFreeze(structuredClone(record));
+}
+
 /**
- * Sandbox store that keeps records in a `Map`. Records are copied on the way in and out, so a
- * caller can never change stored state by mutating an object it holds.
+ * Sandbox store that keeps records in a `Map`. Records are copied on the way in and deep-frozen,
+ * and the frozen copies are handed out (no copy per read): a caller can never change stored state,
+ * and an attempt to mutate a returned record throws a `TypeError`. Change records with `update`.
  */
 export class InMemorySandboxStore implements SandboxStore {
   readonly #records = new Map<string, SandboxRecord>();
@@ -25,36 +40,35 @@ export class InMemorySandboxStore implements SandboxStore {
   constructor(initial: Iterable<SandboxRecord> = []) {
     for (const record of initial) {
       assertRecordId(record.id, 'sandbox');
-      this.#records.set(record.id, structuredClone(record));
+      this.#records.set(record.id, snapshot(record));
     }
   }
 
   async get(id: string, options: StoreOperationOptions = {}): Promise<SandboxRecord | undefined> {
     checkAborted(options.signal);
-    const record = this.#records.get(id);
-    return record ? structuredClone(record) : undefined;
+    return this.#records.get(id);
   }
 
   async list(options: StoreOperationOptions = {}): Promise<SandboxRecord[]> {
     checkAborted(options.signal);
-    return [...this.#records.values()].map((r) => structuredClone(r)).sort(compareRecords);
+    return [...this.#records.values()].sort(compareRecords);
   }
 
   async create(record: SandboxRecord, options: StoreOperationOptions = {}): Promise<void> {
     checkAborted(options.signal);
     assertRecordId(record.id, 'sandbox');
     if (this.#records.has(record.id)) throw new AlreadyExistsError(`sandbox ${record.id} already exists`, { sandboxId: record.id });
-    this.#records.set(record.id, structuredClone(record));
+    this.#records.set(record.id, snapshot(record));
   }
 
   async update(id: string, update: (current: SandboxRecord) => SandboxRecord, options: StoreOperationOptions = {}): Promise<SandboxRecord> {
     checkAborted(options.signal);
     const current = this.#records.get(id);
     if (!current) throw new NotFoundError(`sandbox ${id} not found`, { sandboxId: id });
-    const next = structuredClone(update(structuredClone(current)));
+    const next = snapshot(update(structuredClone(current)));
     if (next.id !== id) throw new StoreError(`sandbox update must not change the id (${id} → ${next.id})`, { id });
     this.#records.set(id, next);
-    return structuredClone(next);
+    return next;
   }
 
   async delete(id: string, options: StoreOperationOptions = {}): Promise<boolean> {
@@ -65,7 +79,7 @@ export class InMemorySandboxStore implements SandboxStore {
 
 /**
  * Container store that keeps records in a `Map` with a (sandboxId, name, attempt) index.
- * Records are copied on the way in and out.
+ * Records are copied on the way in and deep-frozen; reads return the frozen copies.
  */
 export class InMemoryContainerStore implements ContainerStore {
   readonly #records = new Map<string, ContainerRecord>();
@@ -84,21 +98,19 @@ export class InMemoryContainerStore implements ContainerStore {
     if (holder !== undefined) {
       throw new AlreadyExistsError(`container name ${describeContainerName(record)} is reserved for ${holder}`, { containerId: holder, sandboxId: record.sandboxId });
     }
-    this.#records.set(record.id, structuredClone(record));
+    this.#records.set(record.id, snapshot(record));
     this.#names.set(key, record.id);
   }
 
   async get(id: string, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
     checkAborted(options.signal);
-    const record = this.#records.get(id);
-    return record ? structuredClone(record) : undefined;
+    return this.#records.get(id);
   }
 
   async findByName(sandboxId: string, name: string, attempt: number, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
     checkAborted(options.signal);
     const id = this.#names.get(containerNameKey(sandboxId, name, attempt));
-    const record = id === undefined ? undefined : this.#records.get(id);
-    return record ? structuredClone(record) : undefined;
+    return id === undefined ? undefined : this.#records.get(id);
   }
 
   async list(filter: ContainerListFilter = {}, options: StoreOperationOptions = {}): Promise<ContainerRecord[]> {
@@ -107,7 +119,7 @@ export class InMemoryContainerStore implements ContainerStore {
     for (const record of this.#records.values()) {
       if (filter.sandboxId !== undefined && record.sandboxId !== filter.sandboxId) continue;
       if (filter.state !== undefined && record.state !== filter.state) continue;
-      out.push(structuredClone(record));
+      out.push(record);
     }
     return out.sort(compareRecords);
   }
@@ -121,12 +133,12 @@ export class InMemoryContainerStore implements ContainerStore {
     checkAborted(options.signal);
     const current = this.#records.get(id);
     if (!current) throw new NotFoundError(`container ${id} not found`, { containerId: id });
-    const next = structuredClone(update(structuredClone(current)));
+    const next = snapshot(update(structuredClone(current)));
     if (next.id !== id || next.sandboxId !== current.sandboxId || next.name !== current.name || next.attempt !== current.attempt) {
       throw new StoreError(`container update must not change id, sandboxId, name or attempt of ${id}`, { id });
     }
     this.#records.set(id, next);
-    return structuredClone(next);
+    return next;
   }
 
   async delete(id: string, options: StoreOperationOptions = {}): Promise<boolean> {

@@ -494,6 +494,8 @@ export interface ContainerListFilter {
 
 /**
  * Where pod sandboxes are kept. Every implementation is safe with concurrent callers in one process.
+ * Treat returned records as read-only (the in-memory store hands out frozen objects); change them
+ * with `update`, whose callback receives a private mutable copy.
  */
 export interface SandboxStore {
   /** The record, or `undefined` when there is none. */
@@ -510,7 +512,8 @@ export interface SandboxStore {
 
 /**
  * Where containers are kept. Every implementation is safe with concurrent callers in one process
- * and keeps (sandboxId, name, attempt) unique.
+ * and keeps (sandboxId, name, attempt) unique. Treat returned records as read-only (the in-memory
+ * store hands out frozen objects); change them with `update`.
  */
 export interface ContainerStore {
   /** The record, or `undefined` when there is none. */

@@ -174,12 +174,14 @@ const SYSCTL_IPC_PREFIXES = ['kernel.shm', 'kernel.msg', 'fs.mqueue.'];
 
 const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
 
+const DOT_DOT = /(^|\/)\.\.(\/|$)/;
+
 function isAbsoluteClean(path: string): boolean {
-  return path.startsWith('/') && !path.split('/').includes('..');
+  return path.startsWith('/') && !DOT_DOT.test(path);
 }
 
 function hasDotDot(path: string): boolean {
-  return path.split('/').includes('..');
+  return DOT_DOT.test(path);
 }
 
 function qualifiedNameError(key: string): string | undefined {

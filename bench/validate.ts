@@ -1,0 +1,80 @@
+/**
+ * Benchmark: validated CreateContainerRequests per second on one core (target ≥ 50,000).
+ *
+ *   npx tsx bench/validate.ts [--seconds 3]
+ *
+ * Validates three real request shapes (crictl's minimal files, a full crictl container config in a
+ * host-network sandbox, and a proto3 JSON request) against in-memory stores, in one loop on the
+ * main thread, and prints JSON with the rate of each shape and of the mix. Also prints the rate of
+ * rejected requests (with several issues each), which take the error path.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  CriValidationError,
+  InMemoryContainerStore,
+  InMemorySandboxStore,
+  normalizeCreateContainerRequest,
+  normalizePodSandboxConfig,
+  validateCreateContainerRequest,
+} from '../src/index.js';
+import type { NormalizedPodSandboxConfig, SandboxRecord, ValidateContext } from '../src/index.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
+const seconds = Number(values.seconds);
+
+const fixtures = fileURLToPath(new URL('../test/fixtures/cri/', import.meta.url));
+const load = (name: string): Record<string, unknown> => JSON.parse(readFileSync(`${fixtures}${name}`, 'utf8')) as Record<string, unknown>;
+
+function sandbox(id: string, config: NormalizedPodSandboxConfig): SandboxRecord {
+  return { id, metadata: config.metadata, config, state: 'SANDBOX_READY', runtimeHandler: '', namespacePaths: {}, createdAt: Date.now() };
+}
+
+const protoRequest = load('create-container-request.json');
+const proto = normalizeCreateContainerRequest(protoRequest);
+const ctx: ValidateContext = {
+  sandboxes: new InMemorySandboxStore([
+    sandbox('sb1', normalizePodSandboxConfig(load('pod-config.json'))),
+    sandbox('sb-hostnet', normalizePodSandboxConfig(load('pod-config-hostnet.json'))),
+    sandbox(proto.podSandboxId, proto.sandboxConfig),
+  ]),
+  containers: new InMemoryContainerStore(),
+};
+
+const shapes: Record<string, unknown> = {
+  'crictl minimal': { pod_sandbox_id: 'sb1', config: load('container-config.json'), sandbox_config: load('pod-config.json') },
+  'crictl full': { pod_sandbox_id: 'sb-hostnet', config: load('container-config-full.json'), sandbox_config: load('pod-config-hostnet.json') },
+  'proto3 JSON': protoRequest,
+};
+const invalid = { pod_sandbox_id: 'nope', config: { metadata: { name: 'Bad_Name' }, image: { image: '' }, comand: ['x'] }, sandbox_config: load('pod-config.json') };
+
+async function rate(label: string, inputs: readonly unknown[], expectValid: boolean): Promise<{ shape: string; perSecond: number; runs: number }> {
+  const run = async (input: unknown) => {
+    try {
+      await validateCreateContainerRequest(input, ctx);
+      if (!expectValid) throw new Error(`${label}: expected a rejection`);
+    } catch (error) {
+      if (expectValid || !(error instanceof CriValidationError)) throw error;
+    }
+  };
+  for (let i = 0; i < 30000; i++) await run(inputs[i % inputs.length]); // warm-up: let the JIT settle
+  let runs = 0;
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(Math.round(seconds * 1e9));
+  let now = start;
+  while (now < deadline) {
+    for (let i = 0; i < 1000; i++) await run(inputs[(runs + i) % inputs.length]);
+    runs += 1000;
+    now = process.hrtime.bigint();
+  }
+  const elapsed = Number(now - start) / 1e9;
+  return { shape: label, perSecond: Math.round(runs / elapsed), runs };
+}
+
+const results = [];
+for (const [label, input] of Object.entries(shapes)) results.push(await rate(label, [input], true));
+const mix = await rate('mix of the three', Object.values(shapes), true);
+results.push(mix);
+results.push(await rate('rejected (error path, 4 issues)', [invalid], false));
+console.log(JSON.stringify({ benchmark: 'validateCreateContainerRequest', node: process.version, seconds, target: 50000, meetsTarget: mix.perSecond >= 50000, results }, null, 2));
