@@ -126,7 +126,7 @@ const ARCH_ALIASES: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch6
 
 /** Parses `os/arch[/variant]` (or an object) into a platform. */
 export function parsePlatform(spec: PlatformSpec): { os: string; architecture: string; variant?: string } {
-  if (typeof spec !== 'string') return spec;
+  if (typeof spec !== 'string') return { ...spec, architecture: ARCH_ALIASES[spec.architecture] ?? spec.architecture };
   const parts = spec.split('/');
   const [os, architecture, variant] = parts;
   if (parts.length < 2 || parts.length > 3 || !os || !architecture || (parts.length === 3 && !variant)) {
