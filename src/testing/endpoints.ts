@@ -45,7 +45,12 @@ export interface EndpointCall {
   raw: Record<string, RawParamValue>;
   auth: EndpointAuth;
   /** The multipart request of the upload endpoint. */
-  upload?: { headers: Readonly<Record<string, string | undefined>>; body: AsyncIterable<Uint8Array> | null };
+  upload?: {
+    headers: Readonly<Record<string, string | undefined>>;
+    body: AsyncIterable<Uint8Array> | null;
+    /** Adds the multipart fields (in the order received) to the request log entry. */
+    logFields(fields: Record<string, unknown>): void;
+  };
 }
 
 /** What an endpoint implementation returns. */

@@ -9,7 +9,6 @@
 import { redact } from '../redact.js';
 import { PveApiError, paramError } from './api-error.js';
 import { ENDPOINTS, type Endpoint, type EndpointAuth } from './endpoints.js';
-import { ENDPOINT_RULES } from './param-rules.js';
 import type { PveRequestLogEntry, PveSimulatorState } from './state.js';
 import { validateParams, type RawParamValue } from './validate-params.js';
 
@@ -244,10 +243,10 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     const { matches } = matchEndpoint(apiPath);
     const found = matches.find((m) => m.endpoint.rules.method === method);
     if (!found) {
-      const known = ENDPOINT_RULES.some((r) => r.path === apiPath) || matches.length > 0;
-      const status = 501;
-      const text = known || method !== 'OPTIONS' ? `Method '${method} ${apiPath}' not implemented` : `method '${method}' not available`;
-      return finish(errorResponse(new PveApiError(status, `${text}\n`)));
+      const text = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD'].includes(method)
+        ? `Method '${method} ${logicalPath}' not implemented`
+        : `method '${method}' not available`;
+      return finish(errorResponse(new PveApiError(501, `${text}\n`)));
     }
     const { endpoint, pathParams } = found;
 
@@ -312,7 +311,16 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
 
     let result;
     if (endpoint.upload) {
-      result = await endpoint.handle({ state, params: {}, raw: params, auth: auth.auth, upload: { headers: request.headers, body: uploadStream } });
+      const logFields = (fields: Record<string, unknown>): void => {
+        entry.params = { ...entry.params, ...(redact(fields) as Record<string, unknown>) };
+      };
+      result = await endpoint.handle({
+        state,
+        params: {},
+        raw: params,
+        auth: auth.auth,
+        upload: { headers: request.headers, body: uploadStream, logFields },
+      });
     } else {
       const { values, errors } = validateParams(endpoint.rules.params, params, state.version);
       if (Object.keys(errors).length > 0) throw paramError(errors);

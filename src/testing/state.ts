@@ -300,8 +300,8 @@ export class PveSimulatorState {
 
   /** The file path of a `storage:vztmpl/name` (or `iso/`, `import/`) volume on a node, if file-based. */
   volumePath(node: string, volid: string): string | undefined {
-    const match = /^([^:]+):(vztmpl|iso|import)\/([^/]+)$/.exec(volid);
-    if (!match) return undefined;
+    const match = /^([a-z][a-z0-9\-_.]*[a-z0-9]):(vztmpl|iso|import)\/([^/]+)$/i.exec(volid);
+    if (!match || match[3] === '.' || match[3] === '..' || !this.storages.some((s) => s.id === match[1])) return undefined;
     const sub = match[2] === 'vztmpl' ? 'template/cache' : match[2] === 'iso' ? 'template/iso' : 'import';
     return join(this.storagePath(node, match[1] ?? ''), sub, match[3] ?? '');
   }

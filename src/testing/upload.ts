@@ -167,6 +167,7 @@ export async function handleUpload(call: EndpointCall): Promise<EndpointResult> 
   await mkdir(join(state.dataDir, 'tmp'), { recursive: true });
   const tmpPath = join(state.dataDir, 'tmp', `pveupload-${randomBytes(16).toString('hex')}`);
   const received = await receiveMultipart(upload.body, boundary, tmpPath);
+  upload.logFields({ ...received.fields, ...(received.filename ? { filename: received.filename } : {}), size: received.size });
   let handedOver = false;
   try {
     const params: Record<string, RawParamValue> = { ...raw, ...received.fields, filename: received.filename || undefined };

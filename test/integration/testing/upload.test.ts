@@ -117,7 +117,8 @@ describe('PVE simulator template upload over HTTPS', () => {
     expect(content.body.data).toEqual([expect.objectContaining({ volid: 'local:vztmpl/my_template__1_.tar.zst', size: data.length, format: 'tzst', content: 'vztmpl' })]);
     expect(await tmpFiles()).toEqual([]);
     const entry = sim?.state.requestLog.find((e) => e.upid === reply.body.data);
-    expect(entry?.params).toMatchObject({ node: 'pve1', storage: 'local' });
+    expect(entry?.params).toEqual({ node: 'pve1', storage: 'local', content: 'vztmpl', 'checksum-algorithm': 'sha256', checksum, filename: 'my template (1).tar.zst', size: data.length });
+    expect(Object.keys(entry?.params ?? {}).slice(2)).toEqual(['content', 'checksum-algorithm', 'checksum', 'filename', 'size']);
   });
 
   it('streams a large body to disk in chunks and accepts a ticket without CSRF', async () => {
