@@ -7,7 +7,7 @@
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -227,10 +227,17 @@ export class OciRuntimeDriver {
     const { signal } = options;
     if (signal?.aborted) throw abortError(signal, `create of container ${id}`);
     const bundle = resolve(options.bundle);
+    let config: unknown;
     try {
-      await stat(join(bundle, 'config.json'));
+      config = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8'));
     } catch (error) {
-      throw new NotFoundError(`bundle ${bundle} has no config.json`, { path: bundle }, { cause: error });
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`bundle ${bundle} has no config.json`, { path: bundle }, { cause: error });
+      throw new OciRuntimeError(`cannot read ${join(bundle, 'config.json')}: ${(error as Error).message}`, { runtime: this.options.runtime, containerId: id }, { cause: error });
+    }
+    if ((config as { process?: { terminal?: unknown } } | null)?.process?.terminal === true) {
+      // The runtime would hand the pty master over a --console-socket (SCM_RIGHTS), which neither
+      // Node nor perl-base can receive.
+      throw new LxcriError('ERR_INVALID_ARGUMENT', `container ${id} asks for a terminal (tty), which this driver does not support`, { field: 'process.terminal' }, { grpcStatus: 'Unimplemented' });
     }
     const logPath = options.logPath ? resolve(options.logPath) : undefined;
     if (logPath !== undefined) {

@@ -147,6 +147,12 @@ describe('create', () => {
     await mkdir(bundle, { recursive: true });
     await writeFile(join(bundle, 'config.json'), '{}');
     await expect(d.create('c1', { bundle, logPath: join(dir, 'no/such/dir/x.log') })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', details: { field: 'logPath' } });
+    const tty = join(dir, 'tty-bundle');
+    await mkdir(tty, { recursive: true });
+    await writeFile(join(tty, 'config.json'), JSON.stringify({ process: { terminal: true } }));
+    await expect(d.create('c1', { bundle: tty })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', grpcStatus: 'Unimplemented', details: { field: 'process.terminal' } });
+    await writeFile(join(tty, 'config.json'), '{');
+    await expect(d.create('c1', { bundle: tty })).rejects.toMatchObject({ code: 'ERR_OCI_RUNTIME' });
   });
 
   describe.skipIf(missing({ tools: ['perl'] }))('through the Perl monitor', () => {
