@@ -46,6 +46,7 @@ export class InMemorySandboxStore implements SandboxStore {
 
   async get(id: string, options: StoreOperationOptions = {}): Promise<SandboxRecord | undefined> {
     checkAborted(options.signal);
+    assertRecordId(id, 'sandbox');
     return this.#records.get(id);
   }
 
@@ -104,6 +105,7 @@ export class InMemoryContainerStore implements ContainerStore {
 
   async get(id: string, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
     checkAborted(options.signal);
+    assertRecordId(id, 'container');
     return this.#records.get(id);
   }
 

@@ -130,7 +130,7 @@ const idMapping = fc.record({ hostId: fc.oneof(fc.nat(), fc.constant(4294967295)
 const profile = fc.record({ profileType: fc.constantFrom('RuntimeDefault', 'Unconfined', 'Localhost', 0, 1, 2, 3), localhostRef: fc.constantFrom('', '/p.json', 'name', 'rel/p') }, { requiredKeys: [] });
 const structured = fc.record(
   {
-    podSandboxId: fc.constantFrom(SB, SB_PRIVILEGED, SB_USERNS, 'sb-notready', 'nope', ''),
+    podSandboxId: fc.constantFrom(SB, SB_PRIVILEGED, SB_USERNS, 'sb-notready', 'nope', '', '../escape', 'a/b'),
     config: fc.record(
       {
         metadata: fc.record({ name: fc.constantFrom('app', '', 'taken', 'Bad_Name', 'x'.repeat(64)), attempt: fc.oneof(fc.nat(3), fc.constant(-1)) }, { requiredKeys: [] }),
@@ -177,7 +177,7 @@ const structured = fc.record(
                   {
                     network: fc.constantFrom('POD', 'NODE', 'TARGET', 1),
                     pid: fc.constantFrom('POD', 'CONTAINER', 'NODE', 'TARGET'),
-                    targetId: fc.constantFrom('', 'c-running', 'c-created', 'c-other', 'ghost'),
+                    targetId: fc.constantFrom('', 'c-running', 'c-created', 'c-other', 'ghost', '../x'),
                     usernsOptions: fc.oneof(fc.constant(USERNS_POD), fc.record({ mode: fc.constantFrom('POD', 'NODE', 'CONTAINER'), uids: fc.array(idMapping, { maxLength: 2 }), gids: fc.array(idMapping, { maxLength: 2 }) }, { requiredKeys: [] })),
                   },
                   { requiredKeys: [] },

@@ -192,6 +192,7 @@ const cases: Case[] = [
   { name: 'container name not a DNS label', set: { 'config.metadata': { name: 'Web_1' } }, issues: [{ path: 'config.metadata.name', code: 'invalid_name' }] },
   { name: 'unknown sandbox id', item: 2, set: { podSandboxId: 'nope' }, status: 'NotFound', issues: [{ path: 'podSandboxId', code: 'sandbox_not_found', grpc: 'NotFound', message: 'failed to find sandbox id "nope": not found' }] },
   { name: 'sandbox not ready', item: 2, set: { podSandboxId: SB_NOT_READY }, status: 'FailedPrecondition', issues: [{ path: 'podSandboxId', code: 'sandbox_not_ready', grpc: 'FailedPrecondition', message: 'sandbox container "sb-notready" is not running' }] },
+  { name: 'pod_sandbox_id that cannot be an id', item: 2, set: { podSandboxId: '../../etc' }, status: 'NotFound', issues: [{ path: 'podSandboxId', code: 'sandbox_not_found', message: /not a valid sandbox id/ }] },
   { name: 'empty pod_sandbox_id', item: 2, set: { podSandboxId: '' }, issues: [{ path: 'podSandboxId', code: 'required' }] },
   {
     name: 'duplicate (name, attempt) in the sandbox (containerd rule chosen)',
