@@ -1,0 +1,49 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../../src/cli/main.js';
+import type { CliIo } from '../../../../src/cli/types.js';
+import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
+
+function io(cwd: string): CliIo & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd, out: () => out, err: () => err };
+}
+
+let work: string;
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'lxcri-cli-unpack-'));
+  writeImageLayout(join(work, 'img'), [{ tar: await packTar([{ name: 'hello', content: 'hi' }]) }], { ref: 'v1' });
+});
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('lxcri unpack', () => {
+  it('unpacks DIR:REF relative to the working directory and prints a JSON summary', async () => {
+    const cli = io(work);
+    expect(await main(['unpack', '--image', 'img:v1', 'out', '--rootless'], cli)).toBe(0);
+    const summary = JSON.parse(cli.out()) as { rootfs: string; reference: string; layers: number; entries: number };
+    expect(summary).toMatchObject({ rootfs: join(work, 'out', 'rootfs'), reference: 'v1', layers: 1, entries: 1 });
+    expect(readFileSync(join(work, 'out', 'rootfs', 'hello'), 'utf8')).toBe('hi');
+  });
+
+  it('exits 2 on usage errors and 1 on a missing image, with a JSON error', async () => {
+    const a = io(work);
+    expect(await main(['unpack', 'out2'], a)).toBe(2);
+    expect(a.err()).toContain('--image');
+    const b = io(work);
+    expect(await main(['unpack', '--image', 'img:v1'], b)).toBe(2);
+    const c = io(work);
+    expect(await main(['unpack', '--image', 'img:nope', 'out3'], c)).toBe(1);
+    expect(JSON.parse(c.out())).toMatchObject({ error: { code: 'ERR_NOT_FOUND' } });
+    const d = io(work);
+    expect(await main(['unpack', '--image', 'no-such-dir', 'out4'], d)).toBe(1);
+    expect(JSON.parse(d.out())).toMatchObject({ error: { code: 'ERR_IMAGE' } });
+    const e = io(work);
+    expect(await main(['unpack', '--help'], e)).toBe(0);
+    expect(e.out()).toContain('umoci unpack');
+  });
+});
