@@ -268,6 +268,7 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     if (endpoint.upload) {
       uploadStream = request.body;
     } else {
+      if (Number(request.headers['content-length'] ?? 0) > MAX_POST_BYTES) return finish(errorResponse(new PveApiError(501, 'for data too large\n')));
       const raw = await readBody(request.body, MAX_POST_BYTES);
       if (raw === 'too-large') return finish(errorResponse(new PveApiError(501, 'for data too large\n')));
       if (raw.length > 0) {

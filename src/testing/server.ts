@@ -73,6 +73,8 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}, extra
         }
         res.writeHead(response.status, safeReason(response.statusText), response.headers);
         res.end(response.body);
+        // Discard what the client still sends (an early error answer to a large body).
+        req.resume();
       })
       .catch((error: unknown) => {
         state.logger.error({ err: error }, 'simulator request failed');

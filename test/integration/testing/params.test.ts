@@ -133,6 +133,17 @@ describe('PVE simulator parameter verification (PVE texts)', () => {
     expect(badEnv.body.errors).toEqual({ env: 'value does not match the regex pattern' });
   });
 
+  it('answers pveproxy transport errors: body too large, unexpected content types, cookie in Authorization', async () => {
+    const big = await api.call('PUT', '/nodes/pve1/lxc/100/config', {}, undefined, { rawBody: `description=${'x'.repeat(600 * 1024)}` });
+    expect([big.status, big.statusText]).toEqual([501, 'for data too large']);
+    const xml = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: '<vmid>1</vmid>', contentType: 'application/xml' });
+    expect([xml.status, xml.statusText]).toEqual([506, "upload 'Content-Type 'application/xml' not implemented"]);
+    const { ticket } = await api.login();
+    const viaHeader = await api.call('GET', '/nodes', {}, { token: `PVEAuthCookie=${encodeURIComponent(ticket)}` });
+    expect(viaHeader.status).toBe(200);
+    expect(sim.state.requestLog.at(-1)?.auth).toEqual({ kind: 'ticket', userid: 'root@pam' });
+  });
+
   it('answers 501 for unknown methods and paths', async () => {
     const reply = await api.call('POST', '/nodes/pve1/lxc/100/status/current');
     expect([reply.status, reply.statusText]).toEqual([501, "Method 'POST /nodes/pve1/lxc/100/status/current' not implemented"]);
