@@ -1,0 +1,94 @@
+/**
+ * The container monitor with a pretend runtime whose `create` forks a "container" process that
+ * waits for `start`, like runc's init: no root needed, but the real Perl monitor, real pipes and
+ * real process re-parenting are exercised.
+ */
+import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OciRuntimeDriver } from '../../../../src/index.js';
+import { missing } from '../../../helpers/requirements.js';
+
+let dir: string;
+let runtime: string;
+let bundle: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lxcri-monitor-'));
+  bundle = join(dir, 'bundle');
+  await mkdir(bundle);
+  await writeFile(join(bundle, 'config.json'), '{"ociVersion":"1.0.2"}');
+  runtime = join(dir, 'runtime');
+  await writeFile(
+    runtime,
+    [
+      '#!/bin/sh',
+      'cmd=""; bundle=""; pidfile=""; id=""',
+      'while [ $# -gt 0 ]; do',
+      '  case "$1" in',
+      '    create|start|delete|state) cmd="$1" ;;',
+      '    --bundle) bundle="$2"; shift ;;',
+      '    --pid-file) pidfile="$2"; shift ;;',
+      '    *) id="$1" ;;',
+      '  esac',
+      '  shift',
+      'done',
+      `fifo="${dir}/start-$id"`,
+      'case "$cmd" in',
+      '  create)',
+      '    echo "creating $id" >&2',
+      '    mkfifo "$fifo"',
+      '    ( read go < "$fifo"; printf "line one\\nline two"; head -c 20000 /dev/zero | tr "\\0" E >&2; exit 5 ) &',
+      '    echo $! > "$pidfile" ;;',
+      '  start) echo go > "$fifo"; rm -f "$fifo" ;;',
+      '  delete) exit 0 ;;',
+      '  state) echo "{\\"ociVersion\\":\\"1.0.2\\",\\"id\\":\\"$id\\",\\"status\\":\\"stopped\\",\\"pid\\":0,\\"bundle\\":\\"b\\"}" ;;',
+      'esac',
+      '',
+    ].join('\n'),
+  );
+  await chmod(runtime, 0o755);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(missing({ tools: ['perl'] }))('container monitor', () => {
+  it('adopts the init, records its exit code, and writes CRI log lines (F, P, and an unterminated last line)', async () => {
+    const d = new OciRuntimeDriver({ runtime, stateDir: join(dir, 'state') });
+    const logPath = join(dir, 'c.log');
+    const { pid } = await d.create('c1', { bundle, logPath });
+    expect(pid).toBeGreaterThan(1);
+    // what the runtime printed during create is not container output
+    expect(await readFile(logPath, 'utf8')).toBe('');
+    await d.start('c1');
+    const exit = await d.waitForExit('c1', { timeoutMs: 10_000 });
+    expect(exit).toMatchObject({ pid, exitCode: 5, signal: null });
+    expect(exit.finishedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect((await d.state('c1')).exit).toEqual(exit);
+
+    const lines = (await readFile(logPath, 'utf8')).split('\n').filter(Boolean);
+    const parsed = lines.map((l) => /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (stdout|stderr) ([FP]) (.*)$/.exec(l));
+    expect(parsed.every(Boolean)).toBe(true);
+    const entries = parsed.map((m) => [m?.[2], m?.[3], m?.[4]]);
+    expect(entries.filter((e) => e[0] === 'stdout')).toEqual([
+      ['stdout', 'F', 'line one'],
+      ['stdout', 'F', 'line two'],
+    ]);
+    expect(entries.filter((e) => e[0] === 'stderr')).toEqual([
+      ['stderr', 'P', 'E'.repeat(16384)],
+      ['stderr', 'F', 'E'.repeat(20000 - 16384)],
+    ]);
+    await d.delete('c1');
+  });
+
+  it('without a log path the output is dropped and the exit is still recorded', async () => {
+    const d = new OciRuntimeDriver({ runtime, stateDir: join(dir, 'state') });
+    await d.create('c2', { bundle });
+    await d.start('c2');
+    expect(await d.waitForExit('c2', { timeoutMs: 10_000 })).toMatchObject({ exitCode: 5 });
+    await d.delete('c2');
+    await expect(readFile(join(dir, 'state', 'c2', 'exit.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
