@@ -56,7 +56,7 @@ describe('buildRuntimeSpec properties', () => {
         const caps = spec.process.capabilities;
         for (const c of add) if (!drop.includes(c)) expect(caps?.bounding).toContain(`CAP_${c}`);
         for (const c of drop) expect(caps?.bounding).not.toContain(`CAP_${c}`);
-        for (const c of DEFAULT_CAPABILITIES) if (!drop.includes(c.slice(4))) expect(caps?.bounding).toContain(c);
+        for (const c of DEFAULT_CAPABILITIES) if (!(drop as string[]).includes(c.slice(4))) expect(caps?.bounding).toContain(c);
         expect(caps?.effective).toEqual(caps?.bounding);
         expect(caps?.permitted).toEqual(caps?.bounding);
         expect(ociRuntimeSpecSchema.safeParse(spec).success).toBe(true);
