@@ -1,4 +1,5 @@
 import type { CliCommand } from '../types.js';
+import { validateCommand } from './validate.js';
 import { selectCommand } from './select.js';
 import { unpackCommand } from './unpack.js';
 import { bundleCommand } from './bundle.js';
@@ -9,6 +10,7 @@ import { simulatorCommand } from './simulator.js';
  * in this folder and is added here with one line.
  */
 export const commands: readonly CliCommand[] = [
+  validateCommand,
   selectCommand,
   unpackCommand,
   bundleCommand,
