@@ -3,11 +3,9 @@
  * @module
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { AbortedError, LxcriError } from '../../errors.js';
 import { expandPath } from '../transport/encode.js';
@@ -83,19 +81,21 @@ function invalid(field: string, message: string): LxcriError {
   return new LxcriError('ERR_INVALID_ARGUMENT', `${field}: ${message}`, { field }, { defaultGrpcStatus: 'InvalidArgument' });
 }
 
-/** Streams a file through SHA-256 (constant memory). */
+/** Hashes a file with SHA-256 through one reused 256 KiB buffer (constant memory, no allocation churn). */
 export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
-  await pipeline(
-    createReadStream(path, { highWaterMark: 1 << 20 }),
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        cb();
-      },
-    }),
-    ...(signal ? [{ signal }] : []),
-  );
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 18);
+    for (;;) {
+      if (signal?.aborted) throw new AbortedError('checksum aborted', {}, { cause: signal.reason });
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest('hex');
 }
 

@@ -9,11 +9,15 @@
  * a custom connect function ({@link connectTls}), so certificate pinning works for self-signed
  * PVE certificates and nothing is configured process-wide.
  *
+ * Streamed bodies (uploads) go through undici's `request()` on the same Agent instead: `fetch`
+ * keeps a 200 MiB stream body in memory (measured: RSS +220 MiB, against +38 MiB with
+ * `request()`), and PVE needs `Content-Length` on uploads, which `request()` sends as given.
+ * msw does not see those requests; uploads are tested against the simulator over HTTPS.
+ *
  * @module
  */
-import { Readable } from 'node:stream';
-import { Agent, type buildConnector } from 'undici';
-import type { Transport, TransportContext, TransportFactory, TransportRequest, TransportResponse } from './types.js';
+import { Agent, request as undiciRequest, type buildConnector } from 'undici';
+import type { StreamBody, Transport, TransportContext, TransportFactory, TransportRequest, TransportResponse } from './types.js';
 import { connectTls, serverNameFor, type ResolvedTlsOptions } from './tls.js';
 import { toTransportError } from './network-error.js';
 
@@ -80,25 +84,18 @@ class FetchTransport implements Transport {
   }
 
   async send(request: TransportRequest): Promise<TransportResponse> {
+    if (request.body !== undefined && typeof request.body !== 'string') return this.#sendStream(request, request.body);
     const doFetch = this.#options.fetch ?? globalThis.fetch;
-    const headers: Record<string, string> = { ...request.headers };
-    let body: string | ReadableStream<Uint8Array> | undefined;
-    if (typeof request.body === 'string') body = request.body;
-    else if (request.body !== undefined) {
-      headers['content-length'] = String(request.body.length);
-      body = Readable.toWeb(request.body.stream) as ReadableStream<Uint8Array>;
-    }
     try {
-      // `dispatcher` and `duplex` are undici extensions of RequestInit; undici 7's Agent type differs
+      // `dispatcher` is an undici extension of RequestInit; undici 7's Agent type differs
       // nominally from the undici-types copy @types/node uses, hence the cast below.
       const init: Record<string, unknown> = {
         method: request.method,
-        headers,
+        headers: { ...request.headers },
         signal: request.signal,
         redirect: 'manual',
         dispatcher: this.#agent,
-        ...(body === undefined ? {} : { body }),
-        ...(body !== undefined && typeof body !== 'string' ? { duplex: 'half' as const } : {}),
+        ...(request.body === undefined ? {} : { body: request.body }),
       };
       const response = await doFetch(request.url, init as RequestInit);
       const text = await response.text();
@@ -108,7 +105,27 @@ class FetchTransport implements Transport {
       });
       return { status: response.status, statusText: response.statusText, headers: outHeaders, body: text };
     } catch (error) {
-      if (typeof request.body === 'object') request.body.stream.destroy();
+      throw toTransportError(error, request.method, request.url, request.signal);
+    }
+  }
+
+  async #sendStream(request: TransportRequest, body: StreamBody): Promise<TransportResponse> {
+    try {
+      const response = await undiciRequest(request.url, {
+        method: request.method,
+        headers: { ...request.headers, 'content-length': String(body.length) },
+        body: body.stream,
+        signal: request.signal,
+        dispatcher: this.#agent,
+      });
+      const text = await response.body.text();
+      const outHeaders: Record<string, string> = {};
+      for (const [key, value] of Object.entries(response.headers)) {
+        if (value !== undefined) outHeaders[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      return { status: response.statusCode, statusText: (response as { statusText?: string }).statusText ?? '', headers: outHeaders, body: text };
+    } catch (error) {
+      body.stream.destroy();
       throw toTransportError(error, request.method, request.url, request.signal);
     }
   }
