@@ -61,7 +61,8 @@ export function generateSelfSignedCertificate(commonName = 'localhost', days = 3
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  // DER INTEGER: positive (top bit clear) and minimal (first byte not zero).
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
   const ecdsaSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const subject = name(commonName, 'PVE Cluster Node (proxmox-lxcri simulator)');
   const now = Date.now();

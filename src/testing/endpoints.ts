@@ -257,12 +257,8 @@ async function postTicket({ state, params, raw }: EndpointCall): Promise<Endpoin
     if (!verifySecondFactor(state, user.totpSecret, password)) throw fail('invalid tfa response');
     return issue();
   }
-  // Renewal: a valid ticket of the same user as password.
-  if (password.startsWith('PVE:')) {
-    const owner = state.verifyTicket(password);
-    if (owner === username) return issue();
-    throw fail('invalid ticket');
-  }
+  // Renewal: a valid ticket of the same user as password (else it is tried as a password).
+  if (password.startsWith('PVE:') && state.verifyTicket(password) === username) return issue();
   if (password !== user.password) throw fail('invalid password');
   if (user.totpSecret !== undefined) {
     if (params['otp'] !== undefined) {

@@ -163,23 +163,29 @@ class ConfigLock {
   held = false;
   private readonly waiters: { grant: () => void; timer: NodeJS.Timeout }[] = [];
 
-  acquire(timeoutMs: number): Promise<(() => void) | undefined> {
+  acquire(timeoutMs: number, signal: AbortSignal): Promise<(() => void) | undefined> {
     if (!this.held) {
       this.held = true;
       return Promise.resolve(this.releaser());
     }
+    if (signal.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
+      const giveUp = (): void => {
+        clearTimeout(waiter.timer);
+        signal.removeEventListener('abort', giveUp);
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        resolve(undefined);
+      };
       const waiter = {
         grant: () => {
           clearTimeout(waiter.timer);
+          signal.removeEventListener('abort', giveUp);
           resolve(this.releaser());
         },
-        timer: setTimeout(() => {
-          const index = this.waiters.indexOf(waiter);
-          if (index >= 0) this.waiters.splice(index, 1);
-          resolve(undefined);
-        }, timeoutMs),
+        timer: setTimeout(giveUp, timeoutMs),
       };
+      signal.addEventListener('abort', giveUp, { once: true });
       this.waiters.push(waiter);
     });
   }
@@ -425,7 +431,7 @@ export class PveSimulatorState {
       lock = new ConfigLock();
       this.locks.set(vmid, lock);
     }
-    return lock.acquire(timeoutMs);
+    return lock.acquire(timeoutMs, this.closing.signal);
   }
 
   /** True while someone holds the config lock of `vmid`. */

@@ -78,6 +78,10 @@ describe('tickets, CSRF tokens and locks', () => {
 });
 
 describe('helpers', () => {
+  it('always encodes valid DER (200 certificates parse)', () => {
+    for (let i = 0; i < 200; i++) expect(() => new X509Certificate(generateSelfSignedCertificate('n').cert)).not.toThrow();
+  });
+
   it('generates a self-signed certificate for 127.0.0.1 and localhost', () => {
     const { cert, fingerprint256 } = generateSelfSignedCertificate('pve1');
     const x509 = new X509Certificate(cert);
