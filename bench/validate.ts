@@ -5,8 +5,9 @@
  *
  * Validates three real request shapes (crictl's minimal files, a full crictl container config in a
  * host-network sandbox, and a proto3 JSON request) against in-memory stores, in one loop on the
- * main thread, and prints JSON with the rate of each shape and of the mix. Also prints the rate of
- * rejected requests (with several issues each), which take the error path.
+ * main thread, and prints JSON with the rate of each shape and of the mix, per second of CPU time
+ * (the one-core rate, independent of other load on the machine) and per wall-clock second. Also
+ * prints the rate of rejected requests (with several issues each), which take the error path.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,16 @@ const shapes: Record<string, unknown> = {
 };
 const invalid = { pod_sandbox_id: 'nope', config: { metadata: { name: 'Bad_Name' }, image: { image: '' }, comand: ['x'] }, sandbox_config: load('pod-config.json') };
 
-async function rate(label: string, inputs: readonly unknown[], expectValid: boolean): Promise<{ shape: string; perSecond: number; runs: number }> {
+interface Rate {
+  shape: string;
+  /** Requests per second of CPU time used by this process (all its threads): the one-core rate. */
+  perCpuSecond: number;
+  /** Requests per second of wall-clock time (lower when other processes share the core). */
+  perWallSecond: number;
+  runs: number;
+}
+
+async function rate(label: string, inputs: readonly unknown[], expectValid: boolean): Promise<Rate> {
   const run = async (input: unknown) => {
     try {
       await validateCreateContainerRequest(input, ctx);
@@ -60,6 +70,7 @@ async function rate(label: string, inputs: readonly unknown[], expectValid: bool
   };
   for (let i = 0; i < 30000; i++) await run(inputs[i % inputs.length]); // warm-up: let the JIT settle
   let runs = 0;
+  const cpuStart = process.cpuUsage();
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(Math.round(seconds * 1e9));
   let now = start;
@@ -69,7 +80,9 @@ async function rate(label: string, inputs: readonly unknown[], expectValid: bool
     now = process.hrtime.bigint();
   }
   const elapsed = Number(now - start) / 1e9;
-  return { shape: label, perSecond: Math.round(runs / elapsed), runs };
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return { shape: label, perCpuSecond: Math.round(runs / cpuSeconds), perWallSecond: Math.round(runs / elapsed), runs };
 }
 
 const results = [];
@@ -77,4 +90,6 @@ for (const [label, input] of Object.entries(shapes)) results.push(await rate(lab
 const mix = await rate('mix of the three', Object.values(shapes), true);
 results.push(mix);
 results.push(await rate('rejected (error path, 4 issues)', [invalid], false));
-console.log(JSON.stringify({ benchmark: 'validateCreateContainerRequest', node: process.version, seconds, target: 50000, meetsTarget: mix.perSecond >= 50000, results }, null, 2));
+console.log(
+  JSON.stringify({ benchmark: 'validateCreateContainerRequest', node: process.version, seconds, target: 50000, meetsTarget: mix.perCpuSecond >= 50000, results }, null, 2),
+);
