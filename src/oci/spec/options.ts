@@ -35,11 +35,11 @@ export const buildRuntimeSpecOptionsSchema = z.strictObject({
   /**
    * The sandbox the container joins: namespace paths of the pod (e.g. `/proc/<pid>/ns/net`).
    * A namespace without a path is created new for the container; the pod's `NODE` modes still
-   * mean the host's.
+   * mean the host's. A whole `SandboxRecord` can be passed (other keys are ignored).
    * @defaultValue no sandbox namespaces
    */
   sandbox: z
-    .strictObject({
+    .looseObject({
       id: z.string().optional(),
       namespacePaths: z
         .strictObject({

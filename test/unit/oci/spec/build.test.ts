@@ -399,6 +399,10 @@ describe('namespaces and hostname (§7 #29)', () => {
     ]);
     expect(spec.hostname).toBeUndefined();
   });
+  it('accepts a whole SandboxRecord as the sandbox option', () => {
+    const record = { id: 'sandbox-1', state: 'SANDBOX_READY', runtimeHandler: '', createdAt: 1, config: {}, metadata: {}, namespacePaths: { network: '/proc/5/ns/net' } };
+    expect(build({}, undefined, { sandbox: record }).linux.namespaces).toContainEqual({ type: 'network', path: '/proc/5/ns/net' });
+  });
   it('without sandbox paths: new namespaces and the pod hostname', () => {
     const spec = build();
     expect(spec.linux.namespaces).toEqual([{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }]);
