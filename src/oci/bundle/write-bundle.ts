@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { chmod, lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { AbortedError, AlreadyExistsError, BundleError, InvalidOptionsError, isLxcriError } from '../../errors.js';
@@ -79,6 +79,12 @@ export const writeBundleOptionsSchema = z.strictObject({
    * @defaultValue `{}`
    */
   spec: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * Create missing mount source directories (0755) like containerd; they are removed again when
+   * the write fails. Off: a missing mount source is a `NotFound` issue.
+   * @defaultValue `false`
+   */
+  createMissingHostPaths: z.boolean().default(false),
   /**
    * Cancels the write; everything made so far is removed.
    * @defaultValue none
@@ -169,6 +175,7 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
   if (exists) throw new AlreadyExistsError(`bundle directory ${bundle} already exists`, { path: bundle });
   let firstCreated: string | undefined;
   let rootfs: ProvidedRootfs | undefined;
+  const createdHostPaths: string[] = [];
   try {
     firstCreated = (await mkdir(dirname(bundle), { recursive: true, mode: 0o700 })) ?? undefined;
     try {
@@ -183,7 +190,12 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
 
     rootfs = await provider.createRootfs(o.image, bundle, { mode: o.rootfsMode, ...(signal ? { signal } : {}) });
     aborted(signal);
-    const inputs = await collectSpecInputs(o.request, { rootfs: rootfs.path, ...(signal ? { signal } : {}) });
+    const inputs = await collectSpecInputs(o.request, {
+      rootfs: rootfs.path,
+      createMissingHostPaths: o.createMissingHostPaths,
+      createdHostPaths,
+      ...(signal ? { signal } : {}),
+    });
     const rel = relative(bundle, rootfs.path);
     const rootPath = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : rootfs.path;
     const spec = buildRuntimeSpec(o.request, o.image.config, { ...(o.spec as BundleSpecOptions), containerId: o.containerId, ...inputs, rootPath });
@@ -204,6 +216,10 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
     if (rootfs) {
       await rootfs.release().catch((e: unknown) => logger.error({ bundle, error: String(e) }, 'releasing the rootfs after a failed bundle write failed'));
     }
+    for (const path of createdHostPaths.reverse()) {
+      // Only what this call created, and only while still empty (nothing else has used it).
+      await removeEmptyTree(path).catch((e: unknown) => logger.warn({ path, error: String(e) }, 'could not remove a created mount source'));
+    }
     if (firstCreated !== undefined) {
       const left = await mountsBelow(firstCreated).catch(() => [] as string[]);
       if (left.length === 0) await rm(firstCreated, { recursive: true, force: true });
@@ -212,6 +228,15 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
     if (isLxcriError(error)) throw error;
     throw new BundleError(`cannot write the bundle ${bundle}: ${(error as Error).message}`, { path: bundle }, { cause: error });
   }
+}
+
+/** Removes a directory tree made only of empty directories (rmdir, deepest first); stops at anything else. */
+async function removeEmptyTree(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) return;
+    await removeEmptyTree(join(dir, entry.name));
+  }
+  await rmdir(dir);
 }
 
 async function removeBundle(bundle: string, rootfs: ProvidedRootfs): Promise<void> {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { AbortedError, CriValidationError, type CriValidationIssue } from '../../errors.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
@@ -26,6 +26,14 @@ export interface CollectedSpecInputs {
 export interface CollectSpecInputsOptions {
   /** The container's rootfs on the host: its `/etc/passwd` and `/etc/group` are read from inside it. */
   rootfs: string;
+  /**
+   * Create a missing mount source directory (mode 0755), as containerd and CRI-O do. Off by
+   * default: the CRI comment says a missing host path is an error.
+   * @defaultValue `false`
+   */
+  createMissingHostPaths?: boolean;
+  /** Receives the top-most directory of each host path created, so a caller can remove them on failure. */
+  createdHostPaths?: string[];
   signal?: AbortSignal;
 }
 
@@ -43,9 +51,9 @@ function linuxDevice(rdev: number): { major: number; minor: number } {
 /**
  * Collects: the image's passwd/group (read inside `rootfs`, never following a symlink out of it),
  * the JSON of each Localhost seccomp profile, the real path of every CRI mount's `hostPath` (the
- * CRI says symlinks are followed; a missing host path is an error, as the CRI comment asks —
- * containerd would create it, which means touching host paths it does not own), and the device
- * numbers of every CRI device.
+ * CRI says symlinks are followed; a missing host path is an error, as the CRI comment asks,
+ * unless `createMissingHostPaths` asks for containerd's behaviour), and the device numbers of
+ * every CRI device.
  * @throws CriValidationError naming each request field whose host object is missing or invalid
  */
 export async function collectSpecInputs(request: NormalizedCreateContainerRequest, options: CollectSpecInputsOptions): Promise<CollectedSpecInputs> {
@@ -89,6 +97,11 @@ export async function collectSpecInputs(request: NormalizedCreateContainerReques
     if (m.hostPath === '' || m.image) continue;
     check();
     try {
+      if (options.createMissingHostPaths && isAbsolute(m.hostPath) && !(await lstat(m.hostPath).then(() => true, () => false))) {
+        // containerd: MkdirAll(0755). Record what was made so a failed write can remove it.
+        const first = await mkdir(m.hostPath, { recursive: true, mode: 0o755 });
+        if (first !== undefined) options.createdHostPaths?.push(first);
+      }
       hostPaths[m.hostPath] = await realpath(m.hostPath);
     } catch (error) {
       issues.push({

@@ -110,6 +110,27 @@ describe.skipIf(skip)('writeBundle', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
+  it('createMissingHostPaths makes missing mount sources (containerd) and removes them when the write fails', async () => {
+    const source = join(work, 'new-src', 'a', 'b');
+    const ok = await writeBundle(join(work, 'b-create'), {
+      containerId: 'c7',
+      request: req({}, { mounts: [{ container_path: '/x', host_path: source }] }),
+      image,
+      createMissingHostPaths: true,
+    });
+    expect((await stat(source)).isDirectory()).toBe(true);
+    expect(ok.spec.mounts?.at(-1)?.source).toBe(source);
+    await ok.remove();
+    await rm(join(work, 'new-src'), { recursive: true });
+
+    const dir = join(work, 'b-create-fail');
+    await expect(
+      writeBundle(dir, { containerId: 'c8', request: req({ run_as_username: 'mallory' }, { mounts: [{ container_path: '/x', host_path: source }] }), image, createMissingHostPaths: true }),
+    ).rejects.toBeInstanceOf(CriValidationError);
+    expect(existsSync(join(work, 'new-src'))).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it('never touches an existing directory', async () => {
     const dir = join(work, 'existing');
     await mkdir(dir);
