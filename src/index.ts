@@ -292,6 +292,7 @@ export type {
 export { encodeForm, percentEncode } from './proxmox/transport/encode.js';
 export type { Params, ParamValue } from './proxmox/transport/encode.js';
 export type { UploadProgress } from './proxmox/transport/multipart.js';
+export { ticketResponseSchema } from './proxmox/transport/auth.js';
 export type { TicketResponse } from './proxmox/transport/auth.js';
 export {
   encodePropertyString,
@@ -334,13 +335,13 @@ export type { AllocateVmidOptions, AllocateVmidResult, CreateWithVmid, VmidAlloc
 export { choosePlacement } from './proxmox/placement.js';
 export type { Placement, PlacementCriteria } from './proxmox/placement.js';
 export type { Endpoint, CallOptions, RetryPolicy, EndpointSender } from './proxmox/api/endpoint.js';
-export { VersionApi } from './proxmox/api/version.js';
+export { VersionApi, versionSchema } from './proxmox/api/version.js';
 export type { PveVersion } from './proxmox/api/version.js';
-export { NodesApi } from './proxmox/api/nodes.js';
+export { NodesApi, nodeSchema } from './proxmox/api/nodes.js';
 export type { PveNode } from './proxmox/api/nodes.js';
-export { ClusterApi } from './proxmox/api/cluster.js';
+export { ClusterApi, clusterResourceSchema } from './proxmox/api/cluster.js';
 export type { ClusterResource, ClusterResourceType } from './proxmox/api/cluster.js';
-export { LxcApi, toLxcWireParams } from './proxmox/api/lxc.js';
+export { LxcApi, toLxcWireParams, lxcListEntrySchema, lxcStatusSchema, lxcConfigSchema } from './proxmox/api/lxc.js';
 export type {
   LxcCreateParams,
   LxcConfigParams,
@@ -350,9 +351,9 @@ export type {
   LxcConfig,
   Indexed,
 } from './proxmox/api/lxc.js';
-export { StorageApi, normalizeContentFilename } from './proxmox/api/storage.js';
+export { StorageApi, normalizeContentFilename, storageSchema, storageContentSchema } from './proxmox/api/storage.js';
 export type { PveStorage, StorageContent, UploadOptions, UploadResult, UploadContentType, ChecksumAlgorithm } from './proxmox/api/storage.js';
-export { TasksApi } from './proxmox/api/tasks.js';
+export { TasksApi, taskStatusSchema, taskLogSchema } from './proxmox/api/tasks.js';
 export { AccessApi } from './proxmox/api/access.js';
 export type { TicketParams } from './proxmox/api/access.js';
 // </proxmox>
