@@ -49,6 +49,19 @@ export function hasBusybox(): boolean {
   return existsSync(BUSYBOX_PATH);
 }
 
+/**
+ * `undefined` when busybox-static is installed, else the skip reason — and in CI (`CI=true`) an
+ * error, like `missing()` in requirements.ts (`busybox --version` is not an applet, so `missing`
+ * cannot probe it).
+ */
+export function missingBusybox(): string | undefined {
+  if (hasBusybox()) return undefined;
+  const reason = `needs busybox-static (${BUSYBOX_PATH})`;
+  if (process.env['CI'] === 'true') throw new Error(`CI=true but a test prerequisite is missing: ${reason}`);
+  process.stderr.write(`[skip] ${reason}\n`);
+  return reason;
+}
+
 /** Builds the image; `parent` defaults to the OS temp dir. */
 export async function buildBusyboxImage(options: { parent?: string; tag?: string } = {}): Promise<BusyboxImage> {
   const base = await mkdtemp(join(options.parent ?? tmpdir(), 'lxcri-busybox-'));

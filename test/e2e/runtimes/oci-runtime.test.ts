@@ -12,7 +12,7 @@ import { openImageLayout } from '../../../src/oci/image/layout.js';
 import type { ResolvedImage } from '../../../src/oci/image/layout.js';
 import { LayerCache } from '../../../src/oci/layers/layer-cache.js';
 import { OciRuntimeDriver, writeBundle, bundlePath, mountsBelow, OciRuntimeError, type OciRuntimeDriverOptions } from '../../../src/index.js';
-import { buildBusyboxImage, hasBusybox, type BusyboxImage } from '../../helpers/busybox-image.js';
+import { buildBusyboxImage, missingBusybox, type BusyboxImage } from '../../helpers/busybox-image.js';
 import { missing } from '../../helpers/requirements.js';
 
 const CRUN_WORKAROUND = ['unshare', '-m', '--', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"'];
@@ -23,7 +23,7 @@ interface RuntimeCase {
   driver: (root: string, state: string) => OciRuntimeDriverOptions;
 }
 
-const busyboxSkip = hasBusybox() ? undefined : 'needs busybox-static (/bin/busybox)';
+const busyboxSkip = missingBusybox();
 const RUNTIMES: RuntimeCase[] = [
   {
     name: 'runc',

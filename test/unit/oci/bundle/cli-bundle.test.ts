@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../../src/cli/main.js';
 import type { CliIo } from '../../../../src/cli/types.js';
 import { ociRuntimeSpecSchema } from '../../../../src/index.js';
-import { buildBusyboxImage, hasBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
+import { buildBusyboxImage, missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
 import { missing } from '../../../helpers/requirements.js';
 
 function captureIo(cwd: string): CliIo & { out: () => string; err: () => string } {
@@ -15,7 +15,7 @@ function captureIo(cwd: string): CliIo & { out: () => string; err: () => string 
   return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd, out: () => out, err: () => err };
 }
 
-const skip = missing({ tools: ['umoci'] }) ?? (hasBusybox() ? undefined : 'needs busybox-static');
+const skip = missing({ tools: ['umoci'] }) ?? missingBusybox();
 
 describe.skipIf(skip)('lxcri bundle', () => {
   let work: string;

@@ -15,10 +15,10 @@ import {
   writeBundle,
   type RootfsProvider,
 } from '../../../../src/index.js';
-import { buildBusyboxImage, hasBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
+import { buildBusyboxImage, missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
 import { missing } from '../../../helpers/requirements.js';
 
-const skip = missing({ tools: ['umoci'] }) ?? (hasBusybox() ? undefined : 'needs busybox-static');
+const skip = missing({ tools: ['umoci'] }) ?? missingBusybox();
 
 function req(securityContext: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): ReturnType<typeof normalizeCreateContainerRequest> {
   return normalizeCreateContainerRequest({
