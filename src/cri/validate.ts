@@ -37,7 +37,7 @@
  */
 import { isIP } from 'node:net';
 import { posix } from 'node:path';
-import { CriValidationError } from '../errors.js';
+import { CriValidationError, InvalidOptionsError } from '../errors.js';
 import type { CriValidationIssue, GrpcStatus } from '../errors.js';
 import type { HostInspector } from './host-inspector.js';
 import { formatPath, tryNormalizeCreateContainerRequest, tryNormalizePodSandboxConfig } from './normalize.js';
@@ -592,6 +592,31 @@ export function validatePodSandboxConfig(input: unknown, options: { normalize?: 
   return result.value;
 }
 
+const CONTEXT_KEYS = new Set(['sandboxes', 'containers', 'signal', 'normalize', 'features', 'host']);
+const FEATURE_KEYS = new Set(['recursiveReadOnlyMounts', 'userNamespaces', 'supplementalGroupsPolicy', 'hugetlbController', 'cdi', 'minimumMemoryLimitBytes']);
+
+/** Checks the context a caller passes (cheap: runs on every call). */
+function assertContext(ctx: ValidateContext): void {
+  const problems: { path: string; message: string }[] = [];
+  if (typeof ctx !== 'object' || ctx === null) {
+    problems.push({ path: '', message: 'the validation context must be an object with sandboxes and containers' });
+  } else {
+    if (typeof ctx.sandboxes?.get !== 'function') problems.push({ path: 'sandboxes', message: 'sandboxes must be a SandboxStore' });
+    if (typeof ctx.containers?.get !== 'function' || typeof ctx.containers?.findByName !== 'function') problems.push({ path: 'containers', message: 'containers must be a ContainerStore' });
+    for (const key of Object.keys(ctx)) if (!CONTEXT_KEYS.has(key)) problems.push({ path: key, message: `unknown option "${key}"` });
+    if (ctx.signal !== undefined && !(ctx.signal instanceof AbortSignal)) problems.push({ path: 'signal', message: 'signal must be an AbortSignal' });
+    for (const [key, value] of Object.entries(ctx.features ?? {})) {
+      if (!FEATURE_KEYS.has(key)) problems.push({ path: `features.${key}`, message: `unknown feature "${key}"` });
+      else if (key === 'minimumMemoryLimitBytes' ? !(Number.isSafeInteger(value) && (value as number) >= 0) : typeof value !== 'boolean' && value !== undefined) {
+        problems.push({ path: `features.${key}`, message: key === 'minimumMemoryLimitBytes' ? 'must be a non-negative integer' : 'must be a boolean' });
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new InvalidOptionsError(`invalid validation context: ${problems.map((p) => `${p.path || '(root)'}: ${p.message}`).join('; ')}`, { issues: problems });
+  }
+}
+
 function runtimeName(config: NormalizedCreateContainerRequest): string {
   const c = config.config.metadata;
   const p = config.sandboxConfig.metadata;
@@ -613,6 +638,7 @@ function runtimeName(config: NormalizedCreateContainerRequest): string {
  * @throws AbortedError when `ctx.signal` fires.
  */
 export async function validateCreateContainerRequest(input: unknown, ctx: ValidateContext): Promise<NormalizedCreateContainerRequest> {
+  assertContext(ctx);
   checkAborted(ctx.signal);
   const normalized = tryNormalizeCreateContainerRequest(input, ctx.normalize);
   if (!normalized.ok) throw new CriValidationError(normalized.issues);

@@ -387,6 +387,15 @@ describe('validatePodSandboxConfig', () => {
   });
 });
 
+describe('validation context', () => {
+  it('rejects a context without stores, with unknown keys or wrong feature types, naming the field', async () => {
+    await expect(validateCreateContainerRequest(baseRequest(), {} as never)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS', message: /sandboxes: sandboxes must be a SandboxStore/ });
+    await expect(validateCreateContainerRequest(baseRequest(), { ...makeWorld(), sandbox: 1 } as never)).rejects.toMatchObject({ message: /sandbox: unknown option "sandbox"/ });
+    await expect(validateCreateContainerRequest(baseRequest(), { ...makeWorld(), features: { rro: true } } as never)).rejects.toMatchObject({ message: /features.rro: unknown feature/ });
+    await expect(validateCreateContainerRequest(baseRequest(), { ...makeWorld(), features: { cdi: 'yes' } } as never)).rejects.toMatchObject({ message: /features.cdi: must be a boolean/ });
+  });
+});
+
 describe('validation and the abort signal', () => {
   it('throws AbortedError when the signal has fired', async () => {
     const controller = new AbortController();
