@@ -1,7 +1,7 @@
 /**
  * Builds a small busybox OCI image layout in a temporary directory with umoci, from Debian's
  * busybox-static `/bin/busybox`. The image has:
- * - `/bin/busybox` and applet symlinks (`sh`, `id`, `cat`, `echo`, `env`, `pwd`, `hostname`, `touch`, `sleep`, ...),
+ * - `/bin/busybox` and applet symlinks (`sh`, `id`, `cat`, `echo`, `env`, `pwd`, `hostname`, `touch`, `sleep`, `grep`, `tr`, ...),
  * - `/etc/passwd`: root (0), alice (1000, primary group 1000), bob (1001, primary 1001), nobody (65534);
  *   `/etc/group`: root 0, alice 1000, bob 1001, staff 50 (members alice,bob), video 44 (member alice), nogroup 65534,
  * - empty `/tmp`, `/home/alice`, `/work`,
@@ -22,7 +22,7 @@ const run = promisify(execFile);
 export const BUSYBOX_PATH = '/bin/busybox';
 
 /** Applets linked in the image. */
-export const BUSYBOX_APPLETS = ['sh', 'id', 'cat', 'echo', 'env', 'pwd', 'hostname', 'touch', 'sleep', 'ls', 'grep', 'mount', 'true', 'false', 'rm'] as const;
+export const BUSYBOX_APPLETS = ['sh', 'id', 'cat', 'echo', 'env', 'pwd', 'hostname', 'touch', 'sleep', 'ls', 'grep', 'mount', 'true', 'false', 'rm', 'tr'] as const;
 
 /** The passwd and group files of the image (also used by unit tests that need the same users). */
 export const BUSYBOX_PASSWD = [

@@ -100,6 +100,7 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
               'echo "HOST=$(hostname)"',
               'echo "RO_READ=$(cat /ro/hello.txt)"',
               'if touch /ro/new-file; then echo RO_WRITE=allowed; else echo RO_WRITE=denied; fi',
+              "grep -E '^(Seccomp|CapBnd|NoNewPrivs):' /proc/self/status | tr '\\t' ' '",
               'echo to-stderr >&2',
               'exit 7',
             ].join('; '),
@@ -153,6 +154,11 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
         'HOST=e2e-pod',
         'RO_READ=hello from the host',
         'RO_WRITE=denied',
+        // no_new_privs false; containerd's 14 default capabilities (Docker's well-known a80425fb);
+        // RuntimeDefault seccomp is a filter (mode 2)
+        'CapBnd: 00000000a80425fb',
+        'NoNewPrivs: 0',
+        'Seccomp: 2',
       ]);
       const err = lines.filter((l) => l.stream === 'stderr').map((l) => l.text);
       expect(err).toContain('to-stderr');
