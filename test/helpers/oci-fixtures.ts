@@ -3,7 +3,7 @@
  * compression, tampered digests, ...), images built with umoci from real files, and a snapshot of
  * a directory tree to compare two root filesystems.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +71,8 @@ export interface FixtureLayer {
   mediaType?: string;
   /** Overrides the DiffID in the config. */
   diffId?: string;
+  /** Uses these bytes as the blob (digest and size computed from them). */
+  blob?: Buffer;
   /** Replaces the blob bytes after the digest was computed (tampering). */
   tamper?: (blob: Buffer) => Buffer;
   /** Overrides the digest written in the manifest. */
@@ -94,7 +96,7 @@ export function writeImageLayout(
   const diffIds: string[] = [];
   for (const layer of layers) {
     const compression = layer.compression ?? 'gzip';
-    let blob = compression === 'gzip' ? gzipSync(layer.tar) : compression === 'zstd' ? zstd(layer.tar) : layer.tar;
+    let blob = layer.blob ?? (compression === 'gzip' ? gzipSync(layer.tar) : compression === 'zstd' ? zstd(layer.tar) : layer.tar);
     const digest = layer.digest ?? sha256(blob);
     const size = blob.length;
     if (layer.tamper) blob = layer.tamper(blob);
@@ -312,4 +314,37 @@ export function buildFeatureImage(layout: string, tag: string, work: string): vo
   mkdirSync(readd);
   writeFileSync(join(readd, 'shadow'), 'new shadow');
   execFileSync('umoci', ['insert', '--image', `${layout}:${tag}`, join(readd, 'shadow'), '/etc/shadow']);
+}
+
+/**
+ * A compression bomb: a tar with one file of `size` zero bytes, compressed with the zstd CLI as
+ * it is generated (never held in memory). Returns the compressed blob and the tar's DiffID.
+ */
+export async function zstdZeroBomb(size: number): Promise<{ blob: Buffer; diffId: string }> {
+  const child = spawn('zstd', ['-q', '-c', '-19'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const out: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  const closed = new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd exited ${code}`)))));
+  const hash = createHash('sha256');
+  const pack = tar.pack();
+  pack.on('data', (c: unknown) => {
+    hash.update(c as Buffer);
+    if (!child.stdin.write(c as Buffer)) {
+      pack.pause();
+      child.stdin.once('drain', () => pack.resume());
+    }
+  });
+  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
+  const entry = pack.entry({ name: 'zeros', size, mode: 0o644 });
+  const zero = Buffer.alloc(1 << 20);
+  for (let left = size; left > 0; left -= zero.length) {
+    const piece = left >= zero.length ? zero : zero.subarray(0, left);
+    if (!entry.write(piece)) await new Promise<void>((resolve) => entry.once('drain', () => resolve()));
+  }
+  entry.end();
+  pack.finalize();
+  await ended;
+  child.stdin.end();
+  await closed;
+  return { blob: Buffer.concat(out), diffId: `sha256:${hash.digest('hex')}` };
 }

@@ -197,11 +197,12 @@ export class ImageLayout {
   /**
    * Opens a blob as a stream that fails (with `ImageError`) when the content does not match the
    * descriptor's digest or size. The error surfaces at the end of the stream.
+   * @param chunkSize - size of the pieces the file is read in
    */
-  openBlob(descriptor: Pick<OciDescriptor, 'digest' | 'size'>, what = 'blob'): Readable {
+  openBlob(descriptor: Pick<OciDescriptor, 'digest' | 'size'>, what = 'blob', chunkSize = 1024 * 1024): Readable {
     const path = this.blobPath(descriptor.digest);
     const verifier = new DigestVerifier(descriptor.digest, descriptor.size, `${what} ${descriptor.digest}`);
-    const source = createReadStream(path, { highWaterMark: 1024 * 1024 });
+    const source = createReadStream(path, { highWaterMark: chunkSize });
     source.on('error', (error: NodeJS.ErrnoException) => {
       verifier.destroy(
         error.code === 'ENOENT'

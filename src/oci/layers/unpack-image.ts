@@ -8,8 +8,6 @@
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, rm, utimes } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { pipeline } from 'node:stream';
-import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { AbortedError, AlreadyExistsError, InvalidOptionsError, isLxcriError, LayerExtractionError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
@@ -17,7 +15,7 @@ import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { layerCompression } from '../image/types.js';
 import { LayerApplier, type LayerRecord, type WhiteoutMode } from './apply-layer.js';
-import { createDecompressor } from './decompress.js';
+import { BLOB_READ_CHUNK, decompressStream } from './decompress.js';
 import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
 import { TarParser } from './tar-reader.js';
 
@@ -165,12 +163,10 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
   });
   const parser = new TarParser(applier, { maxMetaBytes: limits.maxMetaBytes });
   const hash = createHash(algorithm);
-  const blob = image.layout.openBlob(descriptor, 'layer');
+  const blob = image.layout.openBlob(descriptor, 'layer', BLOB_READ_CHUNK);
   let compressedBytes = 0;
   blob.on('data', (c: Buffer) => (compressedBytes += c.length));
-  const decompressor = createDecompressor(compression);
-  const onStreamError = (): void => undefined;
-  const stream: Readable = decompressor ? (pipeline(blob, decompressor, onStreamError) as unknown as Readable) : blob;
+  const stream = decompressStream(blob, compression, limits.maxLayerBytes + 1);
   const base = options.progressBase ?? { layers: image.layers.length, totalCompressedSize: descriptor.size, totalCompressedBytesBefore: 0 };
   const report = (done: boolean): void => {
     options.onProgress?.({
@@ -190,7 +186,7 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
   const imageBytesBefore = options.imageBytesBefore ?? 0;
   let chunks = 0;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of stream) {
       if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: signal.reason });
       hash.update(chunk);
       parser.push(chunk);
@@ -207,7 +203,6 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
   } catch (error) {
     applier.abort();
     blob.destroy();
-    decompressor?.destroy();
     if (isLxcriError(error)) throw error;
     if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: error });
     const code = (error as NodeJS.ErrnoException).code;
