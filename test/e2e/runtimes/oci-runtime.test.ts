@@ -173,6 +173,51 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
       expect(existsSync(driver.containerStateDir(id))).toBe(false);
     });
 
+    it('security context: read-only rootfs, no_new_privs, dropped capabilities, masked and read-only paths', async () => {
+      const request = normalizeCreateContainerRequest({
+        pod_sandbox_id: 'sandbox-e2e',
+        config: {
+          metadata: { name: 'locked' },
+          image: { image: 'busybox:e2e' },
+          command: ['sh', '-c'],
+          args: [
+            [
+              'if touch /rootfs-write 2>/dev/null; then echo ROOTFS=rw; else echo ROOTFS=ro; fi',
+              "grep -E '^(CapBnd|CapEff|NoNewPrivs):' /proc/self/status | tr '\\t' ' '",
+              'if [ -s /etc/group ]; then echo MASKED=no; else echo MASKED=yes; fi',
+              'if touch /proc/sys/kernel/lxcri 2>/dev/null; then echo PROCSYS=rw; else echo PROCSYS=ro; fi',
+            ].join('; '),
+          ],
+          linux: {
+            security_context: {
+              readonly_rootfs: true,
+              no_new_privs: true,
+              capabilities: { drop_capabilities: ['ALL'], add_capabilities: ['NET_BIND_SERVICE'] },
+              masked_paths: ['/etc/group'],
+              readonly_paths: ['/proc/sys'],
+            },
+          },
+        },
+        sandbox_config: { metadata: { name: 'pod', uid: 'uid-1', namespace: 'e2e' }, hostname: 'e2e-pod' },
+      });
+      const id = `locked-${rt.name}`;
+      const logPath = join(base, `${id}.log`);
+      const bundle = await writeBundle(bundlePath(join(base, 'bundles'), id), { containerId: id, request, image: resolved as ResolvedImage, rootfsProvider: cache });
+      try {
+        await driver.create(id, { bundle: bundle.path, logPath });
+        await driver.start(id);
+        expect(await driver.waitForExit(id, { timeoutMs: 30_000 })).toMatchObject({ exitCode: 0 });
+        const out = parseCriLog(await readFile(logPath, 'utf8'))
+          .filter((l) => l.stream === 'stdout')
+          .map((l) => l.text);
+        expect(out).toEqual(['ROOTFS=ro', 'CapEff: 0000000000000400', 'CapBnd: 0000000000000400', 'NoNewPrivs: 1', 'MASKED=yes', 'PROCSYS=ro']);
+      } finally {
+        await driver.delete(id, { force: true }).catch(() => undefined);
+        await bundle.remove();
+      }
+      expect(existsSync(bundle.path)).toBe(false);
+    });
+
     it('kill records the signal; kill + delete leave no mount and no bundle directory', async () => {
       const request = normalizeCreateContainerRequest({
         pod_sandbox_id: 'sandbox-e2e',
