@@ -341,7 +341,7 @@ export async function zstdZeroBomb(size: number): Promise<{ blob: Buffer; diffId
     const piece = left >= zero.length ? zero : zero.subarray(0, left);
     if (!entry.write(piece)) await new Promise<void>((resolve) => entry.once('drain', () => resolve()));
   }
-  entry.end();
+  entry.end(undefined);
   pack.finalize();
   await ended;
   child.stdin.end();
