@@ -3,7 +3,7 @@
  * runc, and under crun with the hybrid-cgroup workaround of DEVELOPERS.md.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -216,6 +216,56 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
         await bundle.remove();
       }
       expect(existsSync(bundle.path)).toBe(false);
+    });
+
+    it('joins the sandbox’s network, IPC, UTS and pid namespaces from the sandbox record', async () => {
+      const pod = { metadata: { name: 'pod', uid: 'uid-ns', namespace: 'e2e' }, hostname: 'ns-pod' };
+      const sandboxRequest = normalizeCreateContainerRequest({
+        pod_sandbox_id: 'sandbox-ns',
+        config: { metadata: { name: 'pause' }, image: { image: 'busybox:e2e' }, command: ['sleep', '1000'] },
+        sandbox_config: pod,
+      });
+      const sandboxId = `pause-${rt.name}`;
+      const appId = `joiner-${rt.name}`;
+      const pause = await writeBundle(bundlePath(join(base, 'bundles'), sandboxId), { containerId: sandboxId, request: sandboxRequest, image: resolved as ResolvedImage, rootfsProvider: cache });
+      let app: Awaited<ReturnType<typeof writeBundle>> | undefined;
+      try {
+        const { pid } = await driver.create(sandboxId, { bundle: pause.path });
+        await driver.start(sandboxId);
+        const ns = (kind: string): string => `/proc/${pid}/ns/${kind}`;
+        const record = { id: 'sandbox-ns', namespacePaths: { network: ns('net'), ipc: ns('ipc'), uts: ns('uts'), pid: ns('pid') } };
+        const appRequest = normalizeCreateContainerRequest({
+          pod_sandbox_id: 'sandbox-ns',
+          config: {
+            metadata: { name: 'app' },
+            image: { image: 'busybox:e2e' },
+            command: ['sh', '-c', 'for n in net ipc uts pid; do echo "$n=$(readlink /proc/self/ns/$n)"; done; echo "HOST=$(hostname)"'],
+          },
+          sandbox_config: pod,
+        });
+        app = await writeBundle(bundlePath(join(base, 'bundles'), appId), { containerId: appId, request: appRequest, image: resolved as ResolvedImage, rootfsProvider: cache, spec: { sandbox: record } });
+        expect(app.spec.hostname).toBeUndefined();
+        const logPath = join(base, `${appId}.log`);
+        await driver.create(appId, { bundle: app.path, logPath });
+        await driver.start(appId);
+        expect(await driver.waitForExit(appId, { timeoutMs: 30_000 })).toMatchObject({ exitCode: 0 });
+        const out = parseCriLog(await readFile(logPath, 'utf8')).map((l) => l.text);
+        expect(out).toEqual([
+          `net=${await readlink(ns('net'))}`,
+          `ipc=${await readlink(ns('ipc'))}`,
+          `uts=${await readlink(ns('uts'))}`,
+          `pid=${await readlink(ns('pid'))}`,
+          'HOST=ns-pod',
+        ]);
+        // and they really are the pod's, not the host's
+        expect(await readlink(ns('net'))).not.toBe(await readlink('/proc/self/ns/net'));
+      } finally {
+        await driver.delete(appId, { force: true }).catch(() => undefined);
+        await driver.delete(sandboxId, { force: true }).catch(() => undefined);
+        await app?.remove();
+        await pause.remove();
+      }
+      expect(await mountsBelow(join(base, 'bundles'))).toEqual([]);
     });
 
     it('kill records the signal; kill + delete leave no mount and no bundle directory', async () => {
