@@ -145,25 +145,15 @@ function compileMessage(schema: z.ZodType, cache: Map<z.ZodType, MessagePlan>): 
   return plan;
 }
 
-/** Plans for the three top-level messages; built once per process on first use (pure, immutable). */
-interface Plans {
-  request: MessagePlan;
-  container: MessagePlan;
-  sandbox: MessagePlan;
-}
-
-let plans: Plans | undefined;
-function getPlans(): Plans {
-  if (!plans) {
-    const cache = new Map<z.ZodType, MessagePlan>();
-    plans = {
-      request: compileMessage(CreateContainerRequestSchema, cache),
-      container: compileMessage(ContainerConfigSchema, cache),
-      sandbox: compileMessage(PodSandboxConfigSchema, cache),
-    };
-  }
-  return plans;
-}
+/** Key plans of the three top-level messages: immutable, derived once from the static schemas. */
+const PLANS = (() => {
+  const cache = new Map<z.ZodType, MessagePlan>();
+  return {
+    request: compileMessage(CreateContainerRequestSchema, cache),
+    container: compileMessage(ContainerConfigSchema, cache),
+    sandbox: compileMessage(PodSandboxConfigSchema, cache),
+  } as const;
+})();
 
 // ---------------------------------------------------------------------------------------------
 // Paths
@@ -481,7 +471,7 @@ function run<T>(
  * only (no semantic checks, no stores).
  */
 export function tryNormalizeCreateContainerRequest(input: unknown, options?: NormalizeOptions): NormalizeResult<NormalizedCreateContainerRequest> {
-  return run(input, getPlans().request, CreateContainerRequestSchema, options, [], REQUIRED_MESSAGES);
+  return run(input, PLANS.request, CreateContainerRequestSchema, options, [], REQUIRED_MESSAGES);
 }
 
 /**
@@ -490,7 +480,7 @@ export function tryNormalizeCreateContainerRequest(input: unknown, options?: Nor
  * @internal
  */
 export function tryNormalizeCreateContainerRequestWithSchema(input: unknown, options?: NormalizeOptions): NormalizeResult<NormalizedCreateContainerRequest> {
-  return run(input, getPlans().request, CreateContainerRequestSchema, options, [], REQUIRED_MESSAGES, 'schema');
+  return run(input, PLANS.request, CreateContainerRequestSchema, options, [], REQUIRED_MESSAGES, 'schema');
 }
 
 /**
@@ -511,7 +501,7 @@ export function normalizeCreateContainerRequest(input: unknown, options?: Normal
  * @throws CriValidationError listing every syntax issue.
  */
 export function normalizeContainerConfig(input: unknown, options?: NormalizeOptions): NormalizedContainerConfig {
-  const result = run(input, getPlans().container, ContainerConfigSchema, options, [], {
+  const result = run(input, PLANS.container, ContainerConfigSchema, options, [], {
     metadata: 'container config must include metadata',
     image: REQUIRED_MESSAGES['config.image'] ?? '',
   });
@@ -532,5 +522,5 @@ export function normalizePodSandboxConfig(input: unknown, options?: NormalizeOpt
 
 /** Like {@link normalizePodSandboxConfig}, without throwing. */
 export function tryNormalizePodSandboxConfig(input: unknown, options?: NormalizeOptions): NormalizeResult<NormalizedPodSandboxConfig> {
-  return run(input, getPlans().sandbox, PodSandboxConfigSchema, options, [], { metadata: 'pod sandbox config must include metadata' });
+  return run(input, PLANS.sandbox, PodSandboxConfigSchema, options, [], { metadata: 'pod sandbox config must include metadata' });
 }

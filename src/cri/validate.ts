@@ -7,9 +7,10 @@
  *
  * Where containerd and CRI-O differ, this module chooses; each choice is listed here and tested:
  *
- * - **Empty container name** is rejected (CRI-O `name is empty`; containerd accepts it). Names must
- *   be DNS-1123 labels, as the kubelet sends them: the runtime name `<name>_<pod>_<ns>_<uid>_<attempt>`
- *   stays unambiguous.
+ * - **Empty container name** is rejected (CRI-O `name is empty`; containerd accepts it). Names may
+ *   use letters, digits, `-` and `.` (≤ 253 characters; kubelet sends DNS-1123 labels, critest
+ *   longer names) but no `_`, so the runtime name `<name>_<pod>_<ns>_<uid>_<attempt>` stays
+ *   unambiguous; whitespace, `/` and control characters are rejected too.
  * - **Duplicate (name, attempt) in a sandbox** is `AlreadyExists` carrying the holder's id in
  *   `meta.containerId` (containerd; CRI-O instead returns the existing id). Callers that want
  *   CRI-O's idempotence can read `meta.containerId`.
@@ -143,7 +144,7 @@ class Issues {
 // ---------------------------------------------------------------------------------------------
 // Grammar
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const CONTAINER_NAME = /^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const QUALIFIED_NAME_PART = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const SELINUX_LEVEL = /^s\d(-s\d)??(:c\d{1,4}(\.c\d{1,4})?(,c\d{1,4}(\.c\d{1,4})?)*)?$/;
@@ -449,8 +450,8 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
   const c = req.config;
   const name = c.metadata.name;
   if (name === '') issues.add(['config', 'metadata', 'name'], 'required', 'name is empty');
-  else if (!DNS_LABEL.test(name)) {
-    issues.add(['config', 'metadata', 'name'], 'invalid_name', `container name ${JSON.stringify(name)} is not valid: it must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`);
+  else if (!CONTAINER_NAME.test(name)) {
+    issues.add(['config', 'metadata', 'name'], 'invalid_name', `container name ${JSON.stringify(name)} is not valid: use letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters (no '_': it separates the parts of the runtime name)`);
   }
   if (c.image.image === '') issues.add(['config', 'image', 'image'], 'required', 'CreateContainerRequest.ContainerConfig.Image.Image is empty');
   else if (/\s/.test(c.image.image) || CONTROL.test(c.image.image)) issues.add(['config', 'image', 'image'], 'invalid_image', `image ${JSON.stringify(c.image.image)} must not contain whitespace or control characters`);
