@@ -63,6 +63,8 @@ export interface TlsTarget {
   readonly port: number;
   /** SNI name; omitted for IP addresses. */
   readonly servername?: string;
+  /** Give up when TCP + TLS setup takes longer (ms). @defaultValue 10000 */
+  readonly connectTimeoutMs?: number;
 }
 
 const TRUST_CODES = new Set([
@@ -107,7 +109,13 @@ export function connectTls(target: TlsTarget, options: ResolvedTlsOptions, signa
       reject(new AbortedError('TLS connect aborted', {}, { cause: signal?.reason }));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => {
+      const error = Object.assign(new Error(`connect to ${target.host}:${target.port} timed out after ${target.connectTimeoutMs ?? 10_000} ms`), { code: 'ETIMEDOUT' });
+      socket.destroy(error);
+    }, target.connectTimeoutMs ?? 10_000);
+    timer.unref();
     const cleanup = (): void => {
+      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.removeListener('error', onError);
     };

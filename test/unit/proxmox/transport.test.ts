@@ -12,3 +12,19 @@ describe('axios adapter typing', () => {
     expect(typeof instance.request).toBe('function');
   });
 });
+
+describe('connectTls', () => {
+  it('gives up after connectTimeoutMs when the peer never completes the handshake', async () => {
+    const { createServer } = await import('node:net');
+    const { connectTls, tlsOptionsSchema } = await import('../../../src/proxmox/transport/tls.js');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((s) => sockets.push(s)); // accepts TCP, never speaks TLS
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as { port: number }).port;
+    const started = Date.now();
+    await expect(connectTls({ host: '127.0.0.1', port, connectTimeoutMs: 150 }, tlsOptionsSchema.parse({ insecure: true }))).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => silent.close(r));
+  });
+});
