@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import axios from 'axios';
 import { describe, expect, it } from 'vitest';
 import { axiosTransport, fetchTransport, type AxiosLike } from '../../../src/index.js';
@@ -17,7 +18,7 @@ describe('connectTls', () => {
   it('gives up after connectTimeoutMs when the peer never completes the handshake', async () => {
     const { createServer } = await import('node:net');
     const { connectTls, tlsOptionsSchema } = await import('../../../src/proxmox/transport/tls.js');
-    const sockets: import('node:net').Socket[] = [];
+    const sockets: Socket[] = [];
     const silent = createServer((s) => sockets.push(s)); // accepts TCP, never speaks TLS
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     const port = (silent.address() as { port: number }).port;
