@@ -279,7 +279,10 @@ describe.each(transports)('over real HTTPS with %s', (_name, transport) => {
         const upid = await c.lxc.create('pve1', { vmid, ostemplate: templateVolid, rootfs: 'local-lvm:1', hostname: `ct-${i}` }, signal ? { signal } : {});
         return upid;
       });
+    // slow the first creates down so both clients surely read the same nextid before either creates
+    const fault = sim.state.addFault({ kind: 'latency', match: { method: 'POST', path: '/nodes/pve1/lxc' }, delayMs: 40, times: 4 });
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => create(i % 2 === 0 ? a : b, i)));
+    sim.state.removeFault(fault);
     await Promise.all(results.map((r) => a.tasks.wait(r.result)));
     const vmids = results.map((r) => r.vmid);
     expect(new Set(vmids).size).toBe(20);

@@ -5,7 +5,7 @@
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateSelfSignedCertificate } from '../../../../src/testing/certificate.js';
+import { generateSelfSignedCertificate } from '../../../../src/testing/index.js';
 
 export interface ReceivedRequest {
   method: string;
