@@ -99,12 +99,12 @@ async function readBody(body: AsyncIterable<Uint8Array> | null, limit: number): 
   if (!body) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let size = 0;
+  // Read to the end even past the limit (discarding), so the sender is never left hanging.
   for await (const chunk of body) {
     size += chunk.byteLength;
-    if (size > limit) return 'too-large';
-    chunks.push(Buffer.from(chunk));
+    if (size <= limit) chunks.push(Buffer.from(chunk));
   }
-  return Buffer.concat(chunks);
+  return size > limit ? 'too-large' : Buffer.concat(chunks);
 }
 
 function matchEndpoint(path: string): { matches: { endpoint: Endpoint; pathParams: Record<string, string> }[] } {
@@ -217,7 +217,13 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     status: 0,
     statusText: '',
   });
-  const finish = (response: PveSimulatorResponse, extra: Partial<PveRequestLogEntry> = {}): PveSimulatorResponse => {
+  let bodyTaken = false;
+  const finish = async (response: PveSimulatorResponse, extra: Partial<PveRequestLogEntry> = {}): Promise<PveSimulatorResponse> => {
+    // An early answer (auth, routing) still reads the body to the end, so the sender is not left hanging.
+    if (!bodyTaken && !response.drop && request.body) {
+      bodyTaken = true;
+      await readBody(request.body, 0).catch(() => undefined);
+    }
     Object.assign(entry, { status: response.status, statusText: response.statusText }, extra);
     if (response.drop) entry.dropped = true;
     return response;
@@ -266,9 +272,11 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     const contentType = (request.headers['content-type'] ?? '').toLowerCase();
     let uploadStream: AsyncIterable<Uint8Array> | null = null;
     if (endpoint.upload) {
+      bodyTaken = true;
       uploadStream = request.body;
     } else {
       if (Number(request.headers['content-length'] ?? 0) > MAX_POST_BYTES) return finish(errorResponse(new PveApiError(501, 'for data too large\n')));
+      bodyTaken = true;
       const raw = await readBody(request.body, MAX_POST_BYTES);
       if (raw === 'too-large') return finish(errorResponse(new PveApiError(501, 'for data too large\n')));
       if (raw.length > 0) {

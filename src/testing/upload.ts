@@ -127,9 +127,13 @@ async function receiveMultipart(body: AsyncIterable<Uint8Array>, boundary: strin
   };
 
   const isDone = (): boolean => st.phase === 'done';
+  const iterator = body[Symbol.asyncIterator]();
   try {
-    for await (const chunk of body) {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
       if (isDone()) continue;
+      const chunk = next.value;
       buf = buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([buf, chunk]);
       while (!isDone() && (await step(false)));
     }
@@ -142,6 +146,12 @@ async function receiveMultipart(body: AsyncIterable<Uint8Array>, boundary: strin
   } catch (error) {
     out?.destroy();
     await rm(tmpPath, { force: true });
+    // Read the rest (discarding) so that the sender gets the answer instead of a stalled upload.
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next());
+    } catch {
+      // the sender went away
+    }
     throw error;
   }
   return { fields, filename, tmpPath, size, md5: md5.digest('hex') };

@@ -1,47 +1,46 @@
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSimulatorToken, createSimulatorUser, startPveSimulator, totp, type PveSimulator } from '../../../src/testing/index.js';
-import { PveHttp, manualClock } from './pve-http.js';
+import { createSimulatorToken, createSimulatorUser, startPveSimulator, totp, type PveSimulatorOptions } from '../../../src/testing/index.js';
+import { FRONT_ENDS, manualClock, startFrontEnd, type PveHttp, type SimulatorHandle } from './pve-http.js';
 
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DP';
 
-describe('PVE simulator authentication over HTTPS', () => {
-  let sim: PveSimulator | undefined;
-  let http: PveHttp | undefined;
-  afterEach(async () => {
-    await http?.close();
-    await sim?.close();
-    sim = undefined;
-    http = undefined;
-  });
-
-  async function start(options: Parameters<typeof startPveSimulator>[0] = {}): Promise<PveHttp> {
-    sim = await startPveSimulator({ taskDurationsMs: { default: 5 }, ...options });
-    http = new PveHttp(sim);
-    return http;
-  }
-
+describe('PVE simulator TLS', () => {
   it('serves a self-signed certificate whose SHA-256 fingerprint pins it, and the default trust refuses it', async () => {
-    const api = await start();
-    const s = api.sim;
-    expect(s.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
-    const pinned = new Agent({
-      connect: {
-        rejectUnauthorized: false,
-        checkServerIdentity: (_host, cert) => (cert.fingerprint256 === s.fingerprint256 ? undefined : new Error('fingerprint mismatch')),
-      },
-    });
-    const ok = await request(`${s.apiUrl}/version`, { dispatcher: pinned, headers: { authorization: s.state.credentials.authorization ?? '' } });
-    expect(ok.statusCode).toBe(200);
-    expect(((await ok.body.json()) as { data: { release: string } }).data.release).toBe('9.1');
-    await pinned.close();
-    const strict = new Agent();
-    await expect(request(`${s.apiUrl}/version`, { dispatcher: strict })).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
-    await strict.close();
-    // GET /nodes reports the same fingerprint as PVE's ssl_fingerprint.
-    const nodes = await api.call('GET', '/nodes');
-    expect((nodes.body.data as { ssl_fingerprint: string }[])[0]?.ssl_fingerprint).toBe(s.fingerprint256);
+    const s = await startPveSimulator({ taskDurationsMs: { default: 5 } });
+    try {
+      expect(s.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+      const pinned = new Agent({
+        connect: {
+          rejectUnauthorized: false,
+          checkServerIdentity: (_host, cert) => (cert.fingerprint256 === s.fingerprint256 ? undefined : new Error('fingerprint mismatch')),
+        },
+      });
+      const ok = await request(`${s.apiUrl}/nodes`, { dispatcher: pinned, headers: { authorization: s.state.credentials.authorization ?? '' } });
+      expect(ok.statusCode).toBe(200);
+      // GET /nodes reports the same fingerprint as PVE's ssl_fingerprint.
+      expect(((await ok.body.json()) as { data: { ssl_fingerprint: string }[] }).data[0]?.ssl_fingerprint).toBe(s.fingerprint256);
+      await pinned.close();
+      const strict = new Agent();
+      await expect(request(`${s.apiUrl}/version`, { dispatcher: strict })).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+      await strict.close();
+    } finally {
+      await s.close();
+    }
   });
+});
+
+describe.each(FRONT_ENDS)('PVE simulator authentication (%s)', (frontEnd) => {
+  let handle: SimulatorHandle | undefined;
+  afterEach(async () => {
+    await handle?.close();
+    handle = undefined;
+  });
+
+  async function start(options: PveSimulatorOptions = {}): Promise<PveHttp> {
+    handle = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 }, ...options });
+    return handle.http;
+  }
 
   it('answers 401 "No ticket" without credentials and "authentication failure" for a wrong password, after the configured delay', async () => {
     const api = await start({ authFailureDelayMs: 150 });
@@ -69,7 +68,7 @@ describe('PVE simulator authentication over HTTPS', () => {
     // With the token the call reaches the handler (which then finds no CT 100).
     const withCsrf = await api.call('PUT', '/nodes/pve1/lxc/100/config', { memory: 256 }, { ticket, csrf });
     expect([withCsrf.status, withCsrf.statusText]).toEqual([500, "Configuration file 'nodes/pve1/lxc/100.conf' does not exist"]);
-    const log = api.sim.state.requestLog.filter((e) => e.path === '/nodes/pve1/lxc/100/config');
+    const log = api.state.requestLog.filter((e) => e.path === '/nodes/pve1/lxc/100/config');
     expect(log.map((e) => e.status)).toEqual([401, 401, 500]);
     expect(log[2]?.auth).toEqual({ kind: 'ticket', userid: 'root@pam' });
   });
@@ -154,14 +153,14 @@ describe('PVE simulator authentication over HTTPS', () => {
     const late = await api.call('POST', '/access/ticket', { username: 'alice@pve', 'tfa-challenge': half.ticket, password: `totp:${totp(TOTP_SECRET, clock.now())}` }, { none: true });
     expect(late.status).toBe(401);
     // the password never reaches the request log
-    const logged = api.sim.state.requestLog.filter((e) => e.path === '/access/ticket');
+    const logged = api.state.requestLog.filter((e) => e.path === '/access/ticket');
     expect(JSON.stringify(logged)).not.toContain('alicepw');
     expect(logged[0]?.params).toMatchObject({ username: 'alice@pve', password: '[REDACTED]' });
   });
 
   it('accepts API tokens without CSRF, refuses bad ones, and never lets a token create tickets', async () => {
     const api = await start();
-    const auth = api.sim.state.credentials.authorization ?? '';
+    const auth = api.state.credentials.authorization ?? '';
     const created = await api.call('POST', '/nodes/pve1/lxc', { vmid: 150, ostemplate: 'local:vztmpl/none.tar.zst', rootfs: 'local-lvm:1' }, { token: auth });
     expect(created.status).toBe(200);
     const upid = created.body.data as string;
@@ -173,8 +172,8 @@ describe('PVE simulator authentication over HTTPS', () => {
     const ticket = await api.call('POST', '/access/ticket', { username: 'root@pam', password: 'x' }, { token: auth });
     expect(ticket.status).toBe(403);
     expect(ticket.statusText).toBe("Permission check failed (URI '/access/ticket' not available with API token, need proper ticket.");
-    const entry = api.sim.state.requestLog.find((e) => e.upid === upid);
+    const entry = api.state.requestLog.find((e) => e.upid === upid);
     expect(entry?.auth).toEqual({ kind: 'token', userid: 'root@pam', tokenId: 'root@pam!lxcri' });
-    expect(JSON.stringify(api.sim.state.requestLog)).not.toContain(api.sim.state.credentials.tokenSecret);
+    expect(JSON.stringify(api.state.requestLog)).not.toContain(api.state.credentials.tokenSecret);
   });
 });

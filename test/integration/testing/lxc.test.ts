@@ -1,28 +1,24 @@
 import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSimulatorToken, createSimulatorUser, startPveSimulator, type PveSimulator } from '../../../src/testing/index.js';
-import { PveHttp } from './pve-http.js';
+import { createSimulatorToken, createSimulatorUser, type PveSimulatorOptions } from '../../../src/testing/index.js';
+import { FRONT_ENDS, startFrontEnd, type PveHttp, type SimulatorHandle } from './pve-http.js';
 
 const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
 
-describe('PVE simulator containers over HTTPS', () => {
-  let sim: PveSimulator | undefined;
-  let api: PveHttp | undefined;
+describe.each(FRONT_ENDS)('PVE simulator containers (%s)', (frontEnd) => {
+  let handle: SimulatorHandle | undefined;
   afterEach(async () => {
-    await api?.close();
-    await sim?.close();
-    sim = undefined;
-    api = undefined;
+    await handle?.close();
+    handle = undefined;
   });
 
-  async function start(options: Parameters<typeof startPveSimulator>[0] = {}): Promise<PveHttp> {
-    sim = await startPveSimulator({ taskDurationsMs: { default: 5 }, ...options });
-    api = new PveHttp(sim);
-    for (const node of sim.state.nodes) {
-      const path = sim.state.volumePath(node.name, TEMPLATE);
+  async function start(options: PveSimulatorOptions = {}): Promise<PveHttp> {
+    handle = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 }, ...options });
+    for (const node of handle.state.nodes) {
+      const path = handle.state.volumePath(node.name, TEMPLATE);
       if (path) await writeFile(path, 'rootfs template bytes');
     }
-    return api;
+    return handle.http;
   }
 
   it('creates, configures, starts, stops and destroys a CT through worker tasks', async () => {
@@ -78,7 +74,7 @@ describe('PVE simulator containers over HTTPS', () => {
       expect(loser.statusText).toMatch(/^(unable to create CT 130 - )?CT 130 already exists on node 'pve1'$/);
     }
     expect(await http.waitTask(winners[0]?.body.data as string)).toMatchObject({ exitstatus: 'OK' });
-    expect(sim?.state.cts.size).toBe(1);
+    expect(handle?.state.cts.size).toBe(1);
   });
 
   it('keeps the config locked while create runs: start fails with the flock timeout text', async () => {

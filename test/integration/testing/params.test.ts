@@ -1,23 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPveSimulator, type PveSimulator } from '../../../src/testing/index.js';
-import { PveHttp } from './pve-http.js';
+import { FRONT_ENDS, startFrontEnd, type PveHttp, type SimulatorHandle } from './pve-http.js';
 
-describe('PVE simulator parameter verification (PVE texts)', () => {
-  let sim: PveSimulator;
+describe.each(FRONT_ENDS)('PVE simulator parameter verification, PVE texts (%s)', (frontEnd) => {
+  let h91: SimulatorHandle;
+  let h84: SimulatorHandle;
   let api: PveHttp;
-  let sim84: PveSimulator;
   let api84: PveHttp;
   beforeAll(async () => {
-    sim = await startPveSimulator({ taskDurationsMs: { default: 5 } });
-    api = new PveHttp(sim);
-    sim84 = await startPveSimulator({ version: '8.4', taskDurationsMs: { default: 5 } });
-    api84 = new PveHttp(sim84);
+    h91 = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 } });
+    api = h91.http;
+    h84 = await startFrontEnd(frontEnd, { version: '8.4', taskDurationsMs: { default: 5 } });
+    api84 = h84.http;
   });
   afterAll(async () => {
-    await api.close();
-    await sim.close();
-    await api84.close();
-    await sim84.close();
+    await h91.close();
+    await h84.close();
   });
 
   const create = (params: Record<string, string | number>, which: PveHttp = api) =>
@@ -109,7 +106,7 @@ describe('PVE simulator parameter verification (PVE texts)', () => {
     });
     expect(reply.status).toBe(200);
     await api.waitTask(reply.body.data as string);
-    const entry = sim.state.requestLog.find((e) => e.upid === reply.body.data);
+    const entry = api.state.requestLog.find((e) => e.upid === reply.body.data);
     expect(entry?.params).toMatchObject({ vmid: '202', memory: '64', description: 'a' });
   });
 
@@ -141,7 +138,7 @@ describe('PVE simulator parameter verification (PVE texts)', () => {
     const { ticket } = await api.login();
     const viaHeader = await api.call('GET', '/nodes', {}, { token: `PVEAuthCookie=${encodeURIComponent(ticket)}` });
     expect(viaHeader.status).toBe(200);
-    expect(sim.state.requestLog.at(-1)?.auth).toEqual({ kind: 'ticket', userid: 'root@pam' });
+    expect(api.state.requestLog.at(-1)?.auth).toEqual({ kind: 'ticket', userid: 'root@pam' });
   });
 
   it('answers 501 for unknown methods and paths', async () => {

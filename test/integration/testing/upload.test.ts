@@ -3,10 +3,10 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startPveSimulator, type PveSimulator } from '../../../src/testing/index.js';
-import { PveHttp, type PveReply } from './pve-http.js';
+import { startPveSimulator, type PveSimulatorOptions } from '../../../src/testing/index.js';
+import { FRONT_ENDS, startFrontEnd, type PveHttp, type PveReply, type SimulatorHandle } from './pve-http.js';
 
 const BOUNDARY = '----lxcri-test-boundary-7f3a';
 
@@ -56,44 +56,35 @@ async function ociArchive(config: Record<string, unknown>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe('PVE simulator template upload over HTTPS', () => {
-  let sim: PveSimulator | undefined;
-  let api: PveHttp | undefined;
+describe.each(FRONT_ENDS)('PVE simulator template upload (%s)', (frontEnd) => {
+  let handle: SimulatorHandle | undefined;
   afterEach(async () => {
-    await api?.close();
-    await sim?.close();
-    sim = undefined;
-    api = undefined;
+    await handle?.close();
+    handle = undefined;
   });
 
-  async function start(options: Parameters<typeof startPveSimulator>[0] = {}): Promise<PveHttp> {
-    sim = await startPveSimulator({ taskDurationsMs: { default: 5 }, ...options });
-    api = new PveHttp(sim);
-    return api;
+  async function start(options: PveSimulatorOptions = {}): Promise<PveHttp> {
+    handle = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 }, ...options });
+    return handle.http;
   }
 
+  /** Posts a multipart body with its Content-Length (fetch under msw does not add it). */
   async function upload(
     http: PveHttp,
-    body: Buffer | Readable,
+    body: Buffer,
     options: { storage?: string; headers?: Record<string, string>; auth?: Record<string, string> } = {},
   ): Promise<PveReply> {
     const headers: Record<string, string> = {
       'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
-      ...(options.auth ?? { authorization: http.sim.state.credentials.authorization ?? '' }),
-      ...(Buffer.isBuffer(body) ? { 'content-length': String(body.length) } : {}),
+      ...(options.auth ?? { authorization: http.state.credentials.authorization ?? '' }),
+      'content-length': String(body.length),
       ...options.headers,
     };
-    const res = await request(`${http.sim.apiUrl}/nodes/pve1/storage/${options.storage ?? 'local'}/upload`, {
-      method: 'POST',
-      headers,
-      body,
-      dispatcher: http.agent,
-    });
-    return { status: res.statusCode, statusText: res.statusText, body: JSON.parse(await res.body.text()) as PveReply['body'] };
+    return http.send('POST', `${http.apiUrl}/nodes/pve1/storage/${options.storage ?? 'local'}/upload`, headers, body);
   }
 
-  const cacheDir = (): string => join(sim?.state.storagePath('pve1', 'local') ?? '', 'template/cache');
-  const tmpFiles = async (): Promise<string[]> => readdir(join(sim?.state.dataDir ?? '', 'tmp'));
+  const cacheDir = (): string => join(handle?.state.storagePath('pve1', 'local') ?? '', 'template/cache');
+  const tmpFiles = async (): Promise<string[]> => readdir(join(handle?.state.dataDir ?? '', 'tmp'));
 
   it('stores a template with a verified checksum under its normalised name', async () => {
     const http = await start();
@@ -116,33 +107,9 @@ describe('PVE simulator template upload over HTTPS', () => {
     const content = await http.call('GET', '/nodes/pve1/storage/local/content', { content: 'vztmpl' });
     expect(content.body.data).toEqual([expect.objectContaining({ volid: 'local:vztmpl/my_template__1_.tar.zst', size: data.length, format: 'tzst', content: 'vztmpl' })]);
     expect(await tmpFiles()).toEqual([]);
-    const entry = sim?.state.requestLog.find((e) => e.upid === reply.body.data);
+    const entry = handle?.state.requestLog.find((e) => e.upid === reply.body.data);
     expect(entry?.params).toEqual({ node: 'pve1', storage: 'local', content: 'vztmpl', 'checksum-algorithm': 'sha256', checksum, filename: 'my template (1).tar.zst', size: data.length });
     expect(Object.keys(entry?.params ?? {}).slice(2)).toEqual(['content', 'checksum-algorithm', 'checksum', 'filename', 'size']);
-  });
-
-  it('streams a large body to disk in chunks and accepts a ticket without CSRF', async () => {
-    const http = await start();
-    const { ticket } = await http.login();
-    const chunk = randomBytes(64 * 1024);
-    const count = 96; // 6 MiB
-    const head = Buffer.from(
-      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="content"\r\n\r\nvztmpl\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="filename"; filename="big.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n`,
-    );
-    const tail = Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
-    const length = head.length + chunk.length * count + tail.length;
-    async function* body(): AsyncGenerator<Buffer> {
-      yield head;
-      for (let i = 0; i < count; i++) yield chunk;
-      yield tail;
-    }
-    const reply = await upload(http, Readable.from(body()), {
-      headers: { 'content-length': String(length) },
-      auth: { cookie: `PVEAuthCookie=${encodeURIComponent(ticket)}` },
-    });
-    expect(reply.status).toBe(200);
-    await http.waitTask(reply.body.data as string);
-    expect((await stat(join(cacheDir(), 'big.tar.gz'))).size).toBe(chunk.length * count);
   });
 
   it('fails the imgcopy task on a checksum mismatch and leaves nothing behind', async () => {
@@ -208,11 +175,8 @@ describe('PVE simulator template upload over HTTPS', () => {
     expect([lvm.status, lvm.statusText]).toEqual([500, "can't upload to storage type 'lvmthin'"]);
     const notMultipart = await upload(http, Buffer.from('content=vztmpl'), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect([notMultipart.status, notMultipart.statusText]).toEqual([506, "upload 'Content-Type 'application/x-www-form-urlencoded' not implemented"]);
-    const chunked = await upload(http, Readable.from([multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'a.tar.gz', data }])]));
-    expect([chunked.status, chunked.statusText]).toEqual([501, 'chunked transfer encoding not supported']);
 
-    await http.close();
-    await sim?.close();
+    await handle?.close();
     const http84 = await start({ version: '8.4' });
     const tar84 = await upload(http84, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'app.tar', data }]));
     expect(tar84.body.errors).toEqual({ filename: 'wrong file extension' });
@@ -253,5 +217,53 @@ describe('PVE simulator template upload over HTTPS', () => {
     expect(await readdir(cacheDir())).toEqual([]);
     const missing = await http.call('GET', `/nodes/pve1/storage/local/content/local:vztmpl/gone.tar.gz`);
     expect([missing.status, missing.statusText]).toEqual([500, "volume 'local:vztmpl/gone.tar.gz' does not exist"]);
+  });
+});
+
+describe('PVE simulator upload wire rules over real HTTPS', () => {
+  it('streams a large body to disk in chunks and accepts a ticket without CSRF; refuses chunked bodies', async () => {
+    const sim = await startPveSimulator({ taskDurationsMs: { default: 5 } });
+    const agent = new Agent({ connect: { ca: sim.cert } });
+    try {
+      const login = await request(`${sim.apiUrl}/access/ticket`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: sim.state.credentials.username, password: sim.state.credentials.password }).toString(),
+      });
+      const { ticket } = ((await login.body.json()) as { data: { ticket: string } }).data;
+      const chunk = randomBytes(64 * 1024);
+      const count = 96; // 6 MiB
+      const head = Buffer.from(
+        `--${BOUNDARY}\r\nContent-Disposition: form-data; name="content"\r\n\r\nvztmpl\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="filename"; filename="big.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n`,
+      );
+      const tail = Buffer.from(`\r\n--${BOUNDARY}--\r\n`);
+      const length = head.length + chunk.length * count + tail.length;
+      async function* body(): AsyncGenerator<Buffer> {
+        yield head;
+        for (let i = 0; i < count; i++) yield chunk;
+        yield tail;
+      }
+      const url = `${sim.apiUrl}/nodes/pve1/storage/local/upload`;
+      const headers = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, cookie: `PVEAuthCookie=${encodeURIComponent(ticket)}` };
+      const res = await request(url, { method: 'POST', dispatcher: agent, body: Readable.from(body()), headers: { ...headers, 'content-length': String(length) } });
+      expect(res.statusCode).toBe(200);
+      const upid = ((await res.body.json()) as { data: string }).data;
+      const task = sim.state.tasks.get(upid);
+      await task?.done;
+      expect(task?.exitstatus).toBe('OK');
+      const file = join(sim.state.storagePath('pve1', 'local'), 'template/cache/big.tar.gz');
+      expect((await stat(file)).size).toBe(chunk.length * count);
+      const expected = createHash('sha256');
+      for (let i = 0; i < count; i++) expected.update(chunk);
+      expect(createHash('sha256').update(await readFile(file)).digest('hex')).toBe(expected.digest('hex'));
+
+      const chunked = await request(url, { method: 'POST', dispatcher: agent, body: Readable.from([head, tail]), headers });
+      expect([chunked.statusCode, chunked.statusText]).toEqual([501, 'chunked transfer encoding not supported']);
+      await chunked.body.dump();
+    } finally {
+      await agent.close();
+      await sim.close();
+    }
   });
 });
