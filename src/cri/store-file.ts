@@ -109,7 +109,7 @@ class RecordDirectory<T extends { id: string; createdAt: number }> {
     return this.#dir;
   }
 
-  /** Creates the directory and removes temp files of dead processes (once). */
+  /** Removes temp files of dead processes (once). Reads never create the directory; writes do. */
   ready(): Promise<void> {
     this.#ready ??= this.#open().catch((error: unknown) => {
       this.#ready = undefined;
@@ -120,8 +120,14 @@ class RecordDirectory<T extends { id: string; createdAt: number }> {
 
   async #open(): Promise<void> {
     try {
-      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-      for (const name of await readdir(this.#dir)) {
+      let names: string[];
+      try {
+        names = await readdir(this.#dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      for (const name of names) {
         const match = TEMP_NAME.exec(name);
         if (!match) continue;
         const pid = Number(match[2]);
@@ -165,6 +171,7 @@ class RecordDirectory<T extends { id: string; createdAt: number }> {
     try {
       names = await readdir(this.#dir);
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw new StoreError(`cannot list ${this.#kind} store ${this.#dir}`, { path: this.#dir }, { cause: error });
     }
     const out: T[] = [];
@@ -185,6 +192,7 @@ class RecordDirectory<T extends { id: string; createdAt: number }> {
     const text = `${JSON.stringify(record, null, 2)}\n`;
     let renamed = false;
     try {
+      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
       const handle = await open(tempPath, 'wx', this.#options.fileMode);
       try {
         await handle.writeFile(text, 'utf8');

@@ -637,6 +637,8 @@ function runtimeName(config: NormalizedCreateContainerRequest): string {
  * @throws CriValidationError with every issue found (the gRPC status of the error is the most
  *   specific one: NotFound, AlreadyExists, FailedPrecondition, Unimplemented, then InvalidArgument).
  * @throws AbortedError when `ctx.signal` fires.
+ * @throws InvalidOptionsError when `ctx` is not a valid context.
+ * @throws StoreError when a store cannot be read (a damaged record is not a request problem).
  */
 export async function validateCreateContainerRequest(input: unknown, ctx: ValidateContext): Promise<NormalizedCreateContainerRequest> {
   assertContext(ctx);

@@ -155,6 +155,18 @@ describe('file stores on disk', () => {
     await expect(reopened.create(containerRecord('disk-2', 'web'))).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS', details: { containerId: 'disk-1' } });
   });
 
+  it('does not create the state directory on reads', async () => {
+    const directory = freshDir();
+    const store = new FileContainerStore({ directory });
+    expect(await store.get('nothing')).toBeUndefined();
+    expect(await store.list()).toEqual([]);
+    expect(await store.findByName('sb', 'x', 0)).toBeUndefined();
+    expect(await store.delete('nothing')).toBe(false);
+    expect(() => statSync(directory)).toThrow(/ENOENT/);
+    await store.create(containerRecord('first'));
+    expect(statSync(join(directory, 'containers')).isDirectory()).toBe(true);
+  });
+
   it('reports a record damaged outside the store with its path', async () => {
     const directory = freshDir();
     const store = new FileSandboxStore({ directory });
