@@ -419,7 +419,7 @@ export type {
   GroupEntry,
   ImageUserDb,
 } from './oci/spec/index.js';
-export { writeBundle, bundlePath, mountsBelow, unpackRootfsProvider, writeBundleOptionsSchema } from './oci/bundle/index.js';
+export { writeBundle, bundlePath, mountsBelow, unpackRootfsProvider, writeBundleOptionsSchema, shiftOwnership, mapToHost } from './oci/bundle/index.js';
 export type {
   WriteBundleOptions,
   ResolvedWriteBundleOptions,

@@ -22,7 +22,7 @@ const run = promisify(execFile);
 export const BUSYBOX_PATH = '/bin/busybox';
 
 /** Applets linked in the image. */
-export const BUSYBOX_APPLETS = ['sh', 'id', 'cat', 'echo', 'env', 'pwd', 'hostname', 'touch', 'sleep', 'ls', 'grep', 'mount', 'true', 'false', 'rm', 'tr', 'readlink'] as const;
+export const BUSYBOX_APPLETS = ['sh', 'id', 'cat', 'echo', 'env', 'pwd', 'hostname', 'touch', 'sleep', 'ls', 'grep', 'mount', 'true', 'false', 'rm', 'tr', 'readlink', 'stat'] as const;
 
 /** The passwd and group files of the image (also used by unit tests that need the same users). */
 export const BUSYBOX_PASSWD = [

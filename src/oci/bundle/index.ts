@@ -4,6 +4,7 @@
  * @module
  */
 export { writeBundle, bundlePath, mountsBelow, unpackRootfsProvider, writeBundleOptionsSchema } from './write-bundle.js';
+export { shiftOwnership, mapToHost } from './shift-ownership.js';
 export type {
   WriteBundleOptions,
   ResolvedWriteBundleOptions,

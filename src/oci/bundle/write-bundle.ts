@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { chmod, lstat, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { AbortedError, AlreadyExistsError, BundleError, InvalidOptionsError, isLxcriError } from '../../errors.js';
@@ -15,6 +15,7 @@ import { buildRuntimeSpec } from '../spec/build.js';
 import { collectSpecInputs } from '../spec/collect.js';
 import type { BuildRuntimeSpecOptions } from '../spec/options.js';
 import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
+import { mapToHost, shiftOwnership } from './shift-ownership.js';
 
 /** How a rootfs is made: an overlay mount over cached layers, a copy, or whichever works. */
 export type RootfsMode = 'auto' | 'overlay' | 'copy';
@@ -177,7 +178,8 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
   let rootfs: ProvidedRootfs | undefined;
   const createdHostPaths: string[] = [];
   try {
-    firstCreated = (await mkdir(dirname(bundle), { recursive: true, mode: 0o700 })) ?? undefined;
+    // Parents are 0711: traversable (a user-namespaced container's root must reach its bundle) but not listable.
+    firstCreated = (await mkdir(dirname(bundle), { recursive: true, mode: 0o711 })) ?? undefined;
     try {
       await mkdir(bundle, { mode: 0o700 });
     } catch (error) {
@@ -200,6 +202,20 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
     const rootPath = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : rootfs.path;
     const spec = buildRuntimeSpec(o.request, o.image.config, { ...(o.spec as BundleSpecOptions), containerId: o.containerId, ...inputs, rootPath });
     aborted(signal);
+    if (spec.linux.uidMappings && spec.linux.gidMappings) {
+      // A user namespace: the container's root must own its rootfs and reach it through the
+      // 0700 bundle directory. Only a private copy can be re-owned.
+      if (rootfs.mode !== 'copy') {
+        throw new BundleError('a container with a user namespace needs a copied rootfs (rootfsMode copy): overlay layers are shared and cannot be re-owned', {
+          path: bundle,
+          reason: 'userns needs copy',
+        });
+      }
+      await shiftOwnership(rootfs.path, spec.linux.uidMappings, spec.linux.gidMappings, signal ? { signal } : {});
+      const rootUid = mapToHost(0, spec.linux.uidMappings);
+      const rootGid = mapToHost(0, spec.linux.gidMappings);
+      if (rootUid !== undefined && rootGid !== undefined) await chown(bundle, rootUid, rootGid);
+    }
     const configPath = join(bundle, 'config.json');
     await writeFile(configPath, `${JSON.stringify(spec, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     const made = rootfs;

@@ -3,7 +3,7 @@
  * runc, and under crun with the hybrid-cgroup workaround of DEVELOPERS.md.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,6 +266,46 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
         await pause.remove();
       }
       expect(await mountsBelow(join(base, 'bundles'))).toEqual([]);
+    });
+
+    it('a user namespace with POD mappings: root inside is host uid 100000 and owns its (copied, shifted) rootfs', async () => {
+      const userns = { mode: 'POD', uids: [{ host_id: 100000, container_id: 0, length: 65536 }], gids: [{ host_id: 100000, container_id: 0, length: 65536 }] };
+      const request = normalizeCreateContainerRequest({
+        pod_sandbox_id: 'sandbox-userns',
+        config: {
+          metadata: { name: 'userns' },
+          image: { image: 'busybox:e2e' },
+          command: ['sh', '-c', "tr -s ' ' < /proc/self/uid_map; id -u; touch /tmp/made-inside; stat -c '%u:%g' /home/alice"],
+          linux: { security_context: { namespace_options: { userns_options: userns } } },
+        },
+        sandbox_config: { metadata: { name: 'pod', uid: 'uid-u', namespace: 'e2e' }, linux: { security_context: { namespace_options: { userns_options: userns } } } },
+      });
+      const id = `userns-${rt.name}`;
+      // overlay layers are shared and cannot be re-owned: refused, nothing left behind
+      const refused = bundlePath(join(base, 'bundles'), `${id}-overlay`);
+      await expect(writeBundle(refused, { containerId: id, request, image: resolved as ResolvedImage, rootfsProvider: cache, rootfsMode: 'overlay' })).rejects.toThrow(/needs a copied rootfs/);
+      expect(existsSync(refused)).toBe(false);
+      expect(await mountsBelow(join(base, 'bundles'))).toEqual([]);
+
+      // The container's root (host uid 100000) must be able to traverse to its bundle.
+      for (const d of [work, base]) await chmod(d, 0o711);
+      const bundle = await writeBundle(bundlePath(join(base, 'bundles'), id), { containerId: id, request, image: resolved as ResolvedImage, rootfsProvider: cache, rootfsMode: 'copy' });
+      expect((await stat(bundle.path)).uid).toBe(100000);
+      const logPath = join(base, `${id}.log`);
+      try {
+        await driver.create(id, { bundle: bundle.path, logPath });
+        await driver.start(id);
+        expect(await driver.waitForExit(id, { timeoutMs: 30_000 })).toMatchObject({ exitCode: 0 });
+        const out = parseCriLog(await readFile(logPath, 'utf8')).map((l) => l.text);
+        expect(out).toEqual([' 0 100000 65536', '0', '0:0']);
+        const made = await stat(join(bundle.rootfs, 'tmp/made-inside'));
+        expect([made.uid, made.gid]).toEqual([100000, 100000]);
+        expect((await stat(join(bundle.rootfs, 'home/alice'))).uid).toBe(100000);
+      } finally {
+        await driver.delete(id, { force: true }).catch(() => undefined);
+        await bundle.remove();
+      }
+      expect(existsSync(bundle.path)).toBe(false);
     });
 
     it('kill records the signal; kill + delete leave no mount and no bundle directory', async () => {
