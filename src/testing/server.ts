@@ -82,8 +82,14 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}, extra
       });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
-  server.listen(resolved.port, resolved.host);
-  await once(server, 'listening');
+  try {
+    server.listen(resolved.port, resolved.host);
+    await once(server, 'listening');
+  } catch (error) {
+    // `once` rejects with the server's 'error' (EADDRINUSE, EACCES, ...): undo what was made.
+    if (ownsState) await state.close();
+    throw error;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `https://${host}:${address.port}`;

@@ -82,3 +82,25 @@ describe('lxcri simulator', () => {
     expect(await exited).toBe(0);
   }, 60_000);
 });
+
+describe('startPveSimulator start-up failure', () => {
+  it('rejects when the port is taken and removes the state directory it made', async () => {
+    const { startPveSimulator } = await import('../../../src/testing/index.js');
+    const { mkdtemp, readdir, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const first = await startPveSimulator();
+    const scratch = await mkdtemp(join(tmpdir(), 'lxcri-tmpdir-'));
+    const savedTmp = process.env['TMPDIR'];
+    try {
+      process.env['TMPDIR'] = scratch; // os.tmpdir() follows TMPDIR: the failed start makes its state dir here
+      await expect(startPveSimulator({ port: Number(new URL(first.url).port) })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      expect(await readdir(scratch)).toEqual([]);
+    } finally {
+      if (savedTmp === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = savedTmp;
+      await rm(scratch, { recursive: true, force: true });
+      await first.close();
+    }
+  });
+});
