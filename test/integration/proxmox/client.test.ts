@@ -321,6 +321,41 @@ describe.each(transports)('over real HTTPS with %s', (_name, transport) => {
   });
 });
 
+describe('upload input checks', () => {
+  it('refuses a stream shorter than declared, a bad vztmpl extension and sha256 on a stream', async () => {
+    const c = makeClient();
+    const short = await caught(
+      c.storage.upload('pve1', 'local', {
+        content: 'vztmpl',
+        filename: 'short.tar',
+        source: { stream: (async function* () { yield Buffer.alloc(1000); })(), size: 5000 },
+      }),
+    );
+    expect(short).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: 'size: short.tar yielded 1000 bytes, declared 5000' });
+    expect((await c.storage.content('pve1', 'local')).map((v) => v.volid)).not.toContain('local:vztmpl/short.tar');
+    const ext = await caught(c.storage.upload('pve1', 'local', { content: 'vztmpl', filename: 'x.zip', source: { stream: (async function* () {})(), size: 0 } }));
+    expect(ext).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: 'filename: a vztmpl upload must end in .tar, .tar.gz, .tar.xz, .tar.zst or .tar.bz2' });
+    const sha = await caught(
+      c.storage.upload('pve1', 'local', { content: 'vztmpl', filename: 'a.tar', checksum: 'sha256', source: { stream: (async function* () {})(), size: 0 } }),
+    );
+    expect(sha.message).toMatch(/^checksum: 'sha256' can only be computed for a path/);
+  });
+
+  it('lets PVE reject a wrong checksum: the imgcopy task fails with the mismatch', async () => {
+    const c = makeClient();
+    const data = Buffer.from('not really a tarball but bytes');
+    const { upid } = await c.storage.upload('pve1', 'local', {
+      content: 'vztmpl',
+      filename: 'bad-sum.tar',
+      source: { stream: (async function* () { yield data; })(), size: data.length },
+      checksum: { algorithm: 'sha256', value: '0'.repeat(64) },
+    });
+    const e = await caught(c.tasks.wait(upid));
+    expect(e).toMatchObject({ code: 'ERR_PVE_TASK' });
+    expect(String(e['exitStatus'])).toMatch(/checksum mismatch/);
+  });
+});
+
 describe('placement', () => {
   it('chooses a node from /cluster/resources', async () => {
     const c = makeClient();
