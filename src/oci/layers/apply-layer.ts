@@ -11,7 +11,7 @@
  * - hardlink targets are resolved the same way, must exist and must not be directories;
  * - the root entry may only be a directory; whiteouts must name a child (`.wh.`, `.wh..`,
  *   `.wh...` are rejected) and only remove content of lower layers;
- * - device nodes are created only as root (rootless: an empty mode-0 file, like umoci);
+ * - device nodes are created only as root (rootless: an empty regular file, like umoci);
  *   setuid/setgid bits only when allowed; dangerous xattrs are dropped.
  * All filesystem calls in the hot path are synchronous (no thread-pool round trip per call); the
  * caller feeds chunks from an async decompressor, so decompression overlaps with writing and the
@@ -349,7 +349,8 @@ export class LayerApplier implements TarHandler {
         this.#o.logger.warn({ entry: h.name, layer: this.#o.layer }, 'dropping user.rootlesscontainers xattr from the layer');
         continue;
       }
-      if ((name.startsWith('security.') || name.startsWith('trusted.')) && (this.#o.rootless || !this.#asRoot)) continue;
+      // security.* and trusted.* need privilege: only as root (rootless mode as root writes them, as umoci does)
+      if ((name.startsWith('security.') || name.startsWith('trusted.')) && !this.#asRoot) continue;
       this.#xattrs.push({ path: abs, name, value });
     }
   }
@@ -386,21 +387,23 @@ export class LayerApplier implements TarHandler {
   }
 
   #special(abs: string, h: TarEntryHeader): void {
-    if (this.#o.rootless || !this.#asRoot) {
-      // umoci: device nodes become empty files with mode 0 when unprivileged.
+    if ((this.#o.rootless || !this.#asRoot) && h.type !== 'fifo') {
+      // umoci: without privilege a device node becomes an empty regular file (header mode kept)
       const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0);
       try {
-        fchmodSync(fd, 0);
+        fchmodSync(fd, this.#mode(h.mode));
         futimesSync(fd, h.mtime, h.mtime);
       } finally {
         closeSync(fd);
       }
       if (this.#o.rootless) this.#rootlessOwner(abs, h);
+      this.#queueXattrs(abs, h);
       return;
     }
     const kind = h.type === 'char' ? ['c', String(h.devmajor), String(h.devminor)] : h.type === 'block' ? ['b', String(h.devmajor), String(h.devminor)] : ['p'];
     this.#mknod(abs, kind, h.name);
-    lchownSync(abs, h.uid, h.gid);
+    if (this.#o.rootless) this.#rootlessOwner(abs, h);
+    else lchownSync(abs, h.uid, h.gid);
     // a fresh node (not a symlink) at a path whose parents were resolved in the root
     chmodSync(abs, this.#mode(h.mode));
     lutimesSync(abs, h.mtime, h.mtime);
@@ -500,7 +503,7 @@ export class LayerApplier implements TarHandler {
         for (const name of attrs.keys()) {
           if (wanted.has(`${path}\0${name}`)) continue;
           if (this.#o.rootless && name === 'user.rootlesscontainers') continue;
-          if ((name.startsWith('security.') || name.startsWith('trusted.')) && (this.#o.rootless || !this.#asRoot)) continue;
+          if ((name.startsWith('security.') || name.startsWith('trusted.')) && !this.#asRoot) continue;
           await removeXattr(path, name, this.#o.logger);
         }
       }

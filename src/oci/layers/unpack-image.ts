@@ -56,7 +56,8 @@ const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function'
 export const unpackImageOptionsSchema = z.strictObject({
   /**
    * Unprivileged extraction: no chown (owners recorded in the `user.rootlesscontainers` xattr as
-   * umoci does), device nodes become empty mode-0 files, `security.*` xattrs are skipped.
+   * umoci does), block/char devices become empty regular files (FIFOs stay FIFOs); `security.*`
+   * and `trusted.*` xattrs are written only when the process is root.
    * @defaultValue true when not running as root, else false
    */
   rootless: z.boolean().optional(),

@@ -125,7 +125,8 @@ describe.skipIf(missing({ root: true, tools: ['umoci', 'setfattr', 'getfattr', '
     expect(Object.keys(tree).sort()).toEqual(Object.keys(expected).sort());
     expect(tree['home/user/secret']?.sha256).toBe(expected['home/user/secret']?.sha256);
     expect(tree['home/user/secret']?.xattrs?.['user.rootlesscontainers']).toBe('0x08e80710e807');
-    expect(tree['dev/null']).toMatchObject({ type: 'file', mode: '0', size: 0 });
+    expect(tree['dev/null']).toMatchObject({ type: 'file', mode: '666', size: 0 });
+    expect(tree['dev/fifo']).toMatchObject({ type: 'fifo' });
     await handle.release();
   });
 

@@ -72,6 +72,17 @@ describe.skipIf(missing({ root: true, tools: ['umoci', 'setfattr', 'getfattr', '
     expect(snapshotTree(join(work, 'by-lxcri'), { ignore: (p) => p.startsWith('rootfs') })['.']?.mode).toBe('700');
   });
 
+  it('lxcri unpack --rootless writes the same tree as umoci unpack --rootless (owners in user.rootlesscontainers)', async () => {
+    execFileSync('umoci', ['unpack', '--rootless', '--image', `${layout}:test`, join(work, 'rootless-umoci')]);
+    const cli = io();
+    expect(await main(['unpack', '--rootless', '--image', `${layout}:test`, join(work, 'rootless-lxcri')], cli)).toBe(0);
+    const expected = snapshotTree(join(work, 'rootless-umoci', 'rootfs'), { xattrs: true });
+    const actual = snapshotTree(join(work, 'rootless-lxcri', 'rootfs'), { xattrs: true });
+    expect(actual).toEqual(expected);
+    expect(actual['home/user/secret']?.xattrs?.['user.rootlesscontainers']).toBe('0x08e80710e807');
+    expect(actual['dev/null']).toMatchObject({ type: 'file', size: 0 });
+  });
+
   it('unpackImage reports progress for every layer and refuses an existing rootfs', async () => {
     const image = await (await openImageLayout(layout)).resolve('test');
     const seen = new Set<number>();

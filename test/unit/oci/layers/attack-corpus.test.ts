@@ -265,14 +265,15 @@ describe('attack corpus: whiteouts (§5.5 5)', () => {
 });
 
 describe('attack corpus: devices, setuid, xattrs (§5.5 6, 7)', () => {
-  it('rootless: device nodes become empty mode-0 files', async () => {
-    const r = await runCase(async () => [await tarLayer([{ name: 'kmem', type: 'character-device', devmajor: 1, devminor: 2, mode: 0o666 }, { name: 'sda', type: 'block-device', devmajor: 8, devminor: 0 }])], { rootless: true });
+  it('rootless: device nodes become empty regular files (umoci semantics), FIFOs stay FIFOs', async () => {
+    const r = await runCase(async () => [await tarLayer([{ name: 'kmem', type: 'character-device', devmajor: 1, devminor: 2, mode: 0o666 }, { name: 'sda', type: 'block-device', devmajor: 8, devminor: 0 }, { name: 'pipe', type: 'fifo' }])], { rootless: true });
     expect(r.error).toBeUndefined();
+    expect(lstatSync(join(r.rootfs, 'pipe')).isFIFO()).toBe(true);
     for (const n of ['kmem', 'sda']) {
       const st = lstatSync(join(r.rootfs, n));
       expect(st.isFile()).toBe(true);
       expect(st.size).toBe(0);
-      expect(st.mode & 0o7777).toBe(0);
+      expect(st.mode & 0o7777).toBe(n === 'kmem' ? 0o666 : 0o644);
     }
   });
 
