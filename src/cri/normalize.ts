@@ -475,6 +475,16 @@ export function tryNormalizeCreateContainerRequest(input: unknown, options?: Nor
 }
 
 /**
+ * Only the fast path: the normalised request, or `undefined` when the fast path does not accept
+ * the input (the zod path then decides). For tests that check both paths agree.
+ * @internal
+ */
+export function fastNormalizeCreateContainerRequest(input: unknown, options?: NormalizeOptions): NormalizedCreateContainerRequest | undefined {
+  const fast = fastMessage(input, PLANS.request, resolveNormalizeOptions(options).envValueEncoding === 'base64');
+  return fast === FAIL ? undefined : (fast as unknown as NormalizedCreateContainerRequest);
+}
+
+/**
  * Like {@link tryNormalizeCreateContainerRequest} but always through the zod schemas (no fast
  * path). For tests that check both paths agree.
  * @internal
