@@ -11,7 +11,7 @@ import tar from 'tar-stream';
 
 /** What create takes from an OCI image. */
 export interface OciTemplateInfo {
-  /** `Entrypoint` + `Cmd` joined with spaces, unless it is `/sbin/init` or empty. */
+  /** `Entrypoint` + `Cmd`: the first word, then the others in double quotes (`/app "--port" "80"`), unless it is `/sbin/init` or empty. */
   entrypoint?: string;
   /** `Env` entries (`KEY=value`). */
   env: string[];
@@ -70,7 +70,9 @@ export async function inspectOciArchive(path: string): Promise<OciTemplateInfo |
     const manifests = Array.isArray(index?.['manifests']) ? (index?.['manifests'] as unknown[]) : [];
     const manifest = blob(record(manifests[0])?.['digest']);
     const config = record(blob(record(manifest?.['config'])?.['digest'])?.['config']) ?? {};
-    const command = [...strings(config['Entrypoint']), ...strings(config['Cmd'])].join(' ');
+    // pve-container joins the first word with the others each wrapped in double quotes.
+    const [first, ...rest] = [...strings(config['Entrypoint']), ...strings(config['Cmd'])];
+    const command = first === undefined ? '' : [first, ...rest.map((arg) => `"${arg}"`)].join(' ');
     const layers = Array.isArray(manifest?.['layers']) ? (manifest?.['layers'] as unknown[]).length : 0;
     return {
       ...(command !== '' && command !== '/sbin/init' ? { entrypoint: command } : {}),

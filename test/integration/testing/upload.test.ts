@@ -199,7 +199,7 @@ describe.each(FRONT_ENDS)('PVE simulator template upload (%s)', (frontEnd) => {
     expect(await http.waitTask(created.body.data as string)).toMatchObject({ exitstatus: 'OK' });
     const config = (await http.call('GET', '/nodes/pve1/lxc/170/config')).body.data as Record<string, unknown>;
     expect(config).toMatchObject({
-      entrypoint: '/usr/bin/app --serve 8080',
+      entrypoint: '/usr/bin/app "--serve" "8080"',
       env: 'PATH=/usr/bin\0MODE=prod',
       cmode: 'console',
       net0: 'name=eth0,bridge=vmbr0,host-managed=1',
