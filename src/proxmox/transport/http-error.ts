@@ -28,7 +28,7 @@ export function classifyPveError(status: number, texts: readonly string[]): PveE
   return {
     retryable: transientStatus || RETRYABLE_TEXT.test(all),
     vmidConflict: VMID_CONFLICT_TEXT.test(all),
-    notExecuted: NOT_EXECUTED_TEXT.test(all) || status === 503,
+    notExecuted: NOT_EXECUTED_TEXT.test(all),
   };
 }
 
