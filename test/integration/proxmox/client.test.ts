@@ -271,6 +271,34 @@ describe.each(transports)('over real HTTPS with %s', (_name, transport) => {
     await c.tasks.wait(await c.lxc.destroy('pve1', 9005));
   });
 
+  it('retries a GET after a dropped connection, but never re-sends a create whose answer was lost', async () => {
+    const c = makeClient({ transport: transport() });
+    sim.state.addFault({ kind: 'drop-connection', match: { method: 'GET', path: '/version' }, times: 1 });
+    const mark = sim.state.requestLog.length;
+    expect((await c.version.get()).release).toBe('9.1');
+    expect(sim.state.requestLog.slice(mark).map((e) => `${e.path} ${e.dropped === true ? 'dropped' : e.status}`)).toEqual(['/version dropped', '/version 200']);
+
+    sim.state.addFault({ kind: 'lose-response', match: { method: 'POST', path: '/nodes/pve1/lxc' }, times: 1 });
+    const before = sim.state.requestLog.length;
+    const e = await caught(c.lxc.create('pve1', { vmid: 9006, ostemplate: templateVolid, rootfs: 'local-lvm:1' }));
+    expect(e).toMatchObject({ code: 'ERR_PVE_NETWORK', retryable: true });
+    const creates = sim.state.requestLog.slice(before).filter((x) => x.method === 'POST' && x.path === '/nodes/pve1/lxc');
+    expect(creates).toHaveLength(1); // the CT was created, the answer lost: no second POST
+    expect(sim.state.cts.has(9006)).toBe(true);
+    await sim.state.settle();
+    await c.tasks.wait(await c.lxc.destroy('pve1', 9006));
+  });
+
+  it('retries reads through 595/596 from an offline node and reports them as retryable', async () => {
+    const c = makeClient({ transport: transport(), retry: { retries: 1, minDelayMs: 5, maxDelayMs: 10 } });
+    sim.state.addFault({ kind: 'node-offline', node: 'pve1', status: 596, times: 1 });
+    expect(Array.isArray(await c.lxc.list('pve1'))).toBe(true);
+    sim.state.addFault({ kind: 'node-offline', node: 'pve1', status: 595 });
+    const e = await caught(c.lxc.list('pve1'));
+    expect(e).toMatchObject({ code: 'ERR_PVE_HTTP', status: 595, retryable: true, grpcStatus: 'Unavailable' });
+    sim.state.clearFaults();
+  });
+
   it('20 concurrent allocate + create from two clients give 20 distinct CTs', async () => {
     const a = makeClient({ transport: transport() });
     const b = makeClient({ transport: transport() });
