@@ -121,7 +121,13 @@ export class ProxmoxClient {
     this.storage = new StorageApi(send);
     this.tasks = new TasksApi(send, { clock: this.#clock, sleep: this.#sleep, ...resolved.tasks });
     this.access = new AccessApi(
-      (params, o) => this.#send(ticketEndpoint(params), o),
+      async (params, o) => {
+        const answer = await this.#send(ticketEndpoint(params), o);
+        // whoever asked gets the ticket; our logs and errors must never show it
+        if (answer.ticket) this.#secrets.add(answer.ticket);
+        if (answer.CSRFPreventionToken) this.#secrets.add(answer.CSRFPreventionToken);
+        return answer;
+      },
       (o) => this.#auth.login(this.#signalFor(o).signal),
     );
     this.#vmids = new VmidAllocator({
