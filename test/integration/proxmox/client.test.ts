@@ -397,6 +397,8 @@ describe('after all calls', () => {
     const failed = sim.state.requestLog.filter((e) => e.status === 400 && !deliberatelyInvalid.has(e.seq));
     expect(failed.map((e) => `${e.method} ${e.path} ${e.statusText} ${JSON.stringify(e.params)}`)).toEqual([]);
     expect(deliberatelyInvalid.size).toBe(2);
+    // nor any wire-level refusal (content type, chunked upload, method, duplicate parameters)
+    expect(sim.state.requestLog.filter((e) => e.status === 501 || e.status === 506 || /duplicate parameter/.test(e.statusText))).toEqual([]);
     expect(sim.state.requestLog.length).toBeGreaterThan(150);
   });
 
