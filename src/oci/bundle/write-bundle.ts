@@ -12,7 +12,7 @@ import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { unpackImage } from '../layers/unpack-image.js';
 import { buildRuntimeSpec } from '../spec/build.js';
-import { collectSpecInputs } from '../spec/collect.js';
+import { collectSpecInputs, detectHostSpecDefaults } from '../spec/collect.js';
 import type { BuildRuntimeSpecOptions } from '../spec/options.js';
 import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
 import { mapToHost, shiftOwnership } from './shift-ownership.js';
@@ -76,7 +76,9 @@ export const writeBundleOptionsSchema = z.strictObject({
   rootfsMode: z.enum(['auto', 'overlay', 'copy']).default('auto'),
   /**
    * Further {@link BuildRuntimeSpecOptions} (sandbox namespaces, cgroup settings, ...). The facts
-   * read from the rootfs and host (`userDb`, `seccompProfiles`, `hostPaths`, `devices`) are collected here.
+   * read from the rootfs and host (`userDb`, `seccompProfiles`, `hostPaths`, `devices`) are collected
+   * here, and `nodeHostname`, `cgroupV2`, `hugetlbController`, `swapController` default to what
+   * `detectHostSpecDefaults()` finds.
    * @defaultValue `{}`
    */
   spec: z.record(z.string(), z.unknown()).default({}),
@@ -200,7 +202,8 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
     });
     const rel = relative(bundle, rootfs.path);
     const rootPath = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : rootfs.path;
-    const spec = buildRuntimeSpec(o.request, o.image.config, { ...(o.spec as BundleSpecOptions), containerId: o.containerId, ...inputs, rootPath });
+    const host = await detectHostSpecDefaults();
+    const spec = buildRuntimeSpec(o.request, o.image.config, { ...host, ...(o.spec as BundleSpecOptions), containerId: o.containerId, ...inputs, rootPath });
     aborted(signal);
     if (spec.linux.uidMappings && spec.linux.gidMappings) {
       // A user namespace: the container's root must own its rootfs and reach it through the

@@ -4,6 +4,7 @@
  * @module
  */
 import { lstat, mkdir, readFile, realpath, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { AbortedError, CriValidationError, type CriValidationIssue } from '../../errors.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
@@ -132,4 +133,42 @@ export async function collectSpecInputs(request: NormalizedCreateContainerReques
   }
   if (issues.length > 0) throw new CriValidationError(issues);
   return { userDb: { ...(userDb.passwd === undefined ? {} : { passwd: userDb.passwd }), ...(userDb.group === undefined ? {} : { group: userDb.group }) }, seccompProfiles, hostPaths, devices };
+}
+
+/** Host facts that pick spec defaults: see {@link detectHostSpecDefaults}. */
+export interface HostSpecDefaults {
+  /** `os.hostname()`: `HOSTNAME` for pods without a hostname (host network). */
+  nodeHostname: string;
+  /** `/sys/fs/cgroup` is a cgroup v2 (unified) mount. */
+  cgroupV2: boolean;
+  /** The hugetlb controller is available. */
+  hugetlbController: boolean;
+  /** Swap limits can be set (v1 `memory.memsw.*`, or cgroup v2 with the memory controller). */
+  swapController: boolean;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Reads the host facts behind some {@link BuildRuntimeSpecOptions} defaults (`nodeHostname`,
+ * `cgroupV2`, `hugetlbController`, `swapController`) from `/sys/fs/cgroup` and the hostname.
+ * @param cgroupRoot - where the cgroup filesystem is mounted
+ */
+export async function detectHostSpecDefaults(cgroupRoot = '/sys/fs/cgroup'): Promise<HostSpecDefaults> {
+  const controllers = await readFile(`${cgroupRoot}/cgroup.controllers`, 'utf8').catch(() => undefined);
+  if (controllers !== undefined) {
+    const list = controllers.trim().split(/\s+/);
+    return { nodeHostname: hostname(), cgroupV2: true, hugetlbController: list.includes('hugetlb'), swapController: list.includes('memory') };
+  }
+  return {
+    nodeHostname: hostname(),
+    cgroupV2: false,
+    hugetlbController: await exists(`${cgroupRoot}/hugetlb`),
+    swapController: await exists(`${cgroupRoot}/memory/memory.memsw.limit_in_bytes`),
+  };
 }

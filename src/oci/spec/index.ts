@@ -7,8 +7,8 @@ export { buildRuntimeSpec, DEFAULT_PATH_ENV, CRI_ANNOTATIONS } from './build.js'
 export type { SpecImageConfig } from './build.js';
 export { buildRuntimeSpecOptionsSchema, resolveBuildRuntimeSpecOptions, hostDeviceInfoSchema } from './options.js';
 export type { BuildRuntimeSpecOptions, ResolvedBuildRuntimeSpecOptions, HostDeviceInfo } from './options.js';
-export { collectSpecInputs } from './collect.js';
-export type { CollectedSpecInputs, CollectSpecInputsOptions } from './collect.js';
+export { collectSpecInputs, detectHostSpecDefaults } from './collect.js';
+export type { CollectedSpecInputs, CollectSpecInputsOptions, HostSpecDefaults } from './collect.js';
 export {
   ALL_CAPABILITIES,
   DEFAULT_CAPABILITIES,

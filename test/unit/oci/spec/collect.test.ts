@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CriValidationError, collectSpecInputs } from '../../../../src/index.js';
+import { hostname } from 'node:os';
+import { CriValidationError, collectSpecInputs, detectHostSpecDefaults } from '../../../../src/index.js';
 import { GROUP, PASSWD, request } from './fixtures.js';
 
 let work: string;
@@ -62,5 +63,24 @@ describe('collectSpecInputs', () => {
 
   it('honours an aborted signal', async () => {
     await expect(collectSpecInputs(request(), { rootfs, signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+});
+
+describe('detectHostSpecDefaults', () => {
+  it('cgroup v2: controllers from cgroup.controllers', async () => {
+    const root = join(work, 'cg2');
+    await mkdir(root);
+    await writeFile(join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+    expect(await detectHostSpecDefaults(root)).toEqual({ nodeHostname: hostname(), cgroupV2: true, hugetlbController: false, swapController: true });
+    await writeFile(join(root, 'cgroup.controllers'), 'cpu hugetlb\n');
+    expect(await detectHostSpecDefaults(root)).toMatchObject({ hugetlbController: true, swapController: false });
+  });
+  it('cgroup v1: hugetlb hierarchy and memsw files', async () => {
+    const root = join(work, 'cg1');
+    await mkdir(join(root, 'memory'), { recursive: true });
+    expect(await detectHostSpecDefaults(root)).toMatchObject({ cgroupV2: false, hugetlbController: false, swapController: false });
+    await mkdir(join(root, 'hugetlb'));
+    await writeFile(join(root, 'memory/memory.memsw.limit_in_bytes'), '0');
+    expect(await detectHostSpecDefaults(root)).toMatchObject({ cgroupV2: false, hugetlbController: true, swapController: true });
   });
 });
