@@ -2,6 +2,7 @@
  * End to end, as root: a busybox image built with umoci → writeBundle → OciRuntimeDriver under
  * runc, and under crun with the hybrid-cgroup workaround of DEVELOPERS.md.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -72,9 +73,22 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
   describe.skipIf(rt.skip)('real containers', () => {
     let base: string;
     let driver: OciRuntimeDriver;
+    const created = new Set<string>();
     beforeAll(async () => {
       base = await mkdtemp(join(work, `${rt.name}-`));
       driver = new OciRuntimeDriver(rt.driver(join(base, 'runtime-root'), join(base, 'state')));
+      // Remember every container a test creates, so a failing test leaves no container running.
+      const create = driver.create.bind(driver);
+      driver.create = async (id, options) => {
+        created.add(id);
+        return create(id, options);
+      };
+    });
+    afterAll(async () => {
+      for (const id of created) await driver.delete(id, { force: true }).catch(() => undefined);
+      for (const mount of (await mountsBelow(base).catch(() => [] as string[])).reverse()) {
+        await new Promise((res) => execFile('umount', [mount], () => res(undefined)));
+      }
     });
 
     it('runs the container: log has env, cwd, uid/gid, hostname; the read-only bind refuses writes; kill + delete leave nothing behind', async () => {
