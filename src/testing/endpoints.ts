@@ -892,6 +892,50 @@ function taskOrDie({ state, params, auth }: EndpointCall): SimulatedTask {
   return task;
 }
 
+/** `WARNINGS: n` is no error; anything but `OK` else is. */
+function taskStatusType(exitstatus: string | undefined): 'ok' | 'warning' | 'error' | 'unknown' {
+  if (exitstatus === undefined) return 'unknown';
+  if (exitstatus === 'OK') return 'ok';
+  if (/^WARNINGS: \d+$/.test(exitstatus)) return 'warning';
+  return 'error';
+}
+
+async function listTasks({ state, params, auth }: EndpointCall): Promise<EndpointResult> {
+  const node = String(params['node']);
+  const source = String(params['source'] ?? 'archive');
+  const privs = privilegesOf(state, auth);
+  const auditor = privs === 'all' || privs.has('Sys.Audit');
+  const statuses = params['statusfilter'] === undefined ? undefined : String(params['statusfilter']).toLowerCase().split(/[\0,;\s]+/).filter((x) => x !== '');
+  const userfilter = params['userfilter'] === undefined ? undefined : String(params['userfilter']).toLowerCase();
+  const list = [...state.tasks.values()]
+    .filter((t) => t.node === node)
+    .filter((t) => (source === 'all' ? true : source === 'active' ? t.status === 'running' : t.status === 'stopped'))
+    .filter((t) => auditor || t.user === auth.userid)
+    .filter((t) => params['vmid'] === undefined || t.id === String(params['vmid']))
+    .filter((t) => params['typefilter'] === undefined || t.type === params['typefilter'])
+    .filter((t) => userfilter === undefined || `${t.user}${t.tokenid === undefined ? '' : `!${t.tokenid}`}`.toLowerCase().includes(userfilter))
+    .filter((t) => params['since'] === undefined || t.starttime >= Number(params['since']))
+    .filter((t) => params['until'] === undefined || t.starttime <= Number(params['until']))
+    .filter((t) => params['errors'] !== 1 || (t.status === 'stopped' && taskStatusType(t.exitstatus) === 'error'))
+    .filter((t) => statuses === undefined || (t.status === 'stopped' && statuses.includes(taskStatusType(t.exitstatus))))
+    .sort((a, b) => b.starttime - a.starttime || b.pid - a.pid);
+  const start = Number(params['start'] ?? 0);
+  const limit = Number(params['limit'] ?? 50);
+  const page = list.slice(start, start + limit).map((t) => ({
+    upid: t.upid,
+    node: t.node,
+    pid: t.pid,
+    pstart: t.pstart,
+    starttime: t.starttime,
+    type: t.type,
+    id: t.id,
+    user: t.user,
+    ...(t.tokenid !== undefined ? { tokenid: t.tokenid } : {}),
+    ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}),
+  }));
+  return { data: page, extra: { total: list.length } };
+}
+
 async function getTaskStatus(call: EndpointCall): Promise<EndpointResult> {
   const task = taskOrDie(call);
   return {
@@ -950,6 +994,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { rules: rulesFor('GET', '/nodes/{node}/storage/{storage}/content/{volume}'), proxied: true, handle: getVolume },
   { rules: rulesFor('DELETE', '/nodes/{node}/storage/{storage}/content/{volume}'), proxied: true, handle: deleteVolume },
   { rules: rulesFor('POST', '/nodes/{node}/storage/{storage}/upload'), upload: true, skipCsrf: true, handle: handleUpload },
+  { rules: rulesFor('GET', '/nodes/{node}/tasks'), proxied: true, handle: listTasks },
   { rules: rulesFor('GET', '/nodes/{node}/tasks/{upid}/status'), proxied: true, handle: getTaskStatus },
   { rules: rulesFor('GET', '/nodes/{node}/tasks/{upid}/log'), proxied: true, handle: getTaskLog },
 ];

@@ -157,5 +157,6 @@ export const FORMATS: Readonly<Record<string, FormatCheck>> = {
     /^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v) ? undefined : 'value does not look like a valid unicast MAC address\n',
   'pve-ipv4-config': ipv4Config,
   'pve-ipv6-config': ipv6Config,
+  'pve-task-status-type-list': list((v) => (/^(ok|error|warning|unknown)$/i.test(v) ? undefined : `invalid status '${v}'\n`)),
   'disk-size': (v) => (/^\d+(\.\d+)?[KMGT]?$/.test(v) ? undefined : `value does not look like a valid disk size: ${v}\n`),
 };

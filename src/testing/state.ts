@@ -120,6 +120,8 @@ export interface SimulatedTask {
   tokenid?: string;
   status: 'running' | 'stopped';
   exitstatus?: string;
+  /** Clock time (s) the task stopped. */
+  endtime?: number;
   /** The task log lines. */
   log: string[];
   /** Settles when the task stops. */
@@ -506,6 +508,7 @@ export class PveSimulatorState {
         task.exitstatus = message;
         task.log.push(`TASK ERROR: ${message}`);
       }
+      task.endtime = Math.floor(this.clock.now() / 1000);
       task.status = 'stopped';
     };
     task.done = run();

@@ -59,6 +59,9 @@ describe.each(FRONT_ENDS)('PVE simulator fault injection (%s)', (frontEnd) => {
     const entry = s.state.requestLog.at(-1);
     expect(entry).toMatchObject({ dropped: true, fault: 'lose-response', status: 200 });
     expect(entry?.upid).toMatch(/:vzcreate:103:/);
+    // the client can find the task it did not get an answer for
+    const found = await http.call('GET', '/nodes/pve1/tasks', { vmid: 103, typefilter: 'vzcreate', source: 'all' });
+    expect((found.body.data as { upid: string }[]).map((t) => t.upid)).toEqual([entry?.upid]);
     await http.waitTask(entry?.upid ?? '');
     // the CT exists: a retry of the create now fails as on PVE
     expect(s.state.cts.get(103)?.config['hostname']).toBe('CT103');

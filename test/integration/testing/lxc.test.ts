@@ -153,6 +153,36 @@ describe.each(FRONT_ENDS)('PVE simulator containers (%s)', (frontEnd) => {
     expect(missingRootdir.body.errors).toEqual({ storage: "storage 'local' does not support container directories" });
   });
 
+  it('lists tasks with PVE filters (source, vmid, type, errors, status, user) and paging', async () => {
+    const http = await start({ taskDurationsMs: { default: 5, vzstart: 400 } });
+    await http.waitTask((await http.call('POST', '/nodes/pve1/lxc', { vmid: 180, ostemplate: TEMPLATE, rootfs: 'local-lvm:1' })).body.data as string);
+    const failed = await http.call('POST', '/nodes/pve1/lxc', { vmid: 181, ostemplate: 'local:vztmpl/missing.tar.gz', rootfs: 'local-lvm:1' });
+    await http.waitTask(failed.body.data as string);
+    const running = (await http.call('POST', '/nodes/pve1/lxc/180/status/start')).body.data as string;
+    const list = async (params: Record<string, string | number>) => {
+      const reply = await http.call('GET', '/nodes/pve1/tasks', params);
+      return { ids: (reply.body.data as { upid: string; id: string; type: string; status?: string }[]), total: reply.body.total };
+    };
+    // the default source is the archive: finished tasks only, newest first
+    const archive = await list({});
+    expect(archive.ids.map((t) => `${t.type}:${t.id}:${t.status}`)).toEqual([
+      "vzcreate:181:unable to create CT 181 - volume 'local:vztmpl/missing.tar.gz' does not exist",
+      'vzcreate:180:OK',
+    ]);
+    expect((await list({ source: 'active' })).ids.map((t) => t.upid)).toEqual([running]);
+    expect((await list({ source: 'all' })).total).toBe(3);
+    expect((await list({ errors: 1 })).ids.map((t) => t.id)).toEqual(['181']);
+    expect((await list({ statusfilter: 'ok' })).ids.map((t) => t.id)).toEqual(['180']);
+    expect((await list({ source: 'all', vmid: 180 })).ids.map((t) => t.type)).toEqual(['vzstart', 'vzcreate']);
+    expect((await list({ source: 'all', typefilter: 'vzstart' })).ids.map((t) => t.upid)).toEqual([running]);
+    expect((await list({ source: 'all', userfilter: 'LXCRI' })).total).toBe(3);
+    expect((await list({ source: 'all', userfilter: 'alice' })).total).toBe(0);
+    const paged = await list({ source: 'all', start: 1, limit: 1 });
+    expect([paged.ids.length, paged.total]).toEqual([1, 3]);
+    const bad = await http.call('GET', '/nodes/pve1/tasks', { statusfilter: 'ok,bad' });
+    expect(bad.body.errors).toEqual({ statusfilter: "invalid format - invalid status 'bad'\n" });
+  });
+
   it('pages task logs (default limit 50) and reports the total', async () => {
     const http = await start();
     const mounts: Record<string, string> = {};
