@@ -349,6 +349,19 @@ describe.each(transports)('over real HTTPS with %s', (_name, transport) => {
   });
 });
 
+describe('random VMID mode', () => {
+  it('fills a small range with concurrent creates, then reports the range as exhausted', async () => {
+    const c = makeClient({ vmid: { mode: 'random', min: 20000, max: 20007, maxAttempts: 40 } });
+    const create = () => c.allocateVmid((vmid, signal) => c.lxc.create('pve1', { vmid, ostemplate: templateVolid, rootfs: 'local-lvm:1' }, signal ? { signal } : {}));
+    const results = await Promise.all(Array.from({ length: 8 }, create));
+    await Promise.all(results.map((r) => c.tasks.wait(r.result)));
+    expect(results.map((r) => r.vmid).sort()).toEqual([20000, 20001, 20002, 20003, 20004, 20005, 20006, 20007]);
+    const e = await caught(c.allocateVmid((vmid) => c.lxc.create('pve1', { vmid, ostemplate: templateVolid, rootfs: 'local-lvm:1' }), { maxAttempts: 5 }));
+    expect(e).toMatchObject({ code: 'ERR_ALREADY_EXISTS', message: 'no free VMID after 5 attempts', grpcStatus: 'AlreadyExists' });
+    await Promise.all(results.map(async (r) => c.tasks.wait(await c.lxc.destroy('pve1', r.vmid))));
+  });
+});
+
 describe('upload input checks', () => {
   it('refuses a stream shorter than declared, a bad vztmpl extension and sha256 on a stream', async () => {
     const c = makeClient();
@@ -394,7 +407,11 @@ describe('placement', () => {
 
 describe('after all calls', () => {
   it('every request the client sent passed the simulator parameter checks', () => {
-    const failed = sim.state.requestLog.filter((e) => e.status === 400 && !deliberatelyInvalid.has(e.seq));
+    // `GET /cluster/nextid?vmid=X` answering 400 "VM X already exists" is PVE's way to say "taken"
+    // (the random VMID mode probes with it), not a malformed request.
+    const isTakenProbe = (e: (typeof sim.state.requestLog)[number]): boolean => e.method === 'GET' && e.path === '/cluster/nextid' && e.params['vmid'] !== undefined;
+    expect(sim.state.requestLog.some(isTakenProbe)).toBe(true);
+    const failed = sim.state.requestLog.filter((e) => e.status === 400 && !deliberatelyInvalid.has(e.seq) && !isTakenProbe(e));
     expect(failed.map((e) => `${e.method} ${e.path} ${e.statusText} ${JSON.stringify(e.params)}`)).toEqual([]);
     expect(deliberatelyInvalid.size).toBe(2);
     // nor any wire-level refusal (content type, chunked upload, method, duplicate parameters)
