@@ -102,7 +102,7 @@ export const PVE_PRIVILEGES: readonly string[] = [
 export const STORAGE_CONTENT_TYPES: readonly string[] = ['images', 'rootdir', 'vztmpl', 'iso', 'backup', 'snippets', 'import'];
 
 function mpString(value: string): string | undefined {
-  if (/(^|\/)\.\.?(\/|$)/.test(value)) return `${value} contains illegal character sequences\n`;
+  if (/\/\.\.?\//.test(value) || /\/\.\.?$/.test(value) || /^\.\.\//.test(value)) return `${value} contains illegal character sequences\n`;
   return undefined;
 }
 
@@ -125,8 +125,7 @@ export const FORMATS: Readonly<Record<string, FormatCheck>> = {
   'pve-storage-content-list': list((v) => (STORAGE_CONTENT_TYPES.includes(v) ? undefined : `invalid content type '${v}'\n`)),
   'pve-volume-id': (v) => (VOLUME_ID_RE.test(v) ? undefined : `unable to parse volume ID '${v}'\n`),
   'pve-lxc-mp-string': mpString,
-  'pve-lxc-dev-string': (v) =>
-    /^\/dev\/.+/.test(v) && mpString(v) === undefined ? undefined : `not a valid device path '${v}'\n`,
+  'pve-lxc-dev-string': (v) => (/\/\.\.?(?:\/|$)/.test(v) || !/^\/dev\//.test(v) ? `${v} is not a valid device path\n` : undefined),
   'dns-name': (v) => (DNS_RE.test(v) ? undefined : 'value does not look like a valid DNS name\n'),
   'dns-name-list': list((v) => (DNS_RE.test(v) ? undefined : 'value does not look like a valid DNS name\n')),
   'lxc-ip-with-ll-iface-list': list((v) => {

@@ -87,6 +87,21 @@ describe.each(FRONT_ENDS)('PVE simulator parameter verification, PVE texts (%s)'
     });
   });
 
+  it('checks dev[n], features.mount and startup the PVE way', async () => {
+    const reply = await create({ dev0: '/dev/fuse,mode=777,gid=-1,deny-write=2', dev1: 'path=/tmp/x', features: 'mount=nfs;cifs!', startup: 'order=1,up=x' });
+    expect(reply.body.errors).toEqual({
+      dev0: 'invalid format - format error\n',
+      'dev0.mode': 'value does not match the regex pattern',
+      'dev0.gid': 'value must have a minimum value of 0',
+      'dev0.deny-write': "type check ('boolean') failed - got '2'",
+      dev1: 'invalid format - format error\n',
+      'dev1.path': 'invalid format - /tmp/x is not a valid device path\n',
+      features: 'invalid format - format error\n',
+      'features.mount': 'value does not match the regex pattern',
+      startup: 'invalid format - unable to parse startup options\n',
+    });
+  });
+
   it('accepts property-string booleans in any PVE spelling, but top-level booleans only as 0/1 in forms', async () => {
     const ok = await create({ net0: 'name=eth0,ip=dhcp,firewall=yes,ip6=auto', features: 'nesting=on', rootfs: 'local-lvm:2', onboot: 1 });
     expect(ok.status).toBe(200);
