@@ -440,8 +440,19 @@ export class OciRuntimeDriver {
    */
   async delete(id: string, options: DeleteOciContainerOptions = {}): Promise<void> {
     validateId(id);
-    await this.#run(['delete', ...(options.force ? ['--force'] : []), id], options.signal, id);
     const dir = this.containerStateDir(id);
+    try {
+      await this.#run(['delete', ...(options.force ? ['--force'] : []), id], options.signal, id);
+    } catch (error) {
+      // Gone from the runtime (e.g. after a host reboot): drop the stale monitor state too.
+      const known = await this.#runtimeState(id, options.signal).then(
+        () => true,
+        () => false,
+      );
+      if (known || options.signal?.aborted) throw error;
+      await rm(dir, { recursive: true, force: true });
+      throw new NotFoundError(`container ${id} does not exist in ${this.options.runtime}`, { id }, { cause: error });
+    }
     const monitorPid = Number((await readFile(join(dir, 'monitor.pid'), 'utf8').catch(() => '')).trim());
     if (Number.isInteger(monitorPid) && monitorPid > 0) {
       const until = Date.now() + 5_000;

@@ -36,7 +36,7 @@ beforeAll(async () => {
       '    esac ;;',
       '  *" start "*) echo "warning: something" >&2; echo "cannot start container: it exploded" >&2; exit 3 ;;',
       '  *" kill "*) exit 0 ;;',
-      '  *" delete "*) exit 0 ;;',
+      '  *" delete "*) case "$last" in ghost) echo "container ghost does not exist" >&2; exit 1 ;; esac; exit 0 ;;',
       '  *) echo "unknown" >&2; exit 2 ;;',
       'esac',
       '',
@@ -125,6 +125,13 @@ describe('running the runtime', () => {
     setTimeout(() => controller.abort(new Error('stop')), 100);
     await expect(pending).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     await expect(slow.state('x', { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('delete of a container the runtime does not know is NotFound and drops stale monitor state', async () => {
+    const d = new OciRuntimeDriver({ runtime: fake, stateDir: join(dir, 'state') });
+    await mkdir(join(dir, 'state', 'ghost'), { recursive: true });
+    await expect(d.delete('ghost')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND', grpcStatus: 'NotFound' });
+    expect(existsSync(join(dir, 'state', 'ghost'))).toBe(false);
   });
 
   it('uses the injected spawner', async () => {
