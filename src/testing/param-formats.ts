@@ -121,18 +121,18 @@ export const FORMATS: Readonly<Record<string, FormatCheck>> = {
   'pve-realm': (v) => (/^[A-Za-z][A-Za-z0-9.\-_]+$/.test(v) ? undefined : 'value does not look like a valid realm\n'),
   'pve-priv-list': list((v) => (PVE_PRIVILEGES.includes(v) ? undefined : `invalid privilege name '${v}'\n`)),
   'pve-poolid': (v) => (/^[A-Za-z0-9.\-_]+$/.test(v) ? undefined : `pool name '${v}' contains invalid characters\n`),
-  'pve-storage-content': (v) => (STORAGE_CONTENT_TYPES.includes(v) ? undefined : `invalid content type '${v}'\n`),
-  'pve-storage-content-list': list((v) => (STORAGE_CONTENT_TYPES.includes(v) ? undefined : `invalid content type '${v}'\n`)),
+  'pve-storage-content': (v) => (v === 'none' || STORAGE_CONTENT_TYPES.includes(v) ? undefined : `invalid content type '${v}'\n`),
+  'pve-storage-content-list': list((v) => (v === 'none' || STORAGE_CONTENT_TYPES.includes(v) ? undefined : `invalid content type '${v}'\n`)),
   'pve-volume-id': (v) => (VOLUME_ID_RE.test(v) ? undefined : `unable to parse volume ID '${v}'\n`),
   'pve-lxc-mp-string': mpString,
   'pve-lxc-dev-string': (v) => (/\/\.\.?(?:\/|$)/.test(v) || !/^\/dev\//.test(v) ? `${v} is not a valid device path\n` : undefined),
   'dns-name': (v) => (DNS_RE.test(v) ? undefined : 'value does not look like a valid DNS name\n'),
   'dns-name-list': list((v) => (DNS_RE.test(v) ? undefined : 'value does not look like a valid DNS name\n')),
+  // pve-container's verify_ip_with_ll_iface: `fe80:…%iface`, else any IP (pve_verify_ip's text).
   'lxc-ip-with-ll-iface-list': list((v) => {
-    const [address = '', iface] = v.split('%');
-    if (IPV4_RE.test(address) && iface === undefined) return undefined;
-    if (isIpv6(address) && (iface === undefined || (/^fe80:/i.test(address) && /^[\w.-]+$/.test(iface)))) return undefined;
-    return `unable to parse IP address '${v}'\n`;
+    const linkLocal = /^(fe80:[^%]+)%(.*)$/i.exec(v);
+    if (linkLocal && isIpv6(linkLocal[1] ?? '') && /^[a-z][a-z0-9_]{1,20}([:.]\d+)?$/i.test(linkLocal[2] ?? '')) return undefined;
+    return IPV4_RE.test(v) || isIpv6(v) ? undefined : 'value does not look like a valid IP address\n';
   }),
   'pve-tag-list': (v) => {
     const tags = v.split(/[;,\s]+/).filter((t) => t !== '');

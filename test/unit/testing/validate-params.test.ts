@@ -85,3 +85,12 @@ describe('decodeUrlencoded', () => {
     expect(decodeUrlencoded('a=1;b=x+y&c=%3B%26&a=2&d=k=v&flag')).toEqual({ a: '1\u00002', b: 'x y', c: ';&', d: 'k', flag: '' });
   });
 });
+
+describe('named formats', () => {
+  it('checks nameserver lists with link-local interfaces as pve-container does', () => {
+    const check = (nameserver: string) => validateParams(create, { node: 'pve1', vmid: 101, ostemplate: 'x', nameserver }, '9.1').errors;
+    expect(check('10.0.0.1 fe80::1%eth0 2001:db8::1')).toEqual({});
+    expect(check('10.0.0.1 fe80::1%-bad')).toEqual({ nameserver: 'invalid format - value does not look like a valid IP address\n' });
+    expect(check('300.1.1.1')).toEqual({ nameserver: 'invalid format - value does not look like a valid IP address\n' });
+  });
+});
