@@ -10,7 +10,7 @@ import { AbortedError, AlreadyExistsError, BundleError, InvalidOptionsError, isL
 import { silentLogger, type Logger } from '../../logger.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { ResolvedImage } from '../image/layout.js';
-import { unpackImage } from '../layers/unpack-image.js';
+import { unpackImage, type ProgressCallback } from '../layers/unpack-image.js';
 import { buildRuntimeSpec } from '../spec/build.js';
 import { collectSpecInputs, detectHostSpecDefaults } from '../spec/collect.js';
 import type { BuildRuntimeSpecOptions } from '../spec/options.js';
@@ -37,15 +37,19 @@ export interface ProvidedRootfs {
  * {@link unpackRootfsProvider} is the cache-less fallback that unpacks a private copy.
  */
 export interface RootfsProvider {
-  createRootfs(image: ResolvedImage, targetDir: string, options: { mode?: RootfsMode; signal?: AbortSignal }): Promise<ProvidedRootfs>;
+  createRootfs(image: ResolvedImage, targetDir: string, options: { mode?: RootfsMode; signal?: AbortSignal; onProgress?: ProgressCallback }): Promise<ProvidedRootfs>;
 }
 
 /** A {@link RootfsProvider} that unpacks every layer into `targetDir/rootfs` (a private copy, no cache). */
 export function unpackRootfsProvider(options: { logger?: Logger } = {}): RootfsProvider {
   return {
-    async createRootfs(image, targetDir, { mode, signal }) {
+    async createRootfs(image, targetDir, { mode, signal, onProgress }) {
       if (mode === 'overlay') throw new BundleError('the unpack rootfs provider cannot make overlay rootfs; pass a layer cache', { path: targetDir, reason: 'overlay unsupported' });
-      const result = await unpackImage(image, resolve(targetDir), { ...(signal ? { signal } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+      const result = await unpackImage(image, resolve(targetDir), {
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+      });
       return { path: result.rootfs, mode: 'copy', release: () => rm(result.rootfs, { recursive: true, force: true }) };
     },
   };
@@ -88,6 +92,11 @@ export const writeBundleOptionsSchema = z.strictObject({
    * @defaultValue `false`
    */
   createMissingHostPaths: z.boolean().default(false),
+  /**
+   * Called as layers are read and applied for the rootfs.
+   * @defaultValue none
+   */
+  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function', { message: 'expected a function' }).optional(),
   /**
    * Cancels the write; everything made so far is removed.
    * @defaultValue none
@@ -192,7 +201,7 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
     await chmod(bundle, 0o700);
     aborted(signal);
 
-    rootfs = await provider.createRootfs(o.image, bundle, { mode: o.rootfsMode, ...(signal ? { signal } : {}) });
+    rootfs = await provider.createRootfs(o.image, bundle, { mode: o.rootfsMode, ...(signal ? { signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     aborted(signal);
     const inputs = await collectSpecInputs(o.request, {
       rootfs: rootfs.path,

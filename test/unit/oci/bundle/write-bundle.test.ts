@@ -44,7 +44,9 @@ describe.skipIf(skip)('writeBundle', () => {
   it('writes <root>/<id>/{config.json, rootfs} with mode 0700, and the user resolved from the image', async () => {
     const dir = bundlePath(join(work, 'bundles'), 'c1');
     expect(dir).toBe(join(work, 'bundles', 'c1'));
-    const bundle = await writeBundle(dir, { containerId: 'c1', request: req({ run_as_username: 'bob' }), image });
+    const progress: boolean[] = [];
+    const bundle = await writeBundle(dir, { containerId: 'c1', request: req({ run_as_username: 'bob' }), image, onProgress: (p) => progress.push(p.done) });
+    expect(progress.at(-1)).toBe(true);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     expect((await readdir(dir)).sort()).toEqual(['config.json', 'rootfs']);
     expect(bundle.rootfsMode).toBe('copy');
