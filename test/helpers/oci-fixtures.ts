@@ -176,13 +176,15 @@ export interface TreeNode {
   sha256?: string;
   link?: string;
   rdev?: number;
+  /** Modification time in ms (with `mtimes: true`). */
+  mtime?: number;
   /** Paths that share this inode (hardlinks), sorted, when nlink > 1. */
   links?: string[];
   xattrs?: Record<string, string>;
 }
 
 /** Records every path under `root` (the root itself as `.`): type, mode, owner, content hash, link target, xattrs, hardlink groups. */
-export function snapshotTree(root: string, options: { xattrs?: boolean; ignore?: (rel: string) => boolean } = {}): Record<string, TreeNode> {
+export function snapshotTree(root: string, options: { xattrs?: boolean; mtimes?: boolean; ignore?: (rel: string) => boolean } = {}): Record<string, TreeNode> {
   const out: Record<string, TreeNode> = {};
   const inodes = new Map<number, string[]>();
   const walk = (rel: string): void => {
@@ -195,6 +197,7 @@ export function snapshotTree(root: string, options: { xattrs?: boolean; ignore?:
       node.sha256 = sha256(readFileSync(abs));
     }
     if (type === 'symlink') node.link = readlinkSync(abs);
+    if (options.mtimes) node.mtime = st.mtimeMs;
     if (type === 'char' || type === 'block') node.rdev = st.rdev;
     if (type !== 'dir' && st.nlink > 1) {
       const list = inodes.get(st.ino) ?? [];

@@ -131,6 +131,8 @@ export class LayerApplier implements TarHandler {
   #respecified: string[] = [];
   /** directories that had their own entry in this layer */
   #explicitDirs = new Set<string>();
+  /** lower-layer directories whose content this layer changed: their times are restored (umoci) */
+  #touchedParents = new Map<string, { abs: string; ino: number; atime: number; mtime: number }>();
   readonly record: LayerRecord = { whiteouts: [], opaques: [], implicitDirs: [], hasXattrs: false, hasRootEntry: false };
   /** Entries applied. */
   entries = 0;
@@ -161,6 +163,7 @@ export class LayerApplier implements TarHandler {
     const abs = this.#abs(rel);
     this.#xattrs = this.#xattrs.filter((x) => x.path !== abs && !x.path.startsWith(absPrefix));
     this.#respecified = this.#respecified.filter((p) => p !== abs && !p.startsWith(absPrefix));
+    for (const key of [...this.#touchedParents.keys()]) if (key === rel || key.startsWith(prefix)) this.#touchedParents.delete(key);
   }
 
   /**
@@ -234,6 +237,13 @@ export class LayerApplier implements TarHandler {
     if (name.includes('\0')) this.#fail(`${what} contains a NUL byte`, name, 'invalid name');
   }
 
+  /** Remembers the times of an existing directory before this layer changes its content. */
+  #touch(parent: { abs: string; rel: string }): void {
+    if (this.#touchedParents.has(parent.rel)) return;
+    const st = lstatSync(parent.abs, { throwIfNoEntry: false });
+    if (st?.isDirectory()) this.#touchedParents.set(parent.rel, { abs: parent.abs, ino: st.ino, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 });
+  }
+
   entry(h: TarEntryHeader): void {
     this.entries++;
     if (this.entries > this.#o.limits.maxEntries) this.#fail(`layer has more than ${this.#o.limits.maxEntries} entries`, h.name, 'limit exceeded');
@@ -255,6 +265,7 @@ export class LayerApplier implements TarHandler {
       return;
     }
     const parent = this.resolveDir(parentComponents, true, h.name) as { abs: string; rel: string };
+    this.#touch(parent);
     const rel = parent.rel === '' ? base : `${parent.rel}/${base}`;
     const abs = `${parent.abs}/${base}`;
 
@@ -447,6 +458,7 @@ export class LayerApplier implements TarHandler {
     }
     const parent = this.resolveDir(parentComponents, false, h.name);
     if (!parent) return;
+    this.#touch(parent);
     const rel = parent.rel === '' ? name : `${parent.rel}/${name}`;
     const abs = `${parent.abs}/${name}`;
     const st = lstatSync(abs, { throwIfNoEntry: false });
@@ -514,6 +526,21 @@ export class LayerApplier implements TarHandler {
       await writeXattrs(this.#xattrs, this.#o.logger, signal);
       this.#xattrs = [];
     }
+    for (const [rel, t] of this.#touchedParents) {
+      if (this.#explicitDirs.has(rel)) continue;
+      let fd: number;
+      try {
+        fd = openSync(t.abs, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      } catch {
+        continue;
+      }
+      try {
+        if (fstatSync(fd).ino === t.ino) futimesSync(fd, t.atime, t.mtime);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    this.#touchedParents.clear();
     for (const d of this.#deferred.reverse()) {
       let fd: number;
       try {

@@ -40,7 +40,7 @@ describe.skipIf(missing({ root: true, tools: ['umoci', 'setfattr', 'getfattr', '
     expect(image.layers.length).toBeGreaterThanOrEqual(5);
   });
 
-  it('writes the same paths, types, modes, owners, link targets, contents, hardlinks and xattrs', async () => {
+  it('writes the same paths, types, modes, owners, link targets, contents, hardlinks, xattrs and mtimes', async () => {
     execFileSync('umoci', ['unpack', '--image', `${layout}:test`, join(work, 'by-umoci')]);
     const cli = io();
     const code = await main(['unpack', '--image', `${layout}:test`, join(work, 'by-lxcri')], cli);
@@ -50,8 +50,8 @@ describe.skipIf(missing({ root: true, tools: ['umoci', 'setfattr', 'getfattr', '
     expect(summary.rootfs).toBe(join(work, 'by-lxcri', 'rootfs'));
     expect(summary.layers).toBeGreaterThanOrEqual(5);
 
-    const expected = snapshotTree(join(work, 'by-umoci', 'rootfs'), { xattrs: true });
-    const actual = snapshotTree(join(work, 'by-lxcri', 'rootfs'), { xattrs: true });
+    const expected = snapshotTree(join(work, 'by-umoci', 'rootfs'), { xattrs: true, mtimes: true });
+    const actual = snapshotTree(join(work, 'by-lxcri', 'rootfs'), { xattrs: true, mtimes: true });
     expect(Object.keys(actual).sort()).toEqual(Object.keys(expected).sort());
     expect(actual).toEqual(expected);
 
