@@ -230,7 +230,7 @@ const SSH_KEY_RE = /^(?:(?:[\w-]+=\S*|[\w-]+="[^"]*")(?:,\S+)?\s+)?(?:ssh-(?:rsa
 // ---------------------------------------------------------------------------------------------
 // access
 
-async function postTicket({ state, params, raw }: EndpointCall): Promise<EndpointResult> {
+async function postTicket({ state, params }: EndpointCall): Promise<EndpointResult> {
   const fail = (reason: string): PveApiError => {
     state.logger.debug({ reason }, 'simulated authentication failure');
     return new PveApiError(401, 'authentication failure\n');
@@ -275,7 +275,6 @@ async function postTicket({ state, params, raw }: EndpointCall): Promise<Endpoin
       },
     };
   }
-  void raw;
   return issue();
 }
 
@@ -542,7 +541,7 @@ async function createCt(call: EndpointCall): Promise<EndpointResult> {
     }
   }
   if (Object.keys(storageErrors).length > 0) throw paramError(storageErrors);
-  requirePrivilege(state, auth, `/storage/${defaultStorage}`, 'Datastore.AllocateSpace');
+  for (const sid of new Set(planned.map((p) => p.storage))) requirePrivilege(state, auth, `/storage/${sid}`, 'Datastore.AllocateSpace');
 
   // create_and_lock_config: flock (5 s), check again, write a config holding only `lock: create`.
   const release = await state.acquireConfigLock(vmid, state.options.createLockTimeoutMs);
