@@ -9,10 +9,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AjvDraft04 from 'ajv-draft-04';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openImageLayout, sha256Digest, unpackImage } from '../../../../src/index.js';
 import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
 import { hasTool, referencePath } from '../../../helpers/requirements.js';
+
+vi.setConfig({ testTimeout: 60_000 });
 
 let work: string;
 beforeAll(() => {

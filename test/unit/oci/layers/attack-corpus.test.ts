@@ -9,10 +9,13 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openImageLayout, unpackImage, type UnpackImageOptions } from '../../../../src/index.js';
 import { hasTool } from '../../../helpers/requirements.js';
 import { packTar, snapshotTree, writeImageLayout, zstdZeroBomb, type FixtureEntry, type FixtureLayer } from '../../../helpers/oci-fixtures.js';
+
+// some archives are large (bombs, floods): generous time on a busy machine
+vi.setConfig({ testTimeout: 60_000 });
 
 const asRoot = process.getuid?.() === 0;
 const haveAttr = hasTool('setfattr');
@@ -443,6 +446,19 @@ describe('attack corpus: integrity (§5.5 10)', () => {
 });
 
 describe('attack corpus: abort', () => {
+  it('an unpack aborted in the middle of a layer removes what it made', async () => {
+    const controller = new AbortController();
+    const big = Array.from({ length: 40 }, (_, i) => ({ name: `d/f${i}`, content: Buffer.alloc(256 * 1024, i) }));
+    const r = await runCase(async () => [await tarLayer(big)], {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.entries > 3) controller.abort(new Error('stop'));
+      },
+    });
+    expect(r.error).toMatchObject({ code: 'ERR_ABORTED' });
+    expect(existsSync(r.rootfs)).toBe(false);
+  });
+
   it('an aborted unpack removes what it made', async () => {
     const controller = new AbortController();
     controller.abort(new Error('stop'));

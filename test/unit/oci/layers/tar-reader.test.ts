@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openImageLayout, unpackImage } from '../../../../src/index.js';
 import { TarParser, type TarEntryHeader } from '../../../../src/oci/layers/tar-reader.js';
 import { encodeRootlessOwner, quoteAttrText, unquoteAttrText } from '../../../../src/oci/layers/xattr.js';
@@ -37,6 +37,8 @@ function parse(archive: Buffer, chunk = archive.length): Parsed[] {
   parser.finish();
   return out;
 }
+
+vi.setConfig({ testTimeout: 60_000 });
 
 let work: string;
 beforeAll(() => {
