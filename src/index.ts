@@ -97,7 +97,7 @@ export type { ImageLayoutOptions, ResolvedImageLayoutOptions, ResolveImageOption
 export { parseImageReference, tryParseImageReference, isTag, DEFAULT_DOMAIN } from './oci/image/reference.js';
 export type { ImageReference } from './oci/image/reference.js';
 export { parseDigest, isDigest, sha256Digest, computeChainIds, DigestVerifier } from './oci/image/digest.js';
-export type { ParsedDigest, DigestVerifierResult } from './oci/image/digest.js';
+export type { ParsedDigest } from './oci/image/digest.js';
 export {
   MEDIA_TYPES,
   layerCompression,

@@ -74,12 +74,6 @@ export function computeChainIds(diffIds: readonly string[]): string[] {
   return chain;
 }
 
-/** What a {@link DigestVerifier} saw when its stream ended. */
-export interface DigestVerifierResult {
-  digest: string;
-  size: number;
-}
-
 /**
  * A pass-through stream that hashes what flows through it and, at the end, checks the size and
  * the digest against the expected ones (size as soon as it is exceeded). Errors are `ImageError`.

@@ -6,15 +6,17 @@
  *
  * @module
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { AbortedError, ImageError, InvalidOptionsError, NotFoundError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
-import { computeChainIds, DigestVerifier, parseDigest, sha256Digest } from './digest.js';
+import { extractOciArchive } from './archive.js';
+import { computeChainIds, DigestVerifier, parseDigest } from './digest.js';
 import { isTag, tryParseImageReference } from './reference.js';
 import {
   layerCompression,
@@ -238,7 +240,7 @@ export class ImageLayout {
       throw error;
     }
     const { algorithm } = parseDigest(descriptor.digest);
-    const actual = algorithm === 'sha256' ? sha256Digest(data) : `sha512:${(await import('node:crypto')).createHash('sha512').update(data).digest('hex')}`;
+    const actual = `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
     if (actual !== descriptor.digest) {
       throw new ImageError(`${what} ${descriptor.digest} does not match its digest: got ${actual}`, { digest: descriptor.digest, reason: 'digest mismatch' });
     }
@@ -414,7 +416,6 @@ export class ImageLayout {
     if (info.isDirectory()) {
       sourceLayout = await openImageLayout(source, { maxDocumentBytes: this.#options.maxDocumentBytes });
     } else {
-      const { extractOciArchive } = await import('./archive.js');
       const staging = join(this.dir, `.import-${randomBytes(6).toString('hex')}`);
       cleanup = () => rm(staging, { recursive: true, force: true });
       try {
@@ -472,8 +473,6 @@ export class ImageLayout {
     const target = this.blobPath(descriptor.digest);
     const existing = await stat(target).catch(() => undefined);
     if (existing?.isFile() && existing.size === descriptor.size) return;
-    const { pipeline } = await import('node:stream/promises');
-    const { createWriteStream } = await import('node:fs');
     await mkdir(join(target, '..'), { recursive: true });
     const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
     try {
