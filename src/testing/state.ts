@@ -42,7 +42,8 @@ export interface PveFaultBase {
  * - `latency`: wait `delayMs` before handling;
  * - `drop-connection`: close the connection without handling the request;
  * - `lose-response`: handle the request (the action happens) and close the connection instead of answering;
- * - `task-failure`: the next worker tasks of `taskType` (and `vmid`) end with `exitStatus`, undoing their action;
+ * - `task-failure`: the next worker tasks of `taskType` (and `vmid`) end with `exitStatus`, undoing their action
+ *   (an exit status `WARNINGS: <n>` is a success with warnings: the action completes);
  * - `lock-timeout`: every wait for the config lock of `vmid` times out;
  * - `node-offline`: requests proxied to `node` fail with 595 (connection refused) or 596 (broken pipe), and
  *   `GET /nodes` shows it offline.
@@ -494,15 +495,23 @@ export class PveSimulatorState {
       },
       wait: async () => {
         await this.sleep(this.taskDuration(type));
-        if (injected) throw new TaskExitError(injected.exitStatus);
+        if (injected && !warnings) throw new TaskExitError(injected.exitStatus);
       },
     };
+    // `WARNINGS: n` is a successful end: the work completes, the log carries the warnings.
+    const warnings = injected && /^WARNINGS: (\d+)$/.exec(injected.exitStatus);
     const run = async (): Promise<void> => {
       await Promise.resolve();
       try {
         await work(ctx);
-        task.exitstatus = 'OK';
-        task.log.push('TASK OK');
+        if (warnings) {
+          for (let i = 0; i < Number(warnings[1]); i++) task.log.push(`WARN: simulated warning ${i + 1}`);
+          task.exitstatus = injected.exitStatus;
+          task.log.push(`TASK ${injected.exitStatus}`);
+        } else {
+          task.exitstatus = 'OK';
+          task.log.push('TASK OK');
+        }
       } catch (error) {
         const message = (error instanceof Error ? error.message : String(error)).replace(/\n+$/, '').split('\n')[0] ?? 'unexpected status';
         task.exitstatus = message;

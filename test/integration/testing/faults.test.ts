@@ -83,6 +83,13 @@ describe.each(FRONT_ENDS)('PVE simulator fault injection (%s)', (frontEnd) => {
     const startTask = await http.call('POST', '/nodes/pve1/lxc/105/status/start');
     expect((await http.waitTask(startTask.body.data as string)).exitstatus).toBe("startup for container '105' failed");
     expect(s.state.cts.get(105)?.status).toBe('stopped');
+    // `WARNINGS: n` is no failure: the CT starts, the log ends in TASK WARNINGS
+    s.state.addFault({ kind: 'task-failure', taskType: 'vzstart', exitStatus: 'WARNINGS: 2', times: 1 });
+    const warned = (await http.call('POST', '/nodes/pve1/lxc/105/status/start')).body.data as string;
+    expect((await http.waitTask(warned)).exitstatus).toBe('WARNINGS: 2');
+    expect(s.state.cts.get(105)?.status).toBe('running');
+    const warnLog = await http.call('GET', `/nodes/pve1/tasks/${encodeURIComponent(warned)}/log`);
+    expect((warnLog.body.data as { t: string }[]).map((l) => l.t)).toEqual(['WARN: simulated warning 1', 'WARN: simulated warning 2', 'TASK WARNINGS: 2']);
   });
 
   it('lock-timeout: waiting for the config lock times out', async () => {
