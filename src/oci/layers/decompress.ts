@@ -1,161 +1,256 @@
 /**
- * Decompression of layer blobs, pipelined with the writer:
- * - gzip through Node's zlib, which inflates in the libuv thread pool (another core than the
- *   main thread, which writes the files);
- * - zstd through `fzstd` (pure JS; Node 20's zlib has no zstd) in a worker thread, with credit
- *   based flow control so the worker runs ahead by a bounded amount;
- * - none.
- * Output is bounded: a compression bomb stops at `maxBytes` and never sits in memory whole
- * (blobs are read in 64 KiB pieces; zstd output is handed over in batches of at most 4 MiB, and
- * the worker waits for the consumer).
+ * The read side of layer extraction, in a worker thread: the worker reads the blob file, checks
+ * its size and digest, decompresses it (gzip through zlib, zstd through `fzstd` — Node 20's zlib
+ * has no zstd — or none), computes the DiffID of the uncompressed stream and hands the
+ * uncompressed bytes to the main thread in batches. The main thread only parses and writes, so
+ * decompression runs on one core while writing runs on the other, and neither waits for the
+ * other's event-loop turns.
+ *
+ * Memory is bounded: the worker waits for credits (at most {@link CREDITS} batches of
+ * {@link BATCH_BYTES} in flight), reads the blob in 64 KiB pieces, feeds zstd in 4 KiB slices,
+ * and stops a compression bomb at `maxBytes`.
  *
  * @module
  */
 import { createRequire } from 'node:module';
-import { pipeline, type Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { createGunzip } from 'node:zlib';
-import { LayerExtractionError } from '../../errors.js';
+import { ImageError, LayerExtractionError } from '../../errors.js';
 import type { LayerCompression } from '../image/types.js';
 
-/** Size of the pieces compressed blobs are read in (bounds the output of one zlib call). */
-export const BLOB_READ_CHUNK = 64 * 1024;
+/** Size of one batch handed from the worker to the main thread. */
+export const BATCH_BYTES = 1024 * 1024;
+/** Batches in flight (decompressed but not yet consumed). */
+export const CREDITS = 4;
 
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const { Decompress } = require(workerData.fzstd);
-const BATCH = 4 * 1024 * 1024;
-const SLICE = 4096;
-let total = 0;
-let batch = [];
-let batchBytes = 0;
-let credits = 2;
+const fs = require('node:fs');
+const zlib = require('node:zlib');
+const crypto = require('node:crypto');
+const { path, digest, size, compression, diffAlgorithm, maxBytes, batchBytes: BATCH, credits: CREDITS } = workerData;
+let credits = CREDITS;
 let wake = null;
-const inbox = [];
-const decoder = new Decompress((chunk) => {
-  total += chunk.length;
-  if (total > workerData.limit) throw Object.assign(new Error('limit'), { limit: true });
-  batch.push(Uint8Array.prototype.slice.call(chunk));
-  batchBytes += chunk.length;
-});
+let stopped = false;
+const pool = [];
 parentPort.on('message', (m) => {
-  if (m.type === 'credit') credits++;
-  else inbox.push(m);
+  if (m.type === 'credit') {
+    credits++;
+    if (m.buffer) pool.push(m.buffer);
+  }
+  else if (m.type === 'stop') stopped = true;
   if (wake) { const w = wake; wake = null; w(); }
 });
-const waitFor = (cond) => new Promise((resolve) => { const check = () => (cond() ? resolve() : (wake = check)); check(); });
+const waitCredit = () => new Promise((resolve) => { const check = () => (credits > 0 || stopped ? resolve() : (wake = check)); check(); });
+const fail = (kind, message) => { const e = new Error(message); e.kind = kind; throw e; };
+let out = 0;
+let pending = [];
+let pendingBytes = 0;
+let compressed = 0;
+const diffHash = crypto.createHash(diffAlgorithm);
 async function flush() {
-  if (batchBytes === 0) return;
-  await waitFor(() => credits > 0);
+  if (pendingBytes === 0) return;
+  await waitCredit();
+  if (stopped) fail('stopped', 'stopped');
   credits--;
-  const out = Buffer.concat(batch);
-  batch = [];
-  batchBytes = 0;
-  parentPort.postMessage({ type: 'out', data: out }, [out.buffer]);
+  let backing = pool.pop();
+  if (!backing || backing.byteLength < pendingBytes) backing = new ArrayBuffer(Math.max(pendingBytes, BATCH + 512 * 1024));
+  const data = new Uint8Array(backing, 0, pendingBytes);
+  let off = 0;
+  for (const p of pending) { data.set(p, off); off += p.length; }
+  pending = [];
+  pendingBytes = 0;
+  parentPort.postMessage({ type: 'out', data, compressed }, [backing]);
+}
+function take(chunk) {
+  out += chunk.length;
+  if (out > maxBytes) fail('limit', 'limit');
+  diffHash.update(chunk);
+  pending.push(chunk);
+  pendingBytes += chunk.length;
 }
 (async () => {
+  const colon = digest.indexOf(':');
+  const blobHash = crypto.createHash(digest.slice(0, colon));
+  let fd;
+  try { fd = fs.openSync(path, 'r'); } catch (e) { fail(e.code === 'ENOENT' ? 'missing' : 'io', String(e.message)); }
+  const buf = Buffer.allocUnsafeSlow(64 * 1024);
+  const readNext = () => {
+    const n = fs.readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) return null;
+    compressed += n;
+    if (compressed > size) fail('size', 'larger than its descriptor');
+    const piece = Buffer.from(buf.subarray(0, n));
+    blobHash.update(piece);
+    return piece;
+  };
   try {
-    for (;;) {
-      await waitFor(() => inbox.length > 0);
-      const m = inbox.shift();
-      if (m.type === 'end') {
-        decoder.push(new Uint8Array(0), true);
-        await flush();
-        parentPort.postMessage({ type: 'done' });
-        return;
+    if (compression === 'gzip') {
+      const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
+      gunzip.on('error', () => undefined);
+      let cerr = null;
+      const consumer = (async () => {
+        for await (const c of gunzip) {
+          take(c);
+          if (pendingBytes >= BATCH) await flush();
+        }
+      })().catch((e) => { cerr = e; gunzip.destroy(); });
+      for (;;) {
+        if (stopped) fail('stopped', 'stopped');
+        if (cerr) break;
+        const piece = readNext();
+        if (piece === null) break;
+        if (!gunzip.write(piece)) {
+          await new Promise((resolve) => {
+            const done = () => { gunzip.off('drain', done); gunzip.off('close', done); resolve(); };
+            gunzip.on('drain', done);
+            gunzip.on('close', done);
+          });
+        }
       }
-      const data = m.data;
-      for (let i = 0; i < data.length; i += SLICE) {
-        decoder.push(data.subarray(i, i + SLICE));
-        if (batchBytes >= BATCH) await flush();
+      if (!cerr) gunzip.end();
+      await consumer;
+      if (cerr) { if (cerr.kind) throw cerr; fail('decompression', String(cerr.message)); }
+    } else if (compression === 'zstd') {
+      const { Decompress } = require(workerData.fzstd);
+      const decoder = new Decompress((chunk) => take(Uint8Array.prototype.slice.call(chunk)));
+      for (;;) {
+        if (stopped) fail('stopped', 'stopped');
+        const piece = readNext();
+        if (piece === null) break;
+        for (let i = 0; i < piece.length; i += 4096) {
+          try { decoder.push(piece.subarray(i, i + 4096)); } catch (e) { if (e && e.kind) throw e; fail('decompression', String(e && e.message || e)); }
+          if (pendingBytes >= BATCH) await flush();
+        }
       }
-      await flush();
-      parentPort.postMessage({ type: 'ack' });
+      try { decoder.push(new Uint8Array(0), true); } catch (e) { if (e && e.kind) throw e; fail('decompression', String(e && e.message || e)); }
+    } else {
+      for (;;) {
+        if (stopped) fail('stopped', 'stopped');
+        const piece = readNext();
+        if (piece === null) break;
+        take(piece);
+        if (pendingBytes >= BATCH) await flush();
+      }
     }
-  } catch (error) {
-    parentPort.postMessage({ type: 'error', limit: error && error.limit === true, message: String(error && error.message || error) });
+    if (compressed !== size) fail('size', 'has ' + compressed + ' bytes, its descriptor says ' + size);
+    const actual = digest.slice(0, colon) + ':' + blobHash.digest('hex');
+    if (actual !== digest) fail('digest', 'does not match its digest: got ' + actual);
+    await flush();
+    parentPort.postMessage({ type: 'done', diffId: diffAlgorithm + ':' + diffHash.digest('hex'), compressed, bytes: out });
+  } finally {
+    fs.closeSync(fd);
   }
-})();
+})().catch((e) => {
+  parentPort.postMessage({ type: 'error', kind: (e && e.kind) || 'io', message: String((e && e.message) || e) });
+});
 `;
 
-type WorkerMessage = { type: 'out'; data: Uint8Array } | { type: 'ack' } | { type: 'done' } | { type: 'error'; limit: boolean; message: string };
+type WorkerMessage =
+  | { type: 'out'; data: Uint8Array; compressed: number }
+  | { type: 'done'; diffId: string; compressed: number; bytes: number }
+  | { type: 'error'; kind: string; message: string };
 
-/**
- * Decompresses a zstd stream in a worker thread. Yields decompressed chunks; fails with
- * `LayerExtractionError` on corrupt data or when the output exceeds `maxBytes`.
- */
-export async function* zstdDecompress(source: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<Buffer> {
-  const require = createRequire(import.meta.url);
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fzstd: require.resolve('fzstd'), limit: maxBytes } });
-  const messages: WorkerMessage[] = [];
-  let wake: (() => void) | undefined;
-  let failure: unknown;
-  let inFlight = 0;
-  const notify = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  worker.on('message', (m: WorkerMessage) => {
-    if (m.type === 'ack') inFlight--;
-    else messages.push(m);
-    notify();
-  });
-  worker.on('error', (error) => {
-    failure ??= error;
-    notify();
-  });
-  const wait = (): Promise<void> => new Promise((resolve) => (wake = resolve));
-  const feeding = (async () => {
-    try {
-      for await (const chunk of source) {
-        while (inFlight >= 4 && failure === undefined) await new Promise<void>((resolve) => setImmediate(resolve));
-        if (failure !== undefined) break;
-        const copy = new Uint8Array(chunk);
-        inFlight++;
-        worker.postMessage({ type: 'data', data: copy }, [copy.buffer]);
-      }
-      if (failure === undefined) worker.postMessage({ type: 'end' });
-    } catch (error) {
-      failure ??= error;
-      notify();
-    }
-  })();
-  try {
-    for (;;) {
-      const m = messages.shift();
-      if (m === undefined) {
-        if (failure !== undefined) throw failure;
-        await wait();
-        continue;
-      }
-      if (m.type === 'out') {
-        worker.postMessage({ type: 'credit' });
-        yield Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-      } else if (m.type === 'done') {
-        break;
-      } else if (m.type === 'error') {
-        throw m.limit
-          ? new LayerExtractionError(`layer expands to more than maxLayerBytes (${maxBytes} bytes)`, { reason: 'limit exceeded' })
-          : new LayerExtractionError(`zstd stream is corrupt: ${m.message}`, { reason: 'decompression' });
-      }
-    }
-    await feeding;
-    if (failure !== undefined) throw failure;
-  } finally {
-    failure ??= new Error('consumer stopped');
-    await worker.terminate();
-    await feeding.catch(() => undefined);
-  }
+/** What a {@link LayerReader} needs to know. */
+export interface LayerReaderOptions {
+  /** Path of the blob file (already validated). */
+  path: string;
+  /** The blob digest and size from the descriptor. */
+  digest: string;
+  size: number;
+  compression: LayerCompression;
+  /** Algorithm of the DiffID (`sha256` or `sha512`). */
+  diffAlgorithm: string;
+  /** Most uncompressed bytes accepted. */
+  maxBytes: number;
 }
 
 /**
- * The decompressed content of a blob stream, as an async iterable of chunks.
- * @param maxBytes - output limit (zstd stops in the worker; gzip and plain tar are checked by the caller)
+ * Streams a layer's uncompressed bytes from a worker thread. Each chunk is valid only until the
+ * next one is requested (its memory goes back to the worker). Iterate it once; afterwards
+ * {@link LayerReader.diffId} holds the digest of what was read. Errors are `ImageError` (missing
+ * blob, size or digest mismatch) or `LayerExtractionError` (corrupt stream, limit).
  */
-export function decompressStream(blob: Readable, compression: LayerCompression, maxBytes: number): AsyncIterable<Buffer> {
-  if (compression === 'gzip') return pipeline(blob, createGunzip({ chunkSize: 256 * 1024 }), () => undefined) as unknown as AsyncIterable<Buffer>;
-  if (compression === 'zstd') return zstdDecompress(blob as AsyncIterable<Buffer>, maxBytes);
-  return blob as AsyncIterable<Buffer>;
+export class LayerReader implements AsyncIterable<Buffer> {
+  readonly #o: LayerReaderOptions;
+  /** Compressed bytes read so far. */
+  compressedBytes = 0;
+  /** DiffID of the stream; set when iteration completed. */
+  diffId: string | undefined;
+
+  constructor(options: LayerReaderOptions) {
+    this.#o = options;
+  }
+
+  #error(kind: string, message: string): Error {
+    const { digest, path } = this.#o;
+    switch (kind) {
+      case 'missing':
+        return new ImageError(`layer ${digest} is missing from the image layout`, { digest, path, reason: 'missing blob' });
+      case 'size':
+        return new ImageError(`layer ${digest} ${message}`, { digest, reason: 'size mismatch' });
+      case 'digest':
+        return new ImageError(`layer ${digest} ${message}`, { digest, reason: 'digest mismatch' });
+      case 'limit':
+        return new LayerExtractionError(`layer expands to more than maxLayerBytes (${this.#o.maxBytes - 1} bytes)`, { layer: digest, reason: 'limit exceeded' });
+      case 'decompression':
+        return new LayerExtractionError(`layer ${digest} is not valid ${this.#o.compression} data: ${message}`, { layer: digest, reason: 'decompression' });
+      default:
+        return new LayerExtractionError(`reading layer ${digest} failed: ${message}`, { layer: digest, reason: 'io' });
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    const require = createRequire(import.meta.url);
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        ...this.#o,
+        fzstd: this.#o.compression === 'zstd' ? require.resolve('fzstd') : '',
+        batchBytes: BATCH_BYTES,
+        credits: CREDITS,
+      },
+    });
+    const messages: WorkerMessage[] = [];
+    let wake: (() => void) | undefined;
+    let crashed: unknown;
+    worker.on('message', (m: WorkerMessage) => {
+      messages.push(m);
+      const w = wake;
+      wake = undefined;
+      w?.();
+    });
+    worker.on('error', (error) => {
+      crashed = error;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    });
+    try {
+      for (;;) {
+        const m = messages.shift();
+        if (m === undefined) {
+          if (crashed !== undefined) throw new LayerExtractionError('the layer reader thread failed', { layer: this.#o.digest, reason: 'io' }, { cause: crashed });
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        if (m.type === 'out') {
+          this.compressedBytes = m.compressed;
+          // the consumer (tar parser + applier) copies what it keeps, so the buffer goes back for reuse
+          yield Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+          const backing = m.data.buffer as ArrayBuffer;
+          worker.postMessage({ type: 'credit', buffer: backing }, [backing]);
+        } else if (m.type === 'done') {
+          this.compressedBytes = m.compressed;
+          this.diffId = m.diffId;
+          return;
+        } else {
+          throw this.#error(m.kind, m.message);
+        }
+      }
+    } finally {
+      worker.postMessage({ type: 'stop' });
+      await worker.terminate();
+    }
+  }
 }

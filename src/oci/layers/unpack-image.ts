@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, rm, utimes } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
@@ -15,7 +14,7 @@ import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { layerCompression } from '../image/types.js';
 import { LayerApplier, type LayerRecord, type WhiteoutMode } from './apply-layer.js';
-import { BLOB_READ_CHUNK, decompressStream } from './decompress.js';
+import { LayerReader } from './decompress.js';
 import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
 import { TarParser } from './tar-reader.js';
 
@@ -163,33 +162,34 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
     layer: descriptor.digest,
   });
   const parser = new TarParser(applier, { maxMetaBytes: limits.maxMetaBytes });
-  const hash = createHash(algorithm);
-  const blob = image.layout.openBlob(descriptor, 'layer', BLOB_READ_CHUNK);
-  let compressedBytes = 0;
-  blob.on('data', (c: Buffer) => (compressedBytes += c.length));
-  const stream = decompressStream(blob, compression, limits.maxLayerBytes + 1);
+  const reader = new LayerReader({
+    path: image.layout.blobPath(descriptor.digest),
+    digest: descriptor.digest,
+    size: descriptor.size,
+    compression,
+    diffAlgorithm: algorithm,
+    maxBytes: limits.maxLayerBytes + 1,
+  });
   const base = options.progressBase ?? { layers: image.layers.length, totalCompressedSize: descriptor.size, totalCompressedBytesBefore: 0 };
   const report = (done: boolean): void => {
     options.onProgress?.({
       layer: index,
       layers: base.layers,
       digest: descriptor.digest,
-      compressedBytes,
+      compressedBytes: reader.compressedBytes,
       compressedTotal: descriptor.size,
       bytes: parser.bytes,
       entries: applier.entries,
       ...(done ? { entriesTotal: applier.entries } : {}),
-      totalCompressedBytes: base.totalCompressedBytesBefore + compressedBytes,
+      totalCompressedBytes: base.totalCompressedBytesBefore + reader.compressedBytes,
       totalCompressedSize: base.totalCompressedSize,
       done,
     });
   };
   const imageBytesBefore = options.imageBytesBefore ?? 0;
-  let chunks = 0;
   try {
-    for await (const chunk of stream) {
+    for await (const chunk of reader) {
       if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: signal.reason });
-      hash.update(chunk);
       parser.push(chunk);
       if (parser.bytes > limits.maxLayerBytes) {
         throw new LayerExtractionError(`layer expands to more than maxLayerBytes (${limits.maxLayerBytes} bytes)`, { layer: descriptor.digest, reason: 'limit exceeded' });
@@ -197,20 +197,19 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
       if (imageBytesBefore + parser.bytes > limits.maxImageBytes) {
         throw new LayerExtractionError(`image expands to more than maxImageBytes (${limits.maxImageBytes} bytes)`, { layer: descriptor.digest, reason: 'limit exceeded' });
       }
-      if ((++chunks & 15) === 0) report(false);
+      report(false);
     }
     parser.finish();
     await applier.finish(signal);
   } catch (error) {
     applier.abort();
-    blob.destroy();
     if (isLxcriError(error)) throw error;
     if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: error });
     const code = (error as NodeJS.ErrnoException).code;
     const reason = typeof code === 'string' && code.startsWith('Z_') ? 'decompression' : 'io';
     throw new LayerExtractionError(`layer ${descriptor.digest} could not be applied: ${(error as Error).message}`, { layer: descriptor.digest, reason }, { cause: error });
   }
-  const actual = `${algorithm}:${hash.digest('hex')}`;
+  const actual = reader.diffId;
   if (actual !== diffId) {
     throw new LayerExtractionError(`diffid mismatch: got ${actual} expected ${diffId}`, { layer: descriptor.digest, reason: 'diffid mismatch' });
   }
