@@ -42,6 +42,7 @@ import {
   writeSync,
   readdirSync,
   chmodSync,
+  copyFileSync,
   type Stats,
 } from 'node:fs';
 import { LayerExtractionError } from '../../errors.js';
@@ -57,6 +58,14 @@ export type WhiteoutMode =
   /** record them (and, as root, write overlayfs whiteouts: char 0:0 nodes, `trusted.overlay.opaque=y`) */
   | 'overlay';
 
+/** What a path is in the layers below (for per-layer extraction into the layer cache). */
+export type LowerEntry = { kind: 'dir' | 'other'; abs: string } | { kind: 'symlink'; abs: string; target: string } | { kind: 'file'; abs: string; stat: Stats };
+
+/** Read-only view of the merged lower layers: `lookup(rel)` for a real (symlink-free) path. */
+export interface LowerView {
+  lookup(rel: string): LowerEntry | undefined;
+}
+
 /** Options of a {@link LayerApplier}. */
 export interface LayerApplierOptions {
   /** Absolute path of the directory to apply to (must exist). */
@@ -70,6 +79,11 @@ export interface LayerApplierOptions {
   logger: Logger;
   /** Name of the layer for errors (its digest). */
   layer: string;
+  /**
+   * The layers below, when a layer is extracted on its own (layer cache): parent symlinks that
+   * exist only below are followed, and hardlinks to files below are copied up first.
+   */
+  lower?: LowerView | undefined;
 }
 
 /** What a layer left that the overlay/copy consumer needs to know (whiteouts mode `overlay`). */
@@ -191,6 +205,15 @@ export class LayerApplier implements TarHandler {
       const abs = this.#abs(rel);
       const st = lstatSync(abs, { throwIfNoEntry: false });
       if (st === undefined) {
+        const below = this.#o.lower?.lookup(rel);
+        if (below?.kind === 'symlink') {
+          if (++links > 255) this.#fail('too many levels of symbolic links while resolving a parent directory', entry, 'symlink loop');
+          real.pop();
+          if (below.target.startsWith('/')) real = [];
+          const parts = below.target.split('/');
+          for (let i = parts.length - 1; i >= 0; i--) queue.push(parts[i] as string);
+          continue;
+        }
         if (!create) return undefined;
         mkdirSync(abs, 0o755);
         this.#realDirs.add(rel);
@@ -388,13 +411,33 @@ export class LayerApplier implements TarHandler {
     this.#checkName(h.linkname, 'hardlink target');
     const target = cleanEntryPath(h.linkname);
     if (target.length === 0) this.#fail('hardlink to the root directory', h.name, 'invalid hardlink');
-    const targetParent = this.resolveDir(target.slice(0, -1), false, h.name);
-    const targetAbs = targetParent ? `${targetParent.abs}/${target[target.length - 1] as string}` : undefined;
+    const targetName = target[target.length - 1] as string;
+    let targetParent = this.resolveDir(target.slice(0, -1), false, h.name);
+    if (this.#o.lower && (targetParent === undefined || lstatSync(`${targetParent.abs}/${targetName}`, { throwIfNoEntry: false }) === undefined)) {
+      // the target may live in a lower layer: copy it up (what overlayfs does on link())
+      targetParent = this.resolveDir(target.slice(0, -1), true, h.name) as { abs: string; rel: string };
+      const below = this.#o.lower.lookup(targetParent.rel === '' ? targetName : `${targetParent.rel}/${targetName}`);
+      if (below?.kind === 'file') this.#copyUp(below.abs, below.stat, `${targetParent.abs}/${targetName}`);
+    }
+    const targetAbs = targetParent ? `${targetParent.abs}/${targetName}` : undefined;
     const st = targetAbs ? lstatSync(targetAbs, { throwIfNoEntry: false }) : undefined;
     if (!targetAbs || !st) this.#fail(`hardlink target '${h.linkname.slice(0, 300)}' does not exist in the root`, h.name, 'invalid hardlink');
     if (st.isDirectory()) this.#fail(`hardlink target '${h.linkname.slice(0, 300)}' is a directory`, h.name, 'invalid hardlink');
     if (targetAbs === abs) return;
     linkSync(targetAbs, abs);
+  }
+
+  /** Copies a regular file of a lower layer into this layer (content, owner, mode, times). */
+  #copyUp(source: string, st: Stats, target: string): void {
+    copyFileSync(source, target, constants.COPYFILE_EXCL);
+    const fd = openSync(target, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      if (!this.#o.rootless) fchownSync(fd, st.uid, st.gid);
+      fchmodSync(fd, st.mode & 0o7777);
+      futimesSync(fd, st.atimeMs / 1000, st.mtimeMs / 1000);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   #special(abs: string, h: TarEntryHeader): void {

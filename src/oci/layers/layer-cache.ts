@@ -27,7 +27,7 @@ import { AbortedError, FailedPreconditionError, LayerExtractionError } from '../
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
-import { LayerApplier, type LayerRecord } from './apply-layer.js';
+import { LayerApplier, type LayerRecord, type LowerEntry, type LowerView } from './apply-layer.js';
 import { extractionLimitsSchema } from './limits.js';
 import type { TarEntryHeader } from './tar-reader.js';
 import { applyLayerBlob, parseOptions, type ProgressCallback } from './unpack-image.js';
@@ -129,6 +129,55 @@ export interface LayerCacheGcResult {
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
+/**
+ * The merged view of cached lower layers (top first) for per-layer extraction: a path is what the
+ * topmost layer that has it says, unless a layer above hides it (whiteout, opaque directory, or
+ * a non-directory ancestor). Lower directories are walked component by component with `lstat`,
+ * so a symlink inside a cached layer is never followed on the host.
+ */
+function lowerView(lowers: readonly { diff: string; info: CachedLayerInfo }[]): LowerView | undefined {
+  if (lowers.length === 0) return undefined;
+  const layers = lowers.map((l) => ({ diff: l.diff, whiteouts: new Set(l.info.whiteouts), opaques: new Set(l.info.opaques) }));
+  return {
+    lookup(rel: string): LowerEntry | undefined {
+      const parts = rel.split('/');
+      for (const layer of layers) {
+        if (layer.whiteouts.has(rel)) return undefined;
+        let path = layer.diff;
+        let hidden = false;
+        let st: Stats | undefined;
+        for (const [i, part] of parts.entries()) {
+          path = `${path}/${part}`;
+          st = lstatSync(path, { throwIfNoEntry: false });
+          const prefix = parts.slice(0, i + 1).join('/');
+          if (st === undefined) {
+            // not in this layer: an opaque or whited-out ancestor here hides the layers below
+            for (let k = 1; k <= i; k++) {
+              const ancestor = parts.slice(0, k).join('/');
+              if (layer.opaques.has(ancestor) || layer.whiteouts.has(ancestor)) hidden = true;
+            }
+            if (layer.whiteouts.has(prefix)) hidden = true;
+            break;
+          }
+          if (i < parts.length - 1 && !st.isDirectory()) {
+            hidden = true; // a non-directory ancestor in this layer hides everything below
+            st = undefined;
+            break;
+          }
+        }
+        if (hidden) return undefined;
+        if (st === undefined) continue;
+        if (st.isCharacterDevice() && st.rdev === 0) return undefined;
+        if (st.isSymbolicLink()) return { kind: 'symlink', abs: path, target: readlinkSync(path) };
+        if (st.isDirectory()) return { kind: 'dir', abs: path };
+        if (st.isFile()) return { kind: 'file', abs: path, stat: st };
+        return { kind: 'other', abs: path };
+      }
+      return undefined;
+    },
+  };
+}
+
 function run(command: string, args: readonly string[], signal?: AbortSignal): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(signal ? { signal } : {}) });
@@ -227,7 +276,13 @@ export class LayerCache {
     const promise = (async () => {
       const cached = await this.getLayer(chainId, rootless);
       if (cached) return cached;
-      return this.#extract(image, index, dir, rootless, signal, onProgress);
+      // a layer is applied against the merged view of the layers below it, so those come first
+      const lowers: { diff: string; info: CachedLayerInfo }[] = [];
+      for (let j = index - 1; j >= 0; j--) {
+        const info = await this.#ensureLayer(image, j, rootless, signal, onProgress);
+        lowers.push({ diff: join(this.layerPath(info.chainId, rootless), 'diff'), info });
+      }
+      return this.#extract(image, index, dir, rootless, signal, onProgress, lowerView(lowers));
     })();
     this.#inflight.set(dir, promise);
     const clear = (): void => {
@@ -237,7 +292,15 @@ export class LayerCache {
     return promise;
   }
 
-  async #extract(image: ResolvedImage, index: number, dir: string, rootless: boolean, signal: AbortSignal | undefined, onProgress: ProgressCallback | undefined): Promise<CachedLayerInfo> {
+  async #extract(
+    image: ResolvedImage,
+    index: number,
+    dir: string,
+    rootless: boolean,
+    signal: AbortSignal | undefined,
+    onProgress: ProgressCallback | undefined,
+    lower: LowerView | undefined,
+  ): Promise<CachedLayerInfo> {
     const tmp = join(this.root, 'tmp', `${parseDigest(image.chainIds[index] as string).encoded.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
     await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
     try {
@@ -250,6 +313,7 @@ export class LayerCache {
         logger: this.#logger,
         signal,
         onProgress,
+        lower,
       });
       if (index > 0 && result.record.implicitDirs.length > 0) await this.#inheritImplicitDirs(image, index, join(tmp, 'diff'), result.record.implicitDirs, rootless, signal, onProgress);
       const info: CachedLayerInfo = {

@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../../logger.js';
 import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { layerCompression } from '../image/types.js';
-import { LayerApplier, type LayerRecord, type WhiteoutMode } from './apply-layer.js';
+import { LayerApplier, type LayerRecord, type LowerView, type WhiteoutMode } from './apply-layer.js';
 import { LayerReader } from './decompress.js';
 import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
 import { TarParser } from './tar-reader.js';
@@ -129,6 +129,8 @@ export interface ApplyLayerBlobOptions {
   progressBase?: { layers: number; totalCompressedSize: number; totalCompressedBytesBefore: number } | undefined;
   /** Uncompressed bytes already read for this image (for `maxImageBytes`). */
   imageBytesBefore?: number;
+  /** The layers below, when the layer is extracted on its own (layer cache). */
+  lower?: LowerView | undefined;
 }
 
 /** What one layer's application did. */
@@ -160,6 +162,7 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
     limits,
     logger: options.logger,
     layer: descriptor.digest,
+    lower: options.lower,
   });
   const parser = new TarParser(applier, { maxMetaBytes: limits.maxMetaBytes });
   const reader = new LayerReader({

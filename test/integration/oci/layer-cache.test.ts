@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LayerCache, openImageLayout, type LayerProgress, type ResolvedImage } from '../../../src/index.js';
-import { buildFeatureImage, snapshotTree, type TreeNode } from '../../helpers/oci-fixtures.js';
+import { LayerCache, openImageLayout, unpackImage, type LayerProgress, type ResolvedImage } from '../../../src/index.js';
+import { buildFeatureImage, packTar, snapshotTree, writeImageLayout, type TreeNode } from '../../helpers/oci-fixtures.js';
 import { missing } from '../../helpers/requirements.js';
 
 const mounted = (path: string): boolean => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${path} `);
@@ -128,6 +128,41 @@ describe.skipIf(missing({ root: true, tools: ['umoci', 'setfattr', 'getfattr', '
     expect(tree['dev/null']).toMatchObject({ type: 'file', mode: '666', size: 0 });
     expect(tree['dev/fifo']).toMatchObject({ type: 'fifo' });
     await handle.release();
+  });
+
+  it('applies each layer against the layers below: lower symlinks are followed, lower files can be hardlinked', async () => {
+    const dir = join(work, 'merged-usr');
+    writeImageLayout(dir, [
+      {
+        tar: await packTar([
+          { name: 'usr/', type: 'directory' },
+          { name: 'usr/bin/', type: 'directory', mode: 0o751 },
+          { name: 'bin', type: 'symlink', linkname: 'usr/bin' },
+          { name: 'lib', type: 'symlink', linkname: '/usr/lib' },
+          { name: 'usr/bin/a', content: 'lower file', mode: 0o750, uid: 7 },
+        ]),
+      },
+      {
+        tar: await packTar([
+          { name: 'bin/tool', content: 'through the lower symlink' },
+          { name: 'lib/x/libx.so', content: 'absolute lower symlink' },
+          { name: 'usr/bin/b', type: 'link', linkname: 'usr/bin/a' },
+        ]),
+      },
+    ]);
+    const merged = await (await openImageLayout(dir)).resolve();
+    const reference = await unpackImage(merged, join(work, 'merged-unpack'));
+    const expectedTree = withoutRoot(snapshotTree(reference.rootfs, { xattrs: true }));
+    expect(expectedTree['bin']).toMatchObject({ type: 'symlink', link: 'usr/bin' });
+    expect(expectedTree['usr/bin/tool']).toMatchObject({ type: 'file' });
+    expect(expectedTree['usr/lib/x/libx.so']).toMatchObject({ type: 'file' });
+    expect(expectedTree['usr/bin/b']?.links).toEqual(['usr/bin/a', 'usr/bin/b']);
+    const cache = new LayerCache({ root: join(work, 'cache-merged') });
+    for (const mode of ['overlay', 'copy'] as const) {
+      const handle = await cache.createRootfs(merged, join(work, `merged-${mode}`), { mode });
+      expect(withoutRoot(snapshotTree(handle.path, { xattrs: true })), mode).toEqual(expectedTree);
+      await handle.release();
+    }
   });
 
   it('refuses overlay without root and an existing rootfs', async () => {
