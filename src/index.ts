@@ -122,7 +122,7 @@ export type {
 } from './oci/layers/unpack-image.js';
 export { extractionLimitsSchema } from './oci/layers/limits.js';
 export type { ExtractionLimits, ResolvedExtractionLimits } from './oci/layers/limits.js';
-export type { LayerRecord, WhiteoutMode } from './oci/layers/apply-layer.js';
+export type { LayerRecord, WhiteoutMode, LowerView, LowerEntry } from './oci/layers/apply-layer.js';
 export { LayerCache, layerCacheOptionsSchema, createRootfsOptionsSchema } from './oci/layers/layer-cache.js';
 export type {
   LayerCacheOptions,
