@@ -90,10 +90,21 @@ export {
   ImageLayout,
   imageLayoutOptionsSchema,
   parsePlatform,
+  resolveImageOptionsSchema,
+  importImageOptionsSchema,
   REF_NAME_ANNOTATION,
   CONTAINERD_NAME_ANNOTATION,
 } from './oci/image/layout.js';
-export type { ImageLayoutOptions, ResolvedImageLayoutOptions, ResolveImageOptions, ResolvedImage, ImageLayoutEntry, PlatformSpec } from './oci/image/layout.js';
+export type {
+  ImageLayoutOptions,
+  ResolvedImageLayoutOptions,
+  ResolveImageOptions,
+  ResolvedResolveImageOptions,
+  ImportImageOptions,
+  ResolvedImage,
+  ImageLayoutEntry,
+  PlatformSpec,
+} from './oci/image/layout.js';
 export { parseImageReference, tryParseImageReference, isTag, DEFAULT_DOMAIN } from './oci/image/reference.js';
 export type { ImageReference } from './oci/image/reference.js';
 export { parseDigest, isDigest, sha256Digest, computeChainIds, DigestVerifier } from './oci/image/digest.js';

@@ -62,18 +62,50 @@ export type ImageLayoutOptions = z.input<typeof imageLayoutOptionsSchema>;
 export type ResolvedImageLayoutOptions = z.output<typeof imageLayoutOptionsSchema>;
 
 /** A platform to select from an index: `linux/amd64`, `linux/arm64/v8`, or an object. */
-export type PlatformSpec = string | { os: string; architecture: string; variant?: string };
+export type PlatformSpec = string | { os: string; architecture: string; variant?: string | undefined };
+
+const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 
 /** Options of {@link ImageLayout.resolve}. */
-export interface ResolveImageOptions {
+export const resolveImageOptionsSchema = z.strictObject({
   /**
-   * The platform to pick from an index.
+   * The platform to pick from an index: `os/arch[/variant]` or an object.
    * @defaultValue `linux/amd64`
    */
-  platform?: PlatformSpec;
-  /** Cancels the resolution. */
-  signal?: AbortSignal;
-}
+  platform: z
+    .union([z.string().min(1), z.strictObject({ os: z.string().min(1), architecture: z.string().min(1), variant: z.string().min(1).optional() })])
+    .default('linux/amd64'),
+  /**
+   * Cancels the resolution.
+   * @defaultValue none
+   */
+  signal: signalSchema.optional(),
+});
+/** Options of {@link ImageLayout.resolve} (what callers pass). */
+export type ResolveImageOptions = z.input<typeof resolveImageOptionsSchema>;
+/** Options of {@link ImageLayout.resolve} after defaults. */
+export type ResolvedResolveImageOptions = z.output<typeof resolveImageOptionsSchema>;
+
+/** Options of {@link ImageLayout.importImage}. */
+export const importImageOptionsSchema = z.strictObject({
+  /**
+   * Import only the index entries this reference names (same forms as `resolve`, except image ids).
+   * @defaultValue every entry of the source
+   */
+  reference: z.string().min(1).optional(),
+  /**
+   * The `org.opencontainers.image.ref.name` to store the imported entries under.
+   * @defaultValue the source's names
+   */
+  as: z.string().min(1).optional(),
+  /**
+   * Cancels the import (a partly copied blob is removed).
+   * @defaultValue none
+   */
+  signal: signalSchema.optional(),
+});
+/** Options of {@link ImageLayout.importImage} (what callers pass). */
+export type ImportImageOptions = z.input<typeof importImageOptionsSchema>;
 
 /** An image resolved from a layout: everything needed to build its root filesystem. */
 export interface ResolvedImage {
@@ -109,16 +141,18 @@ export interface ImageLayoutEntry {
   mediaType: string;
 }
 
-const optionsOf = (options: ImageLayoutOptions | undefined): ResolvedImageLayoutOptions => {
-  const parsed = imageLayoutOptionsSchema.safeParse(options ?? {});
+function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new InvalidOptionsError(`invalid image layout options: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`, {
+    throw new InvalidOptionsError(`invalid ${what} options: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`, {
       issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
     });
   }
   return parsed.data;
-};
+}
+
+const optionsOf = (options: ImageLayoutOptions | undefined): ResolvedImageLayoutOptions => parseWith(imageLayoutOptionsSchema, options, 'image layout');
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError('operation aborted', {}, { cause: signal.reason });
@@ -128,7 +162,9 @@ const ARCH_ALIASES: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch6
 
 /** Parses `os/arch[/variant]` (or an object) into a platform. */
 export function parsePlatform(spec: PlatformSpec): { os: string; architecture: string; variant?: string } {
-  if (typeof spec !== 'string') return { ...spec, architecture: ARCH_ALIASES[spec.architecture] ?? spec.architecture };
+  if (typeof spec !== 'string') {
+    return { os: spec.os, architecture: ARCH_ALIASES[spec.architecture] ?? spec.architecture, ...(spec.variant === undefined ? {} : { variant: spec.variant }) };
+  }
   const parts = spec.split('/');
   const [os, architecture, variant] = parts;
   if (parts.length < 2 || parts.length > 3 || !os || !architecture || (parts.length === 3 && !variant)) {
@@ -322,10 +358,11 @@ export class ImageLayout {
    * layout must hold exactly one image.
    * @throws NotFoundError when nothing matches; ImageError when the match is ambiguous or invalid
    */
-  async resolve(reference?: string, options: ResolveImageOptions = {}): Promise<ResolvedImage> {
-    const { signal } = options;
+  async resolve(reference?: string, options?: ResolveImageOptions): Promise<ResolvedImage> {
+    const o = parseWith(resolveImageOptionsSchema, options, 'resolve');
+    const { signal } = o;
     throwIfAborted(signal);
-    const platform = parsePlatform(options.platform ?? 'linux/amd64');
+    const platform = parsePlatform(o.platform);
     const index = await this.readIndex();
     for (const [i, d] of index.manifests.entries()) parseDigest(d.digest, `index.json manifests[${i}].digest`);
 
@@ -406,7 +443,8 @@ export class ImageLayout {
    * @param source - a layout directory, or a `.tar` oci-archive
    * @param options - `reference`: import only the entries matching it; `as`: the ref name to store under
    */
-  async importImage(source: string, options: { reference?: string; as?: string; signal?: AbortSignal } = {}): Promise<ImageLayoutEntry[]> {
+  async importImage(source: string, importOptions?: ImportImageOptions): Promise<ImageLayoutEntry[]> {
+    const options = parseWith(importImageOptionsSchema, importOptions, 'importImage');
     const { signal } = options;
     const info = await stat(source).catch((error: unknown) => {
       throw new ImageError(`import source ${source} cannot be read`, { path: source, reason: 'missing source' }, { cause: error });

@@ -86,6 +86,8 @@ describe('ImageLayout.resolve', () => {
     await expect(layout.resolve('busybox:1.36', { platform: 'linux/s390x' })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     await expect(layout.resolve('nginx')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     await expect(layout.resolve('busybox', { platform: 'linux' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS' });
+    // unknown option keys are named in the error
+    await expect(layout.resolve('v1', { platfrom: 'linux/amd64' } as never)).rejects.toThrow(/platfrom/);
     const aborted = new AbortController();
     aborted.abort();
     await expect(layout.resolve('v1', { signal: aborted.signal })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
