@@ -441,7 +441,7 @@ export class ImageLayout {
    * from another layout directory or an `oci-archive` tar into this layout, and adds its index
    * entries (replacing entries with the same `org.opencontainers.image.ref.name`).
    * @param source - a layout directory, or a `.tar` oci-archive
-   * @param options - `reference`: import only the entries matching it; `as`: the ref name to store under
+   * @param importOptions - `reference`: import only the entries matching it; `as`: the ref name to store under
    */
   async importImage(source: string, importOptions?: ImportImageOptions): Promise<ImageLayoutEntry[]> {
     const options = parseWith(importImageOptionsSchema, importOptions, 'importImage');
