@@ -109,7 +109,7 @@ export const writeBundleOptionsSchema = z.strictObject({
   logger: z.custom<Logger>(isLogger, { message: 'expected a logger' }).default(silentLogger),
 });
 
-/** Spec options a caller may pass through {@link WriteBundleOptions.spec}. */
+/** Spec options a caller may pass through the `spec` field of {@link WriteBundleOptions}. */
 export type BundleSpecOptions = Omit<BuildRuntimeSpecOptions, 'containerId' | 'userDb' | 'seccompProfiles' | 'hostPaths' | 'devices' | 'rootPath'>;
 
 /** What callers pass to {@link writeBundle}. */
