@@ -51,11 +51,15 @@ export {
   runtimePolicySchema,
   parseRuntimePolicy,
   loadRuntimePolicy,
+} from './runtime-selector/policy.js';
+export {
   selectRuntime,
   RUNTIME_SELECTION_STEPS,
+} from './runtime-selector/select-runtime.js';
+export {
   createRuntimeProbes,
   runtimeProbesOptionsSchema,
-} from './runtime-selector/index.js';
+} from './runtime-selector/probes.js';
 export type {
   RuntimeName,
   PrivilegedPolicy,
@@ -66,12 +70,16 @@ export type {
   ResolvedRuntimePolicy,
   ResolvedRuntimeRule,
   LoadRuntimePolicyOptions,
+} from './runtime-selector/policy.js';
+export type {
   RuntimeSelection,
   RuntimeSelectionContext,
   RuntimeSelectionOutcome,
   RuntimeSelectionSource,
   RuntimeSelectionStep,
   RuntimeSelectionTraceEntry,
+} from './runtime-selector/select-runtime.js';
+export type {
   RuntimeProbes,
   RuntimeProbesOptions,
   ResolvedRuntimeProbesOptions,
@@ -82,7 +90,7 @@ export type {
   ProxmoxProbeResult,
   ProxmoxVersionSource,
   RuntimeProbeSpawn,
-} from './runtime-selector/index.js';
+} from './runtime-selector/probes.js';
 
 // <oci images and layers>
 export {
@@ -374,17 +382,25 @@ export {
   buildRuntimeSpec,
   DEFAULT_PATH_ENV,
   CRI_ANNOTATIONS,
+} from './oci/spec/build.js';
+export {
   buildRuntimeSpecOptionsSchema,
   resolveBuildRuntimeSpecOptions,
   hostDeviceInfoSchema,
+} from './oci/spec/options.js';
+export {
   collectSpecInputs,
   detectHostSpecDefaults,
+} from './oci/spec/collect.js';
+export {
   ALL_CAPABILITIES,
   DEFAULT_CAPABILITIES,
   DEFAULT_SECCOMP_DENIED_SYSCALLS,
   defaultMounts,
   defaultSeccompProfile,
   seccompArchitectures,
+} from './oci/spec/defaults.js';
+export {
   ociRuntimeSpecSchema,
   ociProcessSchema,
   ociUserSchema,
@@ -402,21 +418,29 @@ export {
   ociLinuxSchema,
   OCI_NAMESPACE_TYPES,
   OCI_SECCOMP_ACTIONS,
+} from './oci/spec/runtime-spec.js';
+export {
   readImageUserDb,
   readRootfsFile,
   resolveInRootfs,
   parsePasswd,
   parseGroup,
   USER_DB_MAX_BYTES,
-} from './oci/spec/index.js';
+} from './oci/spec/user-db.js';
 export type {
   SpecImageConfig,
+} from './oci/spec/build.js';
+export type {
   BuildRuntimeSpecOptions,
   ResolvedBuildRuntimeSpecOptions,
   HostDeviceInfo,
+} from './oci/spec/options.js';
+export type {
   CollectedSpecInputs,
   CollectSpecInputsOptions,
   HostSpecDefaults,
+} from './oci/spec/collect.js';
+export type {
   OciRuntimeSpec,
   OciProcess,
   OciMount,
@@ -428,11 +452,23 @@ export type {
   OciDevice,
   OciCapabilities,
   OciIdMapping,
+} from './oci/spec/runtime-spec.js';
+export type {
   PasswdEntry,
   GroupEntry,
   ImageUserDb,
-} from './oci/spec/index.js';
-export { writeBundle, bundlePath, mountsBelow, unpackRootfsProvider, writeBundleOptionsSchema, shiftOwnership, mapToHost } from './oci/bundle/index.js';
+} from './oci/spec/user-db.js';
+export {
+  writeBundle,
+  bundlePath,
+  mountsBelow,
+  unpackRootfsProvider,
+  writeBundleOptionsSchema,
+} from './oci/bundle/write-bundle.js';
+export {
+  shiftOwnership,
+  mapToHost,
+} from './oci/bundle/shift-ownership.js';
 export type {
   WriteBundleOptions,
   ResolvedWriteBundleOptions,
@@ -441,8 +477,14 @@ export type {
   RootfsProvider,
   ProvidedRootfs,
   RootfsMode,
-} from './oci/bundle/index.js';
-export { OciRuntimeDriver, ociRuntimeDriverOptionsSchema, resolveOciRuntimeDriverOptions } from './runtimes/crun/index.js';
+} from './oci/bundle/write-bundle.js';
+export {
+  OciRuntimeDriver,
+} from './runtimes/crun/driver.js';
+export {
+  ociRuntimeDriverOptionsSchema,
+  resolveOciRuntimeDriverOptions,
+} from './runtimes/crun/options.js';
 export type {
   ContainerExitStatus,
   OciContainerStatus,
@@ -451,8 +493,10 @@ export type {
   KillOciContainerOptions,
   DeleteOciContainerOptions,
   WaitForExitOptions,
+} from './runtimes/crun/driver.js';
+export type {
   OciRuntimeDriverOptions,
   ResolvedOciRuntimeDriverOptions,
   SpawnFunction,
-} from './runtimes/crun/index.js';
+} from './runtimes/crun/options.js';
 // </oci-spec, oci-bundle, runtimes-crun>
