@@ -1,12 +1,11 @@
 import { basename, resolve } from 'node:path';
-import { InMemoryContainerStore, InMemorySandboxStore } from '../../cri/store-memory.js';
-import type { SandboxNamespacePaths, SandboxRecord } from '../../cri/types.js';
-import { validateCreateContainerRequest, validatePodSandboxConfig } from '../../cri/validate.js';
-import { openImageLayout } from '../../oci/image/layout.js';
+import { InMemoryContainerStore } from '../../cri/store-memory.js';
+import { validateCreateContainerRequest } from '../../cri/validate.js';
 import { writeBundle } from '../../oci/bundle/write-bundle.js';
 import { LayerCache } from '../../oci/layers/layer-cache.js';
+import { readRequestInput, resolveImageArg, standaloneSandbox } from '../inputs.js';
 import type { CliCommand } from '../types.js';
-import { parseCommandArgs, printJson, readJsonFile, UsageError } from '../util.js';
+import { parseCommandArgs, printJson, UsageError } from '../util.js';
 
 const usage = `Usage: lxcri bundle --image DIR[:REF] --request REQUEST.json [--sandbox POD.json] --out BUNDLE [options]
 
@@ -34,17 +33,6 @@ Options:
 
 Prints a JSON summary: { bundle, config, rootfs, rootfsMode, containerId, reference, manifestDigest }.`;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** Splits `DIR[:REF]`: the reference is what follows the first ':' after the last '/'. */
-function splitImageArg(value: string): { dir: string; ref?: string } {
-  const slash = value.lastIndexOf('/');
-  const colon = value.indexOf(':', slash + 1);
-  if (colon === -1) return { dir: value };
-  const ref = value.slice(colon + 1);
-  return ref === '' ? { dir: value.slice(0, colon) } : { dir: value.slice(0, colon), ref };
-}
-
 /** `lxcri bundle`: image layout + CRI request → OCI bundle. */
 export const bundleCommand: CliCommand = {
   name: 'bundle',
@@ -62,10 +50,8 @@ export const bundleCommand: CliCommand = {
       'rootfs-mode': { type: 'string' },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0] ?? ''}`);
-    const image = values['image'];
     const requestFile = values['request'];
     const out = values['out'];
-    if (typeof image !== 'string' || image === '') throw new UsageError('--image DIR[:REF] is required');
     if (typeof requestFile !== 'string' || requestFile === '') throw new UsageError('--request FILE is required');
     if (typeof out !== 'string' || out === '') throw new UsageError('--out BUNDLE is required');
     const bundleDir = resolve(io.cwd, out);
@@ -75,68 +61,22 @@ export const bundleCommand: CliCommand = {
     if (values['rootfs-mode'] !== undefined && typeof cacheDir !== 'string') throw new UsageError('--rootfs-mode needs --cache DIR');
     const idFlag = values['container-id'];
     const containerId = typeof idFlag === 'string' ? idFlag : basename(bundleDir);
-
-    const raw = await readJsonFile(io, requestFile, 'request');
-    if (!isObject(raw)) throw new UsageError(`request ${requestFile} must hold a JSON object`);
     const sandboxFile = values['sandbox'];
-    let sandboxConfigInput: unknown;
-    let sandboxId: string | undefined;
-    let namespacePaths: SandboxNamespacePaths = {};
-    if (typeof sandboxFile === 'string') {
-      const s = await readJsonFile(io, sandboxFile, 'sandbox file');
-      if (!isObject(s)) throw new UsageError(`sandbox file ${sandboxFile} must hold a JSON object`);
-      if ('config' in s) {
-        sandboxConfigInput = s['config'];
-        if (s['id'] !== undefined && typeof s['id'] !== 'string') throw new UsageError(`sandbox file ${sandboxFile}: id must be a string`);
-        sandboxId = s['id'] as string | undefined;
-        const paths = s['namespacePaths'];
-        if (paths !== undefined && !isObject(paths)) throw new UsageError(`sandbox file ${sandboxFile}: namespacePaths must be an object`);
-        namespacePaths = (paths ?? {}) as SandboxNamespacePaths;
-      } else sandboxConfigInput = s;
-    }
-    const isFullRequest = ['config', 'sandboxConfig', 'sandbox_config', 'podSandboxId', 'pod_sandbox_id'].some((key) => key in raw);
-    const input: Record<string, unknown> = isFullRequest ? { ...raw } : { config: raw };
-    if (sandboxConfigInput !== undefined) {
-      delete input['sandbox_config'];
-      input['sandboxConfig'] = sandboxConfigInput;
-    } else if (!isFullRequest) {
-      throw new UsageError(`${requestFile} looks like a container config: give the pod with --sandbox POD.json`);
-    } else {
-      sandboxConfigInput = input['sandboxConfig'] ?? input['sandbox_config'] ?? {};
-    }
-    const podSandboxId = (input['podSandboxId'] ?? input['pod_sandbox_id'] ?? sandboxId ?? '') || 'lxcri-bundle-sandbox';
-    delete input['pod_sandbox_id'];
-    input['podSandboxId'] = podSandboxId;
 
-    // The pod as RunPodSandbox would have stored it, so the request is checked like a real CreateContainer.
-    const podConfig = validatePodSandboxConfig(sandboxConfigInput);
-    const record: SandboxRecord = {
-      id: String(podSandboxId),
-      metadata: podConfig.metadata,
-      config: podConfig,
-      state: 'SANDBOX_READY',
-      runtimeHandler: '',
-      namespacePaths,
-      createdAt: 0,
-    };
-    const request = await validateCreateContainerRequest(input, {
-      sandboxes: new InMemorySandboxStore([record]),
+    const resolved = await resolveImageArg(io, values['image'], values['platform']);
+    const input = await readRequestInput(io, requestFile, typeof sandboxFile === 'string' ? sandboxFile : undefined);
+    const { record, store } = standaloneSandbox(input);
+    const request = await validateCreateContainerRequest(input.request, {
+      sandboxes: store,
       containers: new InMemoryContainerStore(),
       ...(io.signal ? { signal: io.signal } : {}),
     });
-
-    const { dir, ref } = splitImageArg(image);
-    const layout = await openImageLayout(resolve(io.cwd, dir));
-    const platform = values['platform'];
-    const resolved = await layout.resolve(ref, {
-      ...(typeof platform === 'string' ? { platform } : {}),
-      ...(io.signal ? { signal: io.signal } : {}),
-    });
+    const namespacePaths = record?.namespacePaths ?? {};
     const bundle = await writeBundle(bundleDir, {
       containerId,
       request,
       image: resolved,
-      spec: { sandbox: { id: record.id, namespacePaths } },
+      spec: { sandbox: { id: input.podSandboxId, namespacePaths } },
       ...(typeof cacheDir === 'string' ? { rootfsProvider: new LayerCache({ root: resolve(io.cwd, cacheDir) }), rootfsMode } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     });

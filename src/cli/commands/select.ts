@@ -1,11 +1,11 @@
 import { normalizeCreateContainerRequest } from '../../cri/normalize.js';
-import type { SandboxNamespacePaths } from '../../cri/types.js';
 import { hasErrorCode } from '../../errors.js';
 import { parseRuntimePolicy } from '../../runtime-selector/policy.js';
 import { createRuntimeProbes } from '../../runtime-selector/probes.js';
 import type { RuntimeProbeResults } from '../../runtime-selector/probes.js';
 import { selectRuntime } from '../../runtime-selector/select-runtime.js';
 import type { RuntimeSelectionContext } from '../../runtime-selector/select-runtime.js';
+import { readRequestInput } from '../inputs.js';
 import type { CliCommand } from '../types.js';
 import { parseCommandArgs, printJson, readJsonFile, reportError, UsageError } from '../util.js';
 
@@ -31,23 +31,6 @@ Options:
 Exit codes: 0 selected, 1 no runtime can be used, 2 invalid input (request, policy, unknown
 runtime handler or annotation value).`;
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** Reads the --sandbox file: a PodSandboxConfig, or `{ config, runtimeHandler?, namespacePaths? }`. */
-function splitSandbox(value: unknown, file: string): { config: unknown; runtimeHandler?: string; namespacePaths?: SandboxNamespacePaths } {
-  if (!isObject(value)) throw new UsageError(`sandbox file ${file} must hold a JSON object`);
-  if (!('config' in value)) return { config: value };
-  const handler = value['runtimeHandler'] ?? value['runtime_handler'];
-  if (handler !== undefined && typeof handler !== 'string') throw new UsageError(`sandbox file ${file}: runtimeHandler must be a string`);
-  const paths = value['namespacePaths'];
-  if (paths !== undefined && !isObject(paths)) throw new UsageError(`sandbox file ${file}: namespacePaths must be an object`);
-  return {
-    config: value['config'],
-    ...(handler === undefined ? {} : { runtimeHandler: handler }),
-    ...(paths === undefined ? {} : { namespacePaths: paths as SandboxNamespacePaths }),
-  };
-}
-
 /** `lxcri select`: runs the runtime policy on a request. */
 export const selectCommand: CliCommand = {
   name: 'select',
@@ -64,24 +47,10 @@ export const selectCommand: CliCommand = {
     });
     if (positionals.length !== 1) throw new UsageError('exactly one REQUEST.json is required');
     const requestFile = positionals[0] as string;
-    const raw = await readJsonFile(io, requestFile, 'request');
-    if (!isObject(raw)) throw new UsageError(`request ${requestFile} must hold a JSON object`);
-
     const sandboxFile = values['sandbox'];
-    const sandbox = typeof sandboxFile === 'string' ? splitSandbox(await readJsonFile(io, sandboxFile, 'sandbox file'), sandboxFile) : undefined;
-    const isFullRequest = ['config', 'sandboxConfig', 'sandbox_config', 'podSandboxId', 'pod_sandbox_id'].some((key) => key in raw);
-    let input: Record<string, unknown>;
-    if (isFullRequest) {
-      input = { ...raw };
-      if (sandbox) {
-        delete input['sandbox_config'];
-        input['sandboxConfig'] = sandbox.config;
-      }
-    } else {
-      if (!sandbox) throw new UsageError(`${requestFile} looks like a container config: give the pod with --sandbox POD.json`);
-      input = { podSandboxId: '', config: raw, sandboxConfig: sandbox.config };
-    }
-    const request = normalizeCreateContainerRequest(input);
+    const input = await readRequestInput(io, requestFile, typeof sandboxFile === 'string' ? sandboxFile : undefined);
+    const { sandbox } = input;
+    const request = normalizeCreateContainerRequest(input.request);
 
     const policyFile = values['policy'];
     const policy = typeof policyFile === 'string' ? parseRuntimePolicy(await readJsonFile(io, policyFile, 'policy'), `runtime policy ${policyFile}`) : parseRuntimePolicy({});

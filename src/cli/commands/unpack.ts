@@ -1,5 +1,5 @@
-import { openImageLayout } from '../../oci/image/layout.js';
 import { unpackImage } from '../../oci/layers/unpack-image.js';
+import { resolveImageArg } from '../inputs.js';
 import type { CliCommand } from '../types.js';
 import { parseCommandArgs, printJson, UsageError } from '../util.js';
 import { resolve } from 'node:path';
@@ -20,15 +20,6 @@ Options:
 
 Prints a JSON summary: { rootfs, reference, manifestDigest, layers, entries, bytes }.`;
 
-/** Splits `DIR[:REF]`: the reference is what follows the last ':' that is not part of the path. */
-function splitImageArg(value: string): { dir: string; ref?: string } {
-  const slash = value.lastIndexOf('/');
-  const colon = value.indexOf(':', slash + 1);
-  if (colon === -1) return { dir: value };
-  const ref = value.slice(colon + 1);
-  return ref === '' ? { dir: value.slice(0, colon) } : { dir: value.slice(0, colon), ref };
-}
-
 /** `lxcri unpack`: OCI image layout → OUT/rootfs. */
 export const unpackCommand: CliCommand = {
   name: 'unpack',
@@ -40,16 +31,8 @@ export const unpackCommand: CliCommand = {
       rootless: { type: 'boolean' },
       platform: { type: 'string' },
     });
-    const image = values['image'];
-    if (typeof image !== 'string' || image === '') throw new UsageError('--image DIR[:REF] is required');
     if (positionals.length !== 1) throw new UsageError('exactly one OUT directory is required');
-    const { dir, ref } = splitImageArg(image);
-    const layout = await openImageLayout(resolve(io.cwd, dir));
-    const platform = values['platform'];
-    const resolved = await layout.resolve(ref, {
-      ...(typeof platform === 'string' ? { platform } : {}),
-      ...(io.signal ? { signal: io.signal } : {}),
-    });
+    const resolved = await resolveImageArg(io, values['image'], values['platform']);
     const rootless = values['rootless'] === true ? true : undefined;
     const result = await unpackImage(resolved, resolve(io.cwd, positionals[0] as string), {
       ...(rootless === undefined ? {} : { rootless }),

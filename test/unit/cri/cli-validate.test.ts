@@ -67,7 +67,7 @@ describe('lxcri validate', () => {
   it('asks for --sandbox when given only a container config', async () => {
     const io = captureIo();
     expect(await main(['validate', 'container-config.json'], io)).toBe(2);
-    expect(io.err()).toContain('give the pod config with --sandbox');
+    expect(io.err()).toContain('give the pod with --sandbox');
   });
 
   it('looks sandboxes and containers up in a file store with --state-dir', async () => {
