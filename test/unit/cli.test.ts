@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import type { CliCommand, CliIo } from '../../src/cli/types.js';
+import type { CliCommand } from '../../src/cli/types.js';
 import { CriValidationError } from '../../src/errors.js';
+import { captureIo as captureIoAt, type CapturedIo } from '../helpers/cli-io.js';
 
-function captureIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    cwd: process.cwd(),
-    out: () => out,
-    err: () => err,
-  };
-}
+const captureIo = (): CapturedIo => captureIoAt();
 
 const fake = (name: string, run: CliCommand['run']): CliCommand => ({ name, summary: `${name} summary`, usage: `Usage: lxcri ${name}`, run });
 

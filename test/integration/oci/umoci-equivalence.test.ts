@@ -10,16 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import type { CliIo } from '../../../src/cli/types.js';
 import { openImageLayout, unpackImage } from '../../../src/index.js';
 import { buildFeatureImage, snapshotTree } from '../../helpers/oci-fixtures.js';
 import { missing } from '../../helpers/requirements.js';
+import { captureIo as captureIoAt, type CapturedIo } from '../../helpers/cli-io.js';
 
-function io(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd: process.cwd(), out: () => out, err: () => err };
-}
+const io = (): CapturedIo => captureIoAt();
 
 describe.skipIf(missing({ root: true, tools: ['umoci', 'setfattr', 'getfattr', 'mknod'] }))('lxcri unpack ≡ umoci unpack', () => {
   let work: string;

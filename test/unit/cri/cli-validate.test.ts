@@ -6,22 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import type { CliIo } from '../../../src/cli/types.js';
 import { FileContainerStore, FileSandboxStore, normalizeContainerConfig, normalizePodSandboxConfig } from '../../../src/index.js';
 import { fixture, FIXTURES } from './world.js';
+import { captureIo as captureIoAt, type CapturedIo } from '../../helpers/cli-io.js';
 
-function captureIo(cwd = FIXTURES): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    cwd,
-    out: () => out,
-    err: () => err,
-  };
-}
+const captureIo = (cwd = FIXTURES): CapturedIo => captureIoAt(cwd);
 
 const tmp = mkdtempSync(join(tmpdir(), 'lxcri-cli-validate-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -4,24 +4,12 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commands } from '../../../src/cli/commands/index.js';
 import { main } from '../../../src/cli/main.js';
-import type { CliIo } from '../../../src/cli/types.js';
 import { missing } from '../../helpers/requirements.js';
+import { captureIo as captureIoAt, type CapturedIo } from '../../helpers/cli-io.js';
 
 let dir: string;
 
-function captureIo(): CliIo & { out: () => string; err: () => string; json: () => Record<string, unknown> } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    cwd: dir,
-    out: () => out,
-    err: () => err,
-    json: () => JSON.parse(out) as Record<string, unknown>,
-  };
-}
+const captureIo = (): CapturedIo => captureIoAt(dir);
 
 async function run(...args: string[]): Promise<{ code: number; io: ReturnType<typeof captureIo> }> {
   const io = captureIo();

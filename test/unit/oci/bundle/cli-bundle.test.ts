@@ -4,16 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../../src/cli/main.js';
-import type { CliIo } from '../../../../src/cli/types.js';
 import { ociRuntimeSpecSchema } from '../../../../src/index.js';
 import { buildBusyboxImage, missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
 import { missing } from '../../../helpers/requirements.js';
+import { captureIo as captureIoAt, type CapturedIo } from '../../../helpers/cli-io.js';
 
-function captureIo(cwd: string): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd, out: () => out, err: () => err };
-}
+const captureIo = (cwd: string): CapturedIo => captureIoAt(cwd);
 
 const skip = missing({ tools: ['umoci'] }) ?? missingBusybox();
 

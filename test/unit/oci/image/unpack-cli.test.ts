@@ -3,14 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../../src/cli/main.js';
-import type { CliIo } from '../../../../src/cli/types.js';
 import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
+import { captureIo as captureIoAt, type CapturedIo } from '../../../helpers/cli-io.js';
 
-function io(cwd: string): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {}, cwd, out: () => out, err: () => err };
-}
+const io = (cwd: string): CapturedIo => captureIoAt(cwd);
 
 let work: string;
 beforeAll(async () => {
