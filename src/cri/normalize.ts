@@ -6,8 +6,9 @@
  *
  * @module
  */
+import { parseOptions } from '../options.js';
 import { z } from 'zod';
-import { CriValidationError, InvalidOptionsError } from '../errors.js';
+import { CriValidationError } from '../errors.js';
 import type { CriValidationIssue } from '../errors.js';
 import { closestName, ContainerConfigSchema, CreateContainerRequestSchema, PodSandboxConfigSchema, scalarKindOf } from './schema.js';
 import type { ScalarKind } from './schema.js';
@@ -38,12 +39,7 @@ const DEFAULT_OPTIONS: ResolvedNormalizeOptions = { envValueEncoding: 'text' };
 /** Parses normalise options; `InvalidOptionsError` naming the field when they are wrong. */
 export function resolveNormalizeOptions(options: NormalizeOptions | undefined): ResolvedNormalizeOptions {
   if (options === undefined) return DEFAULT_OPTIONS;
-  const parsed = NormalizeOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-    throw new InvalidOptionsError(`invalid normalize options: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, { issues });
-  }
-  return parsed.data;
+  return parseOptions(NormalizeOptionsSchema, options, 'normalize options');
 }
 
 // ---------------------------------------------------------------------------------------------

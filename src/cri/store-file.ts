@@ -11,11 +11,12 @@
  *
  * @module
  */
+import { parseOptions } from '../options.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AlreadyExistsError, InvalidOptionsError, NotFoundError, StoreError, isLxcriError } from '../errors.js';
+import { AlreadyExistsError, NotFoundError, StoreError, isLxcriError } from '../errors.js';
 import {
   assertRecordId,
   checkAborted,
@@ -72,12 +73,7 @@ export type FileStoreOptions = z.input<typeof FileStoreOptionsSchema>;
 export type ResolvedFileStoreOptions = z.output<typeof FileStoreOptionsSchema>;
 
 function resolveOptions(options: FileStoreOptions): ResolvedFileStoreOptions {
-  const parsed = FileStoreOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-    throw new InvalidOptionsError(`invalid file store options: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, { issues });
-  }
-  return parsed.data;
+  return parseOptions(FileStoreOptionsSchema, options, 'file store options');
 }
 
 const TEMP_NAME = /^\.(.+)\.json\.(\d+)\.[0-9a-f]+\.tmp$/;

@@ -5,8 +5,8 @@
  *
  * @module
  */
+import { parseOptions } from '../options.js';
 import { z } from 'zod';
-import { InvalidOptionsError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tlsOptionsSchema } from './transport/tls.js';
 import { isTransport, type Transport, type TransportFactory } from './transport/types.js';
@@ -206,9 +206,5 @@ export type ResolvedProxmoxClientOptions = z.output<typeof proxmoxClientOptionsS
  * @throws {@link InvalidOptionsError} listing every problem with its path (secrets never shown).
  */
 export function resolveProxmoxClientOptions(input: unknown): ResolvedProxmoxClientOptions {
-  const parsed = proxmoxClientOptionsSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-  const text = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-  throw new InvalidOptionsError(`invalid ProxmoxClient options: ${text}`, { issues });
+  return parseOptions(proxmoxClientOptionsSchema, input, 'ProxmoxClient options');
 }

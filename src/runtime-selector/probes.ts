@@ -7,9 +7,10 @@
  *
  * @module
  */
+import { parseOptions } from '../options.js';
 import { spawn as nodeSpawn } from 'node:child_process';
 import { z } from 'zod';
-import { AbortedError, InvalidOptionsError, isLxcriError } from '../errors.js';
+import { AbortedError, isLxcriError } from '../errors.js';
 import { redactString } from '../redact.js';
 
 /** The process spawner the OCI runtime probe uses: `child_process.spawn` or a compatible function. */
@@ -270,12 +271,7 @@ async function probeProxmox(options: ResolvedRuntimeProbesOptions, signal: Abort
  * @throws InvalidOptionsError when the options are invalid
  */
 export function createRuntimeProbes(options: RuntimeProbesOptions = {}): RuntimeProbes {
-  const parsed = runtimeProbesOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-    throw new InvalidOptionsError(`invalid runtime probe options: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, { issues });
-  }
-  const resolved = Object.freeze(parsed.data);
+  const resolved = Object.freeze(parseOptions(runtimeProbesOptionsSchema, options, 'runtime probe options'));
   return {
     options: resolved,
     probeOciRuntime: (run = {}) => probeOciRuntime(resolved, run.signal),

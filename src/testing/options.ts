@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { parseOptions } from '../options.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidOptionsError } from '../errors.js';
@@ -218,15 +219,7 @@ export type SimulatorStorage = z.output<typeof simulatorStorageSchema>;
 
 /** Parses simulator options; throws {@link InvalidOptionsError} naming every bad field. */
 export function resolvePveSimulatorOptions(options: unknown): ResolvedPveSimulatorOptions {
-  const parsed = pveSimulatorOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-    throw new InvalidOptionsError(
-      `invalid PVE simulator options: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
-      { issues },
-    );
-  }
-  const resolved = parsed.data;
+  const resolved = parseOptions(pveSimulatorOptionsSchema, options ?? {}, 'PVE simulator options');
   const storageIds = new Set<string>();
   for (const storage of resolved.storages) {
     if (storageIds.has(storage.id)) throw new InvalidOptionsError(`invalid PVE simulator options: storages: duplicate id '${storage.id}'`);

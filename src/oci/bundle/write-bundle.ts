@@ -3,10 +3,11 @@
  *
  * @module
  */
+import { parseOptions } from '../../options.js';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, AlreadyExistsError, BundleError, InvalidOptionsError, isLxcriError } from '../../errors.js';
+import { AbortedError, AlreadyExistsError, BundleError, isLxcriError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { ResolvedImage } from '../image/layout.js';
@@ -169,12 +170,7 @@ function aborted(signal: AbortSignal | undefined): void {
  * @throws BundleError for I/O failures
  */
 export async function writeBundle(dir: string, options: WriteBundleOptions): Promise<OciBundle> {
-  const parsed = writeBundleOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-    throw new InvalidOptionsError(`invalid writeBundle options: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, { issues });
-  }
-  const o = parsed.data;
+  const o = parseOptions(writeBundleOptionsSchema, options, 'writeBundle options');
   const { signal, logger } = o;
   aborted(signal);
   const bundle = resolve(dir);

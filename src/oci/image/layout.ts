@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { parseOptions } from '../../options.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
@@ -141,18 +142,7 @@ export interface ImageLayoutEntry {
   mediaType: string;
 }
 
-function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidOptionsError(`invalid ${what} options: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`, {
-      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
-  }
-  return parsed.data;
-}
-
-const optionsOf = (options: ImageLayoutOptions | undefined): ResolvedImageLayoutOptions => parseWith(imageLayoutOptionsSchema, options, 'image layout');
+const optionsOf = (options: ImageLayoutOptions | undefined): ResolvedImageLayoutOptions => parseOptions(imageLayoutOptionsSchema, options ?? {}, 'image layout options');
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortedError('operation aborted', {}, { cause: signal.reason });
@@ -359,7 +349,7 @@ export class ImageLayout {
    * @throws NotFoundError when nothing matches; ImageError when the match is ambiguous or invalid
    */
   async resolve(reference?: string, options?: ResolveImageOptions): Promise<ResolvedImage> {
-    const o = parseWith(resolveImageOptionsSchema, options, 'resolve');
+    const o = parseOptions(resolveImageOptionsSchema, options ?? {}, 'resolve options');
     const { signal } = o;
     throwIfAborted(signal);
     const platform = parsePlatform(o.platform);
@@ -444,7 +434,7 @@ export class ImageLayout {
    * @param importOptions - `reference`: import only the entries matching it; `as`: the ref name to store under
    */
   async importImage(source: string, importOptions?: ImportImageOptions): Promise<ImageLayoutEntry[]> {
-    const options = parseWith(importImageOptionsSchema, importOptions, 'importImage');
+    const options = parseOptions(importImageOptionsSchema, importOptions ?? {}, 'importImage options');
     const { signal } = options;
     const info = await stat(source).catch((error: unknown) => {
       throw new ImageError(`import source ${source} cannot be read`, { path: source, reason: 'missing source' }, { cause: error });

@@ -30,7 +30,8 @@ import type { ResolvedImage } from '../image/layout.js';
 import { LayerApplier, type LayerRecord, type LowerEntry, type LowerView } from './apply-layer.js';
 import { extractionLimitsSchema } from './limits.js';
 import type { TarEntryHeader } from './tar-reader.js';
-import { applyLayerBlob, parseOptions, type ProgressCallback } from './unpack-image.js';
+import { parseOptions } from '../../options.js';
+import { applyLayerBlob, type ProgressCallback } from './unpack-image.js';
 import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, type PendingXattr } from './xattr.js';
 
 const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
@@ -227,7 +228,7 @@ export class LayerCache {
   readonly #inUse = new Map<string, number>();
 
   constructor(options: LayerCacheOptions) {
-    this.#o = parseOptions(layerCacheOptionsSchema, options, 'LayerCache');
+    this.#o = parseOptions(layerCacheOptionsSchema, options ?? {}, 'LayerCache options');
     this.root = resolvePath(this.#o.root);
     this.#logger = this.#o.logger ?? silentLogger;
   }
@@ -401,7 +402,7 @@ export class LayerCache {
    * `targetDir`) or the layers are copied. `release()` undoes exactly this.
    */
   async createRootfs(image: ResolvedImage, targetDir: string, options?: CreateRootfsOptions): Promise<RootfsHandle> {
-    const o = parseOptions(createRootfsOptionsSchema, options, 'createRootfs');
+    const o = parseOptions(createRootfsOptionsSchema, options ?? {}, 'createRootfs options');
     const rootless = o.rootless ?? !isRoot();
     if (o.mode === 'overlay' && (rootless || !isRoot())) {
       throw new FailedPreconditionError('overlay root filesystems need root (use mode copy or auto)', { mode: o.mode });

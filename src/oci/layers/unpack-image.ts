@@ -5,10 +5,11 @@
  *
  * @module
  */
+import { parseOptions } from '../../options.js';
 import { chmod, lstat, mkdir, rm, utimes } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, AlreadyExistsError, InvalidOptionsError, isLxcriError, LayerExtractionError } from '../../errors.js';
+import { AbortedError, AlreadyExistsError, isLxcriError, LayerExtractionError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
@@ -101,18 +102,6 @@ export interface UnpackImageResult {
   entries: number;
   /** Uncompressed bytes read over all layers. */
   bytes: number;
-}
-
-/** Parses options with a zod schema, turning issues into an InvalidOptionsError. */
-export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidOptionsError(`invalid ${what} options: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`, {
-      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
-  }
-  return parsed.data;
 }
 
 /** Options of {@link applyLayerBlob}. */
@@ -229,7 +218,7 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
  * `targetDir` too when this call created it; nothing outside `targetDir` is ever written.
  */
 export async function unpackImage(image: ResolvedImage, targetDir: string, options?: UnpackImageOptions): Promise<UnpackImageResult> {
-  const o = parseOptions(unpackImageOptionsSchema, options, 'unpackImage');
+  const o = parseOptions(unpackImageOptionsSchema, options ?? {}, 'unpackImage options');
   const logger = o.logger ?? silentLogger;
   const rootless = o.rootless ?? process.getuid?.() !== 0;
   const target = resolvePath(targetDir);

@@ -7,8 +7,8 @@
  *
  * @module
  */
+import { parseOptions } from '../../options.js';
 import { z } from 'zod';
-import { InvalidOptionsError } from '../../errors.js';
 import { ALL_CAPABILITIES } from './defaults.js';
 import { ociSeccompSchema } from './runtime-spec.js';
 
@@ -159,10 +159,5 @@ export type ResolvedBuildRuntimeSpecOptions = z.output<typeof buildRuntimeSpecOp
 
 /** Parses {@link BuildRuntimeSpecOptions}; throws {@link InvalidOptionsError} naming the bad fields. */
 export function resolveBuildRuntimeSpecOptions(options: unknown): ResolvedBuildRuntimeSpecOptions {
-  const parsed = buildRuntimeSpecOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-    throw new InvalidOptionsError(`invalid buildRuntimeSpec options: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`, { issues });
-  }
-  return parsed.data;
+  return parseOptions(buildRuntimeSpecOptionsSchema, options, 'buildRuntimeSpec options');
 }

@@ -3,9 +3,9 @@
  *
  * @module
  */
+import { parseOptions } from '../../options.js';
 import type { spawn as nodeSpawn } from 'node:child_process';
 import { z } from 'zod';
-import { InvalidOptionsError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 
 /** The process spawner the driver uses: `child_process.spawn` or a compatible function. */
@@ -70,13 +70,5 @@ export type ResolvedOciRuntimeDriverOptions = z.output<typeof ociRuntimeDriverOp
 
 /** Parses driver options; throws {@link InvalidOptionsError} naming every bad field. */
 export function resolveOciRuntimeDriverOptions(options: unknown): ResolvedOciRuntimeDriverOptions {
-  const parsed = ociRuntimeDriverOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
-    throw new InvalidOptionsError(
-      `invalid OCI runtime driver options: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
-      { issues },
-    );
-  }
-  return parsed.data;
+  return parseOptions(ociRuntimeDriverOptionsSchema, options ?? {}, 'OCI runtime driver options');
 }
