@@ -2,7 +2,7 @@
  * The one redaction helper that every error and log path goes through.
  *
  * Two mechanisms work together:
- * - **by key**: any object property whose name looks like a credential (`password`, `secret`,
+ * - **by key**: every object property whose name looks like a credential (`password`, `secret`,
  *   `token`, `ticket`, `cookie`, `authorization`, `csrf…`, `otp`, …) has its value replaced;
  * - **by value**: known secret strings (registered by the component that holds them, e.g. the
  *   Proxmox client registers its token secret, password and current ticket) and the recognisable
