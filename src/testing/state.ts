@@ -6,6 +6,7 @@
  * @module
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -246,6 +247,9 @@ export class PveSimulatorState {
   private seq = 0;
 
   private constructor(options: ResolvedPveSimulatorOptions, dataDir: string, ownsDataDir: boolean) {
+    // Every running task and lock waiter listens on `closing` (and removes itself when done);
+    // dozens at once are normal, not a leak.
+    setMaxListeners(0, this.closing.signal);
     this.options = options;
     this.version = options.version;
     this.authErrorStyle = options.authErrorStyle ?? (options.version === '8.4' ? 'legacy' : 'unified');
