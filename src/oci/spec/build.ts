@@ -91,7 +91,9 @@ class IssueList {
  *   ones, and not for a namespace shared with the host — CRI-O's rule; containerd applies them
  *   to the pause container), **seccomp** (nil → none, RuntimeDefault → this project's profile,
  *   Localhost → the given file's content), **AppArmor**, **SELinux** labels, **namespaces**
- *   (the sandbox's network/ipc/uts/pid paths; pid modes; user namespace only with mappings),
+ *   (the sandbox's network/ipc/uts/pid paths; network and IPC follow the pod's mode, the
+ *   container's own network/ipc mode is ignored as in containerd; pid modes; user namespace
+ *   only with mappings),
  *   **hostname** (set when the container has its own UTS namespace — CRI-O; containerd relies on
  *   the sandbox's), `io.kubernetes.cri.*` **annotations** (CRI annotations are not copied), and
  *   **cgroupsPath**.
@@ -465,9 +467,13 @@ function buildSelinux(request: NormalizedCreateContainerRequest, issues: IssueLi
 // ---------------------------------------------------------------------------------------------
 // namespaces, sysctls
 
-function effectiveMode(own: NamespaceMode, pod: NamespaceMode): NamespaceMode {
-  // The container's own mode decides; NODE of the pod wins for network/ipc (kubelet sets both alike).
-  return pod === 'NODE' ? 'NODE' : own;
+/**
+ * Network and IPC are the pod's: a container always joins the sandbox's namespaces (containerd
+ * `WithPodNamespaces`, CRI-O likewise), so the container's own mode is ignored. Taking the
+ * container's `NODE` would give one container of a non-host-network pod the host's network.
+ */
+function podMode(pod: NamespaceMode): 'NODE' | 'POD' {
+  return pod === 'NODE' ? 'NODE' : 'POD';
 }
 
 function buildNamespaces(request: NormalizedCreateContainerRequest, opts: ResolvedBuildRuntimeSpecOptions, issues: IssueList): OciNamespace[] {
@@ -489,9 +495,9 @@ function buildNamespaces(request: NormalizedCreateContainerRequest, opts: Resolv
     add('pid', opts.targetPidNamespacePath);
   }
 
-  const network = effectiveMode(own.network, pod.network);
+  const network = podMode(pod.network);
   if (network !== 'NODE') add('network', paths.network);
-  const ipc = effectiveMode(own.ipc, pod.ipc);
+  const ipc = podMode(pod.ipc);
   if (ipc !== 'NODE') add('ipc', paths.ipc);
   // containerd: with host network the pod shares the host's UTS namespace too.
   if (network !== 'NODE') add('uts', paths.uts);

@@ -421,6 +421,19 @@ describe('namespaces and hostname (§7 #29)', () => {
     expect(spec.linux.namespaces).toEqual([{ type: 'pid' }, { type: 'mount' }]);
     expect(spec.hostname).toBeUndefined();
   });
+  it('network and IPC follow the pod: a container asking for NODE in a non-host pod still joins the sandbox', () => {
+    const spec = build(sc({ namespace_options: { network: 'NODE', ipc: 2 } }), undefined, { sandbox });
+    expect(spec.linux.namespaces).toEqual([
+      { type: 'pid', path: '/proc/42/ns/pid' },
+      { type: 'network', path: '/proc/42/ns/net' },
+      { type: 'ipc', path: '/proc/42/ns/ipc' },
+      { type: 'uts', path: '/proc/42/ns/uts' },
+      { type: 'mount' },
+    ]);
+    // and the other way round: a host-network pod's container gets the host network whatever it says
+    const host = build({ config: { linux: { security_context: { namespace_options: { network: 'POD', ipc: 'POD' } } } }, sandbox_config: { linux: { security_context: { namespace_options: { network: 'NODE', ipc: 'NODE' } } } } });
+    expect(host.linux.namespaces?.map((n) => n.type)).toEqual(['pid', 'mount']);
+  });
   it('a user namespace only with POD mappings; NODE with mappings or POD without them is an error', () => {
     const userns = { mode: 'POD', uids: [{ host_id: 100000, container_id: 0, length: 65536 }], gids: [{ host_id: 100000, container_id: 0, length: 65536 }] };
     const spec = build({
