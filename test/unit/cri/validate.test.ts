@@ -374,6 +374,23 @@ describe('validateCreateContainerRequest (table)', () => {
   });
 });
 
+describe('duplicate (name, attempt) (§7 #3)', () => {
+  it('carries the holder\'s id in meta.containerId, and only the same attempt in the same sandbox collides', async () => {
+    const world = makeWorld();
+    const request = baseRequest();
+    request.config.metadata = { name: 'taken', attempt: 0 };
+    const error = (await validateCreateContainerRequest(request, world).catch((e: unknown) => e)) as CriValidationError;
+    expect(error).toBeInstanceOf(CriValidationError);
+    expect(error.grpcStatus).toBe('AlreadyExists');
+    expect(error.issues).toEqual([
+      expect.objectContaining({ path: 'config.metadata.name', code: 'name_reserved', grpcStatus: 'AlreadyExists', meta: { containerId: 'c-running' } }),
+    ]);
+    // attempt 1 of the same name is free
+    request.config.metadata = { name: 'taken', attempt: 1 };
+    await expect(validateCreateContainerRequest(request, world)).resolves.toMatchObject({ config: { metadata: { name: 'taken', attempt: 1 } } });
+  });
+});
+
 describe('validatePodSandboxConfig', () => {
   it('accepts crictl pod-config files', () => {
     expect(validatePodSandboxConfig(fixture('pod-config.json')).metadata.name).toBe('nginx-sandbox');

@@ -48,6 +48,11 @@ describe('process.args (command/args vs Entrypoint/Cmd, §7 #19)', () => {
     expect(build({}, image({ Entrypoint: [''], Cmd: ['sh', '-c', 'true'] })).process.args).toEqual(['sh', '-c', 'true']);
     expect(build({ config: { args: ['echo', 'hi'] } }, image({ Entrypoint: [''], Cmd: ['sh'] })).process.args).toEqual(['echo', 'hi']);
   });
+  it('image Cmd alone when neither CRI nor the image has an entrypoint; a CRI command beats Entrypoint [""]', () => {
+    expect(build({}, image({ Cmd: ['g', 'h'] })).process.args).toEqual(['g', 'h']);
+    expect(build({ config: { command: ['a'] } }, image({ Entrypoint: [''], Cmd: ['sh'] })).process.args).toEqual(['a']);
+    expect(build({ config: { command: ['a', 'b'] } }, image({})).process.args).toEqual(['a', 'b']);
+  });
   it('nothing at all: "no command specified" on config.command', () => {
     expect(issuesOf(() => build({}, image({})))).toEqual([
       { path: 'config.command', code: 'no_command', message: expect.stringContaining('no command specified') },
@@ -119,8 +124,11 @@ describe('process.user and supplemental groups (§7 #22)', () => {
     expect(build(sc({ run_as_username: 'bob', run_as_group: { value: 7 } })).process.user).toEqual({ uid: 1001, gid: 7, additionalGids: [7, 50] });
   });
   it('image User name:group and uid:group', () => {
-    expect(build({}, image({ Cmd: ['sh'], User: 'alice:video' })).process.user).toMatchObject({ uid: 1000, gid: 44 });
-    expect(build({}, image({ Cmd: ['sh'], User: '1001:staff' })).process.user).toMatchObject({ uid: 1001, gid: 50 });
+    // containerd: the user's /etc/group groups are merged even when a group is named (primary first)
+    expect(build({}, image({ Cmd: ['sh'], User: 'alice:video' })).process.user).toEqual({ uid: 1000, gid: 44, additionalGids: [44, 50] });
+    expect(build({}, image({ Cmd: ['sh'], User: '1001:staff' })).process.user).toEqual({ uid: 1001, gid: 50, additionalGids: [50] });
+    expect(build({}, image({ Cmd: ['sh'], User: 'bob' })).process.user).toEqual({ uid: 1001, gid: 1001, additionalGids: [1001, 50] });
+    expect(build({}, image({ Cmd: ['sh'], User: '1000:7' })).process.user).toEqual({ uid: 1000, gid: 7, additionalGids: [7, 50, 44] });
     expect(build({}, image({ Cmd: ['sh'], User: '4242:4343' })).process.user).toEqual({ uid: 4242, gid: 4343, additionalGids: [4343] });
   });
   it('a numeric uid not in passwd gets gid 0', () => {
@@ -131,6 +139,11 @@ describe('process.user and supplemental groups (§7 #22)', () => {
       { path: 'config.linux.securityContext.runAsUsername', code: 'user_not_found', message: 'user "mallory" is not in the image\'s /etc/passwd' },
     ]);
     expect(issuesOf(() => build({}, image({ Cmd: ['sh'], User: 'alice:nogroup' })))[0]).toMatchObject({ path: 'image.config.User', code: 'group_not_found' });
+    expect(issuesOf(() => build({}, image({ Cmd: ['sh'], User: 'nobody' })))).toEqual([
+      { path: 'image.config.User', code: 'user_not_found', message: 'user "nobody" is not in the image\'s /etc/passwd' },
+    ]);
+    // numeric-looking but not a decimal uid: a name, and no such name (never a fallback to root)
+    for (const user of ['0x0', '+0', '1e3', ' 0']) expect(issuesOf(() => build({}, image({ Cmd: ['sh'], User: user })))[0]?.code).toBe('user_not_found');
     expect(issuesOf(() => build(sc({ run_as_username: 'alice' }), undefined, { userDb: {} }))[0]?.message).toContain('(the image has none)');
   });
   it('ids above 2^31-1 and malformed USER values are errors', () => {
@@ -166,6 +179,10 @@ describe('capabilities (§7 #23)', () => {
     expect(build(sc({ capabilities: { drop_capabilities: ['ALL'] } })).process.capabilities?.bounding).toEqual([]);
     expect(build(sc({ capabilities: { drop_capabilities: ['ALL'], add_capabilities: ['CHOWN'] } })).process.capabilities?.effective).toEqual(['CAP_CHOWN']);
     expect(build(sc({ capabilities: { add_capabilities: ['ALL'], drop_capabilities: ['ALL'] } })).process.capabilities?.permitted).toEqual([]);
+    const allButRaw = build(sc({ capabilities: { add_capabilities: ['ALL'], drop_capabilities: ['net_raw'] } })).process.capabilities;
+    expect(allButRaw?.bounding).toEqual(ALL_CAPABILITIES.filter((c) => c !== 'CAP_NET_RAW'));
+    expect(allButRaw?.inheritable).toEqual([]);
+    expect(allButRaw?.ambient).toEqual([]);
   });
   it('ambient capabilities go to every set, including inheritable', () => {
     const caps = build(sc({ capabilities: { drop_capabilities: ['ALL'], add_ambient_capabilities: ['NET_BIND_SERVICE'] } })).process.capabilities;
@@ -195,6 +212,16 @@ describe('privileged', () => {
     expect(spec.mounts?.find((m) => m.destination === '/sys')?.options).toEqual(['nosuid', 'noexec', 'nodev', 'rw']);
     expect(spec.mounts?.find((m) => m.destination === '/sys/fs/cgroup')?.options).toEqual(['nosuid', 'noexec', 'nodev', 'relatime', 'rw']);
     expect(spec.linux.resources?.devices).toEqual([{ allow: true, access: 'rwm' }]);
+  });
+  it('privileged ignores AppArmor and SELinux settings and gets no cgroup namespace', () => {
+    const spec = build(
+      { ...priv, config: { linux: { security_context: { privileged: true, apparmor: { profile_type: 'Localhost', localhost_ref: 'p' }, selinux_options: { type: 'spc_t' } } } } },
+      undefined,
+      { apparmorDefaultProfile: 'lxcri-default', cgroupV2: true },
+    );
+    expect(spec.process.apparmorProfile).toBeUndefined();
+    expect(spec.process.selinuxLabel).toBeUndefined();
+    expect(spec.linux.namespaces?.map((n) => n.type)).not.toContain('cgroup');
   });
   it('a privileged container needs a privileged sandbox', () => {
     expect(issuesOf(() => build({ config: { linux: { security_context: { privileged: true } } } }))[0]).toEqual({
@@ -266,6 +293,11 @@ describe('mounts (§7 #25)', () => {
     expect(shm.mounts?.at(-1)?.source).toBe('/run/shm-1');
     const dev = build({ config: { mounts: [{ container_path: '/dev', host_path: '/dev' }] } });
     expect(dev.mounts?.map((m) => m.destination)).toEqual(['/proc', '/sys', '/sys/fs/cgroup', '/dev']);
+    const cg = build({ config: { mounts: [{ container_path: '/sys/fs/cgroup/', host_path: '/sys/fs/cgroup', readonly: true }] } });
+    expect(cg.mounts?.map((m) => m.destination)).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/sys/fs/cgroup']);
+    expect(cg.mounts?.at(-1)).toEqual({ destination: '/sys/fs/cgroup', type: 'bind', source: '/sys/fs/cgroup', options: ['rbind', 'rprivate', 'ro'] });
+    const sys = build({ config: { mounts: [{ container_path: '/sys', host_path: '/sys', readonly: true }] } });
+    expect(sys.mounts?.map((m) => m.destination)).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys']);
   });
   it('rejects rro with rw or non-private propagation, duplicates, relative paths and image volumes', () => {
     const issues = issuesOf(() =>
