@@ -206,12 +206,13 @@ export class ProxmoxClient {
     let attemptNo = 0;
     const run = async (): Promise<T> => {
       attemptNo++;
-      let response = await this.#attempt(endpoint, options, attemptNo);
+      const first = await this.#attempt(endpoint, options, attemptNo);
+      let response = first.response;
       if (response.status === 401 && this.#auth.usesTicket && !isLogin(endpoint) && !endpoint.body) {
         // Tickets expire (2 h) or get invalidated; re-authenticate once and re-send.
         this.#logger.debug({ method: endpoint.method, path: endpoint.path }, '401 on a ticket session: re-authenticating once');
-        this.#auth.invalidate();
-        response = await this.#attempt(endpoint, options, attemptNo);
+        this.#auth.invalidate(first.cookie);
+        response = (await this.#attempt(endpoint, options, attemptNo)).response;
       }
       if (response.status < 200 || response.status >= 300) {
         const error = toHttpError(response, endpoint.method, endpoint.path, secrets());
@@ -248,7 +249,7 @@ export class ProxmoxClient {
     }
   }
 
-  async #attempt<T>(endpoint: Endpoint<T>, options: CallOptions, attempt: number): Promise<TransportResponse> {
+  async #attempt<T>(endpoint: Endpoint<T>, options: CallOptions, attempt: number): Promise<{ response: TransportResponse; cookie: string | undefined }> {
     const { signal, timeout, timeoutMs } = this.#signalFor(options);
     const method = endpoint.method;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -274,7 +275,7 @@ export class ProxmoxClient {
         { method, path: endpoint.path, status: response.status, ms: Math.round(performance.now() - started), attempt, transport: this.#transport.name },
         'proxmox request',
       );
-      return response;
+      return { response, cookie: headers['cookie'] };
     } catch (error) {
       const ms = Math.round(performance.now() - started);
       this.#logger.debug({ method, path: endpoint.path, status: 0, ms, attempt, error: isLxcriError(error) ? error.code : 'unknown' }, 'proxmox request failed');

@@ -79,7 +79,7 @@ export const authOptionsSchema = z.discriminatedUnion('type', [
     csrfToken: z.string().min(1),
     /**
      * When the ticket was issued (ms since the epoch).
-     * @defaultValue now (the client renews it after `renewAfterMs`)
+     * @defaultValue the unix time inside the ticket (`PVE:…:<8-hex time>::…`), at most now
      */
     issuedAt: z.number().int().nonnegative().optional(),
     /**

@@ -69,7 +69,7 @@ export class AuthSession {
     if (auth.type === 'ticket') {
       secrets.add(auth.ticket);
       secrets.add(auth.csrfToken);
-      this.#ticket = { value: auth.ticket, csrf: auth.csrfToken, issuedAt: auth.issuedAt ?? clock.now() };
+      this.#ticket = { value: auth.ticket, csrf: auth.csrfToken, issuedAt: auth.issuedAt ?? ticketIssuedAt(auth.ticket, clock.now()) };
     }
   }
 
@@ -94,14 +94,20 @@ export class AuthSession {
       return { authorization: `PVEAPIToken=${this.#auth.tokenId}=${this.#auth.secret}` };
     }
     const ticket = await this.#current(signal);
-    const headers: Record<string, string> = { cookie: `PVEAuthCookie=${encodeURIComponent(ticket.value)}` };
+    const headers: Record<string, string> = { cookie: cookieOf(ticket) };
     if (method !== 'GET') headers['csrfpreventiontoken'] = ticket.csrf;
     return headers;
   }
 
-  /** Forgets the ticket after a 401 so the next {@link headers} call re-authenticates. */
-  invalidate(): void {
+  /**
+   * Forgets the ticket after a 401 so the next {@link headers} call re-authenticates. `sentCookie`
+   * is the cookie header the refused request carried: when the session has moved on to a newer
+   * ticket since (another request already re-logged in), nothing is forgotten, so a burst of
+   * concurrent 401s leads to one login, not one per request.
+   */
+  invalidate(sentCookie?: string): void {
     if (this.#auth.type === 'token') return;
+    if (sentCookie !== undefined && this.#ticket !== undefined && cookieOf(this.#ticket) !== sentCookie) return;
     this.#ticket = undefined;
   }
 
@@ -208,6 +214,19 @@ export class AuthSession {
     }
     return error;
   }
+}
+
+/**
+ * When a ticket was issued: the 8-hex unix time it carries (`PVE:<data>:<time>::<signature>`),
+ * never later than `now`; `now` when the ticket has no readable time.
+ */
+export function ticketIssuedAt(ticket: string, now: number): number {
+  const m = /^PVE:.*:([0-9A-Fa-f]{8})::[^:]*$/.exec(ticket);
+  return m?.[1] ? Math.min(now, Number.parseInt(m[1], 16) * 1000) : now;
+}
+
+function cookieOf(ticket: Ticket): string {
+  return `PVEAuthCookie=${encodeURIComponent(ticket.value)}`;
 }
 
 function isTruthy(v: unknown): boolean {

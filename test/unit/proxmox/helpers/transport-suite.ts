@@ -115,6 +115,22 @@ export function describeTransportSuite(name: string, makeFactory: () => Transpor
       expect(error.code).toBe('ERR_ABORTED');
     });
 
+    it('closes the socket when the request is aborted (the server sees the connection go away)', async () => {
+      let closed = false;
+      server.handle = (_r, res) => {
+        res.socket?.once('close', () => {
+          closed = true;
+        });
+      }; // never answers
+      const controller = new AbortController();
+      const pending = pinned().send(req({ signal: controller.signal }));
+      setTimeout(() => controller.abort(new Error('caller gave up')), 50);
+      expect((await caught(pending)).code).toBe('ERR_ABORTED');
+      const deadline = Date.now() + 2000;
+      while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(closed).toBe(true);
+    });
+
     it('refuses a self-signed certificate by default, without retry', async () => {
       const error = await caught(make({}).send(req()));
       expect(error.code).toBe('ERR_PVE_NETWORK');
