@@ -178,6 +178,8 @@ export class LayerApplier implements TarHandler {
     this.#xattrs = this.#xattrs.filter((x) => x.path !== abs && !x.path.startsWith(absPrefix));
     this.#respecified = this.#respecified.filter((p) => p !== abs && !p.startsWith(absPrefix));
     for (const key of [...this.#touchedParents.keys()]) if (key === rel || key.startsWith(prefix)) this.#touchedParents.delete(key);
+    // a removed directory is no implicit directory any more (its path may now be a symlink)
+    this.record.implicitDirs = this.record.implicitDirs.filter((d) => d !== rel && !d.startsWith(prefix));
   }
 
   /**

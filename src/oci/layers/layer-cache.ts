@@ -19,7 +19,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
@@ -190,6 +190,23 @@ function run(command: string, args: readonly string[], signal?: AbortSignal): Pr
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stderr }));
   });
+}
+
+/**
+ * `lstat` of `base/rel` without following any symlink: `undefined` when it does not exist, `null`
+ * when a component before the last is not a real directory (a symlink included).
+ */
+function lstatBelow(base: string, rel: string): Stats | undefined | null {
+  let path = base;
+  const parts = rel.split('/');
+  for (const [i, part] of parts.entries()) {
+    path = `${path}/${part}`;
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st === undefined) return undefined;
+    if (i === parts.length - 1) return st;
+    if (!st.isDirectory()) return null;
+  }
+  return undefined;
 }
 
 /** Decodes `user.rootlesscontainers` (protobuf uid=1, gid=2; NoopID = 0). */
@@ -368,13 +385,17 @@ export class LayerCache {
     const pending: PendingXattr[] = [];
     const sources: { target: string; source: string }[] = [];
     for (const rel of [...implicitDirs].sort((a, b) => b.length - a.length)) {
+      // every component must be a real directory in the new layer: never follow a symlink out of it
+      const own = lstatBelow(diff, rel);
+      if (!own?.isDirectory()) continue;
       for (const lower of lowers) {
-        const st = lstatSync(join(lower, rel), { throwIfNoEntry: false });
+        const st = lstatBelow(lower, rel);
         if (st === undefined) continue;
-        if (!st.isDirectory()) break;
+        if (st === null || !st.isDirectory()) break;
         const target = join(diff, rel);
         const fd = openSync(target, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
         try {
+          if (fstatSync(fd).ino !== own.ino) break;
           if (!rootless) fchownSync(fd, st.uid, st.gid);
           fchmodSync(fd, st.mode & 0o7777);
           futimesSync(fd, st.atimeMs / 1000, st.mtimeMs / 1000);

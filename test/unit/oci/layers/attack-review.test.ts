@@ -1,0 +1,70 @@
+/**
+ * Attacks found by an adversarial review of the layer extraction and the layer cache. Each case
+ * builds real layers with tar-stream, extracts them with the real code and checks that a canary
+ * directory beside the target keeps its content, modes, owners, times and xattrs.
+ */
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LayerCache, openImageLayout, unpackImage, type ResolvedImage } from '../../../../src/index.js';
+import { hasTool, missing } from '../../../helpers/requirements.js';
+import { packTar, snapshotTree, writeImageLayout, type FixtureEntry } from '../../../helpers/oci-fixtures.js';
+
+let work: string;
+let caseNo = 0;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'lxcri-review-'));
+});
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** A canary dir (with a sub dir, old times, mode 0755) beside an image layout of the given layers. */
+async function setup(layers: (canary: string) => FixtureEntry[][]): Promise<{ base: string; canary: string; image: ResolvedImage; before: ReturnType<typeof snapshotTree> }> {
+  const base = join(work, `case-${++caseNo}`);
+  const canary = join(base, 'canary');
+  mkdirSync(join(canary, 'dir'), { recursive: true, mode: 0o755 });
+  writeFileSync(join(canary, 'file'), 'canary content');
+  utimesSync(join(canary, 'dir'), 1_000_000, 1_000_000);
+  const before = snapshotTree(canary, { xattrs: hasTool('getfattr'), mtimes: true });
+  const tars = await Promise.all(layers(canary).map((entries) => packTar(entries)));
+  writeImageLayout(join(base, 'image'), tars.map((tar) => ({ tar })));
+  const image = await (await openImageLayout(join(base, 'image'))).resolve('latest');
+  return { base, canary, image, before };
+}
+
+const snapshot = (canary: string): ReturnType<typeof snapshotTree> => snapshotTree(canary, { xattrs: hasTool('getfattr'), mtimes: true });
+
+describe('review: layer cache', () => {
+  it('an implicit directory replaced by a symlink later in the same layer never gets attributes copied through it', async () => {
+    // layer 0 has a/dir (mode 0777, owner 4242, an xattr); layer 1 has `a/` and writes a/dir/f
+    // (a/dir becomes an implicit dir of layer 1), then replaces `a` with a symlink to the host
+    // canary, which has `dir` too: the lower attributes must not be copied through that symlink
+    const { base, canary, image, before } = await setup((c) => [
+      [
+        { name: 'a/', type: 'directory', mode: 0o755 },
+        { name: 'a/dir/', type: 'directory', mode: 0o777, uid: 4242, gid: 4242, mtime: new Date(1_600_000_000_000), pax: hasTool('setfattr') ? { 'SCHILY.xattr.user.review': 'lower' } : {} },
+      ],
+      [
+        { name: 'a/', type: 'directory', mode: 0o755 },
+        { name: 'a/dir/f', content: 'x' },
+        { name: 'a', type: 'symlink', linkname: c },
+      ],
+    ]);
+    const cache = new LayerCache({ root: join(base, 'cache') });
+    const rootless = process.getuid?.() !== 0;
+    const handle = await cache.createRootfs(image, join(base, 'ctr'), { mode: 'copy', rootless }).catch((error: unknown) => error);
+    expect(snapshot(canary)).toEqual(before);
+    if (!('release' in (handle as object))) throw handle;
+    try {
+      expect(lstatSync(join((handle as { path: string }).path, 'a')).isSymbolicLink()).toBe(true);
+      // the implicit dir that was removed is not in the layer's record any more
+      const info = await cache.getLayer(image.chainIds[1] as string, rootless);
+      expect(info?.implicitDirs).not.toContain('a/dir');
+    } finally {
+      await (handle as { release(): Promise<void> }).release();
+    }
+  });
+});
