@@ -282,8 +282,29 @@ export class LayerCache {
         results[i] = await this.#ensureLayer(image, i, rootless, options.signal, options.onProgress);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, Math.max(1, image.layers.length)) }, worker));
+    // a layer is read (as a lower) while the ones above it are extracted: keep gc() away meanwhile
+    const unpin = this.#pin(image.chainIds.map((c) => this.layerPath(c, rootless)));
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.#o.concurrency, Math.max(1, image.layers.length)) }, worker));
+    } finally {
+      unpin();
+    }
     return results;
+  }
+
+  /** Marks layer directories as in use (gc keeps them); returns the idempotent undo. */
+  #pin(dirs: readonly string[]): () => void {
+    for (const d of dirs) this.#inUse.set(d, (this.#inUse.get(d) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const d of dirs) {
+        const n = (this.#inUse.get(d) ?? 1) - 1;
+        if (n <= 0) this.#inUse.delete(d);
+        else this.#inUse.set(d, n);
+      }
+    };
   }
 
   #ensureLayer(image: ResolvedImage, index: number, rootless: boolean, signal: AbortSignal | undefined, onProgress: ProgressCallback | undefined): Promise<CachedLayerInfo> {
@@ -431,23 +452,25 @@ export class LayerCache {
     const target = resolvePath(targetDir);
     const rootfs = join(target, 'rootfs');
     if (await lstat(rootfs).then(() => true, () => false)) throw new FailedPreconditionError(`${rootfs} already exists`, { path: rootfs });
-    const layers = await this.ensureLayers(image, { signal: o.signal, onProgress: o.onProgress, rootless });
-    const dirs = layers.map((l) => this.layerPath(l.chainId, rootless));
-    const targetExisted = await lstat(target).then(() => true, () => false);
-    await mkdir(target, { recursive: true, mode: 0o700 });
-    const made: string[] = targetExisted ? [] : [target];
+    // in use from now on: a concurrent gc() must not remove a layer this rootfs is made of
+    const dirs = image.chainIds.map((c) => this.layerPath(c, rootless));
+    const releaseUse = this.#pin(dirs);
+    let layers: CachedLayerInfo[];
+    try {
+      layers = await this.ensureLayers(image, { signal: o.signal, onProgress: o.onProgress, rootless });
+    } catch (error) {
+      releaseUse();
+      throw error;
+    }
+    const made: string[] = [];
     const cleanupMade = async (): Promise<void> => {
       for (const p of made.reverse()) await rm(p, { recursive: true, force: true });
     };
-    for (const d of dirs) this.#inUse.set(d, (this.#inUse.get(d) ?? 0) + 1);
-    const releaseUse = (): void => {
-      for (const d of dirs) {
-        const n = (this.#inUse.get(d) ?? 1) - 1;
-        if (n <= 0) this.#inUse.delete(d);
-        else this.#inUse.set(d, n);
-      }
-    };
+    let targetExisted = true;
     try {
+      targetExisted = await lstat(target).then(() => true, () => false);
+      await mkdir(target, { recursive: true, mode: 0o700 });
+      if (!targetExisted) made.push(target);
       let wantOverlay = o.mode === 'overlay' || (o.mode === 'auto' && !rootless && isRoot());
       let lower = '';
       if (wantOverlay) {

@@ -68,3 +68,33 @@ describe('review: layer cache', () => {
     }
   });
 });
+
+describe('review: layer cache gc while a rootfs is being made', () => {
+  it('gc during createRootfs never removes a layer that rootfs needs (the layers below the one being extracted included)', async () => {
+    const big = Array.from({ length: 24 }, (_, i): FixtureEntry => ({ name: `data/f${i}`, content: Buffer.alloc(512 * 1024, i) }));
+    const { base, image } = await setup(() => [[{ name: 'base/file', content: 'from layer 0' }], big]);
+    const cache = new LayerCache({ root: join(base, 'cache') });
+    const rootless = process.getuid?.() !== 0;
+    let gc: ReturnType<LayerCache['gc']> | undefined;
+    const handle = await cache.createRootfs(image, join(base, 'ctr'), {
+      mode: 'copy',
+      rootless,
+      onProgress: (p) => {
+        if (p.layer === 1 && gc === undefined) gc = cache.gc();
+      },
+    });
+    try {
+      expect(gc).toBeDefined();
+      const result = await gc;
+      expect(result?.removed).toEqual([]);
+      expect(readFileSync(join(handle.path, 'base/file'), 'utf8')).toBe('from layer 0');
+      for (const chainId of image.chainIds) expect(existsSync(join(cache.layerPath(chainId, rootless), 'layer.json'))).toBe(true);
+      // and gc right after the rootfs was made, before release(), keeps them too
+      expect((await cache.gc()).removed).toEqual([]);
+    } finally {
+      await handle.release();
+    }
+    // released: now they may go
+    expect((await cache.gc()).removed.sort()).toEqual([...image.chainIds].sort());
+  });
+});
