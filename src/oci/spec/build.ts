@@ -545,11 +545,23 @@ function buildUserMappings(request: NormalizedCreateContainerRequest, issues: Is
   return { uid: userns.uids.map(map), gid: userns.gids.map(map) };
 }
 
+/**
+ * A sysctl name in `/` form (`net/ipv4/ip_forward`, which the CRI validation accepts) turned into
+ * the `.` form the runtime expects, swapping `.` and `/` as the kubelet does
+ * (`net/ipv4/conf/eth0.100/forwarding` → `net.ipv4.conf.eth0/100.forwarding`).
+ */
+function dottedSysctlName(name: string): string {
+  const first = name.search(/[./]/);
+  if (first < 0 || name[first] === '.') return name;
+  return name.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
+}
+
 function buildSysctls(sysctls: Record<string, string>, ownIpc: boolean, ownNet: boolean, issues: IssueList): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const key of Object.keys(sysctls).sort()) {
-    const value = sysctls[key] ?? '';
-    const path = `sandboxConfig.linux.sysctls.${key}`;
+  for (const original of Object.keys(sysctls).sort()) {
+    const value = sysctls[original] ?? '';
+    const path = `sandboxConfig.linux.sysctls.${original}`;
+    const key = dottedSysctlName(original);
     if (/[\n\0]/.test(value) || /[\n\0=]/.test(key)) {
       issues.add(path, 'invalid_sysctl', 'sysctl names and values must not contain newlines, NUL or "=" in the name');
       continue;
@@ -562,6 +574,8 @@ function buildSysctls(sysctls: Record<string, string>, ownIpc: boolean, ownNet: 
       issues.add(path, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed with the host IPC namespace`);
     } else if (netKey && !ownNet) {
       issues.add(path, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed with the host network namespace`);
+    } else if (key in out) {
+      issues.add(path, 'duplicate', `sysctl ${JSON.stringify(key)} is given twice (in "." and "/" form)`);
     } else {
       out[key] = value;
     }

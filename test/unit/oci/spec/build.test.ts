@@ -498,6 +498,13 @@ describe('sysctls', () => {
       'host network',
     );
     expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'net.x': '1\nkernel.core_pattern=|/evil' } } } }))[0]?.code).toBe('invalid_sysctl');
+    // "/" form (accepted by the CRI validation) is written in "." form, swapping "." and "/" like the kubelet
+    expect(build({ sandbox_config: { linux: { sysctls: { 'net/ipv4/conf/eth0.100/forwarding': '1', 'kernel/shm_rmid_forced': '1' } } } }).linux.sysctl).toEqual({
+      'kernel.shm_rmid_forced': '1',
+      'net.ipv4.conf.eth0/100.forwarding': '1',
+    });
+    expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'kernel/core_pattern': '|/x' } } } }))[0]?.message).toContain('"kernel.core_pattern" is not namespaced');
+    expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'net.ipv4.ip_forward': '1', 'net/ipv4/ip_forward': '0' } } } }))[0]?.code).toBe('duplicate');
   });
 });
 
