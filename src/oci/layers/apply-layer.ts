@@ -73,7 +73,7 @@ export interface LayerApplierOptions {
   /** Do not chown; keep the owner in `user.rootlesscontainers`; device nodes become empty files. */
   rootless: boolean;
   whiteouts: WhiteoutMode;
-  /** Keep setuid/setgid bits. */
+  /** Keep setuid/setgid bits and file capabilities (`security.capability`). */
   allowSetuid: boolean;
   limits: ResolvedExtractionLimits;
   logger: Logger;
@@ -379,6 +379,11 @@ export class LayerApplier implements TarHandler {
     for (const [name, value] of h.xattrs) {
       if (FORBIDDEN_XATTRS.has(name) || name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) {
         this.#o.logger.warn({ entry: h.name, xattr: name, layer: this.#o.layer }, 'dropping forbidden xattr');
+        continue;
+      }
+      if (name === 'security.capability' && !this.#o.allowSetuid) {
+        // file capabilities raise privileges on exec just like setuid bits do
+        this.#o.logger.warn({ entry: h.name, layer: this.#o.layer }, 'dropping security.capability (setuid not allowed)');
         continue;
       }
       if (name === 'user.rootlesscontainers' && this.#o.rootless) {

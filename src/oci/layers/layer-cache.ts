@@ -10,6 +10,9 @@
  *                                   opaque dirs with trusted.overlay.opaque=y (root only)
  * layers/<chainid-hex>/layer.json   what the layer recorded (whiteouts, opaques, implicit dirs)
  * layers-rootless/<chainid-hex>/…   the same, extracted without privileges (owners in xattrs)
+ * layers-nosuid/, layers-rootless-nosuid/   the same, extracted with allowSetuid false (no
+ *                                   setuid/setgid bits, no file capabilities): caches with
+ *                                   different policies can share one root without mixing
  * tmp/                              extractions in progress (renamed into place when complete)
  * ```
  * A cached layer appears atomically (rename), so concurrent processes never see half a layer;
@@ -53,7 +56,7 @@ export const layerCacheOptionsSchema = z.strictObject({
    */
   limits: extractionLimitsSchema.default(extractionLimitsSchema.parse({})),
   /**
-   * Keep setuid/setgid bits from the layers.
+   * Keep setuid/setgid bits and file capabilities (`security.capability`) from the layers.
    * @defaultValue true
    */
   allowSetuid: z.boolean().default(true),
@@ -250,8 +253,8 @@ export class LayerCache {
     this.#logger = this.#o.logger ?? silentLogger;
   }
 
-  #layersDir(rootless: boolean): string {
-    return join(this.root, rootless ? 'layers-rootless' : 'layers');
+  #layersDir(rootless: boolean, allowSetuid = this.#o.allowSetuid): string {
+    return join(this.root, `${rootless ? 'layers-rootless' : 'layers'}${allowSetuid ? '' : '-nosuid'}`);
   }
 
   /** The directory of a cached layer (whether or not it exists yet). */
@@ -648,8 +651,8 @@ export class LayerCache {
     const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
     const removed: string[] = [];
     const kept: string[] = [];
-    for (const rootless of [false, true]) {
-      const base = this.#layersDir(rootless);
+    for (const [rootless, allowSetuid] of [[false, true], [true, true], [false, false], [true, false]] as const) {
+      const base = this.#layersDir(rootless, allowSetuid);
       const names = await readdir(base).catch(() => [] as string[]);
       for (const name of names) {
         if (options.signal?.aborted) throw new AbortedError('gc aborted', {}, { cause: options.signal.reason });

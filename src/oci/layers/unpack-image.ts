@@ -62,7 +62,7 @@ export const unpackImageOptionsSchema = z.strictObject({
    */
   rootless: z.boolean().optional(),
   /**
-   * Keep setuid/setgid bits from the layers.
+   * Keep setuid/setgid bits and file capabilities (`security.capability`) from the layers.
    * @defaultValue true
    */
   allowSetuid: z.boolean().default(true),

@@ -98,3 +98,33 @@ describe('review: layer cache gc while a rootfs is being made', () => {
     expect((await cache.gc()).removed.sort()).toEqual([...image.chainIds].sort());
   });
 });
+
+describe.skipIf(missing({ root: true, tools: ['setfattr', 'getfattr'] }))('review: allowSetuid false', () => {
+  // vfs_cap_data v2, effective, permitted = cap_setgid | cap_sys_admin (bytes < 0x80 survive tar-stream's UTF-8 PAX)
+  const capability = Buffer.from([0x01, 0, 0, 0x02, 0x40, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const layers = (): FixtureEntry[][] => [[{ name: 'bin/tool', content: 'x', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': capability.toString('latin1') } }]];
+
+  it('drops file capabilities (security.capability) as well as setuid bits', async () => {
+    const { base, image } = await setup(layers);
+    const allowed = await unpackImage(image, join(base, 'allowed'), { rootless: false, allowSetuid: true });
+    expect(snapshotTree(allowed.rootfs, { xattrs: true })['bin/tool']?.xattrs).toEqual({ 'security.capability': `0x${capability.toString('hex')}` });
+    const denied = await unpackImage(image, join(base, 'denied'), { rootless: false, allowSetuid: false });
+    expect(snapshotTree(denied.rootfs, { xattrs: true })['bin/tool']?.xattrs).toBeUndefined();
+  });
+
+  it('a layer cache shared with an allowSetuid cache never hands setuid files or capabilities to a cache that forbids them', async () => {
+    const { base, image } = await setup(() => [[...(layers()[0] as FixtureEntry[]), { name: 'bin/su', content: 'x', mode: 0o4755 }]]);
+    const permissive = new LayerCache({ root: join(base, 'cache'), allowSetuid: true });
+    const strict = new LayerCache({ root: join(base, 'cache'), allowSetuid: false });
+    const first = await permissive.createRootfs(image, join(base, 'ctr-1'), { mode: 'overlay' });
+    expect(lstatSync(join(first.path, 'bin/su')).mode & 0o7777).toBe(0o4755);
+    const second = await strict.createRootfs(image, join(base, 'ctr-2'), { mode: 'overlay' });
+    try {
+      expect(lstatSync(join(second.path, 'bin/su')).mode & 0o7777).toBe(0o755);
+      expect(snapshotTree(second.path, { xattrs: true })['bin/tool']?.xattrs).toBeUndefined();
+    } finally {
+      await second.release();
+      await first.release();
+    }
+  });
+});
