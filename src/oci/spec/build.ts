@@ -515,6 +515,11 @@ function buildUserMappings(request: NormalizedCreateContainerRequest, issues: Is
   const userns = own ?? pod;
   const path = `${SC}.namespaceOptions.usernsOptions`;
   if (!userns) return undefined;
+  // Checked first: a container must not leave (NODE) or change the pod's user namespace.
+  if (own && pod && JSON.stringify(own) !== JSON.stringify(pod)) {
+    issues.add(path, 'userns_mismatch', 'user namespace config for sandbox is different from container');
+    return undefined;
+  }
   if (userns.mode === 'NODE') {
     if (userns.uids.length > 0 || userns.gids.length > 0) issues.add(path, 'invalid_userns', `can't use user namespace mode "NODE" with mappings`);
     return undefined;
@@ -538,9 +543,6 @@ function buildUserMappings(request: NormalizedCreateContainerRequest, issues: Is
   });
   for (const [k, m] of [...userns.uids.map((m) => ['uids', m] as const), ...userns.gids.map((m) => ['gids', m] as const)]) {
     if (m.length < 1) issues.add(`${path}.${k}[0].length`, 'invalid_userns', 'invalid mapping length');
-  }
-  if (own && pod && JSON.stringify(own) !== JSON.stringify(pod)) {
-    issues.add(path, 'userns_mismatch', 'user namespace config for sandbox is different from container');
   }
   return { uid: userns.uids.map(map), gid: userns.gids.map(map) };
 }

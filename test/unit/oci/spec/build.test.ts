@@ -479,6 +479,18 @@ describe('namespaces and hostname (§7 #29)', () => {
     expect(issuesOf(() => build(sc({ namespace_options: { userns_options: { mode: 'POD', uids: userns.uids } } })))[0]?.message).toContain('without UID and GID mappings');
     expect(issuesOf(() => build(sc({ namespace_options: { userns_options: { ...userns, mode: 'NODE' } } })))[0]?.message).toContain('"NODE" with mappings');
   });
+  it('a container cannot leave or change the pod\'s user namespace (§7 #12); without its own options it joins the pod\'s', () => {
+    const userns = { mode: 'POD', uids: [{ host_id: 100000, container_id: 0, length: 65536 }], gids: [{ host_id: 100000, container_id: 0, length: 65536 }] };
+    const pod = { linux: { security_context: { namespace_options: { userns_options: userns } } } };
+    expect(issuesOf(() => build({ config: { linux: { security_context: { namespace_options: { userns_options: { mode: 'NODE' } } } } }, sandbox_config: pod }))).toEqual([
+      { path: 'config.linux.securityContext.namespaceOptions.usernsOptions', code: 'userns_mismatch', message: 'user namespace config for sandbox is different from container' },
+    ]);
+    const other = { ...userns, uids: [{ host_id: 200000, container_id: 0, length: 65536 }] };
+    expect(issuesOf(() => build({ config: { linux: { security_context: { namespace_options: { userns_options: other } } } }, sandbox_config: pod }))[0]?.code).toBe('userns_mismatch');
+    const inherited = build({ sandbox_config: pod });
+    expect(inherited.linux.namespaces?.at(-1)).toEqual({ type: 'user' });
+    expect(inherited.linux.uidMappings).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }]);
+  });
   it('cgroup namespace on cgroup v2 for non-privileged containers', () => {
     expect(build({}, undefined, { cgroupV2: true }).linux.namespaces?.at(-1)).toEqual({ type: 'cgroup' });
   });
