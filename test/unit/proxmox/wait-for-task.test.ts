@@ -63,6 +63,26 @@ describe('waitForTask', () => {
     expect(result).toMatchObject({ exitStatus: 'WARNINGS: 2', warnings: 2, warningLines: ['WARN: systemd 255 unsupported', 'WARN: no IPv6'] });
   });
 
+  it('treats every other exit status as failure: a missing one, PVE\'s own error statuses, near-misses of WARNINGS', async () => {
+    const cases: [TaskStatus, string][] = [
+      [{ status: 'stopped' }, 'unexpected status'],
+      [{ status: 'stopped', exitstatus: 'unexpected status' }, 'unexpected status'],
+      [{ status: 'stopped', exitstatus: 'unable to get last line from task log - No such file' }, 'unable to get last line from task log - No such file'],
+      [{ status: 'stopped', exitstatus: 'WARNINGS' }, 'WARNINGS'],
+      [{ status: 'stopped', exitstatus: 'WARNINGS: x' }, 'WARNINGS: x'],
+      [{ status: 'stopped', exitstatus: 'ok' }, 'ok'],
+      [{ status: 'stopped', exitstatus: 'OK but not quite' }, 'OK but not quite'],
+    ];
+    for (const [status, exitStatus] of cases) {
+      const r = reader([status], ['some line', `TASK ERROR: ${exitStatus}`]);
+      await expect(waitForTask(r, UPID, { ...base, ...fakeTime().deps })).rejects.toMatchObject({
+        code: 'ERR_PVE_TASK',
+        exitStatus,
+        logTail: ['some line', `TASK ERROR: ${exitStatus}`],
+      });
+    }
+  });
+
   it('throws ProxmoxTaskError with the whole paged log (not cut at 50 lines)', async () => {
     const t = fakeTime();
     const log = Array.from({ length: 1234 }, (_, i) => `line ${i + 1}`);
