@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ALL_CAPABILITIES,
@@ -6,6 +7,7 @@ import {
   DEFAULT_PATH_ENV,
   buildRuntimeSpec,
   defaultSeccompProfile,
+  normalizeCreateContainerRequest,
   ociRuntimeSpecSchema,
   type BuildRuntimeSpecOptions,
   type OciRuntimeSpec,
@@ -566,5 +568,65 @@ describe('determinism and the prose MUSTs (§7 #32)', () => {
   it('rejects bad options with InvalidOptionsError', () => {
     expect(() => buildRuntimeSpec(request(), image({ Cmd: ['sh'] }), { containerId: '../x' })).toThrow(/containerId/);
     expect(() => buildRuntimeSpec(request(), image({ Cmd: ['sh'] }), { containerId: 'c', bogus: 1 } as unknown as BuildRuntimeSpecOptions)).toThrow(/bogus/);
+  });
+});
+
+describe("crictl's own files, end to end (container-config-full.json in the privileged host-network pod-config-hostnet.json)", () => {
+  const read = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../../../fixtures/cri/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  it('maps every field exactly', () => {
+    const req = normalizeCreateContainerRequest({ pod_sandbox_id: 'sb-priv', config: read('container-config-full.json'), sandbox_config: read('pod-config-hostnet.json') });
+    const spec = buildRuntimeSpec(req, image({ Entrypoint: ['/ignored'], Cmd: ['ignored'], Env: ['PATH=/bin:/usr/bin'] }), {
+      ...BASE_OPTIONS,
+      hostPaths: { '/var/lib/example/data': '/var/lib/example/data', '/var/cache/example': '/srv/cache-real' },
+      devices: { '/dev/fuse': { type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 } },
+    });
+    expect(spec.process).toEqual({
+      terminal: true,
+      user: { uid: 1000, gid: 1000, additionalGids: [1000, 1234, 5678, 50, 44] },
+      args: ['sh', '-c', 'echo hello && sleep 3600'],
+      env: ['PATH=/bin:/usr/bin', 'TERM=xterm', 'HOSTNAME=node-1', 'GREETING=hello world', 'EMPTY='],
+      cwd: '/srv',
+      capabilities: {
+        bounding: [...DEFAULT_CAPABILITIES.filter((c) => c !== 'CAP_NET_RAW' && c !== 'CAP_MKNOD'), 'CAP_NET_ADMIN'],
+        effective: [...DEFAULT_CAPABILITIES.filter((c) => c !== 'CAP_NET_RAW' && c !== 'CAP_MKNOD'), 'CAP_NET_ADMIN'],
+        permitted: [...DEFAULT_CAPABILITIES.filter((c) => c !== 'CAP_NET_RAW' && c !== 'CAP_MKNOD'), 'CAP_NET_ADMIN'],
+        inheritable: [],
+        ambient: [],
+      },
+      noNewPrivileges: true,
+      oomScoreAdj: 100,
+      selinuxLabel: 'system_u:system_r:container_t:s0:c1,c2',
+    });
+    expect(spec.root).toEqual({ path: 'rootfs', readonly: true });
+    expect(spec.hostname).toBeUndefined();
+    expect(spec.mounts?.slice(7)).toEqual([
+      { destination: '/data', type: 'bind', source: '/var/lib/example/data', options: ['rbind', 'rslave', 'ro'] },
+      { destination: '/cache', type: 'bind', source: '/srv/cache-real', options: ['rbind', 'rprivate', 'rw'] },
+    ]);
+    expect(spec.linux).toEqual({
+      // pid 1 = CONTAINER; network 2 = NODE in the pod (no net, no uts); ipc 0 = POD
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'mount' }],
+      devices: [{ type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }],
+      resources: {
+        devices: [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' }],
+        cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0-1' },
+        memory: { limit: 268435456, swap: 268435456 },
+        hugepageLimits: [{ pageSize: '2MB', limit: 0 }],
+        unified: { 'memory.high': '200M' },
+      },
+      cgroupsPath: '/kubepods/burstable/pod0c9b5a4e/c1',
+      rootfsPropagation: 'slave',
+      seccomp: defaultSeccompProfile('x64'),
+      sysctl: { 'fs.mqueue.msg_max': '100', 'kernel.shm_rmid_forced': '1' },
+      maskedPaths: ['/proc/kcore', '/sys/firmware'],
+      readonlyPaths: ['/proc/sys'],
+      mountLabel: 'system_u:object_r:container_file_t:s0:c1,c2',
+    });
+    expect(spec.annotations).toMatchObject({
+      'io.kubernetes.cri.container-name': 'web',
+      'io.kubernetes.cri.image-name': 'registry.k8s.io/e2e-test-images/busybox:1.29-2',
+      'io.kubernetes.cri.sandbox-id': 'sb-priv',
+      'io.kubernetes.cri.sandbox-namespace': 'kube-system',
+    });
   });
 });

@@ -23,6 +23,8 @@ function loadValidator(dir: string): ValidateFunction {
   return ajv.compile(JSON.parse(readFileSync(join(dir, 'config-schema.json'), 'utf8')) as object);
 }
 
+const crictlFile = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`../../../fixtures/cri/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+
 type Case = { name: string; req?: Parameters<typeof request>[0]; img?: ReturnType<typeof image>; opts?: Partial<BuildRuntimeSpecOptions> };
 const priv = { linux: { security_context: { privileged: true } } };
 const sandbox = { id: 'sb', namespacePaths: { network: '/proc/9/ns/net', ipc: '/proc/9/ns/ipc', uts: '/proc/9/ns/uts', pid: '/proc/9/ns/pid' } };
@@ -105,6 +107,12 @@ const CASES: Case[] = [
   { name: 'systemd parent', req: { sandbox_config: { linux: { cgroup_parent: 'kubepods-besteffort-pod1.slice' } } } },
   { name: 'device', req: { config: { devices: [{ container_path: '/dev/net/tun', host_path: '/dev/net/tun', permissions: 'rwm' }] } }, opts: { devices: { '/dev/net/tun': { type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 } } } },
   { name: 'custom default seccomp + ociVersion', req: { config: { linux: { security_context: { seccomp: {} } } } }, opts: { ociVersion: '1.2.0', defaultSeccompProfile: { ...defaultSeccompProfile('x64'), defaultAction: 'SCMP_ACT_LOG' } } },
+  {
+    name: "crictl's container-config-full.json in pod-config-hostnet.json",
+    req: { config: crictlFile('container-config-full.json'), sandbox_config: crictlFile('pod-config-hostnet.json') },
+    opts: { devices: { '/dev/fuse': { type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 } } },
+  },
+  { name: "crictl's container-config.json in pod-config.json", req: { config: crictlFile('container-config.json'), sandbox_config: crictlFile('pod-config.json') } },
   { name: 'everything together', req: { config: { tty: true, command: ['sh'], working_dir: '/w', envs: [{ key: 'K', value: 'V' }], mounts: [{ container_path: '/data', host_path: '/srv', readonly: true }], linux: { resources: { memory_limit_in_bytes: 1 << 24 }, security_context: { run_as_username: 'alice', readonly_rootfs: true, seccomp: {}, capabilities: { drop_capabilities: ['ALL'] } } } }, sandbox_config: { linux: { cgroup_parent: '/p', sysctls: { 'net.ipv4.ping_group_range': '0 2147483647' } } } }, opts: { sandbox } },
 ];
 
