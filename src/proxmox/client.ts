@@ -112,7 +112,13 @@ export class ProxmoxClient {
     this.#sleep = resolved.sleep ?? timerSleep;
     const transport = resolved.transport ?? fetchTransport();
     this.#transport = isTransport(transport) ? transport : transport({ tls: resolved.tls, logger: this.#logger });
-    this.#auth = new AuthSession(resolved.auth, this.#secrets, this.#clock, (params, signal) => this.#send(ticketEndpoint(params as unknown as TicketParams), { signal }));
+    this.#auth = new AuthSession(
+      resolved.auth,
+      this.#secrets,
+      this.#clock,
+      (params, signal) => this.#send(ticketEndpoint(params as unknown as TicketParams), { signal }),
+      Math.max(60_000, 3 * resolved.timeoutMs),
+    );
     const send = <T>(endpoint: Endpoint<T>, callOptions?: CallOptions): Promise<T> => this.#send(endpoint, callOptions);
     this.version = new VersionApi(send);
     this.nodes = new NodesApi(send);

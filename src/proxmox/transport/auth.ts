@@ -56,7 +56,15 @@ export class AuthSession {
   #ticket: Ticket | undefined;
   #pending: Promise<Ticket> | undefined;
 
-  constructor(auth: ResolvedAuthOptions, secrets: Set<string>, clock: Clock, post: TicketPoster) {
+  readonly #loginTimeoutMs: number;
+
+  /**
+   * @param loginTimeoutMs - bound of one shared login (incl. asking for the OTP): a login is
+   *   shared by every request waiting for it, so it runs on its own deadline, not on the signal of
+   *   whichever request started it; each waiting request still stops at its own signal.
+   */
+  constructor(auth: ResolvedAuthOptions, secrets: Set<string>, clock: Clock, post: TicketPoster, loginTimeoutMs = 60_000) {
+    this.#loginTimeoutMs = loginTimeoutMs;
     this.#auth = auth;
     this.#secrets = secrets;
     this.#clock = clock;
@@ -124,11 +132,13 @@ export class AuthSession {
     const ticket = this.#ticket;
     if (ticket && this.#clock.now() - ticket.issuedAt < auth.renewAfterMs) return Promise.resolve(ticket);
     if (!this.#pending) {
-      this.#pending = this.#obtain(ticket, signal).finally(() => {
+      this.#pending = this.#obtain(ticket, AbortSignal.timeout(this.#loginTimeoutMs)).finally(() => {
         this.#pending = undefined;
       });
+      // a login nobody waits for any more must not surface as an unhandled rejection
+      this.#pending.catch(() => undefined);
     }
-    return this.#pending;
+    return untilAborted(this.#pending, signal);
   }
 
   async #obtain(previous: Ticket | undefined, signal: AbortSignal): Promise<Ticket> {
@@ -223,6 +233,25 @@ export class AuthSession {
 export function ticketIssuedAt(ticket: string, now: number): number {
   const m = /^PVE:.*:([0-9A-Fa-f]{8})::[^:]*$/.exec(ticket);
   return m?.[1] ? Math.min(now, Number.parseInt(m[1], 16) * 1000) : now;
+}
+
+/** Settles with `promise`, or rejects with {@link AbortedError} as soon as `signal` fires. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError('login aborted', {}, { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError('login aborted', {}, { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 function cookieOf(ticket: Ticket): string {

@@ -77,6 +77,28 @@ describe('ticket sessions, error bodies and secrets', () => {
     expect(logins).toBe(2);
   });
 
+  it("one caller's abort during the shared login does not fail the other callers", async () => {
+    let logins = 0;
+    server.use(
+      http.post(`${API}/access/ticket`, async () => {
+        logins++;
+        await new Promise((r) => setTimeout(r, 150));
+        return HttpResponse.json({ data: { username: 'root@pam', ticket: T1, CSRFPreventionToken: C1 } });
+      }),
+      http.get(`${API}/version`, () => json({ version: '9.1.3', release: '9.1', repoid: 'x' })),
+    );
+    const c = client();
+    const controller = new AbortController();
+    const a = c.version.get({ signal: controller.signal });
+    const b = c.version.get();
+    setTimeout(() => controller.abort(new Error('caller A gave up')), 30);
+    const [ra, rb] = await Promise.allSettled([a, b]);
+    expect(ra.status).toBe('rejected');
+    expect(ra.status === 'rejected' && (ra.reason as { code?: string }).code).toBe('ERR_ABORTED');
+    expect(rb).toMatchObject({ status: 'fulfilled', value: { version: '9.1.3' } });
+    expect(logins).toBe(1);
+  });
+
   it('a 401 that persists after re-login fails once, without a loop', async () => {
     let logins = 0;
     let gets = 0;
