@@ -145,6 +145,11 @@ export class LayerApplier implements TarHandler {
   #respecified: string[] = [];
   /** directories that had their own entry in this layer */
   #explicitDirs = new Set<string>();
+  /** overlay mode: paths whited out / directories made opaque by this layer (they hide the lower view) */
+  #whited = new Set<string>();
+  #opaqueDirs = new Set<string>();
+  /** paths where a symlink of the lower view was followed (an entry placed there must drop the caches) */
+  #lowerLinks = new Set<string>();
   /** lower-layer directories whose content this layer changed: their times are restored (umoci) */
   #touchedParents = new Map<string, { abs: string; ino: number; atime: number; mtime: number }>();
   readonly record: LayerRecord = { whiteouts: [], opaques: [], implicitDirs: [], hasXattrs: false, hasRootEntry: false };
@@ -187,7 +192,7 @@ export class LayerApplier implements TarHandler {
    * the root were `/`. With `create`, missing directories are made (and non-directories in the
    * way replaced); without, `undefined` is returned when a component is missing.
    */
-  resolveDir(components: readonly string[], create: boolean, entry: string): { abs: string; rel: string } | undefined {
+  resolveDir(components: readonly string[], create: boolean | 'lower', entry: string): { abs: string; rel: string } | undefined {
     const key = components.join('/');
     const cached = this.#dirCache.get(key);
     if (cached) return cached;
@@ -207,17 +212,19 @@ export class LayerApplier implements TarHandler {
       const abs = this.#abs(rel);
       const st = lstatSync(abs, { throwIfNoEntry: false });
       if (st === undefined) {
-        const below = this.#o.lower?.lookup(rel);
+        const below = this.#below(rel);
         if (below?.kind === 'symlink') {
           if (++links > 255) this.#fail('too many levels of symbolic links while resolving a parent directory', entry, 'symlink loop');
+          this.#lowerLinks.add(rel);
           real.pop();
           if (below.target.startsWith('/')) real = [];
           const parts = below.target.split('/');
           for (let i = parts.length - 1; i >= 0; i--) queue.push(parts[i] as string);
           continue;
         }
-        if (!create) return undefined;
+        if (create === false || (create === 'lower' && below?.kind !== 'dir')) return undefined;
         mkdirSync(abs, 0o755);
+        this.#unwhite(abs, rel, true);
         this.#realDirs.add(rel);
         this.record.implicitDirs.push(rel);
         continue;
@@ -235,10 +242,11 @@ export class LayerApplier implements TarHandler {
         this.#realDirs.add(rel);
         continue;
       }
-      if (!create) return undefined;
+      if (create !== true) return undefined;
       unlinkSync(abs);
       this.#invalidate(rel);
       mkdirSync(abs, 0o755);
+      this.#unwhite(abs, rel, true);
       this.#realDirs.add(rel);
       this.record.implicitDirs.push(rel);
     }
@@ -246,6 +254,33 @@ export class LayerApplier implements TarHandler {
     const result = { abs: this.#abs(rel), rel };
     this.#dirCache.set(key, result);
     return result;
+  }
+
+  /** What the lower view has at `rel`, unless this layer hid it (whiteout or opaque ancestor). */
+  #below(rel: string): LowerEntry | undefined {
+    const lower = this.#o.lower;
+    if (lower === undefined) return undefined;
+    if (this.#whited.size > 0 || this.#opaqueDirs.size > 0) {
+      for (let r = rel; ; ) {
+        if (this.#whited.has(r) || (r !== rel && this.#opaqueDirs.has(r))) return undefined;
+        if (r === '') break;
+        const slash = r.lastIndexOf('/');
+        r = slash === -1 ? '' : r.slice(0, slash);
+      }
+    }
+    return lower.lookup(rel);
+  }
+
+  /**
+   * Something is placed at `rel` in the upper dir. A lower symlink followed there before no
+   * longer applies (drop the caches); a whiteout of this layer there is undone, and a directory
+   * that replaces a whiteout must hide the lower content (opaque), as the merged tree does.
+   */
+  #unwhite(abs: string, rel: string, isDir: boolean): void {
+    if (this.#lowerLinks.delete(rel)) this.#invalidate(rel);
+    if (!this.#whited.delete(rel)) return;
+    this.record.whiteouts = this.record.whiteouts.filter((w) => w !== rel);
+    if (isDir) this.#markOpaque(abs, rel);
   }
 
   #markUpper(rel: string): void {
@@ -299,12 +334,20 @@ export class LayerApplier implements TarHandler {
       this.#remove(abs, rel, existing);
     }
     this.#markUpper(rel);
+    if (this.#o.whiteouts === 'overlay' && (existing === undefined || !existing.isDirectory())) {
+      if (h.type === 'dir') {
+        // the opaque marker (if any) needs the directory first
+        mkdirSync(abs, 0o700);
+        this.#unwhite(abs, rel, true);
+      } else this.#unwhite(abs, rel, false);
+    }
 
     switch (h.type) {
       case 'dir':
         this.#explicitDirs.add(rel);
-        if (existing === undefined || !existing.isDirectory()) mkdirSync(abs, 0o700);
-        else this.#respecified.push(abs);
+        if (existing === undefined || !existing.isDirectory()) {
+          if (this.#o.whiteouts !== 'overlay') mkdirSync(abs, 0o700);
+        } else this.#respecified.push(abs);
         this.#applyDirMeta(abs, rel, h);
         break;
       case 'file': {
@@ -423,7 +466,7 @@ export class LayerApplier implements TarHandler {
     if (this.#o.lower && (targetParent === undefined || lstatSync(`${targetParent.abs}/${targetName}`, { throwIfNoEntry: false }) === undefined)) {
       // the target may live in a lower layer: copy it up (what overlayfs does on link())
       targetParent = this.resolveDir(target.slice(0, -1), true, h.name) as { abs: string; rel: string };
-      const below = this.#o.lower.lookup(targetParent.rel === '' ? targetName : `${targetParent.rel}/${targetName}`);
+      const below = this.#below(targetParent.rel === '' ? targetName : `${targetParent.rel}/${targetName}`);
       if (below?.kind === 'file') this.#copyUp(below.abs, below.stat, `${targetParent.abs}/${targetName}`);
     }
     const targetAbs = targetParent ? `${targetParent.abs}/${targetName}` : undefined;
@@ -490,7 +533,9 @@ export class LayerApplier implements TarHandler {
     }
     if (h.type !== 'file') this.#fail('whiteout entries must be regular files', h.name, 'invalid whiteout');
     if (this.#o.whiteouts === 'overlay') {
-      const parent = this.resolveDir(parentComponents, true, h.name) as { abs: string; rel: string };
+      // only what exists below can be hidden: never make directories for a whiteout of nothing
+      const parent = this.resolveDir(parentComponents, 'lower', h.name);
+      if (!parent) return;
       const rel = parent.rel === '' ? name : `${parent.rel}/${name}`;
       const abs = `${parent.abs}/${name}`;
       const existing = lstatSync(abs, { throwIfNoEntry: false });
@@ -499,6 +544,9 @@ export class LayerApplier implements TarHandler {
         if (existing.isDirectory()) this.#markOpaque(abs, rel);
         return;
       }
+      if (this.#whited.has(rel) || this.#below(rel) === undefined) return;
+      if (this.#lowerLinks.delete(rel)) this.#invalidate(rel);
+      this.#whited.add(rel);
       this.record.whiteouts.push(rel);
       this.#markUpper(rel);
       if (this.#asRoot && !this.#o.rootless) {
@@ -522,13 +570,16 @@ export class LayerApplier implements TarHandler {
   }
 
   #markOpaque(abs: string, rel: string): void {
+    if (this.#opaqueDirs.has(rel)) return;
+    this.#opaqueDirs.add(rel);
     this.record.opaques.push(rel);
     if (this.#asRoot && !this.#o.rootless) this.#xattrs.push({ path: abs, name: 'trusted.overlay.opaque', value: Buffer.from('y') });
   }
 
   #opaque(parentComponents: readonly string[], h: TarEntryHeader): void {
     if (this.#o.whiteouts === 'overlay') {
-      const parent = this.resolveDir(parentComponents, true, h.name) as { abs: string; rel: string };
+      const parent = this.resolveDir(parentComponents, 'lower', h.name);
+      if (!parent) return;
       this.#markUpper(parent.rel);
       this.#markOpaque(parent.abs, parent.rel);
       return;

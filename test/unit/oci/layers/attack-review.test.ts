@@ -128,3 +128,111 @@ describe.skipIf(missing({ root: true, tools: ['setfattr', 'getfattr'] }))('revie
     }
   });
 });
+
+/** Unpacks with unpackImage and with a LayerCache copy; both must keep the canary and agree on the tree. */
+async function unpackBoth(layers: (canary: string) => FixtureEntry[][], options: { rootless?: boolean } = {}): Promise<{ unpacked: string; cached: string; canary: string; errors: unknown[] }> {
+  const { base, canary, image, before } = await setup(layers);
+  const rootless = options.rootless ?? process.getuid?.() !== 0;
+  const errors: unknown[] = [];
+  const unpacked = await unpackImage(image, join(base, 'unpacked'), { rootless }).then(
+    (r) => r.rootfs,
+    (error: unknown) => {
+      errors.push(error);
+      return '';
+    },
+  );
+  expect(snapshot(canary)).toEqual(before);
+  const cache = new LayerCache({ root: join(base, 'cache') });
+  const cached = await cache.createRootfs(image, join(base, 'cached'), { mode: 'copy', rootless }).then(
+    (h) => h.path,
+    (error: unknown) => {
+      errors.push(error);
+      return '';
+    },
+  );
+  expect(snapshot(canary)).toEqual(before);
+  return { unpacked, cached, canary, errors };
+}
+
+const tree = (rootfs: string): ReturnType<typeof snapshotTree> => {
+  const { '.': _root, ...rest } = snapshotTree(rootfs, { xattrs: hasTool('getfattr') });
+  return rest;
+};
+
+describe('review: symlink games, unpacked and through the layer cache', () => {
+  const cases: [string, (canary: string) => FixtureEntry[][]][] = [
+    [
+      'a symlink replaced by a directory and back, written into each time',
+      (c) => [
+        [{ name: 'd', type: 'symlink', linkname: c }],
+        [{ name: 'd/', type: 'directory', mode: 0o777 }, { name: 'd/x', content: 'x' }],
+        [{ name: 'd', type: 'symlink', linkname: c }, { name: 'd/y', content: 'y' }, { name: 'd/dir/z', content: 'z' }, { name: 'd/dir/', type: 'directory', mode: 0o700 }],
+      ],
+    ],
+    [
+      'a hardlink to a symlink used as a parent directory',
+      (c) => [[{ name: 's', type: 'symlink', linkname: c }, { name: 'h', type: 'link', linkname: 's' }, { name: 'h/pwned', content: 'p' }, { name: 'h/file', content: 'over' }]],
+    ],
+    [
+      'whiteouts and opaque markers through a symlinked directory',
+      (c) => [
+        [{ name: 's', type: 'symlink', linkname: c }, { name: 'p', type: 'symlink', linkname: join(c, '..') }],
+        [{ name: 's/.wh.file', content: '' }, { name: 's/.wh..wh..opq', content: '' }, { name: 'p/canary/.wh.dir', content: '' }, { name: 'p/.wh.canary', content: '' }],
+      ],
+    ],
+    [
+      '.. through a chain of relative symlinks in a lower layer',
+      () => [
+        [{ name: 'a', type: 'symlink', linkname: '..' }, { name: 'b', type: 'symlink', linkname: 'a/a/a/canary' }],
+        [{ name: 'b/file', content: 'over' }, { name: 'a/a/canary/dir/', type: 'directory', mode: 0o777 }, { name: 'b/dir/inner', content: 'i' }],
+      ],
+    ],
+    [
+      'an entry whose parent is a file, and a file replaced by a directory',
+      () => [
+        [{ name: 'f', content: 'file' }, { name: 'g', content: 'g' }],
+        [{ name: 'f/x', content: 'x' }, { name: 'g/', type: 'directory', mode: 0o750 }],
+      ],
+    ],
+    [
+      'a very long PAX path of .. segments',
+      () => [[{ name: `${'../'.repeat(1300)}canary/file`, content: 'over' }, { name: `x/${'./'.repeat(1500)}../../../canary/dir/`, type: 'directory', mode: 0o777 }]],
+    ],
+    [
+      'duplicate entries of changing types',
+      (c) => [
+        [{ name: 'd/', type: 'directory' }, { name: 'd', content: 'now a file' }, { name: 'd/', type: 'directory', mode: 0o711 }, { name: 'd', type: 'symlink', linkname: c }, { name: 'd', type: 'symlink', linkname: 'elsewhere' }, { name: 'd/x', content: 'x' }],
+      ],
+    ],
+    [
+      'a lower symlink shadowed by a directory after it was used as a parent',
+      (c) => [
+        [{ name: 'dir/', type: 'directory' }, { name: 'l', type: 'symlink', linkname: 'dir' }, { name: 'm', type: 'symlink', linkname: c }],
+        [{ name: 'l/a', content: 'via link' }, { name: 'l/', type: 'directory', mode: 0o755 }, { name: 'l/b', content: 'in the new dir' }, { name: 'm/c', content: 'c' }, { name: 'm/', type: 'directory' }, { name: 'm/d', content: 'd' }],
+      ],
+    ],
+    [
+      'a lower symlink whited out after it was used as a parent',
+      () => [
+        [{ name: 'dir/', type: 'directory' }, { name: 'l', type: 'symlink', linkname: 'dir' }],
+        [{ name: 'l/a', content: 'via link' }, { name: '.wh.l', content: '' }, { name: 'l/b', content: 'in a new dir' }],
+      ],
+    ],
+    [
+      'a lower directory whited out and made again in the same layer (entry before and after the whiteout)',
+      () => [
+        [{ name: 'w/old', content: 'old' }, { name: 'w/sub/deep', content: 'deep' }, { name: 'v/old', content: 'old' }],
+        [{ name: 'v/new', content: 'new' }, { name: '.wh.w', content: '' }, { name: 'w/new', content: 'new' }, { name: '.wh.v', content: '' }, { name: 'x/.wh.nothing', content: '' }],
+      ],
+    ],
+  ];
+  for (const rootless of process.getuid?.() === 0 ? [false, true] : [true]) {
+    for (const [name, layers] of cases) {
+      it(`${name}${rootless ? ' (rootless)' : ''}`, async () => {
+        const r = await unpackBoth(layers, { rootless });
+        expect(r.errors).toEqual([]);
+        expect(tree(r.cached)).toEqual(tree(r.unpacked));
+      });
+    }
+  }
+});
