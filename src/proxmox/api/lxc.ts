@@ -179,6 +179,16 @@ export function toLxcWireParams(params: LxcConfigParams & Record<string, unknown
   return out;
 }
 
+/** True when a `rootfs`/`mp[n]` value asks PVE to allocate a new volume (`<storage>:<size in GiB>`). */
+export function allocatesVolume(wire: Readonly<Record<string, ParamValue>>): boolean {
+  return Object.entries(wire).some(([key, value]) => {
+    if (!/^(?:rootfs|mp\d+)$/.test(key) || typeof value !== 'string') return false;
+    const parts = value.split(',');
+    const volume = parts.find((p) => p.startsWith('volume='))?.slice('volume='.length) ?? (parts[0]?.includes('=') ? undefined : parts[0]);
+    return volume !== undefined && /^(?:[^:=]+:)?\d+(?:\.\d+)?$/.test(volume);
+  });
+}
+
 /** One entry of `GET /nodes/{node}/lxc`. */
 export const lxcListEntrySchema = z.looseObject({
   vmid: intLike,
@@ -246,13 +256,17 @@ export const lxcEndpoints = {
     response: lxcConfigSchema,
     retry: 'idempotent',
   }),
-  updateConfig: (node: string, vmid: number, params: LxcConfigUpdateParams): Endpoint<null> => ({
-    method: 'PUT',
-    path: vmidPath(node, vmid, '/config'),
-    params: toLxcWireParams(params as unknown as LxcConfigParams & Record<string, unknown>),
-    response: nullResponse,
-    retry: 'idempotent',
-  }),
+  updateConfig: (node: string, vmid: number, params: LxcConfigUpdateParams): Endpoint<null> => {
+    const wire = toLxcWireParams(params as unknown as LxcConfigParams & Record<string, unknown>);
+    return {
+      method: 'PUT',
+      path: vmidPath(node, vmid, '/config'),
+      params: wire,
+      response: nullResponse,
+      // `mp0: local-lvm:8` allocates a new volume: re-sending it after a lost answer would allocate a second one
+      retry: allocatesVolume(wire) ? 'not-executed' : 'idempotent',
+    };
+  },
   status: (node: string, vmid: number): Endpoint<LxcStatus> => ({
     method: 'GET',
     path: vmidPath(node, vmid, '/status/current'),

@@ -255,6 +255,27 @@ describe('retries', () => {
     expect(seen).toHaveLength(1); // 596 may have reached the node: no re-send
   });
 
+  it('re-sends a config PUT after a reset, but not one that allocates a new volume (mp0: storage:size)', async () => {
+    let puts = 0;
+    server.use(
+      http.put(`${API}/nodes/pve1/lxc/101/config`, () => {
+        puts++;
+        return puts === 1 ? HttpResponse.error() : json(null);
+      }),
+    );
+    expect(await client().lxc.updateConfig('pve1', 101, { memory: 1024 })).toBeNull();
+    expect(puts).toBe(2);
+    for (const params of [
+      { mp: [{ volume: 'local-lvm:8', mp: '/data' }] },
+      { rootfs: 'local-lvm:4.5' },
+      { extra: { mp3: 'volume=local:16,mp=/srv' } },
+    ]) {
+      puts = 0;
+      expect(await caught(client().lxc.updateConfig('pve1', 101, params))).toMatchObject({ code: 'ERR_PVE_NETWORK' });
+      expect(puts).toBe(1);
+    }
+  });
+
   it('honours the caller AbortSignal during backoff', async () => {
     server.use(http.get(`${API}/version`, () => json(null, { status: 503, statusText: 'Service Unavailable' })));
     const controller = new AbortController();
