@@ -236,3 +236,24 @@ describe('review: symlink games, unpacked and through the layer cache', () => {
     }
   }
 });
+
+describe('review: hardlinks whose in-root target exists', () => {
+  it('an absolute hardlink target names the file inside the root, never the host file of the same path', async () => {
+    const { base, canary, image, before } = await setup((c) => [
+      [
+        { name: `${c}/file`, content: 'in the root' },
+        { name: 'hl', type: 'link', linkname: join(c, 'file') },
+        { name: 'rel', type: 'link', linkname: `../../../../../../../..${c}/file` },
+      ],
+    ]);
+    const { rootfs } = await unpackImage(image, join(base, 'bundle'), { rootless: process.getuid?.() !== 0 });
+    expect(snapshot(canary)).toEqual(before);
+    expect(lstatSync(join(canary, 'file')).nlink).toBe(1);
+    const inRoot = lstatSync(join(rootfs, canary, 'file'));
+    expect(inRoot.nlink).toBe(3);
+    for (const name of ['hl', 'rel']) {
+      expect(lstatSync(join(rootfs, name)).ino).toBe(inRoot.ino);
+      expect(readFileSync(join(rootfs, name), 'utf8')).toBe('in the root');
+    }
+  });
+});
