@@ -145,8 +145,10 @@ describe('ticket sessions, error bodies and secrets', () => {
     );
     const c = client();
     await c.version.get();
-    const text = inspect(c, { depth: 20, showHidden: true }) + JSON.stringify(c);
-    for (const s of [PASSWORD, T1, C1, 'Zmlyc3QtdGlja2V0']) expect(text).not.toContain(s);
+    const t = client({ auth: { type: 'token', tokenId: 'a@pve!b', secret: 'token-secret-5b1c2d3e' } });
+    await t.version.get();
+    const text = inspect(c, { depth: 20, showHidden: true }) + JSON.stringify(c) + inspect(t, { depth: 20, showHidden: true }) + JSON.stringify(t);
+    for (const s of [PASSWORD, T1, C1, 'Zmlyc3QtdGlja2V0', 'token-secret-5b1c2d3e']) expect(text).not.toContain(s);
   });
 
   it('a pre-obtained ticket without issuedAt is renewed by its own age (the hex time in the ticket)', async () => {
