@@ -212,6 +212,20 @@ function lstatBelow(base: string, rel: string): Stats | undefined | null {
   return undefined;
 }
 
+/** Throws when something is mounted at or below one of `paths` (`/proc/self/mountinfo`). */
+async function refuseMounts(paths: readonly string[]): Promise<void> {
+  const text = await readFile('/proc/self/mountinfo', 'latin1').catch(() => '');
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (field === undefined) continue;
+    const mountPoint = Buffer.from(field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))), 'latin1').toString('utf8');
+    const inside = paths.find((p) => mountPoint === p || mountPoint.startsWith(`${p}/`));
+    if (inside !== undefined) {
+      throw new FailedPreconditionError(`${mountPoint} is still mounted inside ${inside}; unmount it before release()`, { path: mountPoint });
+    }
+  }
+}
+
 /** Decodes `user.rootlesscontainers` (protobuf uid=1, gid=2; NoopID = 0). */
 function decodeRootlessOwner(value: Buffer): { uid: number; gid: number } {
   let uid = 0;
@@ -467,7 +481,7 @@ export class LayerCache {
     }
     const made: string[] = [];
     const cleanupMade = async (): Promise<void> => {
-      for (const p of made.reverse()) await rm(p, { recursive: true, force: true });
+      for (const p of [...made].reverse()) await rm(p, { recursive: true, force: true });
     };
     let targetExisted = true;
     try {
@@ -499,19 +513,23 @@ export class LayerCache {
           await rm(rootfs, { recursive: true, force: true });
         } else {
           let released = false;
+          let unmounted = false;
           return {
             path: rootfs,
             mode: 'overlay',
             release: async () => {
               if (released) return;
-              const umount = await run('umount', [rootfs]);
-              if (umount.code !== 0) {
-                throw new LayerExtractionError(`unmounting ${rootfs} failed: ${umount.stderr.trim()}`, { reason: 'umount failed' });
+              if (!unmounted) {
+                const umount = await run('umount', [rootfs]);
+                if (umount.code !== 0) {
+                  throw new LayerExtractionError(`unmounting ${rootfs} failed: ${umount.stderr.trim()}`, { reason: 'umount failed' });
+                }
+                unmounted = true;
               }
+              await refuseMounts(made);
+              await cleanupMade();
               released = true;
               releaseUse();
-              await cleanupMade();
-              if (targetExisted) for (const p of [upper, work, rootfs]) await rm(p, { recursive: true, force: true });
             },
           };
         }
@@ -530,9 +548,11 @@ export class LayerCache {
         mode: 'copy',
         release: async () => {
           if (released) return;
+          // never delete through a mount left inside (a volume of the container): refuse instead
+          await refuseMounts(made);
+          await cleanupMade();
           released = true;
           releaseUse();
-          await cleanupMade();
         },
       };
     } catch (error) {

@@ -3,6 +3,7 @@
  * builds real layers with tar-stream, extracts them with the real code and checks that a canary
  * directory beside the target keeps its content, modes, owners, times and xattrs.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -255,5 +256,25 @@ describe('review: hardlinks whose in-root target exists', () => {
       expect(lstatSync(join(rootfs, name)).ino).toBe(inRoot.ino);
       expect(readFileSync(join(rootfs, name), 'utf8')).toBe('in the root');
     }
+  });
+});
+
+describe.skipIf(missing({ root: true, tools: ['mount', 'umount'] }))('review: release() and mounts', () => {
+  it('release() of a copied rootfs never deletes through a mount left inside it', async () => {
+    const { base, canary, image, before } = await setup(() => [[{ name: 'mnt/', type: 'directory' }, { name: 'etc/hostname', content: 'ctr' }]]);
+    const cache = new LayerCache({ root: join(base, 'cache') });
+    const handle = await cache.createRootfs(image, join(base, 'ctr'), { mode: 'copy', rootless: false });
+    execFileSync('mount', ['--bind', canary, join(handle.path, 'mnt')]);
+    try {
+      const error = await handle.release().catch((e: unknown) => e);
+      expect(snapshot(canary)).toEqual(before);
+      expect(error).toMatchObject({ code: 'ERR_FAILED_PRECONDITION' });
+      expect(readFileSync(join(handle.path, 'etc/hostname'), 'utf8')).toBe('ctr');
+    } finally {
+      execFileSync('umount', [join(handle.path, 'mnt')]);
+    }
+    await handle.release();
+    expect(existsSync(join(base, 'ctr'))).toBe(false);
+    expect(snapshot(canary)).toEqual(before);
   });
 });
