@@ -280,7 +280,8 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
       const raw = await readBody(request.body, MAX_POST_BYTES);
       if (raw === 'too-large') return finish(errorResponse(new PveApiError(501, 'for data too large\n')));
       if (raw.length > 0) {
-        if (method === 'GET') return finish(errorResponse(new PveApiError(501, `Unexpected content for method '${method}'\n`)));
+        // pveproxy reads a body only for POST and PUT (pve-http-server AnyEvent.pm)
+        if (method !== 'POST' && method !== 'PUT') return finish(errorResponse(new PveApiError(501, `Unexpected content for method '${method}'\n`)));
         if (contentType.startsWith('application/json')) {
           let parsed: unknown;
           try {

@@ -156,6 +156,11 @@ describe.each(FRONT_ENDS)('PVE simulator parameter verification, PVE texts (%s)'
     expect(api.state.requestLog.at(-1)?.auth).toEqual({ kind: 'ticket', userid: 'root@pam' });
   });
 
+  it("answers 501 for a body on a DELETE, as pveproxy does for any method but POST and PUT", async () => {
+    const reply = await api.call('DELETE', '/nodes/pve1/lxc/100', {}, undefined, { rawBody: 'purge=1&force=1' });
+    expect([reply.status, reply.statusText]).toEqual([501, "Unexpected content for method 'DELETE'"]);
+  });
+
   it('answers 501 for unknown methods and paths', async () => {
     const reply = await api.call('POST', '/nodes/pve1/lxc/100/status/current');
     expect([reply.status, reply.statusText]).toEqual([501, "Method 'POST /nodes/pve1/lxc/100/status/current' not implemented"]);

@@ -82,11 +82,11 @@ export class PveHttp {
     let url = `${this.apiUrl}${path}`;
     let body: string | undefined;
     const entries = Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]);
-    if (method === 'GET' || method === 'DELETE') {
-      if (entries.length > 0) url += `?${new URLSearchParams(entries).toString()}`;
-    } else if (options.rawBody !== undefined) {
+    if (options.rawBody !== undefined) {
       body = options.rawBody;
       headers['content-type'] = options.contentType ?? 'application/x-www-form-urlencoded';
+    } else if (method === 'GET' || method === 'DELETE') {
+      if (entries.length > 0) url += `?${new URLSearchParams(entries).toString()}`;
     } else if (options.json) {
       body = JSON.stringify(params);
       headers['content-type'] = 'application/json';
