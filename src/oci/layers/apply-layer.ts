@@ -136,7 +136,8 @@ export class LayerApplier implements TarHandler {
   #dirCache = new Map<string, { abs: string; rel: string }>();
   /** real relative paths written by this layer, and their ancestors */
   readonly #upper = new Set<string>(['']);
-  #deferred: DeferredDir[] = [];
+  /** real relative path → metadata applied at the end (the last entry of a directory wins) */
+  readonly #deferred = new Map<string, DeferredDir>();
   #xattrs: PendingXattr[] = [];
   #fd: number | undefined;
   #fdPath = '';
@@ -177,7 +178,7 @@ export class LayerApplier implements TarHandler {
     this.#dirCache.clear();
     this.#realDirs.clear();
     const prefix = `${rel}/`;
-    this.#deferred = this.#deferred.filter((d) => d.rel !== rel && !d.rel.startsWith(prefix));
+    for (const key of [...this.#deferred.keys()]) if (key === rel || key.startsWith(prefix)) this.#deferred.delete(key);
     const absPrefix = `${this.#abs(rel)}/`;
     const abs = this.#abs(rel);
     this.#xattrs = this.#xattrs.filter((x) => x.path !== abs && !x.path.startsWith(absPrefix));
@@ -444,7 +445,8 @@ export class LayerApplier implements TarHandler {
     else lchownSync(abs, h.uid, h.gid);
     this.#queueXattrs(abs, h);
     const st = lstatSync(abs);
-    this.#deferred.push({ abs, rel, ino: st.ino, mode: this.#mode(h.mode), mtime: h.mtime });
+    // a repeated entry keeps its first position (parents before children) but its last values
+    this.#deferred.set(rel, { abs, rel, ino: st.ino, mode: this.#mode(h.mode), mtime: h.mtime });
   }
 
   #remove(abs: string, rel: string, st: Stats): void {
@@ -452,7 +454,7 @@ export class LayerApplier implements TarHandler {
     else unlinkSync(abs);
     if (st.isDirectory() || st.isSymbolicLink()) this.#invalidate(rel);
     else {
-      this.#deferred = this.#deferred.filter((d) => d.rel !== rel);
+      this.#deferred.delete(rel);
       this.#xattrs = this.#xattrs.filter((x) => x.path !== abs);
     }
   }
@@ -642,7 +644,7 @@ export class LayerApplier implements TarHandler {
       }
     }
     this.#touchedParents.clear();
-    for (const d of this.#deferred.reverse()) {
+    for (const d of [...this.#deferred.values()].reverse()) {
       let fd: number;
       try {
         fd = openSync(d.abs, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
@@ -657,7 +659,7 @@ export class LayerApplier implements TarHandler {
         closeSync(fd);
       }
     }
-    this.#deferred = [];
+    this.#deferred.clear();
   }
 
   /** Closes an open file after a failure. */

@@ -278,3 +278,20 @@ describe.skipIf(missing({ root: true, tools: ['mount', 'umount'] }))('review: re
     expect(snapshot(canary)).toEqual(before);
   });
 });
+
+describe('review: duplicate directory entries', () => {
+  it('the last entry of a directory sets its mode and mtime, as it sets its owner', async () => {
+    const { base, image } = await setup(() => [
+      [
+        { name: 'd/', type: 'directory', mode: 0o777, uid: 1, gid: 1, mtime: new Date(1_500_000_000_000) },
+        { name: 'd/f', content: 'x' },
+        { name: 'd/', type: 'directory', mode: 0o750, uid: 2, gid: 2, mtime: new Date(1_600_000_000_000) },
+      ],
+    ]);
+    const { rootfs } = await unpackImage(image, join(base, 'bundle'), { rootless: process.getuid?.() !== 0 });
+    const st = lstatSync(join(rootfs, 'd'));
+    expect(st.mode & 0o7777).toBe(0o750);
+    expect(st.mtimeMs).toBe(1_600_000_000_000);
+    if (process.getuid?.() === 0) expect([st.uid, st.gid]).toEqual([2, 2]);
+  });
+});
