@@ -309,7 +309,9 @@ export class TarParser {
     for (const [key, value] of pax) {
       if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice('SCHILY.xattr.'.length), value);
     }
-    const entrySize = num('size', size);
+    // as in Go's archive/tar (umoci, containerd): header-only types carry no data, whatever their
+    // size field says; otherwise entries after them would be swallowed as their "data"
+    const entrySize = type === 'file' ? num('size', size) : 0;
     const entryPadding = (BLOCK - (entrySize % BLOCK)) % BLOCK;
     const header: TarEntryHeader = {
       name,

@@ -295,3 +295,32 @@ describe('review: duplicate directory entries', () => {
     if (process.getuid?.() === 0) expect([st.uid, st.gid]).toEqual([2, 2]);
   });
 });
+
+describe('review: tar parser agrees with Go archive/tar (umoci) on header-only entries', () => {
+  it('a symlink, hardlink or directory header with a size has no data: the entries after it are not swallowed', async () => {
+    const { base } = await setup(() => [[{ name: 'x', content: 'x' }]]);
+    // each header-only entry claims the next entry (512-byte header + 512 bytes of data) as its data
+    const tar = await packTar([
+      { name: 'l', type: 'symlink', linkname: 't' },
+      { name: 'hidden-1', content: 'seen by Go' },
+      { name: 'd/', type: 'directory' },
+      { name: 'hidden-2', content: 'seen by Go' },
+    ]);
+    for (const offset of [0, 1536]) {
+      tar.write('00000002000\0', offset + 124, 'latin1');
+      let sum = 0;
+      for (let i = offset; i < offset + 512; i++) sum += i >= offset + 148 && i < offset + 156 ? 32 : (tar[i] as number);
+      tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, offset + 148, 'latin1');
+    }
+    writeImageLayout(join(base, 'image2'), [{ tar }]);
+    const image = await (await openImageLayout(join(base, 'image2'))).resolve('latest');
+    const { rootfs } = await unpackImage(image, join(base, 'bundle'), { rootless: process.getuid?.() !== 0 });
+    expect(readFileSync(join(rootfs, 'hidden-1'), 'utf8')).toBe('seen by Go');
+    expect(readFileSync(join(rootfs, 'hidden-2'), 'utf8')).toBe('seen by Go');
+    if (hasTool('umoci')) {
+      execFileSync('umoci', ['unpack', '--image', `${join(base, 'image2')}:latest`, join(base, 'by-umoci')]);
+      expect(readFileSync(join(base, 'by-umoci', 'rootfs', 'hidden-1'), 'utf8')).toBe('seen by Go');
+      expect(readFileSync(join(base, 'by-umoci', 'rootfs', 'hidden-2'), 'utf8')).toBe('seen by Go');
+    }
+  });
+});
