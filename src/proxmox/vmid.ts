@@ -45,19 +45,41 @@ export type CreateWithVmid<T> = (vmid: number, signal: AbortSignal | undefined) 
 /** A FIFO async mutex. */
 export class Mutex {
   #tail: Promise<void> = Promise.resolve();
-  /** Runs `fn` when every earlier holder is done. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` when every earlier holder is done. When `signal` fires while waiting, rejects with
+   * {@link AbortedError} at once and gives up its turn (later callers are not held up).
+   */
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     let release!: () => void;
     const next = new Promise<void>((r) => (release = r));
     const previous = this.#tail;
     this.#tail = previous.then(() => next);
-    await previous;
+    try {
+      await waitUnlessAborted(previous, signal);
+    } catch (error) {
+      void previous.then(release);
+      throw error;
+    }
     try {
       return await fn();
     } finally {
       release();
     }
   }
+}
+
+function waitUnlessAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return promise;
+  const aborted = (): AbortedError => new AbortedError('VMID allocation aborted', {}, { cause: signal.reason });
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
 const CONFLICT_TEXT = /\b(?:CT|VM) \d+ already exists|config file already exists|File exists/;
@@ -99,7 +121,7 @@ export class VmidAllocator {
 
   /** Runs `create` with a free VMID, retrying with a fresh id on conflict. */
   allocate<T>(create: CreateWithVmid<T>, options: AllocateVmidOptions = {}): Promise<AllocateVmidResult<T>> {
-    if (this.#options.mode === 'nextid') return this.#mutex.run(() => this.#loop(create, options));
+    if (this.#options.mode === 'nextid') return this.#mutex.run(() => this.#loop(create, options), options.signal);
     return this.#loop(create, options);
   }
 
