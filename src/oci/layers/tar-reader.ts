@@ -155,7 +155,6 @@ export class TarParser {
   #metaKind: 'pax' | 'global' | 'longname' | 'longlink' = 'pax';
   #metaParts: Buffer[] = [];
   #pax: Map<string, Buffer> | undefined;
-  #globalPax: Map<string, Buffer> = new Map();
   #longName: Buffer | undefined;
   #longLink: Buffer | undefined;
   #inFile = false;
@@ -252,7 +251,9 @@ export class TarParser {
       const data = Buffer.concat(this.#metaParts);
       this.#metaParts = [];
       if (this.#metaKind === 'pax') this.#pax = new Map([...(this.#pax ?? []), ...parsePax(data)]);
-      else if (this.#metaKind === 'global') this.#globalPax = new Map([...this.#globalPax, ...parsePax(data)]);
+      // global records are validated but, as in Go's archive/tar (umoci, containerd), not applied:
+      // a global `path`, `size`, `uid` or xattr would otherwise rewrite every later entry
+      else if (this.#metaKind === 'global') parsePax(data);
       else if (this.#metaKind === 'longname') this.#longName = cString(data, 0, data.length);
       else this.#longLink = cString(data, 0, data.length);
     }
@@ -282,7 +283,7 @@ export class TarParser {
       const what = typeflag === 'S' ? 'GNU sparse files are not supported' : `unknown tar typeflag '${typeflag === '\0' ? '\\0' : typeflag}'`;
       throw new LayerExtractionError(what, { reason: 'unsupported entry type' });
     }
-    const pax = new Map([...this.#globalPax, ...(this.#pax ?? [])]);
+    const pax = this.#pax ?? new Map<string, Buffer>();
     for (const key of pax.keys()) {
       if (key.startsWith('GNU.sparse.')) throw new LayerExtractionError('GNU sparse files are not supported', { reason: 'unsupported entry type' });
     }

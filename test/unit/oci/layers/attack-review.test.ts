@@ -324,3 +324,31 @@ describe('review: tar parser agrees with Go archive/tar (umoci) on header-only e
     }
   });
 });
+
+describe('review: global PAX headers', () => {
+  it('a global PAX header cannot rename, re-own or re-link the entries after it (ignored, as containerd does)', async () => {
+    const { base } = await setup(() => [[{ name: 'x', content: 'x' }]]);
+    const records = ['path=etc/passwd', 'uid=4242', 'linkpath=/pwned'].map((r) => {
+      let len = r.length + 3;
+      if (String(len).length + r.length + 2 !== len) len += 1;
+      return `${len} ${r}\n`;
+    });
+    const tar = await packTar([
+      { name: 'pax_global_header', content: records.join('') },
+      { name: 'usr/share/doc/readme', content: 'root::0:0::/:/bin/sh\n' },
+      { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
+    ]);
+    tar[156] = 'g'.charCodeAt(0);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : (tar[i] as number);
+    tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    writeImageLayout(join(base, 'image2'), [{ tar }]);
+    const image = await (await openImageLayout(join(base, 'image2'))).resolve('latest');
+    const { rootfs } = await unpackImage(image, join(base, 'bundle'), { rootless: false });
+    expect(existsSync(join(rootfs, 'etc/passwd'))).toBe(false);
+    expect(readFileSync(join(rootfs, 'usr/share/doc/readme'), 'utf8')).toBe('root::0:0::/:/bin/sh\n');
+    expect(lstatSync(join(rootfs, 'bin/sh')).isSymbolicLink()).toBe(true);
+    if (process.getuid?.() === 0) expect(lstatSync(join(rootfs, 'usr/share/doc/readme')).uid).toBe(0);
+    // (containerd ignores global headers the same way; umoci 0.4.7 rejects the layer: unknown typeflag 'g')
+  });
+});
