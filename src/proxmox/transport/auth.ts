@@ -41,6 +41,11 @@ export function tfaMethodsOf(halfTicket: string): string[] {
   }
 }
 
+/** PVE tickets live 2 h; a ticket younger than this (5 min margin) is still used when a renewal fails transiently. */
+const STILL_VALID_MS = 7_200_000 - 300_000;
+/** After a transiently failed renewal, the next attempt waits this long. */
+const RENEW_RETRY_MS = 60_000;
+
 interface Ticket {
   value: string;
   csrf: string;
@@ -55,6 +60,7 @@ export class AuthSession {
   readonly #post: TicketPoster;
   #ticket: Ticket | undefined;
   #pending: Promise<Ticket> | undefined;
+  #renewNotBefore = 0;
 
   readonly #loginTimeoutMs: number;
 
@@ -130,7 +136,10 @@ export class AuthSession {
     const auth = this.#auth;
     if (auth.type === 'token') throw new Error('unreachable');
     const ticket = this.#ticket;
-    if (ticket && this.#clock.now() - ticket.issuedAt < auth.renewAfterMs) return Promise.resolve(ticket);
+    const now = this.#clock.now();
+    if (ticket && now - ticket.issuedAt < auth.renewAfterMs) return Promise.resolve(ticket);
+    // a renewal failed for a reason other than auth: keep the still-valid ticket for a while
+    if (ticket && now < this.#renewNotBefore && now - ticket.issuedAt < STILL_VALID_MS) return Promise.resolve(ticket);
     if (!this.#pending) {
       this.#pending = this.#obtain(ticket, AbortSignal.timeout(this.#loginTimeoutMs)).finally(() => {
         this.#pending = undefined;
@@ -149,6 +158,12 @@ export class AuthSession {
         const renewed = await this.#exchange({ username: auth.username, password: previous.value }, signal);
         return this.#store(renewed);
       } catch (error) {
+        // PVE or the network failed (not the ticket): the old ticket lives 2 h, so keep using it
+        // and try renewing again in a minute instead of failing every request meanwhile
+        if (!isAuthFailure(error) && this.#clock.now() - previous.issuedAt < STILL_VALID_MS) {
+          this.#renewNotBefore = this.#clock.now() + RENEW_RETRY_MS;
+          return previous;
+        }
         if (!(isAuthFailure(error) && auth.type === 'password')) throw this.#authError(error, 'ticket renewal failed');
       }
     }

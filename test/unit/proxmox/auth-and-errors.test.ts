@@ -151,6 +151,43 @@ describe('ticket sessions, error bodies and secrets', () => {
     for (const s of [PASSWORD, T1, C1, 'Zmlyc3QtdGlja2V0', 'token-secret-5b1c2d3e']) expect(text).not.toContain(s);
   });
 
+  it('keeps the still-valid ticket when a renewal fails transiently, retries renewal a minute later, fails once the ticket is near expiry', async () => {
+    let renewalsFail = true;
+    const posts: string[] = [];
+    const cookies: string[] = [];
+    server.use(
+      http.post(`${API}/access/ticket`, async ({ request }) => {
+        const password = new URLSearchParams(await request.text()).get('password') ?? '';
+        posts.push(password === PASSWORD ? 'login' : 'renew');
+        if (password === PASSWORD) return HttpResponse.json({ data: { username: 'root@pam', ticket: T1, CSRFPreventionToken: C1 } });
+        if (renewalsFail) return json(null, { status: 503, statusText: 'Service Unavailable' });
+        return HttpResponse.json({ data: { username: 'root@pam', ticket: T2, CSRFPreventionToken: C2 } });
+      }),
+      http.get(`${API}/version`, ({ request }) => {
+        cookies.push(decodeURIComponent((request.headers.get('cookie') ?? '').replace(/^PVEAuthCookie=/, '')));
+        return json({ version: '9.1.3', release: '9.1', repoid: 'x' });
+      }),
+    );
+    let now = 1_000_000;
+    const c = client({ clock: { now: () => now } });
+    await c.version.get();
+    now += 61 * 60_000;
+    await c.version.get(); // renewal answers 503 (3 attempts): the request still goes out with T1
+    await c.version.get(); // within a minute: no new renewal attempt
+    expect(posts).toEqual(['login', 'renew', 'renew', 'renew']);
+    expect(cookies).toEqual([T1, T1, T1]);
+    now += 61_000;
+    renewalsFail = false;
+    await c.version.get();
+    expect(posts.at(-1)).toBe('renew');
+    expect(cookies.at(-1)).toBe(T2);
+    // a ticket close to PVE's 2 h expiry is not kept on a failed renewal
+    renewalsFail = true;
+    now += 116 * 60_000;
+    const e = await caught(c.version.get());
+    expect(e).toMatchObject({ code: 'ERR_PVE_HTTP', status: 503 });
+  });
+
   it('a pre-obtained ticket without issuedAt is renewed by its own age (the hex time in the ticket)', async () => {
     const posts: string[] = [];
     const nowSec = 0x6745a1b2 + 3_700; // the ticket is over an hour old
