@@ -65,10 +65,11 @@ export const authOptionsSchema = z.discriminatedUnion('type', [
      */
     otp: otpSchema.optional(),
     /**
-     * Renew the ticket (by re-posting it as the password) once it is this old. PVE tickets live 2 h.
+     * Renew the ticket (by re-posting it as the password) once it is this old. PVE tickets live
+     * 2 h, so at most 6900000 (5 min before expiry).
      * @defaultValue 3600000 (1 h)
      */
-    renewAfterMs: z.number().int().positive().max(7_200_000).default(3_600_000),
+    renewAfterMs: z.number().int().positive().max(6_900_000, 'renewAfterMs must leave 5 min before PVE\'s 2 h ticket expiry (at most 6900000)').default(3_600_000),
   }),
   z.strictObject({
     /** A ticket obtained elsewhere (e.g. by a login UI). Renewed like a password session's. */
@@ -86,7 +87,7 @@ export const authOptionsSchema = z.discriminatedUnion('type', [
      * Renew after this age.
      * @defaultValue 3600000 (1 h)
      */
-    renewAfterMs: z.number().int().positive().max(7_200_000).default(3_600_000),
+    renewAfterMs: z.number().int().positive().max(6_900_000, 'renewAfterMs must leave 5 min before PVE\'s 2 h ticket expiry (at most 6900000)').default(3_600_000),
   }),
 ]);
 

@@ -188,6 +188,13 @@ describe('ticket sessions, error bodies and secrets', () => {
     expect(e).toMatchObject({ code: 'ERR_PVE_HTTP', status: 503 });
   });
 
+  it('refuses a renewAfterMs that would renew only at or after the 2 h expiry', () => {
+    expect(() => client({ auth: { type: 'password', username: 'root@pam', password: PASSWORD, renewAfterMs: 7_200_000 } })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTIONS', message: expect.stringContaining('auth.renewAfterMs') as string }),
+    );
+    expect(() => client({ auth: { type: 'password', username: 'root@pam', password: PASSWORD, renewAfterMs: 6_900_000 } })).not.toThrow();
+  });
+
   it('a pre-obtained ticket without issuedAt is renewed by its own age (the hex time in the ticket)', async () => {
     const posts: string[] = [];
     const nowSec = 0x6745a1b2 + 3_700; // the ticket is over an hour old
