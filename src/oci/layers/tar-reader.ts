@@ -250,7 +250,8 @@ export class TarParser {
     } else if (this.#state === 'meta') {
       const data = Buffer.concat(this.#metaParts);
       this.#metaParts = [];
-      if (this.#metaKind === 'pax') this.#pax = new Map([...(this.#pax ?? []), ...parsePax(data)]);
+      // a second PAX header replaces the first, as in Go's archive/tar (no merging of records)
+      if (this.#metaKind === 'pax') this.#pax = parsePax(data);
       // global records are validated but, as in Go's archive/tar (umoci, containerd), not applied:
       // a global `path`, `size`, `uid` or xattr would otherwise rewrite every later entry
       else if (this.#metaKind === 'global') parsePax(data);

@@ -352,3 +352,34 @@ describe('review: global PAX headers', () => {
     // (containerd ignores global headers the same way; umoci 0.4.7 rejects the layer: unknown typeflag 'g')
   });
 });
+
+describe('review: consecutive PAX headers', () => {
+  it('only the last PAX header before an entry applies (Go archive/tar): an earlier one cannot smuggle a path', async () => {
+    const { base } = await setup(() => [[{ name: 'x', content: 'x' }]]);
+    const smuggle = (await packTar([{ name: 'a', content: '', pax: { path: 'etc/shadow', uid: '4242' } }])).subarray(0, 1024);
+    const innocent = await packTar([{ name: 'usr/share/doc/innocent', content: 'root::0:0:::\n', pax: { comment: 'c' } }]);
+    expect(smuggle.toString('latin1', 156, 157)).toBe('x');
+    expect(innocent.toString('latin1', 156, 157)).toBe('x');
+    // tar-stream writes the name into every PAX header: turn that record into an unknown key
+    const at = innocent.indexOf(' path=', 512, 'latin1');
+    expect(at).toBeGreaterThan(511);
+    innocent.write(' pxth=', at, 'latin1');
+    // ... and tar-stream names the ustar header of such an entry 'PaxHeader': give it the real name
+    expect(innocent.toString('latin1', 1024, 1033)).toBe('PaxHeader');
+    innocent.fill(0, 1024, 1124);
+    innocent.write('usr/share/doc/innocent', 1024, 'latin1');
+    let sum = 0;
+    for (let i = 1024; i < 1536; i++) sum += i >= 1024 + 148 && i < 1024 + 156 ? 32 : (innocent[i] as number);
+    innocent.write(`${sum.toString(8).padStart(6, '0')}\0 `, 1024 + 148, 'latin1');
+    writeImageLayout(join(base, 'image2'), [{ tar: Buffer.concat([smuggle, innocent]) }]);
+    const image = await (await openImageLayout(join(base, 'image2'))).resolve('latest');
+    const { rootfs } = await unpackImage(image, join(base, 'bundle'), { rootless: process.getuid?.() !== 0 });
+    expect(existsSync(join(rootfs, 'etc/shadow'))).toBe(false);
+    expect(readFileSync(join(rootfs, 'usr/share/doc/innocent'), 'utf8')).toBe('root::0:0:::\n');
+    if (hasTool('umoci')) {
+      execFileSync('umoci', ['unpack', '--image', `${join(base, 'image2')}:latest`, join(base, 'by-umoci')]);
+      expect(existsSync(join(base, 'by-umoci', 'rootfs', 'etc/shadow'))).toBe(false);
+      expect(readFileSync(join(base, 'by-umoci', 'rootfs', 'usr/share/doc/innocent'), 'utf8')).toBe('root::0:0:::\n');
+    }
+  });
+});
