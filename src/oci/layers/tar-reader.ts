@@ -279,7 +279,7 @@ export class TarParser {
       if (size === 0) this.#finishBody();
       return;
     }
-    const type = TYPES[typeflag];
+    let type = TYPES[typeflag];
     if (type === undefined) {
       const what = typeflag === 'S' ? 'GNU sparse files are not supported' : `unknown tar typeflag '${typeflag === '\0' ? '\\0' : typeflag}'`;
       throw new LayerExtractionError(what, { reason: 'unsupported entry type' });
@@ -298,6 +298,8 @@ export class TarParser {
     let linkname = this.#longLink !== undefined ? decodeName(this.#longLink, 'link name') : decodeName(cString(block, 157, 100), 'link name');
     const paxPath = pax.get('path');
     if (paxPath !== undefined) name = decodeName(paxPath, 'PAX path');
+    // old-style (NUL) typeflag: a name ending in '/' is a directory, as Go's archive/tar reads it
+    if (typeflag === '\0' && name.endsWith('/')) type = 'dir';
     const paxLink = pax.get('linkpath');
     if (paxLink !== undefined) linkname = decodeName(paxLink, 'PAX linkpath');
     const num = (key: string, fallback: number): number => {

@@ -383,3 +383,26 @@ describe('review: consecutive PAX headers', () => {
     }
   });
 });
+
+describe('review: old-style regular file typeflag', () => {
+  it("a NUL typeflag on a name ending in / is a directory, as in Go archive/tar (its size cannot hide data)", async () => {
+    const { base } = await setup(() => [[{ name: 'x', content: 'x' }]]);
+    const inner = (await packTar([{ name: 'seen-by-go', content: '' }])).subarray(0, 512);
+    const tar = await packTar([{ name: 'foo/', content: Buffer.from(inner) }]);
+    expect(tar.toString('latin1', 0, 4)).toBe('foo/');
+    tar[156] = 0;
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : (tar[i] as number);
+    tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    writeImageLayout(join(base, 'image2'), [{ tar }]);
+    const image = await (await openImageLayout(join(base, 'image2'))).resolve('latest');
+    const { rootfs } = await unpackImage(image, join(base, 'bundle'), { rootless: process.getuid?.() !== 0 });
+    expect(lstatSync(join(rootfs, 'foo')).isDirectory()).toBe(true);
+    expect(lstatSync(join(rootfs, 'seen-by-go')).isFile()).toBe(true);
+    if (hasTool('umoci')) {
+      execFileSync('umoci', ['unpack', '--image', `${join(base, 'image2')}:latest`, join(base, 'by-umoci')]);
+      expect(lstatSync(join(base, 'by-umoci', 'rootfs', 'foo')).isDirectory()).toBe(true);
+      expect(lstatSync(join(base, 'by-umoci', 'rootfs', 'seen-by-go')).isFile()).toBe(true);
+    }
+  });
+});
