@@ -470,6 +470,14 @@ export class LayerApplier implements TarHandler {
       targetParent = this.resolveDir(target.slice(0, -1), true, h.name) as { abs: string; rel: string };
       const below = this.#below(targetParent.rel === '' ? targetName : `${targetParent.rel}/${targetName}`);
       if (below?.kind === 'file') this.#copyUp(below.abs, below.stat, `${targetParent.abs}/${targetName}`);
+      else if (below?.kind === 'symlink') {
+        // link(2) of a symlink links the symlink itself: copy the lower symlink up (never followed)
+        const copy = `${targetParent.abs}/${targetName}`;
+        const st = lstatSync(below.abs);
+        symlinkSync(below.target, copy);
+        if (!this.#o.rootless) lchownSync(copy, st.uid, st.gid);
+        lutimesSync(copy, st.atimeMs / 1000, st.mtimeMs / 1000);
+      }
     }
     const targetAbs = targetParent ? `${targetParent.abs}/${targetName}` : undefined;
     const st = targetAbs ? lstatSync(targetAbs, { throwIfNoEntry: false }) : undefined;

@@ -226,6 +226,13 @@ describe('review: symlink games, unpacked and through the layer cache', () => {
         [{ name: 'v/new', content: 'new' }, { name: '.wh.w', content: '' }, { name: 'w/new', content: 'new' }, { name: '.wh.v', content: '' }, { name: 'x/.wh.nothing', content: '' }],
       ],
     ],
+    [
+      'hardlinks to lower symlinks, lower files and lower symlinked directories',
+      (c) => [
+        [{ name: 'dir/f', content: 'f' }, { name: 'ls', type: 'symlink', linkname: c }, { name: 'ld', type: 'symlink', linkname: 'dir' }],
+        [{ name: 'h1', type: 'link', linkname: 'ls' }, { name: 'h2', type: 'link', linkname: 'dir/f' }, { name: 'h3', type: 'link', linkname: 'ld/f' }, { name: 'h1/pwned', content: 'p' }],
+      ],
+    ],
   ];
   for (const rootless of process.getuid?.() === 0 ? [false, true] : [true]) {
     for (const [name, layers] of cases) {
