@@ -676,17 +676,19 @@ export class LayerCache {
       const names = await readdir(base).catch(() => [] as string[]);
       for (const name of names) {
         if (options.signal?.aborted) throw new AbortedError('gc aborted', {}, { cause: options.signal.reason });
-        if (!/^[a-f0-9]{64}$/.test(name)) continue;
+        // a ChainID is sha256, except the base layer's, which is its DiffID (sha256 or sha512)
+        if (!/^(?:[a-f0-9]{64}|[a-f0-9]{128})$/.test(name)) continue;
+        const chainId = `${name.length === 64 ? 'sha256' : 'sha512'}:${name}`;
         const dir = join(base, name);
         if (keep.has(name) || this.#inUse.has(dir) || this.#inflight.has(dir) || mounts.includes(`${dir}/diff`)) {
-          kept.push(`sha256:${name}`);
+          kept.push(chainId);
           continue;
         }
         const doomed = join(this.root, 'tmp', `gc-${name.slice(0, 16)}-${randomBytes(4).toString('hex')}`);
         await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
         await rename(dir, doomed);
         await rm(doomed, { recursive: true, force: true });
-        removed.push(`sha256:${name}`);
+        removed.push(chainId);
       }
     }
     const tmpNames = await readdir(join(this.root, 'tmp')).catch(() => [] as string[]);

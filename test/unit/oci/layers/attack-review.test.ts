@@ -4,6 +4,7 @@
  * directory beside the target keeps its content, modes, owners, times and xattrs.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -411,5 +412,25 @@ describe('review: old-style regular file typeflag', () => {
       expect(lstatSync(join(base, 'by-umoci', 'rootfs', 'foo')).isDirectory()).toBe(true);
       expect(lstatSync(join(base, 'by-umoci', 'rootfs', 'seen-by-go')).isFile()).toBe(true);
     }
+  });
+});
+
+describe('review: digest algorithms in the layer cache', () => {
+  it('a sha512 DiffID (ChainID of the base layer) is cached, kept while in use and collected afterwards', async () => {
+    const base = join(work, `case-${++caseNo}`);
+    const tar0 = await packTar([{ name: 'f', content: 'base' }]);
+    const tar1 = await packTar([{ name: 'g', content: 'top' }]);
+    const sha512 = `sha512:${createHash('sha512').update(tar0).digest('hex')}`;
+    writeImageLayout(join(base, 'image'), [{ tar: tar0, diffId: sha512 }, { tar: tar1 }]);
+    const image = await (await openImageLayout(join(base, 'image'))).resolve('latest');
+    expect(image.chainIds[0]).toBe(sha512);
+    const cache = new LayerCache({ root: join(base, 'cache') });
+    const rootless = process.getuid?.() !== 0;
+    const handle = await cache.createRootfs(image, join(base, 'ctr'), { mode: 'copy', rootless });
+    expect(readFileSync(join(handle.path, 'f'), 'utf8')).toBe('base');
+    expect((await cache.gc()).kept.sort()).toEqual([...image.chainIds].sort());
+    await handle.release();
+    expect((await cache.gc()).removed.sort()).toEqual([...image.chainIds].sort());
+    expect(existsSync(cache.layerPath(sha512, rootless))).toBe(false);
   });
 });
