@@ -434,3 +434,22 @@ describe('review: digest algorithms in the layer cache', () => {
     expect(existsSync(cache.layerPath(sha512, rootless))).toBe(false);
   });
 });
+
+describe.skipIf(missing({ tools: ['setfattr', 'getfattr'] }))('review: xattrs and times on symlinks', () => {
+  it('xattrs and mtimes of symlink entries that point out of the root stay on the symlinks', async () => {
+    const xattrs = { 'SCHILY.xattr.user.pwned': 'u', ...(process.getuid?.() === 0 ? { 'SCHILY.xattr.trusted.pwned': 't' } : {}) };
+    const { base, canary, image, before } = await setup((c) => [
+      [
+        { name: 'lf', type: 'symlink', linkname: join(c, 'file'), pax: xattrs, mtime: new Date(1_234_000_000) },
+        { name: 'ld', type: 'symlink', linkname: join(c, 'dir'), pax: xattrs, mtime: new Date(1_234_000_000) },
+      ],
+    ]);
+    const { rootfs } = await unpackImage(image, join(base, 'bundle'), { rootless: process.getuid?.() !== 0 });
+    expect(snapshot(canary)).toEqual(before);
+    expect(lstatSync(join(rootfs, 'lf')).mtimeMs).toBe(1_234_000_000);
+    const cache = new LayerCache({ root: join(base, 'cache') });
+    const handle = await cache.createRootfs(image, join(base, 'ctr'), { mode: 'copy', rootless: process.getuid?.() !== 0 });
+    expect(snapshot(canary)).toEqual(before);
+    await handle.release();
+  });
+});
