@@ -358,7 +358,11 @@ export class LayerCache {
     lower: LowerView | undefined,
   ): Promise<CachedLayerInfo> {
     const tmp = join(this.root, 'tmp', `${parseDigest(image.chainIds[index] as string).encoded.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
-    await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
+    // only the owner may enter an extraction in progress (setuid files, device nodes); the
+    // finished layer keeps that mode under layers/
+    await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+    await mkdir(tmp, { mode: 0o700 });
+    await mkdir(join(tmp, 'diff'), { mode: 0o755 });
     try {
       const result = await applyLayerBlob(image, index, {
         root: join(tmp, 'diff'),

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -451,5 +451,25 @@ describe.skipIf(missing({ tools: ['setfattr', 'getfattr'] }))('review: xattrs an
     const handle = await cache.createRootfs(image, join(base, 'ctr'), { mode: 'copy', rootless: process.getuid?.() !== 0 });
     expect(snapshot(canary)).toEqual(before);
     await handle.release();
+  });
+});
+
+describe('review: layer cache permissions', () => {
+  it('a layer being extracted (setuid files, device nodes) is never reachable by other users', async () => {
+    const big = Array.from({ length: 8 }, (_, i): FixtureEntry => ({ name: `data/f${i}`, content: Buffer.alloc(512 * 1024, i) }));
+    const { base, image } = await setup(() => [[{ name: 'bin/su', content: 'x', mode: 0o4755 }, { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0, mode: 0o666 }, ...big]]);
+    const cache = new LayerCache({ root: join(base, 'cache') });
+    const modes: number[] = [];
+    const handle = await cache.createRootfs(image, join(base, 'ctr'), {
+      mode: 'copy',
+      onProgress: () => {
+        for (const name of readdirSync(join(base, 'cache', 'tmp'))) modes.push(lstatSync(join(base, 'cache', 'tmp', name)).mode & 0o777);
+      },
+    });
+    await handle.release();
+    expect(modes.length).toBeGreaterThan(0);
+    // an extraction in progress sits below a directory only its owner can enter
+    for (const mode of modes) expect(mode & 0o077).toBe(0);
+    expect(lstatSync(join(base, 'cache', 'tmp')).mode & 0o077).toBe(0);
   });
 });
