@@ -23,7 +23,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { AbortedError, FailedPreconditionError, LayerExtractionError } from '../../errors.js';
@@ -462,7 +462,9 @@ export class LayerCache {
   /**
    * Builds a root filesystem for an image in `targetDir/rootfs`: missing layers are extracted into
    * the cache first; then overlayfs is mounted (lower = cached layers, upper and work dirs in
-   * `targetDir`) or the layers are copied. `release()` undoes exactly this.
+   * `targetDir`) or the layers are copied. `release()` undoes exactly this. `targetDir` is set to
+   * mode 0700 (it protects setuid files and device nodes from other host users), as
+   * {@link unpackImage} does.
    */
   async createRootfs(image: ResolvedImage, targetDir: string, options?: CreateRootfsOptions): Promise<RootfsHandle> {
     const o = parseOptions(createRootfsOptionsSchema, options ?? {}, 'createRootfs options');
@@ -491,6 +493,8 @@ export class LayerCache {
     try {
       targetExisted = await lstat(target).then(() => true, () => false);
       await mkdir(target, { recursive: true, mode: 0o700 });
+      // as unpackImage: the rootfs holds setuid files and device nodes, other host users stay out
+      await chmod(target, 0o700);
       if (!targetExisted) made.push(target);
       let wantOverlay = o.mode === 'overlay' || (o.mode === 'auto' && !rootless && isRoot());
       let lower = '';

@@ -473,3 +473,18 @@ describe('review: layer cache permissions', () => {
     expect(lstatSync(join(base, 'cache', 'tmp')).mode & 0o077).toBe(0);
   });
 });
+
+describe('review: createRootfs target permissions', () => {
+  it('an existing target dir is closed to other users, as unpackImage does', async () => {
+    const { base, image } = await setup(() => [[{ name: 'bin/su', content: 'x', mode: 0o4755 }]]);
+    mkdirSync(join(base, 'ctr'), { mode: 0o755 });
+    const cache = new LayerCache({ root: join(base, 'cache') });
+    const handle = await cache.createRootfs(image, join(base, 'ctr'), { mode: 'auto' });
+    try {
+      expect(lstatSync(join(base, 'ctr')).mode & 0o777).toBe(0o700);
+    } finally {
+      await handle.release();
+    }
+    expect(readdirSync(join(base, 'ctr'))).toEqual([]);
+  });
+});
