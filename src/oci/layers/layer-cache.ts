@@ -24,7 +24,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { AbortedError, FailedPreconditionError, LayerExtractionError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
@@ -490,9 +490,27 @@ export class LayerCache {
       for (const p of [...made].reverse()) await rm(p, { recursive: true, force: true });
     };
     let targetExisted = true;
+    /** Makes a dir of the rootfs; when it exists, another call owns this targetDir: leave it alone. */
+    const mkdirOwned = async (p: string): Promise<void> => {
+      try {
+        await mkdir(p, { mode: 0o755 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const i = made.indexOf(target);
+        if (i !== -1) made.splice(i, 1);
+        throw new FailedPreconditionError(`${p} already exists (another createRootfs for ${target}?)`, { path: p });
+      }
+    };
     try {
-      targetExisted = await lstat(target).then(() => true, () => false);
-      await mkdir(target, { recursive: true, mode: 0o700 });
+      // atomic: of two concurrent calls only one believes it made targetDir
+      await mkdir(dirname(target), { recursive: true });
+      targetExisted = await mkdir(target, { mode: 0o700 }).then(
+        () => false,
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'EEXIST') return true;
+          throw error;
+        },
+      );
       // as unpackImage: the rootfs holds setuid files and device nodes, other host users stay out
       await chmod(target, 0o700);
       if (!targetExisted) made.push(target);
@@ -509,7 +527,7 @@ export class LayerCache {
         const upper = join(target, 'upper');
         const work = join(target, 'work');
         for (const p of [upper, work, rootfs]) {
-          await mkdir(p, { mode: 0o755 });
+          await mkdirOwned(p);
           if (targetExisted) made.push(p);
         }
         const result = await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, rootfs], o.signal);
@@ -542,7 +560,7 @@ export class LayerCache {
           };
         }
       }
-      await mkdir(rootfs, { mode: 0o755 });
+      await mkdirOwned(rootfs);
       if (targetExisted) made.push(rootfs);
       try {
         for (const [i, dir] of dirs.entries()) await this.#copyLayer(dir, layers[i] as CachedLayerInfo, rootfs, rootless, o.signal);

@@ -488,3 +488,19 @@ describe('review: createRootfs target permissions', () => {
     expect(readdirSync(join(base, 'ctr'))).toEqual([]);
   });
 });
+
+describe('review: concurrent createRootfs on one target', () => {
+  it('the loser never removes what the winner made', async () => {
+    const { base, image } = await setup(() => [[{ name: 'etc/hostname', content: 'ctr' }]]);
+    const cache = new LayerCache({ root: join(base, 'cache') });
+    await cache.ensureLayers(image);
+    const target = join(base, 'ctr');
+    const results = await Promise.allSettled([cache.createRootfs(image, target, { mode: 'copy' }), cache.createRootfs(image, target, { mode: 'copy' })]);
+    const won = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<LayerCache['createRootfs']>>> => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    const handle = won[0]?.value;
+    expect(readFileSync(join(handle?.path ?? '', 'etc/hostname'), 'utf8')).toBe('ctr');
+    await handle?.release();
+    expect(existsSync(target)).toBe(false);
+  });
+});
