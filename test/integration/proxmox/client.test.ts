@@ -21,6 +21,7 @@ import {
   type TransportFactory,
 } from '../../../src/index.js';
 import { startPveSimulator, totp, type PveSimulator } from '../../../src/testing/index.js';
+import { caught as caughtError } from '../../helpers/caught.js';
 
 const TFA_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const ROOT_PASSWORD = 'sim-root-Password-4711';
@@ -44,16 +45,9 @@ function captureLogger(): Logger {
 }
 
 async function caught(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) {
-      captured.push(error.message, String(error.stack), JSON.stringify(error), inspect(error, { depth: 8 }));
-      return error as Error & Record<string, unknown>;
-    }
-    throw error;
-  }
-  throw new Error('expected a rejection');
+  const error = await caughtError(promise);
+  captured.push(error.message, String(error.stack), JSON.stringify(error), inspect(error, { depth: 8 }));
+  return error;
 }
 
 let sim: PveSimulator;

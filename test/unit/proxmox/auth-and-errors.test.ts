@@ -7,6 +7,7 @@ import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProxmoxClient, type ProxmoxClientOptions } from '../../../src/index.js';
+import { caught } from '../../helpers/caught.js';
 
 const BASE = 'https://pve.test:8006';
 const API = `${BASE}/api2/json`;
@@ -40,15 +41,6 @@ function client(options: Partial<ProxmoxClientOptions> = {}): ProxmoxClient {
   });
   clients.push(c);
   return c;
-}
-async function caught(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error as Error & Record<string, unknown>;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('ticket sessions, error bodies and secrets', () => {

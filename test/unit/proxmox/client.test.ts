@@ -8,6 +8,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ProxmoxClient, isLxcriError, type Logger, type ProxmoxClientOptions } from '../../../src/index.js';
+import { caught } from '../../helpers/caught.js';
 
 const BASE = 'https://pve.test:8006';
 const API = `${BASE}/api2/json`;
@@ -79,15 +80,6 @@ function client(options: Partial<ProxmoxClientOptions> = {}): ProxmoxClient {
   return c;
 }
 
-async function caught(promise: Promise<unknown>): Promise<Error & Record<string, unknown>> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Error) return error as Error & Record<string, unknown>;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const version = { version: '9.1.3', release: '9.1', repoid: 'deadbeef' };
 
