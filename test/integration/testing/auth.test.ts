@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSimulatorToken, createSimulatorUser, startPveSimulator, totp, type PveSimulatorOptions } from '../../../src/testing/index.js';
-import { FRONT_ENDS, manualClock, startFrontEnd, type PveHttp, type SimulatorHandle } from './pve-http.js';
+import { FRONT_ENDS, useFrontEnd, manualClock, type PveHttp } from './pve-http.js';
 
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DP';
 
@@ -31,14 +31,10 @@ describe('PVE simulator TLS', () => {
 });
 
 describe.each(FRONT_ENDS)('PVE simulator authentication (%s)', (frontEnd) => {
-  let handle: SimulatorHandle | undefined;
-  afterEach(async () => {
-    await handle?.close();
-    handle = undefined;
-  });
+  const sim = useFrontEnd(frontEnd);
 
   async function start(options: PveSimulatorOptions = {}): Promise<PveHttp> {
-    handle = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 }, ...options });
+    const handle = await sim.start(options);
     return handle.http;
   }
 

@@ -1,19 +1,15 @@
 import { writeFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { PveSimulatorOptions, PveSimulatorState } from '../../../src/testing/index.js';
-import { FRONT_ENDS, startFrontEnd, type PveHttp, type SimulatorHandle } from './pve-http.js';
+import { FRONT_ENDS, useFrontEnd, type PveHttp } from './pve-http.js';
 
 const TEMPLATE = 'local:vztmpl/alpine-3.20-default_20240908_amd64.tar.xz';
 
 describe.each(FRONT_ENDS)('PVE simulator fault injection (%s)', (frontEnd) => {
-  let handle: SimulatorHandle | undefined;
-  afterEach(async () => {
-    await handle?.close();
-    handle = undefined;
-  });
+  const sim = useFrontEnd(frontEnd);
 
   async function start(options: PveSimulatorOptions = {}): Promise<{ http: PveHttp; s: { state: PveSimulatorState } }> {
-    handle = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 }, nodes: ['pve1', 'pve2'], ...options });
+    const handle = await sim.start({ nodes: ['pve1', 'pve2'], ...options });
     for (const node of handle.state.nodes) await writeFile(handle.state.volumePath(node.name, TEMPLATE) ?? '', 'alpine');
     return { http: handle.http, s: { state: handle.state } };
   }

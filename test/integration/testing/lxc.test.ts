@@ -1,19 +1,15 @@
 import { writeFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSimulatorToken, createSimulatorUser, type PveSimulatorOptions } from '../../../src/testing/index.js';
-import { FRONT_ENDS, startFrontEnd, type PveHttp, type SimulatorHandle } from './pve-http.js';
+import { FRONT_ENDS, useFrontEnd, type PveHttp } from './pve-http.js';
 
 const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
 
 describe.each(FRONT_ENDS)('PVE simulator containers (%s)', (frontEnd) => {
-  let handle: SimulatorHandle | undefined;
-  afterEach(async () => {
-    await handle?.close();
-    handle = undefined;
-  });
+  const sim = useFrontEnd(frontEnd);
 
   async function start(options: PveSimulatorOptions = {}): Promise<PveHttp> {
-    handle = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 }, ...options });
+    const handle = await sim.start(options);
     for (const node of handle.state.nodes) {
       const path = handle.state.volumePath(node.name, TEMPLATE);
       if (path) await writeFile(path, 'rootfs template bytes');
@@ -74,7 +70,7 @@ describe.each(FRONT_ENDS)('PVE simulator containers (%s)', (frontEnd) => {
       expect(loser.statusText).toMatch(/^(unable to create CT 130 - )?CT 130 already exists on node 'pve1'$/);
     }
     expect(await http.waitTask(winners[0]?.body.data as string)).toMatchObject({ exitstatus: 'OK' });
-    expect(handle?.state.cts.size).toBe(1);
+    expect(sim.handle?.state.cts.size).toBe(1);
   });
 
   it('keeps the config locked while create runs: start fails with the flock timeout text', async () => {

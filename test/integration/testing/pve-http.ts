@@ -7,6 +7,7 @@
  * - `msw`: `pveSimulatorHandlers` in-process, called with the global `fetch`.
  */
 import type { RequestHandler } from 'msw';
+import { afterEach } from 'vitest';
 import { setupServer } from 'msw/node';
 import { Agent, request } from 'undici';
 import {
@@ -171,4 +172,28 @@ export async function startFrontEnd(frontEnd: FrontEnd, options: PveSimulatorOpt
 export function manualClock(start = Date.UTC(2026, 0, 15, 12, 0, 0)): { now(): number; advance(ms: number): void } {
   let t = start;
   return { now: () => t, advance: (ms) => (t += ms) };
+}
+
+/**
+ * One simulator per test behind `frontEnd`: `start()` (re)starts it — task durations default to
+ * 5 ms — and an `afterEach` hook closes whatever is running. `handle` is the running one.
+ */
+export function useFrontEnd(frontEnd: FrontEnd): { start(options?: PveSimulatorOptions): Promise<SimulatorHandle>; readonly handle: SimulatorHandle | undefined } {
+  let handle: SimulatorHandle | undefined;
+  const stop = async (): Promise<void> => {
+    const running = handle;
+    handle = undefined;
+    await running?.close();
+  };
+  afterEach(stop);
+  return {
+    async start(options: PveSimulatorOptions = {}) {
+      await stop();
+      handle = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 }, ...options });
+      return handle;
+    },
+    get handle() {
+      return handle;
+    },
+  };
 }

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { Agent, request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startPveSimulator, type PveSimulatorOptions } from '../../../src/testing/index.js';
-import { FRONT_ENDS, startFrontEnd, type PveHttp, type PveReply, type SimulatorHandle } from './pve-http.js';
+import { FRONT_ENDS, useFrontEnd, type PveHttp, type PveReply } from './pve-http.js';
 
 const BOUNDARY = '----lxcri-test-boundary-7f3a';
 
@@ -57,14 +57,10 @@ async function ociArchive(config: Record<string, unknown>): Promise<Buffer> {
 }
 
 describe.each(FRONT_ENDS)('PVE simulator template upload (%s)', (frontEnd) => {
-  let handle: SimulatorHandle | undefined;
-  afterEach(async () => {
-    await handle?.close();
-    handle = undefined;
-  });
+  const sim = useFrontEnd(frontEnd);
 
   async function start(options: PveSimulatorOptions = {}): Promise<PveHttp> {
-    handle = await startFrontEnd(frontEnd, { taskDurationsMs: { default: 5 }, ...options });
+    const handle = await sim.start(options);
     return handle.http;
   }
 
@@ -83,8 +79,8 @@ describe.each(FRONT_ENDS)('PVE simulator template upload (%s)', (frontEnd) => {
     return http.send('POST', `${http.apiUrl}/nodes/pve1/storage/${options.storage ?? 'local'}/upload`, headers, body);
   }
 
-  const cacheDir = (): string => join(handle?.state.storagePath('pve1', 'local') ?? '', 'template/cache');
-  const tmpFiles = async (): Promise<string[]> => readdir(join(handle?.state.dataDir ?? '', 'tmp'));
+  const cacheDir = (): string => join(sim.handle?.state.storagePath('pve1', 'local') ?? '', 'template/cache');
+  const tmpFiles = async (): Promise<string[]> => readdir(join(sim.handle?.state.dataDir ?? '', 'tmp'));
 
   it('stores a template with a verified checksum under its normalised name', async () => {
     const http = await start();
@@ -107,7 +103,7 @@ describe.each(FRONT_ENDS)('PVE simulator template upload (%s)', (frontEnd) => {
     const content = await http.call('GET', '/nodes/pve1/storage/local/content', { content: 'vztmpl' });
     expect(content.body.data).toEqual([expect.objectContaining({ volid: 'local:vztmpl/my_template__1_.tar.zst', size: data.length, format: 'tzst', content: 'vztmpl' })]);
     expect(await tmpFiles()).toEqual([]);
-    const entry = handle?.state.requestLog.find((e) => e.upid === reply.body.data);
+    const entry = sim.handle?.state.requestLog.find((e) => e.upid === reply.body.data);
     expect(entry?.params).toEqual({ node: 'pve1', storage: 'local', content: 'vztmpl', 'checksum-algorithm': 'sha256', checksum, filename: 'my template (1).tar.zst', size: data.length });
     expect(Object.keys(entry?.params ?? {}).slice(2)).toEqual(['content', 'checksum-algorithm', 'checksum', 'filename', 'size']);
   });
@@ -176,7 +172,6 @@ describe.each(FRONT_ENDS)('PVE simulator template upload (%s)', (frontEnd) => {
     const notMultipart = await upload(http, Buffer.from('content=vztmpl'), { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect([notMultipart.status, notMultipart.statusText]).toEqual([506, "upload 'Content-Type 'application/x-www-form-urlencoded' not implemented"]);
 
-    await handle?.close();
     const http84 = await start({ version: '8.4' });
     const tar84 = await upload(http84, multipart([{ name: 'content', value: 'vztmpl' }, { name: 'filename', filename: 'app.tar', data }]));
     expect(tar84.body.errors).toEqual({ filename: 'wrong file extension' });
