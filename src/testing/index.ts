@@ -52,7 +52,7 @@ export { generateSelfSignedCertificate } from './certificate.js';
 export type { SimulatorCertificate } from './certificate.js';
 export { ENDPOINT_RULES, ruleInVersion } from './param-rules.js';
 export type { EndpointRules, ParamRule, PropertyStringFormat, PveVersion } from './param-rules.js';
-export { validateParams, parsePropertyString } from './validate-params.js';
+export { validateParams, splitPropertyString } from './validate-params.js';
 export type { ParamValidation, ParamValues, RawParamValue } from './validate-params.js';
 export { normalizeUploadFilename } from './upload.js';
 export type { PveSimulatorHandlersOptions } from './msw-handlers.js';

@@ -150,7 +150,7 @@ function checkPropertyString(
   errors: Record<string, string>,
   version: PveVersion,
 ): string | undefined {
-  const parsed = parsePropertyString(format, data, version);
+  const parsed = splitPropertyString(format, data, version);
   if (typeof parsed === 'string') return parsed;
   const sub: Record<string, string> = {};
   checkObject(path, activeRules(format, version), parsed, sub, version);
@@ -169,7 +169,7 @@ function activeRules(rules: Readonly<Record<string, ParamRule>>, version: PveVer
  * Splits a property string into its keys the way pve-common does. Returns the raw key → value map,
  * or PVE's parse error text (ending in a newline).
  */
-export function parsePropertyString(
+export function splitPropertyString(
   format: PropertyStringFormat,
   data: string,
   version: PveVersion = '9.1',
@@ -269,7 +269,7 @@ export function validateParams(
  * Returns `undefined` when it does not verify. Used by handlers on already-verified parameters.
  */
 export function readPropertyString(format: PropertyStringFormat, data: string, version: PveVersion = '9.1'): ParamValues | undefined {
-  const parsed = parsePropertyString(format, data, version);
+  const parsed = splitPropertyString(format, data, version);
   if (typeof parsed === 'string') return undefined;
   const errors: Record<string, string> = {};
   const out: ParamValues = {};

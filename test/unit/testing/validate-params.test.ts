@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENDPOINT_RULES, decodeUrlencoded, parsePropertyString, validateParams } from '../../../src/testing/index.js';
+import { ENDPOINT_RULES, decodeUrlencoded, splitPropertyString, validateParams } from '../../../src/testing/index.js';
 
 const rules = (method: string, path: string) => {
   const found = ENDPOINT_RULES.find((r) => r.method === method && r.path === path);
@@ -64,19 +64,19 @@ describe('validateParams', () => {
   });
 });
 
-describe('parsePropertyString', () => {
+describe('splitPropertyString (pve-common split in the simulator)', () => {
   it('takes the default key bare and first', () => {
     const rootfs = create['rootfs']?.format;
     if (typeof rootfs !== 'object') throw new Error('no rootfs format');
-    expect(parsePropertyString(rootfs, 'local-lvm:8,mountoptions=noatime;nodev,ro=1')).toEqual({ volume: 'local-lvm:8', mountoptions: 'noatime;nodev', ro: '1' });
+    expect(splitPropertyString(rootfs, 'local-lvm:8,mountoptions=noatime;nodev,ro=1')).toEqual({ volume: 'local-lvm:8', mountoptions: 'noatime;nodev', ro: '1' });
   });
 
   it("reports PVE's parse errors", () => {
-    expect(parsePropertyString(netFormat, 'name=a,name=b')).toBe('duplicate key in comma-separated list property: name\n');
-    expect(parsePropertyString(netFormat, 'eth0')).toBe('value without key, but schema does not define a default key\n');
-    expect(parsePropertyString(netFormat, 'name=')).toBe('missing key in comma-separated list property\n');
-    expect(parsePropertyString(netFormat, 'name=a,foo=b')).toBe('invalid key in comma-separated list property: foo\n');
-    expect(parsePropertyString(netFormat, 'name=a,host-managed=1', '8.4')).toBe('invalid key in comma-separated list property: host-managed\n');
+    expect(splitPropertyString(netFormat, 'name=a,name=b')).toBe('duplicate key in comma-separated list property: name\n');
+    expect(splitPropertyString(netFormat, 'eth0')).toBe('value without key, but schema does not define a default key\n');
+    expect(splitPropertyString(netFormat, 'name=')).toBe('missing key in comma-separated list property\n');
+    expect(splitPropertyString(netFormat, 'name=a,foo=b')).toBe('invalid key in comma-separated list property: foo\n');
+    expect(splitPropertyString(netFormat, 'name=a,host-managed=1', '8.4')).toBe('invalid key in comma-separated list property: host-managed\n');
   });
 });
 
