@@ -1,10 +1,11 @@
 /**
  * The read side of layer extraction, in a worker thread: the worker reads the blob file, checks
  * its size and digest, decompresses it (gzip through zlib, zstd through `fzstd` — Node 20's zlib
- * has no zstd — or none), computes the DiffID of the uncompressed stream and hands the
- * uncompressed bytes to the main thread in batches. The main thread only parses and writes, so
- * decompression runs on one core while writing runs on the other, and neither waits for the
- * other's event-loop turns.
+ * has no zstd — or none) and hands the uncompressed bytes to the main thread in batches. The
+ * main thread computes the DiffID over those batches, parses and writes, so decompression runs
+ * on one core while writing runs on the other, and neither waits for the other's event-loop
+ * turns. (The DiffID hash is on the main thread because decompression plus two hashes made the
+ * worker the slower side.)
  *
  * Memory is bounded: the worker waits for credits (at most {@link CREDITS} batches of
  * {@link BATCH_BYTES} in flight), reads the blob in 64 KiB pieces, feeds zstd in 4 KiB slices,
@@ -12,6 +13,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { ImageError, LayerExtractionError } from '../../errors.js';
@@ -28,7 +30,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const zlib = require('node:zlib');
 const crypto = require('node:crypto');
-const { path, digest, size, compression, diffAlgorithm, maxBytes, batchBytes: BATCH, credits: CREDITS } = workerData;
+const { path, digest, size, compression, maxBytes, batchBytes: BATCH, credits: CREDITS } = workerData;
 let credits = CREDITS;
 let wake = null;
 let stopped = false;
@@ -47,7 +49,6 @@ let out = 0;
 let pending = [];
 let pendingBytes = 0;
 let compressed = 0;
-const diffHash = crypto.createHash(diffAlgorithm);
 async function flush() {
   if (pendingBytes === 0) return;
   await waitCredit();
@@ -65,7 +66,6 @@ async function flush() {
 function take(chunk) {
   out += chunk.length;
   if (out > maxBytes) fail('limit', 'limit');
-  diffHash.update(chunk);
   pending.push(chunk);
   pendingBytes += chunk.length;
 }
@@ -137,7 +137,7 @@ function take(chunk) {
     const actual = digest.slice(0, colon) + ':' + blobHash.digest('hex');
     if (actual !== digest) fail('digest', 'does not match its digest: got ' + actual);
     await flush();
-    parentPort.postMessage({ type: 'done', diffId: diffAlgorithm + ':' + diffHash.digest('hex'), compressed, bytes: out });
+    parentPort.postMessage({ type: 'done', compressed, bytes: out });
   } finally {
     fs.closeSync(fd);
   }
@@ -148,7 +148,7 @@ function take(chunk) {
 
 type WorkerMessage =
   | { type: 'out'; data: Uint8Array; compressed: number }
-  | { type: 'done'; diffId: string; compressed: number; bytes: number }
+  | { type: 'done'; compressed: number; bytes: number }
   | { type: 'error'; kind: string; message: string };
 
 /** What a {@link LayerReader} needs to know. */
@@ -211,6 +211,8 @@ export class LayerReader implements AsyncIterable<Buffer> {
         credits: CREDITS,
       },
     });
+    // the DiffID is hashed here, not in the worker: the worker (decompression) is the slower side
+    const diffHash = createHash(this.#o.diffAlgorithm);
     const messages: WorkerMessage[] = [];
     let wake: (() => void) | undefined;
     let crashed: unknown;
@@ -236,13 +238,14 @@ export class LayerReader implements AsyncIterable<Buffer> {
         }
         if (m.type === 'out') {
           this.compressedBytes = m.compressed;
+          diffHash.update(m.data);
           // the consumer (tar parser + applier) copies what it keeps, so the buffer goes back for reuse
           yield Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
           const backing = m.data.buffer as ArrayBuffer;
           worker.postMessage({ type: 'credit', buffer: backing }, [backing]);
         } else if (m.type === 'done') {
           this.compressedBytes = m.compressed;
-          this.diffId = m.diffId;
+          this.diffId = `${this.#o.diffAlgorithm}:${diffHash.digest('hex')}`;
           return;
         } else {
           throw this.#error(m.kind, m.message);
