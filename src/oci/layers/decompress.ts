@@ -8,7 +8,7 @@
  * worker the slower side.)
  *
  * Memory is bounded: the worker waits for credits (at most {@link CREDITS} batches of
- * {@link BATCH_BYTES} in flight), reads the blob in 64 KiB pieces, feeds zstd in 4 KiB slices,
+ * {@link BATCH_BYTES} in flight), reads the blob in 256 KiB pieces, feeds zstd in 4 KiB slices,
  * and stops a compression bomb at `maxBytes`.
  *
  * @module
@@ -74,19 +74,20 @@ function take(chunk) {
   const blobHash = crypto.createHash(digest.slice(0, colon));
   let fd;
   try { fd = fs.openSync(path, 'r'); } catch (e) { fail(e.code === 'ENOENT' ? 'missing' : 'io', String(e.message)); }
-  const buf = Buffer.allocUnsafeSlow(64 * 1024);
   const readNext = () => {
+    // a fresh buffer per read: the decompressor keeps it until it is consumed (no copy needed)
+    const buf = Buffer.allocUnsafeSlow(256 * 1024);
     const n = fs.readSync(fd, buf, 0, buf.length, null);
     if (n === 0) return null;
     compressed += n;
     if (compressed > size) fail('size', 'larger than its descriptor');
-    const piece = Buffer.from(buf.subarray(0, n));
+    const piece = buf.subarray(0, n);
     blobHash.update(piece);
     return piece;
   };
   try {
     if (compression === 'gzip') {
-      const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
+      const gunzip = zlib.createGunzip({ chunkSize: 1024 * 1024 });
       gunzip.on('error', () => undefined);
       let cerr = null;
       const consumer = (async () => {
