@@ -50,9 +50,7 @@ export const netPropertySchema = z.strictObject({
   type: z.literal('veth').optional(),
 });
 
-/** Schema of the `rootfs` property string. */
-export const rootfsPropertySchema = z.strictObject({
-  volume,
+const volumeKeys = {
   acl: bool.optional(),
   mountoptions: z.array(mountOption).min(1).optional(),
   quota: bool.optional(),
@@ -60,21 +58,18 @@ export const rootfsPropertySchema = z.strictObject({
   ro: bool.optional(),
   shared: bool.optional(),
   size: diskSize.optional(),
-});
+};
 
-/** Schema of an `mp[n]` property string. */
+/** Schema of the `rootfs` property string. */
+export const rootfsPropertySchema = z.strictObject({ volume, ...volumeKeys });
+
+/** Schema of an `mp[n]` property string: the `rootfs` keys plus `mp`, `backup` and `keepattrs`. */
 export const mountPointPropertySchema = z.strictObject({
   volume,
   mp: noComma('mp').refine((s) => s.startsWith('/'), 'mp must be an absolute path'),
-  acl: bool.optional(),
   backup: bool.optional(),
   keepattrs: bool.optional(),
-  mountoptions: z.array(mountOption).min(1).optional(),
-  quota: bool.optional(),
-  replicate: bool.optional(),
-  ro: bool.optional(),
-  shared: bool.optional(),
-  size: diskSize.optional(),
+  ...volumeKeys,
 });
 
 /** Schema of the `features` property string. */
