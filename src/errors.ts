@@ -173,6 +173,14 @@ export class AbortedError extends LxcriError {
   }
 }
 
+/**
+ * Throws an {@link AbortedError} (`<what> was aborted`, with the signal's reason as `cause`) when
+ * `signal` has fired. Long operations call it between steps.
+ */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortedError(`${what} was aborted`, {}, { cause: signal.reason });
+}
+
 /** A sandbox or container store could not read or write a record. */
 export class StoreError extends LxcriError {
   override name = 'StoreError';

@@ -6,7 +6,7 @@
  * @module
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
-import { AbortedError } from '../errors.js';
+import { throwIfAborted } from '../errors.js';
 
 /** What a device host path is. */
 export type HostPathKind = 'char-device' | 'block-device' | 'directory' | 'other' | 'missing';
@@ -43,10 +43,6 @@ export interface LinuxHostInspectorOptions {
   apparmorProfilesPath?: string;
 }
 
-function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError('host inspection aborted', {}, { cause: signal.reason });
-}
-
 /** Decodes the octal escapes (`\040`) mountinfo uses for spaces and the like. */
 function unescapeMountinfo(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8)));
@@ -74,7 +70,7 @@ export function createLinuxHostInspector(options: LinuxHostInspectorOptions = {}
   const apparmorPath = options.apparmorProfilesPath ?? '/sys/kernel/security/apparmor/profiles';
   return {
     async pathKind(path, signal) {
-      checkAborted(signal);
+      throwIfAborted(signal, 'host inspection');
       try {
         const s = await stat(path);
         if (s.isCharacterDevice()) return 'char-device';
@@ -87,7 +83,7 @@ export function createLinuxHostInspector(options: LinuxHostInspectorOptions = {}
       }
     },
     async mountPropagation(path, signal) {
-      checkAborted(signal);
+      throwIfAborted(signal, 'host inspection');
       let resolved: string;
       try {
         resolved = await realpath(path);
@@ -104,7 +100,7 @@ export function createLinuxHostInspector(options: LinuxHostInspectorOptions = {}
       return best;
     },
     async apparmorProfileLoaded(name, signal) {
-      checkAborted(signal);
+      throwIfAborted(signal, 'host inspection');
       let text: string;
       try {
         text = await readFile(apparmorPath, 'utf8');

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { AbortedError, StoreError } from '../errors.js';
+import { StoreError } from '../errors.js';
 
 /** Record ids the stores accept: they name files, so no separators, no dot files. */
 export const RECORD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -15,11 +15,6 @@ export function assertRecordId(id: unknown, kind: 'sandbox' | 'container'): asse
       id: typeof id === 'string' ? id.slice(0, 140) : String(id),
     });
   }
-}
-
-/** Throws `AbortedError` (with the signal's reason as `cause`) when `signal` has fired. */
-export function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError('store operation aborted', {}, { cause: signal.reason });
 }
 
 /** Order of `list()`: creation time, then id. */

@@ -11,15 +11,16 @@
  *
  * @module
  */
+import { isProcessAlive } from '../internal/process.js';
 import { parseOptions } from '../options.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AlreadyExistsError, NotFoundError, StoreError, isLxcriError } from '../errors.js';
+import { AlreadyExistsError, NotFoundError, StoreError, isLxcriError, throwIfAborted } from '../errors.js';
 import {
   assertRecordId,
-  checkAborted,
+  
   compareRecords,
   containerNameKey,
   createMutex,
@@ -79,15 +80,6 @@ function resolveOptions(options: FileStoreOptions): ResolvedFileStoreOptions {
 const TEMP_NAME = /^\.(.+)\.json\.(\d+)\.[0-9a-f]+\.tmp$/;
 const RECORD_NAME = /^([A-Za-z0-9][A-Za-z0-9_.-]*)\.json$/;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** One directory of JSON records, written atomically. */
 class RecordDirectory<T extends { id: string; createdAt: number }> {
   readonly #dir: string;
@@ -127,7 +119,7 @@ class RecordDirectory<T extends { id: string; createdAt: number }> {
         const match = TEMP_NAME.exec(name);
         if (!match) continue;
         const pid = Number(match[2]);
-        if (pid !== process.pid && !isAlive(pid)) await unlink(join(this.#dir, name)).catch(() => undefined);
+        if (pid !== process.pid && !isProcessAlive(pid)) await unlink(join(this.#dir, name)).catch(() => undefined);
       }
     } catch (error) {
       throw new StoreError(`cannot open ${this.#kind} store ${this.#dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { path: this.#dir }, { cause: error });
@@ -197,7 +189,7 @@ class RecordDirectory<T extends { id: string; createdAt: number }> {
         await handle.close();
       }
       await this.#options.beforeRename?.({ tempPath, path, id: record.id });
-      checkAborted(signal);
+      throwIfAborted(signal, 'store operation');
       await rename(tempPath, path);
       renamed = true;
       if (this.#options.fsync) await this.#syncDirectory();
@@ -248,18 +240,18 @@ export class FileSandboxStore implements SandboxStore {
   }
 
   async get(id: string, options: StoreOperationOptions = {}): Promise<SandboxRecord | undefined> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     return this.#files.read(id);
   }
 
   async list(options: StoreOperationOptions = {}): Promise<SandboxRecord[]> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     return this.#files.readAll();
   }
 
   create(record: SandboxRecord, options: StoreOperationOptions = {}): Promise<void> {
     return this.#mutex.run(async () => {
-      checkAborted(options.signal);
+      throwIfAborted(options.signal, 'store operation');
       if (await this.#files.read(record.id)) throw new AlreadyExistsError(`sandbox ${record.id} already exists`, { sandboxId: record.id });
       await this.#files.write(record, options.signal);
     });
@@ -267,7 +259,7 @@ export class FileSandboxStore implements SandboxStore {
 
   update(id: string, update: (current: SandboxRecord) => SandboxRecord, options: StoreOperationOptions = {}): Promise<SandboxRecord> {
     return this.#mutex.run(async () => {
-      checkAborted(options.signal);
+      throwIfAborted(options.signal, 'store operation');
       const current = await this.#files.read(id);
       if (!current) throw new NotFoundError(`sandbox ${id} not found`, { sandboxId: id });
       const next = update(current);
@@ -279,7 +271,7 @@ export class FileSandboxStore implements SandboxStore {
 
   delete(id: string, options: StoreOperationOptions = {}): Promise<boolean> {
     return this.#mutex.run(async () => {
-      checkAborted(options.signal);
+      throwIfAborted(options.signal, 'store operation');
       return this.#files.remove(id);
     });
   }
@@ -318,25 +310,25 @@ export class FileContainerStore implements ContainerStore {
   }
 
   async get(id: string, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     return this.#files.read(id);
   }
 
   async findByName(sandboxId: string, name: string, attempt: number, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     const id = (await this.#index()).get(containerNameKey(sandboxId, name, attempt));
     return id === undefined ? undefined : this.#files.read(id);
   }
 
   async list(filter: ContainerListFilter = {}, options: StoreOperationOptions = {}): Promise<ContainerRecord[]> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     const all = await this.#files.readAll();
     return all.filter((r) => (filter.sandboxId === undefined || r.sandboxId === filter.sandboxId) && (filter.state === undefined || r.state === filter.state));
   }
 
   create(record: ContainerRecord, options: StoreOperationOptions = {}): Promise<void> {
     return this.#mutex.run(async () => {
-      checkAborted(options.signal);
+      throwIfAborted(options.signal, 'store operation');
       assertRecordId(record.id, 'container');
       const names = await this.#index();
       if (await this.#files.read(record.id)) throw new AlreadyExistsError(`container ${record.id} already exists`, { containerId: record.id });
@@ -352,7 +344,7 @@ export class FileContainerStore implements ContainerStore {
 
   update(id: string, update: (current: ContainerRecord) => ContainerRecord, options: StoreOperationOptions = {}): Promise<ContainerRecord> {
     return this.#mutex.run(async () => {
-      checkAborted(options.signal);
+      throwIfAborted(options.signal, 'store operation');
       const current = await this.#files.read(id);
       if (!current) throw new NotFoundError(`container ${id} not found`, { containerId: id });
       const next = update(structuredClone(current));
@@ -366,7 +358,7 @@ export class FileContainerStore implements ContainerStore {
 
   delete(id: string, options: StoreOperationOptions = {}): Promise<boolean> {
     return this.#mutex.run(async () => {
-      checkAborted(options.signal);
+      throwIfAborted(options.signal, 'store operation');
       const names = await this.#index();
       const current = await this.#files.read(id);
       const removed = await this.#files.remove(id);

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import { AlreadyExistsError, NotFoundError, StoreError } from '../errors.js';
-import { assertRecordId, checkAborted, compareRecords, containerNameKey, describeContainerName } from './store-common.js';
+import { AlreadyExistsError, NotFoundError, StoreError, throwIfAborted } from '../errors.js';
+import { assertRecordId, compareRecords, containerNameKey, describeContainerName } from './store-common.js';
 import type {
   ContainerListFilter,
   ContainerRecord,
@@ -45,25 +45,25 @@ export class InMemorySandboxStore implements SandboxStore {
   }
 
   async get(id: string, options: StoreOperationOptions = {}): Promise<SandboxRecord | undefined> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     assertRecordId(id, 'sandbox');
     return this.#records.get(id);
   }
 
   async list(options: StoreOperationOptions = {}): Promise<SandboxRecord[]> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     return [...this.#records.values()].sort(compareRecords);
   }
 
   async create(record: SandboxRecord, options: StoreOperationOptions = {}): Promise<void> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     assertRecordId(record.id, 'sandbox');
     if (this.#records.has(record.id)) throw new AlreadyExistsError(`sandbox ${record.id} already exists`, { sandboxId: record.id });
     this.#records.set(record.id, snapshot(record));
   }
 
   async update(id: string, update: (current: SandboxRecord) => SandboxRecord, options: StoreOperationOptions = {}): Promise<SandboxRecord> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     const current = this.#records.get(id);
     if (!current) throw new NotFoundError(`sandbox ${id} not found`, { sandboxId: id });
     const next = snapshot(update(structuredClone(current)));
@@ -73,7 +73,7 @@ export class InMemorySandboxStore implements SandboxStore {
   }
 
   async delete(id: string, options: StoreOperationOptions = {}): Promise<boolean> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     return this.#records.delete(id);
   }
 }
@@ -104,19 +104,19 @@ export class InMemoryContainerStore implements ContainerStore {
   }
 
   async get(id: string, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     assertRecordId(id, 'container');
     return this.#records.get(id);
   }
 
   async findByName(sandboxId: string, name: string, attempt: number, options: StoreOperationOptions = {}): Promise<ContainerRecord | undefined> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     const id = this.#names.get(containerNameKey(sandboxId, name, attempt));
     return id === undefined ? undefined : this.#records.get(id);
   }
 
   async list(filter: ContainerListFilter = {}, options: StoreOperationOptions = {}): Promise<ContainerRecord[]> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     const out: ContainerRecord[] = [];
     for (const record of this.#records.values()) {
       if (filter.sandboxId !== undefined && record.sandboxId !== filter.sandboxId) continue;
@@ -127,12 +127,12 @@ export class InMemoryContainerStore implements ContainerStore {
   }
 
   async create(record: ContainerRecord, options: StoreOperationOptions = {}): Promise<void> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     this.#insert(record);
   }
 
   async update(id: string, update: (current: ContainerRecord) => ContainerRecord, options: StoreOperationOptions = {}): Promise<ContainerRecord> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     const current = this.#records.get(id);
     if (!current) throw new NotFoundError(`container ${id} not found`, { containerId: id });
     const next = snapshot(update(structuredClone(current)));
@@ -144,7 +144,7 @@ export class InMemoryContainerStore implements ContainerStore {
   }
 
   async delete(id: string, options: StoreOperationOptions = {}): Promise<boolean> {
-    checkAborted(options.signal);
+    throwIfAborted(options.signal, 'store operation');
     const record = this.#records.get(id);
     if (!record) return false;
     this.#records.delete(id);

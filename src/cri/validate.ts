@@ -38,7 +38,7 @@
  */
 import { isIP } from 'node:net';
 import { posix } from 'node:path';
-import { CriValidationError, InvalidOptionsError } from '../errors.js';
+import { CriValidationError, InvalidOptionsError, throwIfAborted } from '../errors.js';
 import type { CriValidationIssue, GrpcStatus } from '../errors.js';
 import type { HostInspector } from './host-inspector.js';
 import { formatPath, tryNormalizeCreateContainerRequest, tryNormalizePodSandboxConfig } from './normalize.js';
@@ -57,7 +57,7 @@ import type {
   SandboxRecord,
   SandboxStore,
 } from './types.js';
-import { checkAborted, RECORD_ID_PATTERN } from './store-common.js';
+import { RECORD_ID_PATTERN } from './store-common.js';
 
 /** What the runtime handler supports; decides some checks. */
 export interface RuntimeHandlerFeatures {
@@ -642,7 +642,7 @@ function runtimeName(config: NormalizedCreateContainerRequest): string {
  */
 export async function validateCreateContainerRequest(input: unknown, ctx: ValidateContext): Promise<NormalizedCreateContainerRequest> {
   assertContext(ctx);
-  checkAborted(ctx.signal);
+  throwIfAborted(ctx.signal, 'validation');
   const normalized = tryNormalizeCreateContainerRequest(input, ctx.normalize);
   if (!normalized.ok) throw new CriValidationError(normalized.issues);
   const req = normalized.value;
@@ -708,7 +708,7 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   checkSandboxConfig(issues, ['sandboxConfig'], req.sandboxConfig, features);
   checkContainer(issues, req, sandboxConfig, features);
   if (ctx.host) await checkHost(issues, req, ctx.host, ctx.signal);
-  checkAborted(ctx.signal);
+  throwIfAborted(ctx.signal, 'validation');
   if (issues.list.length > 0) throw new CriValidationError(issues.list);
   return req;
 }

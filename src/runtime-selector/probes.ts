@@ -10,7 +10,7 @@
 import { parseOptions } from '../options.js';
 import { spawn as nodeSpawn } from 'node:child_process';
 import { z } from 'zod';
-import { AbortedError, isLxcriError } from '../errors.js';
+import { isLxcriError, throwIfAborted } from '../errors.js';
 import { redactString } from '../redact.js';
 
 /** The process spawner the OCI runtime probe uses: `child_process.spawn` or a compatible function. */
@@ -154,10 +154,6 @@ function deadline(timeoutMs: number, signal: AbortSignal | undefined): { signal:
       signal?.removeEventListener('abort', onAbort);
     },
   };
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new AbortedError(`${what} was aborted`, {}, { cause: signal.reason });
 }
 
 async function probeOciRuntime(options: ResolvedRuntimeProbesOptions, signal: AbortSignal | undefined): Promise<OciRuntimeProbeResult> {

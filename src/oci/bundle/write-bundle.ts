@@ -7,7 +7,7 @@ import { parseOptions } from '../../options.js';
 import { chmod, chown, lstat, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, AlreadyExistsError, BundleError, isLxcriError } from '../../errors.js';
+import { AlreadyExistsError, BundleError, isLxcriError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { ResolvedImage } from '../image/layout.js';
@@ -154,10 +154,6 @@ export async function mountsBelow(dir: string): Promise<string[]> {
     .filter((p) => p === base || p.startsWith(`${base}/`));
 }
 
-function aborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError('writing the bundle was aborted', {}, { cause: signal.reason });
-}
-
 /**
  * Writes an OCI bundle at `dir`: the directory (mode 0700, must not exist), `rootfs` from the
  * rootfs provider (the layer cache: overlay or copy), and `config.json` from
@@ -172,7 +168,7 @@ function aborted(signal: AbortSignal | undefined): void {
 export async function writeBundle(dir: string, options: WriteBundleOptions): Promise<OciBundle> {
   const o = parseOptions(writeBundleOptionsSchema, options, 'writeBundle options');
   const { signal, logger } = o;
-  aborted(signal);
+  throwIfAborted(signal, 'writing the bundle');
   const bundle = resolve(dir);
   const provider = o.rootfsProvider ?? unpackRootfsProvider({ logger });
 
@@ -195,10 +191,10 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
     }
     firstCreated ??= bundle;
     await chmod(bundle, 0o700);
-    aborted(signal);
+    throwIfAborted(signal, 'writing the bundle');
 
     rootfs = await provider.createRootfs(o.image, bundle, { mode: o.rootfsMode, ...(signal ? { signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
-    aborted(signal);
+    throwIfAborted(signal, 'writing the bundle');
     const inputs = await collectSpecInputs(o.request, {
       rootfs: rootfs.path,
       createMissingHostPaths: o.createMissingHostPaths,
@@ -209,7 +205,7 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
     const rootPath = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : rootfs.path;
     const host = await detectHostSpecDefaults();
     const spec = buildRuntimeSpec(o.request, o.image.config, { ...host, ...(o.spec as BundleSpecOptions), containerId: o.containerId, ...inputs, rootPath });
-    aborted(signal);
+    throwIfAborted(signal, 'writing the bundle');
     if (spec.linux.uidMappings && spec.linux.gidMappings) {
       // A user namespace: the container's root must own its rootfs and reach it through the
       // 0700 bundle directory. Only a private copy can be re-owned.

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { AbortedError, ImageError, InvalidOptionsError, NotFoundError } from '../../errors.js';
+import { AbortedError, ImageError, InvalidOptionsError, NotFoundError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { extractOciArchive } from './archive.js';
 import { computeChainIds, DigestVerifier, parseDigest } from './digest.js';
@@ -143,10 +143,6 @@ export interface ImageLayoutEntry {
 }
 
 const optionsOf = (options: ImageLayoutOptions | undefined): ResolvedImageLayoutOptions => parseOptions(imageLayoutOptionsSchema, options ?? {}, 'image layout options');
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError('operation aborted', {}, { cause: signal.reason });
-}
 
 const ARCH_ALIASES: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
 
@@ -324,7 +320,7 @@ export class ImageLayout {
     if (depth > 4) throw new ImageError('image index nesting is deeper than 4 levels', { reason: 'index too deep' });
     const found: OciDescriptor[] = [];
     for (const descriptor of descriptors) {
-      throwIfAborted(signal);
+      throwIfAborted(signal, 'reading the image');
       parseDigest(descriptor.digest, 'descriptor digest');
       if (descriptor.platform && !platformMatches(platform, descriptor.platform)) continue;
       if (isIndexType(descriptor.mediaType)) {
@@ -351,7 +347,7 @@ export class ImageLayout {
   async resolve(reference?: string, options?: ResolveImageOptions): Promise<ResolvedImage> {
     const o = parseOptions(resolveImageOptionsSchema, options ?? {}, 'resolve options');
     const { signal } = o;
-    throwIfAborted(signal);
+    throwIfAborted(signal, 'reading the image');
     const platform = parsePlatform(o.platform);
     const index = await this.readIndex();
     for (const [i, d] of index.manifests.entries()) parseDigest(d.digest, `index.json manifests[${i}].digest`);
@@ -366,7 +362,7 @@ export class ImageLayout {
     const manifests = await this.#collectManifests(candidates, platform, 0, signal);
     const results = new Map<string, { descriptor: OciDescriptor; manifest: OciManifest; config: OciImageConfig }>();
     for (const descriptor of manifests) {
-      throwIfAborted(signal);
+      throwIfAborted(signal, 'reading the image');
       if (results.has(descriptor.digest)) continue;
       const manifest = await this.#readManifest(descriptor);
       if (byImageId !== undefined) {
@@ -482,7 +478,7 @@ export class ImageLayout {
   }
 
   async #copyTree(source: ImageLayout, descriptor: OciDescriptor, depth: number, signal: AbortSignal | undefined): Promise<void> {
-    throwIfAborted(signal);
+    throwIfAborted(signal, 'reading the image');
     if (depth > 6) throw new ImageError('image index nesting too deep during import', { reason: 'index too deep' });
     if (isIndexType(descriptor.mediaType)) {
       const index = await source.#readNestedIndex(descriptor);

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isProcessAlive } from '../../internal/process.js';
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { closeSync, openSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { AbortedError, AlreadyExistsError, LxcriError, NotFoundError, OciRuntimeError } from '../../errors.js';
+import { AbortedError, AlreadyExistsError, LxcriError, NotFoundError, OciRuntimeError, throwIfAborted } from '../../errors.js';
 import { MONITOR_SCRIPT, prctlSyscallNumber } from './monitor-script.js';
 import {
   resolveOciRuntimeDriverOptions,
@@ -154,15 +155,6 @@ function abortError(signal: AbortSignal | undefined, what: string): AbortedError
   return new AbortedError(`${what} was aborted`, {}, { cause: signal?.reason });
 }
 
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((res, rej) => {
     if (signal?.aborted) {
@@ -225,7 +217,7 @@ export class OciRuntimeDriver {
   async create(id: string, options: CreateOciContainerOptions): Promise<{ pid: number }> {
     validateId(id);
     const { signal } = options;
-    if (signal?.aborted) throw abortError(signal, `create of container ${id}`);
+    throwIfAborted(signal, `create of container ${id}`);
     const bundle = resolve(options.bundle);
     let config: unknown;
     try {
@@ -465,7 +457,7 @@ export class OciRuntimeDriver {
   /** Runs one runtime subcommand and collects its output; a non-zero exit throws {@link OciRuntimeError}. */
   async #run(args: readonly string[], signal: AbortSignal | undefined, id?: string): Promise<RunResult> {
     const subcommand = args[0] ?? '';
-    if (signal?.aborted) throw abortError(signal, `${this.options.runtime} ${subcommand}`);
+    throwIfAborted(signal, `${this.options.runtime} ${subcommand}`);
     const [file, ...rest] = [...this.options.commandPrefix, this.options.runtime, ...this.options.globalArgs, ...args];
     if (file === undefined) throw new OciRuntimeError('empty runtime command');
     this.options.logger.debug({ runtime: this.options.runtime, args }, 'running the OCI runtime');
