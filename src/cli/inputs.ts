@@ -36,7 +36,7 @@ export interface CliRequestInput {
 }
 
 /** The sandbox id used when a bare crictl container config is given without one. */
-export const CLI_SANDBOX_ID = 'cli-sandbox';
+const CLI_SANDBOX_ID = 'cli-sandbox';
 
 function readSandboxInput(value: unknown, file: string): CliSandboxInput {
   if (!isObject(value)) throw new UsageError(`sandbox file ${file} must hold a JSON object`);
@@ -115,7 +115,7 @@ export function standaloneSandbox(input: CliRequestInput, options: Parameters<ty
 }
 
 /** Splits `DIR[:REF]`: the reference is what follows the first ':' after the last '/'. */
-export function splitImageArg(value: string): { dir: string; ref?: string } {
+function splitImageArg(value: string): { dir: string; ref?: string } {
   const slash = value.lastIndexOf('/');
   const colon = value.indexOf(':', slash + 1);
   if (colon === -1) return { dir: value };

@@ -37,7 +37,7 @@ export type ResolvedNormalizeOptions = z.output<typeof NormalizeOptionsSchema>;
 const DEFAULT_OPTIONS: ResolvedNormalizeOptions = { envValueEncoding: 'text' };
 
 /** Parses normalise options; `InvalidOptionsError` naming the field when they are wrong. */
-export function resolveNormalizeOptions(options: NormalizeOptions | undefined): ResolvedNormalizeOptions {
+function resolveNormalizeOptions(options: NormalizeOptions | undefined): ResolvedNormalizeOptions {
   if (options === undefined) return DEFAULT_OPTIONS;
   return parseOptions(NormalizeOptionsSchema, options, 'normalize options');
 }

@@ -25,7 +25,7 @@
  */
 
 /** The longest accepted glob, in characters. */
-export const MAX_GLOB_LENGTH = 1024;
+const MAX_GLOB_LENGTH = 1024;
 /** The most alternatives a glob may expand to through `{a,b}` groups. */
 export const MAX_GLOB_ALTERNATIVES = 256;
 

@@ -55,7 +55,7 @@ const CONFIGID_RE = /^[a-z][a-z0-9_-]+$/i;
 const TAG_RE = /^[a-z0-9_][a-z0-9_\-+.]*$/i;
 
 /** PVE's `split_list`: splits on NUL, commas, semicolons and whitespace, dropping empty items. */
-export function splitList(value: string): string[] {
+function splitList(value: string): string[] {
   return value.split(/[\0,;\s]+/).filter((item) => item !== '');
 }
 

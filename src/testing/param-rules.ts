@@ -106,7 +106,7 @@ export const FEATURES_FORMAT: PropertyStringFormat = {
 };
 
 /** `dev[n]` sub-keys. */
-export const DEV_FORMAT: PropertyStringFormat = {
+const DEV_FORMAT: PropertyStringFormat = {
   path: { type: 'string', ...opt, format: 'pve-lxc-dev-string', defaultKey: true },
   'deny-write': bool,
   gid: { type: 'integer', ...opt, minimum: 0 },
@@ -115,7 +115,7 @@ export const DEV_FORMAT: PropertyStringFormat = {
 };
 
 /** `unused[n]` sub-keys. */
-export const UNUSED_FORMAT: PropertyStringFormat = {
+const UNUSED_FORMAT: PropertyStringFormat = {
   volume: { type: 'string', format: 'pve-volume-id', defaultKey: true },
 };
 

@@ -26,7 +26,7 @@ export interface ParamValidation {
 const regexCache = new Map<string, RegExp>();
 
 /** Compiles a PVE (Perl) pattern for a whole-value match. */
-export function compilePvePattern(pattern: string): RegExp {
+function compilePvePattern(pattern: string): RegExp {
   let re = regexCache.get(pattern);
   if (!re) {
     re = new RegExp(`^(?:${pattern.replaceAll('(?^:', '(?:')})$`, 's');

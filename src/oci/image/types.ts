@@ -152,7 +152,7 @@ export const ociImageConfigSchema = z.looseObject({
 export type OciImageConfig = z.output<typeof ociImageConfigSchema>;
 
 /** Replaces `null` by "absent" in an object and in its nested plain objects (depth-limited). */
-export function dropNulls(value: unknown, depth = 0): unknown {
+function dropNulls(value: unknown, depth = 0): unknown {
   if (depth > 8 || typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map((v) => dropNulls(v, depth + 1));
   const out: Record<string, unknown> = {};

@@ -103,7 +103,7 @@ export interface LayerRecord {
 const FORBIDDEN_XATTRS = new Set(['security.selinux', 'system.nfs4_acl']);
 
 /** Splits a tar name into clean components (re-rooted, `..` clamped at the root). */
-export function cleanEntryPath(name: string): string[] {
+function cleanEntryPath(name: string): string[] {
   const out: string[] = [];
   for (const seg of name.split('/')) {
     if (seg === '' || seg === '.') continue;

@@ -20,9 +20,9 @@ import { ImageError, LayerExtractionError } from '../../errors.js';
 import type { LayerCompression } from '../image/types.js';
 
 /** Size of one batch handed from the worker to the main thread. */
-export const BATCH_BYTES = 1024 * 1024;
+const BATCH_BYTES = 1024 * 1024;
 /** Batches in flight (decompressed but not yet consumed). */
-export const CREDITS = 4;
+const CREDITS = 4;
 
 const WORKER_SOURCE = `
 'use strict';

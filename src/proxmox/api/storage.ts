@@ -82,7 +82,7 @@ function invalid(field: string, message: string): LxcriError {
 }
 
 /** Hashes a file with SHA-256 through one reused 256 KiB buffer (constant memory, no allocation churn). */
-export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
   const handle = await open(path, 'r');
   try {

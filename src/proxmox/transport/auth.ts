@@ -27,7 +27,7 @@ export type TicketResponse = z.output<typeof ticketResponseSchema>;
 export type TicketPoster = (params: Record<string, string>, signal: AbortSignal) => Promise<TicketResponse>;
 
 /** The TFA methods named in a half-ticket (`PVE:!tfa!{"totp":true,…}:…`). */
-export function tfaMethodsOf(halfTicket: string): string[] {
+function tfaMethodsOf(halfTicket: string): string[] {
   const m = /^PVE:!tfa!(.*):[0-9A-Fa-f]{8}::/.exec(halfTicket);
   if (!m?.[1]) return [];
   try {
@@ -245,7 +245,7 @@ export class AuthSession {
  * When a ticket was issued: the 8-hex unix time it carries (`PVE:<data>:<time>::<signature>`),
  * never later than `now`; `now` when the ticket has no readable time.
  */
-export function ticketIssuedAt(ticket: string, now: number): number {
+function ticketIssuedAt(ticket: string, now: number): number {
   const m = /^PVE:.*:([0-9A-Fa-f]{8})::[^:]*$/.exec(ticket);
   return m?.[1] ? Math.min(now, Number.parseInt(m[1], 16) * 1000) : now;
 }
@@ -278,6 +278,6 @@ function isTruthy(v: unknown): boolean {
 }
 
 /** True for a 401 from PVE (any text: since pve-manager 9.1.5 it is just `Authentication failed!`). */
-export function isAuthFailure(error: unknown): boolean {
+function isAuthFailure(error: unknown): boolean {
   return isLxcriError(error) && error instanceof ProxmoxHttpError && error.status === 401;
 }

@@ -42,7 +42,7 @@ export interface FetchTransportOptions {
 
 
 /** Creates the undici Agent with the TLS policy of `tls`. */
-export function createAgent(tls: ResolvedTlsOptions, options: FetchTransportOptions = {}): Agent {
+function createAgent(tls: ResolvedTlsOptions, options: FetchTransportOptions = {}): Agent {
   return new Agent({
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
     connections: options.connections ?? 8,

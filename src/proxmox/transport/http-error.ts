@@ -22,7 +22,7 @@ export interface PveErrorClassification {
 }
 
 /** Classifies a status and the texts PVE sent (status line, body message, parameter errors). */
-export function classifyPveError(status: number, texts: readonly string[]): PveErrorClassification {
+function classifyPveError(status: number, texts: readonly string[]): PveErrorClassification {
   const all = texts.join('\n');
   const transientStatus = (status >= 595 && status <= 599) || (status >= 502 && status <= 504) || status === 429;
   return {
@@ -40,7 +40,7 @@ export function isJsonMediaType(contentType: string | undefined): boolean {
 }
 
 /** Parses a JSON body when the media type says JSON; `undefined` otherwise or when malformed. */
-export function parseJsonBody(response: TransportResponse): unknown {
+function parseJsonBody(response: TransportResponse): unknown {
   if (!isJsonMediaType(response.headers['content-type'])) return undefined;
   try {
     return JSON.parse(response.body) as unknown;

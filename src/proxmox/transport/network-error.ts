@@ -16,7 +16,7 @@ function* causes(error: unknown): Generator<unknown> {
 }
 
 /** The first `code` string found along the cause chain (`ECONNRESET`, `DEPTH_ZERO_SELF_SIGNED_CERT`, …). */
-export function networkCode(error: unknown): string | undefined {
+function networkCode(error: unknown): string | undefined {
   for (const c of causes(error)) {
     const code = typeof c === 'object' && c !== null ? (c as { code?: unknown }).code : undefined;
     if (typeof code === 'string' && code !== 'ERR_NETWORK' && code !== 'ERR_BAD_RESPONSE' && !code.startsWith('ERR_PVE')) return code;
@@ -64,7 +64,7 @@ export function sanitizeCause(error: unknown): Error | undefined {
 }
 
 /** The path part of a URL (no host, no query): the only part of a URL that goes into errors. */
-export function safePath(url: string): string {
+function safePath(url: string): string {
   try {
     return new URL(url).pathname.replace(/^\/api2\/json(?=\/)/, '');
   } catch {
