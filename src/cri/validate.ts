@@ -5,31 +5,35 @@
  * CRI-O would reject, collecting every issue with its path, a stable code, a message (containerd /
  * CRI-O wording where they have one) and a gRPC status.
  *
- * Where containerd and CRI-O differ, this module chooses; each choice is listed here and tested:
+ * Where this module decides otherwise than containerd or CRI-O, docs/cri.md lists the rule with
+ * its reason in one table (D1, D2, ...), and `test/unit/cri/differences.test.ts` tests each row.
+ * The main ones:
  *
- * - **Empty container name** is rejected (CRI-O `name is empty`; containerd accepts it). Names may
- *   use letters, digits, `-` and `.` (≤ 253 characters; kubelet sends DNS-1123 labels, critest
- *   longer names) but no `_`, so the runtime name `<name>_<pod>_<ns>_<uid>_<attempt>` stays
- *   unambiguous; whitespace, `/` and control characters are rejected too.
+ * - **Container names** must be non-empty (CRI-O) letters, digits, `-` and `.`, starting and
+ *   ending with a letter or digit, without `_` (it separates the parts of the runtime name).
  * - **Duplicate (name, attempt) in a sandbox** is `AlreadyExists` carrying the holder's id in
- *   `meta.containerId` (containerd; CRI-O instead returns the existing id). Callers that want
- *   CRI-O's idempotence can read `meta.containerId`.
- * - **run_as_user together with run_as_username** is rejected, as the proto comment says ("only one
- *   ... can be specified"); containerd and CRI-O silently let the username win.
- * - **Unknown capability names** are rejected (CRI-O `unknown capability %q to add`; containerd
- *   passes them on). Names are accepted with or without `CAP_`, in any case, plus `ALL`.
- * - **Mount paths**: container_path and host_path must be absolute (CRI-O checks emptiness,
- *   containerd checks nothing); duplicate container paths are rejected.
- * - **Sysctls**: only namespaced sysctls (CRI-O's list) are accepted, and it is an error, not a
- *   skipped warning; values must not contain `+`, `=`, newlines or NUL (CVE-2022-0811).
- * - **Env**: CRI-O's rule that `HOME` must not contain a newline (CVE-2022-4318) is applied; keys
- *   must be non-empty and must not contain `=` or NUL.
- * - **Recursive read-only mounts** need the handler to support them: `features.recursiveReadOnlyMounts`
- *   defaults to false, because runc 1.1 and crun 1.8 (Debian 12) do not.
- * - **Memory limit** below `features.minimumMemoryLimitBytes` (CRI-O's 12 MiB default) is rejected.
- * - **Windows-only fields** are rejected as `Unimplemented` when present.
- * - Host-dependent checks (device nodes, mount propagation of host paths, loaded AppArmor profiles)
- *   run only when a {@link HostInspector} is given.
+ *   `meta.containerId` (containerd; CRI-O instead returns the existing id).
+ * - **run_as_user together with run_as_username** is rejected, as the proto comment says.
+ * - **Capabilities**: unknown names are rejected (CRI-O); `CAP_` is optional, any case; `ALL` is
+ *   the keyword, and `CAP_ALL` is refused with a hint (containerd does not read it as `ALL`).
+ * - **Image names** must be image references (no upper case in the repository path): syntax,
+ *   refused here, where containerd answers "failed to resolve image" at create. Whether the
+ *   image exists is found when `createContainer` resolves it.
+ * - **Sysctls**: only CRI-O's and the kubelet's list of namespaced sysctls, as an error (CRI-O
+ *   skips others with a warning; `kernel.domainname` is not on the list although runc accepts
+ *   it); values must not contain `+`, `=`, newlines or NUL (CVE-2022-0811).
+ * - **Env**: keys non-empty without `=` or control characters; `HOME` without a newline (CRI-O,
+ *   CVE-2022-4318).
+ * - **Paths**: mount, masked, readonly and working-dir paths absolute; log_path relative without
+ *   `..`; log_directory and cgroup_parent absolute.
+ * - **Recursive read-only mounts** need `features.recursiveReadOnlyMounts` (default false: runc
+ *   1.1 and crun 1.8 lack them); memory limits below `features.minimumMemoryLimitBytes` (CRI-O's
+ *   12 MiB) are rejected; Windows-only fields are `Unimplemented`.
+ * - **Host checks** run only with a {@link HostInspector}: device nodes, mount propagation,
+ *   AppArmor (any profile but Unconfined is refused on a host without AppArmor, as containerd
+ *   does; CRI-O ignores it), loaded AppArmor profiles, Localhost seccomp profiles (read and
+ *   parsed with the spec step's outcome), and pod sysctls (the name exists under /proc/sys, the
+ *   value has the kernel's shape).
  *
  * Syntax issues (unknown fields, wrong types, bad enum values) are found first; when there are any,
  * they are reported alone, because the semantic checks need a well-formed request.
