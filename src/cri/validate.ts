@@ -5,31 +5,35 @@
  * CRI-O would reject, collecting every issue with its path, a stable code, a message (containerd /
  * CRI-O wording where they have one) and a gRPC status.
  *
- * Where containerd and CRI-O differ, this module chooses; each choice is listed here and tested:
+ * Where this module decides otherwise than containerd or CRI-O, docs/cri.md lists the rule with
+ * its reason in one table (D1, D2, ...), and `test/unit/cri/differences.test.ts` tests each row.
+ * The main ones:
  *
- * - **Empty container name** is rejected (CRI-O `name is empty`; containerd accepts it). Names may
- *   use letters, digits, `-` and `.` (≤ 253 characters; kubelet sends DNS-1123 labels, critest
- *   longer names) but no `_`, so the runtime name `<name>_<pod>_<ns>_<uid>_<attempt>` stays
- *   unambiguous; whitespace, `/` and control characters are rejected too.
+ * - **Container names** must be non-empty (CRI-O) letters, digits, `-` and `.`, starting and
+ *   ending with a letter or digit, without `_` (it separates the parts of the runtime name).
  * - **Duplicate (name, attempt) in a sandbox** is `AlreadyExists` carrying the holder's id in
- *   `meta.containerId` (containerd; CRI-O instead returns the existing id). Callers that want
- *   CRI-O's idempotence can read `meta.containerId`.
- * - **run_as_user together with run_as_username** is rejected, as the proto comment says ("only one
- *   ... can be specified"); containerd and CRI-O silently let the username win.
- * - **Unknown capability names** are rejected (CRI-O `unknown capability %q to add`; containerd
- *   passes them on). Names are accepted with or without `CAP_`, in any case, plus `ALL`.
- * - **Mount paths**: container_path and host_path must be absolute (CRI-O checks emptiness,
- *   containerd checks nothing); duplicate container paths are rejected.
- * - **Sysctls**: only namespaced sysctls (CRI-O's list) are accepted, and it is an error, not a
- *   skipped warning; values must not contain `+`, `=`, newlines or NUL (CVE-2022-0811).
- * - **Env**: CRI-O's rule that `HOME` must not contain a newline (CVE-2022-4318) is applied; keys
- *   must be non-empty and must not contain `=` or NUL.
- * - **Recursive read-only mounts** need the handler to support them: `features.recursiveReadOnlyMounts`
- *   defaults to false, because runc 1.1 and crun 1.8 (Debian 12) do not.
- * - **Memory limit** below `features.minimumMemoryLimitBytes` (CRI-O's 12 MiB default) is rejected.
- * - **Windows-only fields** are rejected as `Unimplemented` when present.
- * - Host-dependent checks (device nodes, mount propagation of host paths, loaded AppArmor profiles)
- *   run only when a {@link HostInspector} is given.
+ *   `meta.containerId` (containerd; CRI-O instead returns the existing id).
+ * - **run_as_user together with run_as_username** is rejected, as the proto comment says.
+ * - **Capabilities**: unknown names are rejected (CRI-O); `CAP_` is optional, any case; `ALL` is
+ *   the keyword, and `CAP_ALL` is refused with a hint (containerd does not read it as `ALL`).
+ * - **Image names** must be image references (no upper case in the repository path): syntax,
+ *   refused here, where containerd answers "failed to resolve image" at create. Whether the
+ *   image exists is found when `createContainer` resolves it.
+ * - **Sysctls**: only CRI-O's and the kubelet's list of namespaced sysctls, as an error (CRI-O
+ *   skips others with a warning; `kernel.domainname` is not on the list although runc accepts
+ *   it); values must not contain `+`, `=`, newlines or NUL (CVE-2022-0811).
+ * - **Env**: keys non-empty without `=` or control characters; `HOME` without a newline (CRI-O,
+ *   CVE-2022-4318).
+ * - **Paths**: mount, masked, readonly and working-dir paths absolute; log_path relative without
+ *   `..`; log_directory and cgroup_parent absolute.
+ * - **Recursive read-only mounts** need `features.recursiveReadOnlyMounts` (default false: runc
+ *   1.1 and crun 1.8 lack them); memory limits below `features.minimumMemoryLimitBytes` (CRI-O's
+ *   12 MiB) are rejected; Windows-only fields are `Unimplemented`.
+ * - **Host checks** run only with a {@link HostInspector}: device nodes, mount propagation,
+ *   AppArmor (any profile but Unconfined is refused on a host without AppArmor, as containerd
+ *   does; CRI-O ignores it), loaded AppArmor profiles, Localhost seccomp profiles (read and
+ *   parsed with the spec step's outcome), and pod sysctls (the name exists under /proc/sys, the
+ *   value has the kernel's shape).
  *
  * Syntax issues (unknown fields, wrong types, bad enum values) are found first; when there are any,
  * they are reported alone, because the semantic checks need a well-formed request.
@@ -40,6 +44,7 @@ import { isIP } from 'node:net';
 import { posix } from 'node:path';
 import { CriValidationError, InvalidOptionsError, throwIfAborted } from '../errors.js';
 import type { CriValidationIssue, GrpcStatus } from '../errors.js';
+import { parseImageReference } from '../oci/image/reference.js';
 import type { HostInspector } from './host-inspector.js';
 import { formatPath, tryNormalizeCreateContainerRequest, tryNormalizePodSandboxConfig } from './normalize.js';
 import type { NormalizeOptions } from './normalize.js';
@@ -169,9 +174,19 @@ const CAPABILITIES = new Set([
   'CHECKPOINT_RESTORE',
 ]);
 
-/** Namespaced sysctls (CRI-O's allow-list): exact names and prefixes. */
+/**
+ * Namespaced sysctls as CRI-O and the kubelet list them (kubelet `pkg/kubelet/sysctl`): exact
+ * names and prefixes. The UTS sysctls (`kernel.hostname`, `kernel.domainname`) are namespaced too,
+ * and runc accepts `kernel.domainname`, but they are not on this list: the kubelet refuses them
+ * ("not a namespaced sysctl") and the spec step does too.
+ */
 const SYSCTL_EXACT = new Set(['kernel.sem']);
 const SYSCTL_IPC_PREFIXES = ['kernel.shm', 'kernel.msg', 'fs.mqueue.'];
+const SYSCTL_LIST = 'kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*';
+/** Sysctls whose value is a list of numbers and ranges (`8080,9000-9010`), not a vector of integers. */
+const SYSCTL_RANGE_LISTS = new Set(['net/ipv4/ip_local_reserved_ports']);
+const SYSCTL_INTEGER = /^-?(?:0[xX][0-9a-fA-F]+|\d+)$/;
+const SYSCTL_INTEGERS_NOW = /^-?\d+(?:\s+-?\d+)*$/;
 
 const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
 
@@ -183,6 +198,47 @@ function isAbsoluteClean(path: string): boolean {
 
 function hasDotDot(path: string): boolean {
   return DOT_DOT.test(path);
+}
+
+/**
+ * The `/proc/sys` path of a sysctl given in `.` or `/` form, swapping `.` and `/` in the dotted
+ * form as the kubelet does (`net.ipv4.conf.eth0/100.forwarding` → `net/ipv4/conf/eth0.100/forwarding`).
+ */
+function sysctlProcPath(key: string): string {
+  const first = key.search(/[./]/);
+  if (first < 0 || key[first] === '/') return key;
+  return key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
+}
+
+/** Why a pod sysctl is refused (host-independent rules), or `undefined`. */
+function sysctlProblem(key: string, value: string, ns: NormalizedNamespaceOption): string | undefined {
+  const parts = sysctlProcPath(key).split('/');
+  if (parts.some((p) => p === '' || p === '.' || p === '..') || /\s/.test(key) || CONTROL.test(key)) {
+    return `sysctl name ${JSON.stringify(key)} is not valid: it names a file under /proc/sys, in "." or "/" form, without empty, "." or ".." parts`;
+  }
+  const name = key.replace(/\//g, '.');
+  const ipc = SYSCTL_EXACT.has(name) || SYSCTL_IPC_PREFIXES.some((p) => name.startsWith(p));
+  const net = name.startsWith('net.');
+  if (!ipc && !net) return `sysctl ${JSON.stringify(key)} is not allowed: only sysctls on CRI-O's and the kubelet's list of namespaced sysctls (${SYSCTL_LIST}) can be set`;
+  if (ipc && ns.ipc === 'NODE') return `sysctl ${JSON.stringify(key)} is not allowed with host IPC (ipc namespace NODE)`;
+  if (net && ns.network === 'NODE') return `sysctl ${JSON.stringify(key)} is not allowed with host network (network namespace NODE)`;
+  if (/[+=\n\r\0]/.test(value)) return `sysctl ${JSON.stringify(key)} value must not contain '+', '=', newlines or NUL`;
+  return undefined;
+}
+
+/**
+ * Why the kernel would refuse `value` for a sysctl whose current value is `now`: when it shows
+ * integers now, it takes at most that many integers (decimal, or hex with 0x), nothing else.
+ */
+function sysctlValueProblem(procPath: string, value: string, now: string): string | undefined {
+  const current = now.trim();
+  if (SYSCTL_RANGE_LISTS.has(procPath) || !SYSCTL_INTEGERS_NOW.test(current)) return undefined;
+  const want = current.split(/\s+/).length;
+  const tokens = value.trim() === '' ? [] : value.trim().split(/\s+/);
+  if (tokens.length === 0 || tokens.length > want || !tokens.every((t) => SYSCTL_INTEGER.test(t))) {
+    return `the kernel takes ${want === 1 ? 'an integer' : `up to ${want} integers separated by spaces`} for this sysctl (it shows ${JSON.stringify(current)}), not ${JSON.stringify(value)}`;
+  }
+  return undefined;
 }
 
 function qualifiedNameError(key: string): string | undefined {
@@ -421,14 +477,8 @@ function checkSandboxConfig(issues: Issues, path: Path, c: NormalizedPodSandboxC
   checkProfile(issues, [...sp, 'apparmor'], sc.apparmor, 'apparmor');
   checkDeprecatedProfile(issues, [...sp, 'seccompProfilePath'], sc.seccompProfilePath, 'seccomp');
   for (const [key, value] of Object.entries(linux.sysctls)) {
-    const kp = [...lp, 'sysctls', key];
-    const name = key.replace(/\//g, '.');
-    const ipc = SYSCTL_EXACT.has(name) || SYSCTL_IPC_PREFIXES.some((p) => name.startsWith(p));
-    const net = name.startsWith('net.');
-    if (!ipc && !net) issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed: only namespaced sysctls (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*) can be set`);
-    else if (ipc && sc.namespaceOptions.ipc === 'NODE') issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed with host IPC (ipc namespace NODE)`);
-    else if (net && sc.namespaceOptions.network === 'NODE') issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed with host network (network namespace NODE)`);
-    if (/[+=\n\r\0]/.test(value)) issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} value must not contain '+', '=', newlines or NUL`);
+    const problem = sysctlProblem(key, value, sc.namespaceOptions);
+    if (problem) issues.add([...lp, 'sysctls', key], 'invalid_sysctl', problem);
   }
   checkResources(issues, [...lp, 'overhead'], linux.overhead, features);
   checkResources(issues, [...lp, 'resources'], linux.resources, features);
@@ -442,8 +492,32 @@ function checkCapabilities(issues: Issues, path: Path, list: string[], verb: str
   list.forEach((raw, i) => {
     const upper = raw.toUpperCase();
     const name = upper.startsWith('CAP_') ? upper.slice(4) : upper;
-    if (upper !== 'ALL' && !CAPABILITIES.has(name)) issues.add([...path, i], 'unknown_capability', `unknown capability ${JSON.stringify(raw)} to ${verb}`);
+    if (upper === 'CAP_ALL') {
+      // ALL is a keyword, not a capability: containerd matches only "ALL" and passes this on as
+      // "CAP_CAP_ALL", which runc ignores (or refuses), so it never adds or drops every capability.
+      issues.add([...path, i], 'unknown_capability', `unknown capability ${JSON.stringify(raw)} to ${verb}: ALL is a keyword, not a capability; write "ALL" to ${verb} every capability`);
+    } else if (upper !== 'ALL' && !CAPABILITIES.has(name)) {
+      issues.add([...path, i], 'unknown_capability', `unknown capability ${JSON.stringify(raw)} to ${verb}`);
+    }
   });
+}
+
+/**
+ * An image name must be an image reference (`busybox`, `registry:5000/a/b:tag`, `name@sha256:…`)
+ * or an image id (`sha256:<hex>` or hex), which both parse as references. Upper case is allowed in
+ * the registry and the tag only (containerd: `failed to resolve image`). Whether the image is in
+ * the store is found when the image is resolved (`createContainer`), not here.
+ */
+function checkImageName(issues: Issues, path: Path, image: string): void {
+  if (/\s/.test(image) || CONTROL.test(image)) {
+    issues.add(path, 'invalid_image', `image ${JSON.stringify(image)} must not contain whitespace or control characters`);
+    return;
+  }
+  try {
+    parseImageReference(image);
+  } catch (error) {
+    issues.add(path, 'invalid_image', `image ${JSON.stringify(image.slice(0, 300))} is not a valid image reference: ${(error as Error).message}`);
+  }
 }
 
 function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, sandboxConfig: NormalizedPodSandboxConfig, features: ResolvedFeatures): void {
@@ -454,7 +528,7 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
     issues.add(['config', 'metadata', 'name'], 'invalid_name', `container name ${JSON.stringify(name)} is not valid: use letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters (no '_': it separates the parts of the runtime name)`);
   }
   if (c.image.image === '') issues.add(['config', 'image', 'image'], 'required', 'CreateContainerRequest.ContainerConfig.Image.Image is empty');
-  else if (/\s/.test(c.image.image) || CONTROL.test(c.image.image)) issues.add(['config', 'image', 'image'], 'invalid_image', `image ${JSON.stringify(c.image.image)} must not contain whitespace or control characters`);
+  else checkImageName(issues, ['config', 'image', 'image'], c.image.image);
   for (const key of ['command', 'args'] as const) {
     c[key].forEach((arg, i) => {
       if (arg.includes('\0')) issues.add(['config', key, i], 'invalid_argument', `${key} entries must not contain NUL`);
@@ -491,6 +565,7 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
       if (m.hostPath !== '') issues.add([...mp, 'hostPath'], 'invalid_image_mount', 'hostpath must be empty while mount image');
       if (!m.readonly) issues.add([...mp, 'readonly'], 'invalid_image_mount', 'readonly must be true while mount image');
       if (m.image.image === '') issues.add([...mp, 'image', 'image'], 'required', 'image mount needs image.image');
+      else checkImageName(issues, [...mp, 'image', 'image'], m.image.image);
       if (m.imageSubPath !== '' && (m.imageSubPath.startsWith('/') || hasDotDot(m.imageSubPath) || m.imageSubPath.includes('\0'))) {
         issues.add([...mp, 'imageSubPath'], 'invalid_path', `image_sub_path ${JSON.stringify(m.imageSubPath)} must be a relative path inside the image, without ".."`);
       }
@@ -736,11 +811,57 @@ async function checkHost(issues: Issues, req: NormalizedCreateContainerRequest, 
     }
   }
   const sc = c.linux.securityContext;
-  const profile = sc.apparmor?.profileType === 'Localhost' ? sc.apparmor.localhostRef : sc.apparmor === undefined && sc.apparmorProfile.startsWith('localhost/') ? sc.apparmorProfile.slice('localhost/'.length) : '';
-  if (profile !== '' && !sc.privileged) {
-    const loaded = await host.apparmorProfileLoaded(profile, signal);
-    const path = ['config', 'linux', 'securityContext', sc.apparmor ? 'apparmor' : 'apparmorProfile'];
-    if (loaded === undefined) issues.add(path, 'unsupported', 'apparmor is not supported', 'FailedPrecondition');
-    else if (!loaded) issues.add(path, 'apparmor_profile_not_found', `apparmor profile not found ${profile}`, 'FailedPrecondition');
+  const sp = ['config', 'linux', 'securityContext'];
+
+  // AppArmor (containerd's rule): on a host without AppArmor, any profile but Unconfined is
+  // refused, privileged or not; a nil profile means "the runtime's default", which is none there.
+  const apparmor = sc.apparmor ?? deprecatedApparmor(sc.apparmorProfile);
+  if (apparmor && apparmor.profileType !== 'Unconfined') {
+    const path = [...sp, sc.apparmor ? 'apparmor' : 'apparmorProfile'];
+    const enabled = host.apparmorEnabled ? await host.apparmorEnabled(signal) : (await host.apparmorProfileLoaded('', signal)) !== undefined;
+    if (!enabled) {
+      issues.add(path, 'unsupported', `apparmor is not supported: this host has no AppArmor, so the ${apparmor.profileType} profile cannot be applied (ask for Unconfined or leave the profile unset)`, 'FailedPrecondition');
+    } else if (apparmor.profileType === 'Localhost' && apparmor.localhostRef !== '' && !sc.privileged) {
+      const loaded = await host.apparmorProfileLoaded(apparmor.localhostRef, signal);
+      if (!loaded) issues.add(path, 'apparmor_profile_not_found', `apparmor profile not found ${apparmor.localhostRef}`, 'FailedPrecondition');
+    }
   }
+
+  // Localhost seccomp profile: read and parsed as the spec step will (containerd: "cannot load
+  // seccomp profile"). Like the spec step, also for privileged containers.
+  const seccompRef =
+    sc.seccomp?.profileType === 'Localhost'
+      ? { path: [...sp, 'seccomp', 'localhostRef'], file: sc.seccomp.localhostRef }
+      : !sc.seccomp && sc.seccompProfilePath.startsWith('localhost/')
+        ? { path: [...sp, 'seccompProfilePath'], file: sc.seccompProfilePath.slice('localhost/'.length) }
+        : undefined;
+  if (host.readSeccompProfile && seccompRef && isAbsoluteClean(seccompRef.file)) {
+    const read = await host.readSeccompProfile(seccompRef.file, signal);
+    if (!read.ok) issues.add(seccompRef.path, read.code, read.message, read.grpcStatus);
+  }
+
+  // Pod sysctls: the kernel must know the name, and take the value.
+  if (host.sysctl) {
+    const pod = req.sandboxConfig.linux;
+    for (const [key, value] of Object.entries(pod.sysctls)) {
+      if (sysctlProblem(key, value, pod.securityContext.namespaceOptions)) continue; // already reported
+      const procPath = sysctlProcPath(key);
+      const found = await host.sysctl(procPath, signal);
+      const kp = ['sandboxConfig', 'linux', 'sysctls', key];
+      if (!found.exists) {
+        issues.add(kp, 'sysctl_not_found', `sysctl ${JSON.stringify(key)} does not exist on this host: there is no /proc/sys/${procPath}`, 'FailedPrecondition');
+        continue;
+      }
+      const problem = found.value === undefined ? undefined : sysctlValueProblem(procPath, value, found.value);
+      if (problem) issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} value is not valid: ${problem}`);
+    }
+  }
+}
+
+/** The deprecated `apparmor_profile` string as a profile (`undefined` for "" or an invalid form, reported elsewhere). */
+function deprecatedApparmor(value: string): NormalizedSecurityProfile | undefined {
+  if (value === 'runtime/default') return { profileType: 'RuntimeDefault', localhostRef: '' };
+  if (value === 'unconfined') return { profileType: 'Unconfined', localhostRef: '' };
+  if (value.startsWith('localhost/')) return { profileType: 'Localhost', localhostRef: value.slice('localhost/'.length) };
+  return undefined;
 }

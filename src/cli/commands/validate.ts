@@ -24,7 +24,9 @@ Options:
                      taken to exist and be ready, and no container exists yet
   --env-base64       read env values as base64 (proto3 JSON "bytes", cri-api >= v0.36.2)
   --rro              the runtime handler supports recursive read-only mounts
-  --host-checks      also check the host: device nodes, mount propagation, AppArmor profiles
+  --host-checks      also check the host: device nodes, mount propagation, AppArmor (available,
+                     profile loaded), Localhost seccomp profiles (readable, valid), pod sysctls
+                     (exist under /proc/sys, value of the kernel's shape)
 
 Exit codes: 0 valid, 1 failure (e.g. unreadable state directory), 2 invalid request.`;
 

@@ -103,6 +103,31 @@ describe('lxcri validate', () => {
     expect((JSON.parse(io.out()) as { error: { grpcStatus: string } }).error.grpcStatus).toBe('AlreadyExists');
   });
 
+  it('--host-checks reads Localhost seccomp profiles and checks pod sysctls on this host (issue #19)', async () => {
+    const container = join(tmp, 'seccomp-container.json');
+    const profile = join(tmp, 'no-such-profile.json');
+    writeFileSync(container, JSON.stringify({ ...fixture('container-config.json'), linux: { security_context: { seccomp: { profile_type: 'Localhost', localhost_ref: profile } } } }));
+    const pod = join(tmp, 'sysctl-pod.json');
+    writeFileSync(pod, JSON.stringify({ ...fixture('pod-config.json'), linux: { sysctls: { 'kernel.msgmax': 'abc', 'net.ipv4.no_such_sysctl': '1' } } }));
+
+    let io = captureIo();
+    expect(await main(['validate', container, '--sandbox', pod], io)).toBe(0); // without host checks: syntax only
+
+    io = captureIo();
+    expect(await main(['validate', container, '--sandbox', pod, '--host-checks'], io)).toBe(2);
+    expect(issuesOf(io.out())).toEqual([
+      expect.objectContaining({ path: 'config.linux.securityContext.seccomp.localhostRef', code: 'profile_not_found', grpcStatus: 'NotFound' }),
+      expect.objectContaining({ path: 'sandboxConfig.linux.sysctls["kernel.msgmax"]', code: 'invalid_sysctl', grpcStatus: 'InvalidArgument' }),
+      expect.objectContaining({ path: 'sandboxConfig.linux.sysctls["net.ipv4.no_such_sysctl"]', code: 'sysctl_not_found', grpcStatus: 'FailedPrecondition' }),
+    ]);
+    expect((JSON.parse(io.out()) as { error: { grpcStatus: string } }).error.grpcStatus).toBe('NotFound');
+
+    writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW' }));
+    writeFileSync(pod, JSON.stringify({ ...fixture('pod-config.json'), linux: { sysctls: { 'kernel.msgmax': '16384' } } }));
+    io = captureIo();
+    expect(await main(['validate', container, '--sandbox', pod, '--host-checks'], io)).toBe(0);
+  });
+
   it('runs as the real lxcri binary', async () => {
     const bin = fileURLToPath(new URL('../../../bin/lxcri.js', import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, [bin, 'validate', 'container-config-full.json', '--sandbox', 'pod-config-hostnet.json'], { cwd: FIXTURES });
