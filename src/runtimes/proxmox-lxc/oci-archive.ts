@@ -60,7 +60,7 @@ export async function writeOciArchive(image: ResolvedImage, path: string, option
     for (const dir of dirs) await writer.add({ name: dir, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: MTIME });
     for (const [i, blob] of unique.entries()) {
       throwIfAborted(signal, 'writing the OCI archive');
-      const source = image.layout.openBlob(blob, 'blob');
+      const source = image.layout.openBlob(blob, 'blob', 1 << 16);
       async function* counted(): AsyncIterable<Buffer> {
         for await (const chunk of source as AsyncIterable<Buffer>) {
           bytesDone += chunk.length;

@@ -5,8 +5,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { normalizeCreateContainerRequest } from '../../../../src/cri/normalize.js';
-import type { NormalizedCreateContainerRequest } from '../../../../src/cri/types.js';
 import { openImageLayout, type ResolvedImage } from '../../../../src/oci/image/layout.js';
 import { LayerCache } from '../../../../src/oci/layers/layer-cache.js';
 import { ProxmoxClient } from '../../../../src/proxmox/client.js';
@@ -59,26 +57,5 @@ export async function startWorld(busybox: BusyboxImage, version: '8.4' | '9.1', 
   };
 }
 
-/** A normalized CreateContainerRequest for the busybox image. */
-export function request(overrides: { config?: Record<string, unknown>; sandbox?: Record<string, unknown>; name?: string } = {}): NormalizedCreateContainerRequest {
-  return normalizeCreateContainerRequest({
-    podSandboxId: 'sandbox-1',
-    config: {
-      metadata: { name: overrides.name ?? 'app', attempt: 1 },
-      image: { image: 'busybox:latest' },
-      command: ['/bin/sh', '-c'],
-      args: ['echo "hello from $GREETING"; pwd; echo "IMAGE_VAR=$IMAGE_VAR"'],
-      envs: [{ key: 'GREETING', value: 'lxcri' }],
-      workingDir: '/work',
-      linux: { resources: { cpuQuota: 150000, cpuPeriod: 100000, cpuShares: 512, memoryLimitInBytes: 100 * 1024 * 1024 + 1, memorySwapLimitInBytes: 300 * 1024 * 1024 } },
-      ...overrides.config,
-    },
-    sandboxConfig: {
-      metadata: { name: 'web-pod', uid: 'uid-1', namespace: 'default', attempt: 0 },
-      hostname: 'Web_Pod.example',
-      ...overrides.sandbox,
-    },
-  });
-}
-
+export { request } from './request.js';
 export { buildBusyboxImage };
