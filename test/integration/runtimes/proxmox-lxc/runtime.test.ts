@@ -1,0 +1,209 @@
+/**
+ * ProxmoxLxcRuntime against the PVE simulator over real HTTPS, as PVE 8.4 (rootfs mode: the
+ * flattened image as a .tar.gz template) and PVE 9.1 (OCI mode: the image as an OCI archive):
+ * mapped CT parameters read back from GET config, one upload per image (also for 10 concurrent
+ * creates), rollback after failures, recovery after a lost create answer, the lifecycle verbs,
+ * list() from the description marker, and pruneTemplates. Every request must pass the
+ * simulator's parameter checks.
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodePropertyString } from '../../../../src/proxmox/property-string.js';
+import { formatMarker, parseMarker } from '../../../../src/runtimes/proxmox-lxc/ct-params.js';
+import { caught } from '../../../helpers/caught.js';
+import { missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
+import { missing } from '../../../helpers/requirements.js';
+import { buildBusyboxImage, request, startWorld, type LxcWorld } from './helpers.js';
+
+const skip = missing({ root: true, tools: ['umoci', 'getfattr', 'setfattr'] }) ?? missingBusybox();
+
+describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the simulator (PVE %s)', (version) => {
+  const mode = version === '9.1' ? 'oci' : 'rootfs';
+  let busybox: BusyboxImage;
+  let world: LxcWorld | undefined;
+  const open = async (...args: Parameters<typeof startWorld> extends [unknown, unknown, ...infer R] ? R : never): Promise<LxcWorld> => {
+    world = await startWorld(busybox, version, ...args);
+    return world;
+  };
+
+  beforeAll(async () => {
+    busybox = await buildBusyboxImage();
+  }, 60_000);
+  afterAll(async () => {
+    await busybox?.cleanup();
+  });
+  afterEach(async () => {
+    if (!world) return;
+    // every request of the test passed the simulator's parameter checks
+    const refused = world.sim.state.requestLog.filter((e) => e.status === 400 && !(e.path === '/cluster/nextid' && e.params['vmid'] !== undefined));
+    const w = world;
+    world = undefined;
+    await w.close();
+    expect(refused.map((e) => `${e.method} ${e.path} ${e.statusText}`)).toEqual([]);
+  });
+
+  const uploads = (w: LxcWorld): number => w.sim.state.requestLog.filter((e) => e.method === 'POST' && /\/upload$/.test(e.path)).length;
+
+  it('creates a CT whose config reads back exactly the mapped parameters', async () => {
+    const w = await open();
+    const progress: string[] = [];
+    const ct = await w.runtime.create(request(), w.image, { containerId: 'ctr-1', onProgress: (p) => progress.push(p.phase) });
+    expect(ct.mode).toBe(mode);
+    expect(ct.node).toBe('pve1');
+    expect(ct.templateVolid).toMatch(mode === 'oci' ? /^local:vztmpl\/lxcri-[0-9a-f]{16}\.tar$/ : /^local:vztmpl\/lxcri-[0-9a-f]{16}-[0-9a-f]{8}\.tar\.gz$/);
+    expect(new Set(progress)).toEqual(
+      new Set(['placement', 'template-lookup', ...(mode === 'rootfs' ? ['rootfs'] : []), 'template-build', 'upload', 'template-task', 'create', ...(mode === 'oci' ? ['configure'] : [])]),
+    );
+
+    const { digest: _digest, ...config } = await w.client.lxc.config(ct.node, ct.vmid);
+    const description = formatMarker({ containerId: 'ctr-1', name: 'app', attempt: 1, sandboxId: 'sandbox-1', imageDigest: w.image.manifestDigest, template: ct.templateVolid, mode });
+    const command = `/bin/sh "-c" 'echo "hello from $GREETING"; pwd; echo "IMAGE_VAR=$IMAGE_VAR"'`;
+    expect(config).toEqual({
+      arch: 'amd64',
+      hostname: 'web-pod-example',
+      memory: 101,
+      swap: 199,
+      cores: 2,
+      cpulimit: 1.5,
+      cpuunits: 20,
+      ostype: 'unmanaged',
+      rootfs: `local-lvm:vm-${ct.vmid}-disk-0,size=4G`,
+      // PVE 9.1 appends host-managed=1 to every net[n] of an application container
+      net0: `${encodePropertyString('net', { name: 'eth0', bridge: 'vmbr0', ip: 'dhcp' })}${mode === 'oci' ? ',host-managed=1' : ''}`,
+      unprivileged: 1,
+      features: 'nesting=1',
+      tags: 'lxcri',
+      description,
+      ...(mode === 'oci'
+        ? { entrypoint: command, cmode: 'console', env: 'PATH=/bin\0HOSTNAME=Web_Pod.example\0IMAGE_VAR=from-image\0SHARED=image\0GREETING=lxcri' }
+        : {}),
+    });
+    expect(parseMarker(config['description'])).toMatchObject({ containerId: 'ctr-1', imageDigest: w.image.manifestDigest });
+    expect(uploads(w)).toBe(1);
+    const create = w.sim.state.requestLog.find((e) => e.method === 'POST' && e.path === '/nodes/pve1/lxc');
+    expect(create?.params).toMatchObject({ start: '0', unprivileged: '1', storage: 'local-lvm', ostemplate: ct.templateVolid });
+  });
+
+  it('reuses the cached template: a second create uploads nothing', async () => {
+    const w = await open();
+    const a = await w.runtime.create(request(), w.image, { containerId: 'ctr-a' });
+    // a new runtime (another process) finds the template on the storage
+    const b = await w.makeRuntime().create(request({ name: 'app2' }), w.image, { containerId: 'ctr-b' });
+    expect(b.templateVolid).toBe(a.templateVolid);
+    expect(b.vmid).not.toBe(a.vmid);
+    expect(uploads(w)).toBe(1);
+  });
+
+  it('10 concurrent creates of one image: 1 upload, 10 CTs, 10 distinct VMIDs', async () => {
+    const w = await open();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => w.runtime.create(request({ name: `c${i}` }), w.image, { containerId: `ctr-${i}` })));
+    expect(uploads(w)).toBe(1);
+    expect(new Set(results.map((r) => r.vmid)).size).toBe(10);
+    expect(new Set(results.map((r) => r.templateVolid)).size).toBe(1);
+    expect(w.sim.state.cts.size).toBe(10);
+    const listed = await w.runtime.list();
+    expect(listed.map((c) => c.containerId).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `ctr-${i}`).sort());
+  }, 60_000);
+
+  it('a failing create task leaves no CT', async () => {
+    const w = await open();
+    w.sim.state.addFault({ kind: 'task-failure', taskType: 'vzcreate', exitStatus: 'unable to create CT - disk full', times: 1 });
+    const error = await caught(w.runtime.create(request(), w.image, { containerId: 'ctr-fail' }));
+    expect(error).toMatchObject({ code: 'ERR_PVE_TASK' });
+    expect(error.message).toContain('disk full');
+    expect(error.message).toMatch(/rollback: CT \d+ was not left behind/);
+    expect(w.sim.state.cts.size).toBe(0);
+  });
+
+  it.runIf(version === '9.1')('a failure after create (the config PUT) destroys the CT and reports both', async () => {
+    const w = await open();
+    w.sim.state.addFault({ kind: 'http-error', match: { method: 'PUT', path: /\/lxc\/\d+\/config$/ }, status: 500, message: 'injected config failure', times: 10 });
+    const error = await caught(w.runtime.create(request(), w.image, { containerId: 'ctr-put' }));
+    expect(error).toMatchObject({ code: 'ERR_PVE_HTTP', grpcStatus: 'Internal' });
+    expect(error.message).toMatch(/injected config failure.*\(rollback: CT \d+ destroyed\)/);
+    expect(w.sim.state.cts.size).toBe(0);
+    const destroy = w.sim.state.requestLog.find((e) => e.method === 'DELETE' && /\/lxc\/\d+$/.test(e.path));
+    expect(destroy?.params).toMatchObject({ purge: '1' });
+  });
+
+  it('a lost answer to the create POST leaves exactly one CT, found by its marker', async () => {
+    const w = await open();
+    w.sim.state.addFault({ kind: 'lose-response', match: { method: 'POST', path: '/nodes/pve1/lxc' }, times: 1 });
+    const ct = await w.runtime.create(request(), w.image, { containerId: 'ctr-lost' });
+    expect(w.sim.state.cts.size).toBe(1);
+    expect(w.sim.state.cts.get(ct.vmid)).toBeDefined();
+    const posts = w.sim.state.requestLog.filter((e) => e.method === 'POST' && e.path === '/nodes/pve1/lxc');
+    expect(posts.map((e) => [e.fault, e.dropped])).toEqual([['lose-response', true]]);
+    expect((await w.runtime.list()).map((c) => [c.containerId, c.vmid])).toEqual([['ctr-lost', ct.vmid]]);
+  });
+
+  it('start, status, stop, remove; remove is idempotent', async () => {
+    const w = await open();
+    const ct = await w.runtime.create(request(), w.image, { containerId: 'ctr-life' });
+    expect(await w.runtime.status(ct)).toMatchObject({ state: 'created', pveStatus: 'stopped' });
+    await w.runtime.start(ct);
+    const running = await w.runtime.status(ct);
+    expect(running).toMatchObject({ state: 'running', pveStatus: 'running' });
+    expect(running.startedAt).toBeInstanceOf(Date);
+    await w.runtime.start(ct); // already running: no error
+    await w.runtime.stop(ct, 10);
+    const exited = await w.runtime.status(ct);
+    expect(exited).toMatchObject({ state: 'exited', pveStatus: 'stopped' });
+    expect(exited.finishedAt?.getTime()).toBeGreaterThanOrEqual(exited.startedAt?.getTime() ?? Infinity);
+    expect(w.sim.state.requestLog.some((e) => e.path.endsWith('/status/shutdown') && e.params['timeout'] === '10')).toBe(true);
+    await w.runtime.stop(ct, 10); // stopped: nothing to do
+    await w.runtime.remove(ct);
+    expect(w.sim.state.cts.has(ct.vmid)).toBe(false);
+    await w.runtime.remove(ct);
+    expect(await caught(w.runtime.status(ct))).toMatchObject({ code: 'ERR_NOT_FOUND' });
+  });
+
+  it('start waits for the create lock instead of failing with a lock timeout', async () => {
+    const w = await open({ taskDurationsMs: { default: 10, vzcreate: 400 }, lockTimeoutMs: 100 });
+    // the CT exists (locked) while its create task runs: start it from another "process"
+    const creating = w.runtime.create(request(), w.image, { containerId: 'ctr-lock' });
+    const deadline = Date.now() + 20_000;
+    while (w.sim.state.cts.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const [vmid] = [...w.sim.state.cts.keys()];
+    await w.makeRuntime().start({ node: 'pve1', vmid: vmid as number });
+    await creating;
+    expect(w.sim.state.cts.get(vmid as number)?.status).toBe('running');
+  });
+
+  it('pruneTemplates removes templates no CT was made from', async () => {
+    const w = await open();
+    const ct = await w.runtime.create(request(), w.image, { containerId: 'ctr-p' });
+    expect((await w.runtime.pruneTemplates({})).removed).toEqual([]);
+    await w.runtime.remove(ct);
+    expect((await w.runtime.pruneTemplates({ keep: 1 })).removed).toEqual([]);
+    expect((await w.runtime.pruneTemplates({ olderThan: 3_600_000 })).removed).toEqual([]);
+    expect((await w.runtime.pruneTemplates({ olderThan: 0 })).removed).toEqual([ct.templateVolid]);
+    const content = await w.client.storage.content('pve1', 'local', { content: 'vztmpl' });
+    expect(content.map((c) => c.volid)).not.toContain(ct.templateVolid);
+  });
+
+  it.runIf(version === '8.4')('rootfs template: numeric owners, modes, symlinks, the generated /sbin/init', async () => {
+    const w = await open();
+    const ct = await w.runtime.create(request(), w.image, { containerId: 'ctr-tar' });
+    const path = w.sim.state.volumePath('pve1', ct.templateVolid) as string;
+    const listing = execFileSync('tar', ['-tvzf', path, '--numeric-owner'], { encoding: 'utf8' });
+    expect(listing).toMatch(/^drwxrwxrwt 0\/0 +0 .* \.\/tmp\/$/m);
+    expect(listing).toMatch(/^lrwxrwxrwx 0\/0 +0 .* \.\/bin\/sh -> busybox$/m);
+    expect(listing).toMatch(/^-rwxr-xr-x 0\/0 +\d+ .* \.\/sbin\/init$/m);
+    const init = execFileSync('tar', ['-xzOf', path, './sbin/init'], { encoding: 'utf8' });
+    expect(init).toContain("export GREETING='lxcri'");
+    expect(init).toContain("cd '/work' || exit 127");
+    expect(init).toContain(`exec '/bin/sh' '-c' 'echo "hello from $GREETING"; pwd; echo "IMAGE_VAR=$IMAGE_VAR"'`);
+  });
+
+  it.runIf(version === '9.1')('OCI mode refuses a CRI user it cannot apply, before anything is uploaded', async () => {
+    const w = await open();
+    const base = request();
+    const withUser = request({ config: { linux: { securityContext: { runAsUser: { value: 1000 } } } } });
+    expect(base.config.linux.securityContext.runAsUser).toBeUndefined();
+    const error = await caught(w.runtime.create(withUser, w.image, { containerId: 'ctr-user' }));
+    expect(error).toMatchObject({ code: 'ERR_FAILED_PRECONDITION' });
+    expect(error.message).toContain('rootfs mode');
+    expect(uploads(w)).toBe(0);
+  });
+});
