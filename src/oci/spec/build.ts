@@ -13,7 +13,7 @@ import type {
   NormalizedMount,
   NormalizedSecurityProfile,
 } from '../../cri/types.js';
-import { DEFAULT_CAPABILITIES, defaultMounts, defaultSeccompProfile } from './defaults.js';
+import { DEFAULT_CAPABILITIES, defaultMounts, defaultSeccompProfile, denyListSeccompProfile } from './defaults.js';
 import { resolveBuildRuntimeSpecOptions, type BuildRuntimeSpecOptions, type ResolvedBuildRuntimeSpecOptions } from './options.js';
 import {
   ociRuntimeSpecSchema,
@@ -89,8 +89,9 @@ class IssueList {
  *   (the official schema's enum; containerd writes `rslave`/`rshared`).
  * - **resources**, **oomScoreAdj** (whenever resources are given), **sysctls** (only namespaced
  *   ones, and not for a namespace shared with the host — CRI-O's rule; containerd applies them
- *   to the pause container), **seccomp** (nil → none, RuntimeDefault → this project's profile,
- *   Localhost → the given file's content), **AppArmor**, **SELinux** labels, **namespaces**
+ *   to the pause container), **seccomp** (nil → none, RuntimeDefault → the default profile,
+ *   Localhost → the given file's content; RuntimeDefault is containerd's allow-list resolved
+ *   for the container's arch and bounding capabilities), **AppArmor**, **SELinux** labels, **namespaces**
  *   (the sandbox's network/ipc/uts/pid paths; network and IPC follow the pod's mode, the
  *   container's own network/ipc mode is ignored as in containerd; pid modes; user namespace
  *   only with mappings),
@@ -133,7 +134,7 @@ export function buildRuntimeSpec(
   const ownUts = namespaces.some((n) => n.type === 'uts' && n.path === undefined);
 
   const { mounts, rootfsPropagation } = buildMounts(config.mounts, privileged, opts, issues);
-  const seccomp = privileged ? undefined : buildSeccomp(sc, opts, issues);
+  const seccomp = privileged ? undefined : buildSeccomp(sc, capabilities.bounding ?? [], opts, issues);
   const apparmorProfile = privileged ? undefined : buildApparmor(sc, opts, issues);
   const selinux = privileged ? undefined : buildSelinux(request, issues);
   const sysctl = buildSysctls(request.sandboxConfig.linux.sysctls, hasNs('ipc'), hasNs('network'), issues);
@@ -404,7 +405,7 @@ function deprecatedProfile(value: string, path: string, issues: IssueList): Norm
   return undefined;
 }
 
-function buildSeccomp(sc: NormalizedLinuxContainerSecurityContext, opts: ResolvedBuildRuntimeSpecOptions, issues: IssueList): OciSeccomp | undefined {
+function buildSeccomp(sc: NormalizedLinuxContainerSecurityContext, bounding: readonly string[], opts: ResolvedBuildRuntimeSpecOptions, issues: IssueList): OciSeccomp | undefined {
   const path = sc.seccomp ? `${SC}.seccomp` : `${SC}.seccompProfilePath`;
   const profile = sc.seccomp ?? deprecatedProfile(sc.seccompProfilePath, path, issues);
   if (!profile) return undefined;
@@ -413,7 +414,10 @@ function buildSeccomp(sc: NormalizedLinuxContainerSecurityContext, opts: Resolve
     return undefined;
   }
   if (profile.profileType === 'Unconfined') return undefined;
-  if (profile.profileType === 'RuntimeDefault') return opts.defaultSeccompProfile ?? defaultSeccompProfile(opts.arch);
+  if (profile.profileType === 'RuntimeDefault') {
+    if (opts.defaultSeccompProfile) return opts.defaultSeccompProfile;
+    return opts.runtimeDefaultSeccomp === 'deny-list' ? denyListSeccompProfile(opts.arch) : defaultSeccompProfile(opts.arch, bounding);
+  }
   const content = opts.seccompProfiles[profile.localhostRef];
   if (content === undefined) {
     issues.add(sc.seccomp ? `${path}.localhostRef` : path, 'profile_not_found', `seccomp profile ${JSON.stringify(profile.localhostRef)} was not loaded`, 'NotFound');

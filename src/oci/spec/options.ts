@@ -130,8 +130,16 @@ export const buildRuntimeSpecOptionsSchema = z.strictObject({
    */
   arch: z.string().default(process.arch),
   /**
-   * Overrides this project's RuntimeDefault seccomp profile.
-   * @defaultValue `defaultSeccompProfile(arch)`
+   * What `RuntimeDefault` seccomp means: `'allow-list'` is containerd's and CRI-O's semantics
+   * (`defaultSeccompProfile(arch, bounding)`: EPERM for every syscall not listed, more unlocked by
+   * capabilities); `'deny-list'` is the opt-in looser profile (`denyListSeccompProfile(arch)`:
+   * allow all but a list of dangerous syscalls).
+   * @defaultValue `'allow-list'`
+   */
+  runtimeDefaultSeccomp: z.enum(['allow-list', 'deny-list']).default('allow-list'),
+  /**
+   * Overrides the RuntimeDefault seccomp profile altogether (wins over `runtimeDefaultSeccomp`).
+   * @defaultValue `defaultSeccompProfile(arch, <the container's bounding capabilities>)`
    */
   defaultSeccompProfile: ociSeccompSchema.optional(),
   /**
