@@ -154,6 +154,24 @@ export const buildRuntimeSpecOptionsSchema = z.strictObject({
    */
   allCapabilities: z.array(z.string().regex(/^CAP_[A-Z_]+$/)).default([...ALL_CAPABILITIES]),
   /**
+   * Files the pod shares between its containers, made by whoever runs the sandbox (absolute host
+   * paths), bound as containerd does unless a CRI mount already targets the path:
+   * `hostsPath` → `/etc/hosts`, `hostnamePath` → `/etc/hostname`, `resolvConfPath` →
+   * `/etc/resolv.conf` (`rbind`, `rprivate`, `rw` — `ro` when the container's rootfs is read-only),
+   * and `shmPath` → `/dev/shm` (`rbind`, `rprivate`, `rw`) when the pod's IPC namespace is the
+   * pod's own. A host-IPC pod always gets the host's `/dev/shm`; without `shmPath` a pod-IPC
+   * container keeps its private 64 MiB tmpfs.
+   * @defaultValue none (no pod files)
+   */
+  podFiles: z
+    .strictObject({
+      hostsPath: z.string().regex(/^\//, 'must be an absolute path').optional(),
+      hostnamePath: z.string().regex(/^\//, 'must be an absolute path').optional(),
+      resolvConfPath: z.string().regex(/^\//, 'must be an absolute path').optional(),
+      shmPath: z.string().regex(/^\//, 'must be an absolute path').optional(),
+    })
+    .optional(),
+  /**
    * The value of the `io.kubernetes.cri.image-name` annotation.
    * @defaultValue `config.image.userSpecifiedImage`, else `config.image.image`
    */

@@ -5,7 +5,7 @@
  * pod-shared files, and mount propagation.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -246,6 +246,42 @@ describe.each(RUNTIMES)('generated bundles under $name', (rt) => {
         expect(r.bundle.spec.linux.seccomp?.defaultAction).toBe('SCMP_ACT_ALLOW');
         expect(probeResults(r.out)).toMatchObject({ unshare: 'EPERM', mount: 'EPERM', keyctl: 'EPERM', bpf: 'EPERM', kexec_load: 'EPERM', unassigned: 'ENOSYS', clone_newuser: 'OK', kcmp: 'EPERM', personality_noaslr: 'OK' });
       });
+    });
+
+    it('pod files: containers see the pod’s hosts, hostname and resolv.conf and share its /dev/shm; a read-only rootfs makes the files read-only', async () => {
+      const pod = join(base, 'pod-files');
+      await mkdir(pod);
+      const podFiles = { hostsPath: join(pod, 'hosts'), hostnamePath: join(pod, 'hostname'), resolvConfPath: join(pod, 'resolv.conf'), shmPath: join(pod, 'shm') };
+      await writeFile(podFiles.hostsPath, '127.0.0.1 localhost\n10.1.2.3 spec-pod\n');
+      await writeFile(podFiles.hostnamePath, 'spec-pod\n');
+      await writeFile(podFiles.resolvConfPath, 'nameserver 10.96.0.10\nsearch e2e.svc.cluster.local\n');
+      await mkdir(podFiles.shmPath);
+      // what the sandbox does for the pod: one 64 MiB tmpfs shared by its containers
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=1777', 'shm', podFiles.shmPath]);
+      try {
+        const writer = await runContainer(
+          {
+            command: ['sh', '-c', 'cat /etc/hosts /etc/hostname /etc/resolv.conf; echo from-writer > /dev/shm/shared; echo "# added" >> /etc/hosts && echo HOSTS=rw'],
+          },
+          { spec: { podFiles } },
+        );
+        expect(writer.exitCode).toBe(0);
+        expect(writer.out).toEqual(['127.0.0.1 localhost', '10.1.2.3 spec-pod', 'spec-pod', 'nameserver 10.96.0.10', 'search e2e.svc.cluster.local', 'HOSTS=rw']);
+        expect(await readFile(join(podFiles.shmPath, 'shared'), 'utf8')).toBe('from-writer\n');
+        expect(await readFile(podFiles.hostsPath, 'utf8')).toContain('# added');
+
+        const reader = await runContainer(
+          {
+            command: ['sh', '-c', 'cat /dev/shm/shared; if echo x >> /etc/resolv.conf; then echo RESOLV=rw; else echo RESOLV=ro; fi; if touch /dev/shm/ok; then echo SHM=rw; fi'],
+            linux: { security_context: { readonly_rootfs: true } },
+          },
+          { spec: { podFiles } },
+        );
+        expect(reader.out).toEqual(['from-writer', 'RESOLV=ro', 'SHM=rw']);
+        expect(await readFile(podFiles.resolvConfPath, 'utf8')).toBe('nameserver 10.96.0.10\nsearch e2e.svc.cluster.local\n');
+      } finally {
+        await run('umount', [podFiles.shmPath]);
+      }
     });
   });
 });
