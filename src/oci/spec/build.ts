@@ -13,7 +13,7 @@ import type {
   NormalizedMount,
   NormalizedSecurityProfile,
 } from '../../cri/types.js';
-import { DEFAULT_CAPABILITIES, defaultMounts, defaultSeccompProfile, denyListSeccompProfile } from './defaults.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, defaultMounts, defaultSeccompProfile, denyListSeccompProfile } from './defaults.js';
 import { resolveBuildRuntimeSpecOptions, type BuildRuntimeSpecOptions, type ResolvedBuildRuntimeSpecOptions } from './options.js';
 import {
   ociRuntimeSpecSchema,
@@ -364,7 +364,8 @@ function allCaps(all: readonly string[]): OciCapabilities {
 
 function buildCapabilities(sc: NormalizedLinuxContainerSecurityContext, all: readonly string[], issues: IssueList): OciCapabilities {
   const caps = sc.capabilities;
-  const known = new Set(all);
+  // names are checked against every capability the kernel knows, not only what ALL grants here
+  const known = new Set([...ALL_CAPABILITIES, ...all]);
   const check = (list: string[], field: string): string[] =>
     list.flatMap((name, i) => {
       if (name.toUpperCase() === 'ALL') return [];

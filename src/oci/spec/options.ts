@@ -149,7 +149,9 @@ export const buildRuntimeSpecOptionsSchema = z.strictObject({
    */
   apparmorDefaultProfile: z.string().optional(),
   /**
-   * What `ALL` and privileged grant.
+   * What `ALL` and privileged grant (`writeBundle` passes the bounding set of the running process,
+   * as containerd's `cap.Current()`, from `detectHostSpecDefaults()`). Capability names in the
+   * request are checked against every capability the kernel knows, not against this list.
    * @defaultValue every capability up to `CAP_CHECKPOINT_RESTORE`
    */
   allCapabilities: z.array(z.string().regex(/^CAP_[A-Z_]+$/)).default([...ALL_CAPABILITIES]),

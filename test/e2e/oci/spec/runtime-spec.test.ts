@@ -22,7 +22,21 @@ import { missing } from '../../../helpers/requirements.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
-const CRUN_WORKAROUND = ['unshare', '-m', '--', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"'];
+/**
+ * DEVELOPERS.md's crun workaround, but keeping mount propagation (`unshare -m` alone makes every
+ * mount private, which would hide what the propagation tests look for): the cgroup mounts are made
+ * private in crun's namespace before the umount, so nothing propagates back to the host.
+ */
+const CRUN_WORKAROUND = [
+  'unshare',
+  '-m',
+  '--propagation',
+  'unchanged',
+  '--',
+  'sh',
+  '-c',
+  'for m in /sys/fs/cgroup /sys/fs/cgroup/unified; do mount --make-private "$m" 2>/dev/null; done; umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"',
+];
 
 interface RuntimeCase {
   name: string;
@@ -108,7 +122,7 @@ describe.each(RUNTIMES)('generated bundles under $name', (rt) => {
      */
     async function runContainer(
       config: Record<string, unknown>,
-      options: { sandbox?: Record<string, unknown>; spec?: WriteBundleOptions['spec']; prepare?: (bundle: Bundle) => Promise<void>; whileRunning?: (bundle: Bundle) => Promise<void> } = {},
+      options: { sandbox?: Record<string, unknown>; spec?: WriteBundleOptions['spec']; prepare?: ((bundle: Bundle) => Promise<void>) | undefined; whileRunning?: (bundle: Bundle) => Promise<void> } = {},
     ): Promise<{ out: string[]; err: string[]; exitCode: number | null; bundle: Bundle }> {
       const id = `${rt.name}-${++seq}`;
       const request = normalizeCreateContainerRequest({
@@ -282,6 +296,106 @@ describe.each(RUNTIMES)('generated bundles under $name', (rt) => {
       } finally {
         await run('umount', [podFiles.shmPath]);
       }
+    });
+
+    /** A host directory that is a shared mount point, as kubelet requires of propagation sources. */
+    async function sharedSource(name: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+      const path = join(base, name);
+      await mkdir(path);
+      await run('mount', ['--bind', path, path]);
+      await run('mount', ['--make-shared', path]);
+      return {
+        path,
+        cleanup: async () => {
+          for (const m of (await mountsBelow(path)).reverse()) await run('umount', ['-l', m]).catch(() => undefined);
+          await run('umount', ['-l', path]).catch(() => undefined);
+        },
+      };
+    }
+
+    /** Polls for `file` until `deadlineMs`. */
+    async function appears(file: string, deadlineMs = 5_000): Promise<boolean> {
+      const end = Date.now() + deadlineMs;
+      for (;;) {
+        if (await readFile(file).then(() => true, () => false)) return true;
+        if (Date.now() > end) return false;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+
+    const privilegedPod = { linux: { security_context: { privileged: true } } };
+
+    async function hostToContainer(override?: string): Promise<{ out: string[]; rootfsPropagation: string | undefined }> {
+      const src = await sharedSource(`h2c-${++seq}`);
+      try {
+        const r = await runContainer(
+          {
+            command: ['sh', '-c', 'i=0; while [ ! -e /mnt/h2c/sub/marker ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; if [ -e /mnt/h2c/sub/marker ]; then echo SEEN; else echo NOT_SEEN; fi'],
+            mounts: [{ container_path: '/mnt/h2c', host_path: src.path, propagation: 'PROPAGATION_HOST_TO_CONTAINER' }],
+          },
+          {
+            prepare: override === undefined ? undefined : (b) => patchPropagation(b, override),
+            whileRunning: async () => {
+              // after the container started: a new mount on the host, under the source
+              await mkdir(join(src.path, 'sub'));
+              await run('mount', ['-t', 'tmpfs', 'tmpfs', join(src.path, 'sub')]);
+              await writeFile(join(src.path, 'sub', 'marker'), 'from the host\n');
+            },
+          },
+        );
+        return { out: r.out, rootfsPropagation: r.bundle.spec.linux.rootfsPropagation };
+      } finally {
+        await src.cleanup();
+      }
+    }
+
+    async function bidirectional(override?: string): Promise<{ out: string[]; seenOnHost: boolean; rootfsPropagation: string | undefined }> {
+      const src = await sharedSource(`bidi-${++seq}`);
+      let seenOnHost = false;
+      try {
+        const r = await runContainer(
+          {
+            command: ['sh', '-c', 'mkdir -p /mnt/bidi/inner && mount -t tmpfs tmpfs /mnt/bidi/inner && echo inside > /mnt/bidi/inner/marker && echo MOUNTED && touch /mnt/bidi/mounted; i=0; while [ ! -e /mnt/bidi/done ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done'],
+            mounts: [{ container_path: '/mnt/bidi', host_path: src.path, propagation: 'PROPAGATION_BIDIRECTIONAL' }],
+            linux: { security_context: { privileged: true } },
+          },
+          {
+            sandbox: privilegedPod,
+            prepare: override === undefined ? undefined : (b) => patchPropagation(b, override),
+            whileRunning: async () => {
+              // the flag is written beside the mount point, in the shared directory itself: once it is
+              // there the mount inside is done, and it propagated or it did not
+              expect(await appears(join(src.path, 'mounted'))).toBe(true);
+              seenOnHost = await readFile(join(src.path, 'inner', 'marker')).then(() => true, () => false);
+              await writeFile(join(src.path, 'done'), '');
+            },
+          },
+        );
+        return { out: r.out, seenOnHost, rootfsPropagation: r.bundle.spec.linux.rootfsPropagation };
+      } finally {
+        await src.cleanup();
+      }
+    }
+
+    async function patchPropagation(bundle: Bundle, value: string): Promise<void> {
+      const config = JSON.parse(await readFile(bundle.configPath, 'utf8')) as { linux: Record<string, unknown> };
+      if (value === 'none') delete config.linux['rootfsPropagation'];
+      else config.linux['rootfsPropagation'] = value;
+      await writeFile(bundle.configPath, JSON.stringify(config));
+    }
+
+    it('HOST_TO_CONTAINER: a mount made on the host under the source after the start is seen inside; rootfsPropagation "slave" (containerd’s "rslave" behaves the same)', async () => {
+      const generated = await hostToContainer();
+      expect(generated).toEqual({ out: ['SEEN'], rootfsPropagation: 'slave' });
+      expect((await hostToContainer('rslave')).out).toEqual(['SEEN']);
+    });
+
+    it('BIDIRECTIONAL: a mount made inside appears on the host; rootfsPropagation "shared" (containerd’s "rshared" the same, a slave root does not)', async () => {
+      const generated = await bidirectional();
+      expect(generated).toEqual({ out: ['MOUNTED'], seenOnHost: true, rootfsPropagation: 'shared' });
+      expect(await bidirectional('rshared')).toMatchObject({ out: ['MOUNTED'], seenOnHost: true });
+      // the control: with the root a recursive slave (runc's default) the mount stays inside
+      expect(await bidirectional('rslave')).toMatchObject({ out: ['MOUNTED'], seenOnHost: false });
     });
   });
 });

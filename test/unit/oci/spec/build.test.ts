@@ -201,6 +201,11 @@ describe('capabilities (§7 #23)', () => {
       { path: 'config.linux.securityContext.capabilities.addCapabilities[1]', code: 'unknown_capability', message: 'unknown capability "NET_ADMN"' },
     ]);
   });
+  it('allCapabilities (the host’s bounding set) limits ALL and privileged, not which names are known', () => {
+    const reduced = ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE');
+    expect(build(sc({ capabilities: { add_capabilities: ['ALL'] } }), undefined, { allCapabilities: reduced }).process.capabilities?.bounding).toEqual(reduced);
+    expect(build(sc({ capabilities: { add_capabilities: ['SYS_RESOURCE'] } }), undefined, { allCapabilities: reduced }).process.capabilities?.bounding).toContain('CAP_SYS_RESOURCE');
+  });
 });
 
 describe('privileged', () => {
