@@ -13,7 +13,7 @@ import type {
   NormalizedMount,
   NormalizedSecurityProfile,
 } from '../../cri/types.js';
-import { DEFAULT_CAPABILITIES, defaultMounts, defaultSeccompProfile } from './defaults.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, defaultMounts, defaultSeccompProfile, denyListSeccompProfile } from './defaults.js';
 import { resolveBuildRuntimeSpecOptions, type BuildRuntimeSpecOptions, type ResolvedBuildRuntimeSpecOptions } from './options.js';
 import {
   ociRuntimeSpecSchema,
@@ -85,12 +85,15 @@ class IssueList {
  * - **mounts**: the defaults (`/proc`, `/dev`, `/dev/pts`, `/dev/shm`, `/dev/mqueue`, `/sys`,
  *   `/sys/fs/cgroup`) minus those a CRI mount replaces (a CRI `/dev` or `/sys` also replaces
  *   everything below it — CRI-O's rule for `/sys`), then CRI binds sorted by depth with
- *   `rbind`, `rprivate|rslave|rshared`, `ro|rw|rro`. `rootfsPropagation` is `slave`/`shared`
+ *   `rbind`, `rprivate|rslave|rshared`, `ro|rw|rro`; the pod's files (`podFiles`: `/etc/hosts`,
+ *   `/etc/hostname`, `/etc/resolv.conf`, `/dev/shm`) and a host-IPC pod's `/dev/shm` are bound
+ *   as containerd does. `rootfsPropagation` is `slave`/`shared`
  *   (the official schema's enum; containerd writes `rslave`/`rshared`).
  * - **resources**, **oomScoreAdj** (whenever resources are given), **sysctls** (only namespaced
  *   ones, and not for a namespace shared with the host — CRI-O's rule; containerd applies them
- *   to the pause container), **seccomp** (nil → none, RuntimeDefault → this project's profile,
- *   Localhost → the given file's content), **AppArmor**, **SELinux** labels, **namespaces**
+ *   to the pause container), **seccomp** (nil → none, RuntimeDefault → the default profile,
+ *   Localhost → the given file's content; RuntimeDefault is containerd's allow-list resolved
+ *   for the container's arch and bounding capabilities), **AppArmor**, **SELinux** labels, **namespaces**
  *   (the sandbox's network/ipc/uts/pid paths; network and IPC follow the pod's mode, the
  *   container's own network/ipc mode is ignored as in containerd; pid modes; user namespace
  *   only with mappings),
@@ -132,8 +135,8 @@ export function buildRuntimeSpec(
   const hasNs = (type: OciNamespace['type']): boolean => namespaces.some((n) => n.type === type);
   const ownUts = namespaces.some((n) => n.type === 'uts' && n.path === undefined);
 
-  const { mounts, rootfsPropagation } = buildMounts(config.mounts, privileged, opts, issues);
-  const seccomp = privileged ? undefined : buildSeccomp(sc, opts, issues);
+  const { mounts, rootfsPropagation } = buildMounts(config.mounts, podFileMounts(request, opts), privileged, opts, issues);
+  const seccomp = privileged ? undefined : buildSeccomp(sc, capabilities.bounding ?? [], opts, issues);
   const apparmorProfile = privileged ? undefined : buildApparmor(sc, opts, issues);
   const selinux = privileged ? undefined : buildSelinux(request, issues);
   const sysctl = buildSysctls(request.sandboxConfig.linux.sysctls, hasNs('ipc'), hasNs('network'), issues);
@@ -361,7 +364,8 @@ function allCaps(all: readonly string[]): OciCapabilities {
 
 function buildCapabilities(sc: NormalizedLinuxContainerSecurityContext, all: readonly string[], issues: IssueList): OciCapabilities {
   const caps = sc.capabilities;
-  const known = new Set(all);
+  // names are checked against every capability the kernel knows, not only what ALL grants here
+  const known = new Set([...ALL_CAPABILITIES, ...all]);
   const check = (list: string[], field: string): string[] =>
     list.flatMap((name, i) => {
       if (name.toUpperCase() === 'ALL') return [];
@@ -404,7 +408,7 @@ function deprecatedProfile(value: string, path: string, issues: IssueList): Norm
   return undefined;
 }
 
-function buildSeccomp(sc: NormalizedLinuxContainerSecurityContext, opts: ResolvedBuildRuntimeSpecOptions, issues: IssueList): OciSeccomp | undefined {
+function buildSeccomp(sc: NormalizedLinuxContainerSecurityContext, bounding: readonly string[], opts: ResolvedBuildRuntimeSpecOptions, issues: IssueList): OciSeccomp | undefined {
   const path = sc.seccomp ? `${SC}.seccomp` : `${SC}.seccompProfilePath`;
   const profile = sc.seccomp ?? deprecatedProfile(sc.seccompProfilePath, path, issues);
   if (!profile) return undefined;
@@ -413,7 +417,10 @@ function buildSeccomp(sc: NormalizedLinuxContainerSecurityContext, opts: Resolve
     return undefined;
   }
   if (profile.profileType === 'Unconfined') return undefined;
-  if (profile.profileType === 'RuntimeDefault') return opts.defaultSeccompProfile ?? defaultSeccompProfile(opts.arch);
+  if (profile.profileType === 'RuntimeDefault') {
+    if (opts.defaultSeccompProfile) return opts.defaultSeccompProfile;
+    return opts.runtimeDefaultSeccomp === 'deny-list' ? denyListSeccompProfile(opts.arch) : defaultSeccompProfile(opts.arch, bounding);
+  }
   const content = opts.seccompProfiles[profile.localhostRef];
   if (content === undefined) {
     issues.add(sc.seccomp ? `${path}.localhostRef` : path, 'profile_not_found', `seccomp profile ${JSON.stringify(profile.localhostRef)} was not loaded`, 'NotFound');
@@ -598,8 +605,37 @@ function isUnder(path: string, parent: string): boolean {
   return path === parent || path.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
 }
 
+/** A bind the pod provides (pod files, the pod's `/dev/shm`). */
+interface PodBind {
+  destination: string;
+  source: string;
+  readonly: boolean;
+}
+
+/**
+ * containerd's extra mounts (`containerMounts`): the pod's `/etc/hostname`, `/etc/hosts` and
+ * `/etc/resolv.conf`, read-only when the rootfs is, and `/dev/shm` — the host's for a host-IPC
+ * pod, else the pod's when it provides one. A CRI mount on the same path wins.
+ */
+function podFileMounts(request: NormalizedCreateContainerRequest, opts: ResolvedBuildRuntimeSpecOptions): PodBind[] {
+  const files = opts.podFiles ?? {};
+  const readonly = request.config.linux.securityContext.readonlyRootfs;
+  const taken = new Set(request.config.mounts.map((m) => posix.normalize(m.containerPath).replace(/(.)\/$/, '$1')));
+  const out: PodBind[] = [];
+  const add = (destination: string, source: string | undefined, ro: boolean): void => {
+    if (source !== undefined && !taken.has(destination)) out.push({ destination, source, readonly: ro });
+  };
+  add('/etc/hostname', files.hostnamePath, readonly);
+  add('/etc/hosts', files.hostsPath, readonly);
+  add('/etc/resolv.conf', files.resolvConfPath, readonly);
+  const hostIpc = podMode(request.sandboxConfig.linux.securityContext.namespaceOptions.ipc) === 'NODE';
+  add('/dev/shm', hostIpc ? '/dev/shm' : files.shmPath, false);
+  return out;
+}
+
 function buildMounts(
   criMounts: NormalizedMount[],
+  podBinds: PodBind[],
   privileged: boolean,
   opts: ResolvedBuildRuntimeSpecOptions,
   issues: IssueList,
@@ -651,6 +687,10 @@ function buildMounts(
     if (m.uidMappings.length > 0) mount.uidMappings = m.uidMappings.map((x) => ({ containerID: x.containerId, hostID: x.hostId, size: x.length }));
     if (m.gidMappings.length > 0) mount.gidMappings = m.gidMappings.map((x) => ({ containerID: x.containerId, hostID: x.hostId, size: x.length }));
     binds.push({ mount, index: i });
+  }
+  // containerd puts its extra mounts before the CRI ones; the sort below is stable
+  for (const [i, b] of podBinds.entries()) {
+    binds.push({ mount: { destination: b.destination, type: 'bind', source: b.source, options: ['rbind', 'rprivate', b.readonly ? 'ro' : 'rw'] }, index: i - podBinds.length });
   }
   binds.sort((a, b) => depth(a.mount.destination) - depth(b.mount.destination) || a.index - b.index);
   const replaced = (dest: string): boolean =>

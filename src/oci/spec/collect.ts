@@ -10,6 +10,7 @@ import { AbortedError, CriValidationError, type CriValidationIssue } from '../..
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { BuildRuntimeSpecOptions, HostDeviceInfo } from './options.js';
 import { readImageUserDb } from './user-db.js';
+import { ALL_CAPABILITIES } from './defaults.js';
 
 /** What {@link collectSpecInputs} found: spread it into the {@link BuildRuntimeSpecOptions}. */
 export interface CollectedSpecInputs {
@@ -145,6 +146,23 @@ export interface HostSpecDefaults {
   hugetlbController: boolean;
   /** Swap limits can be set (v1 `memory.memsw.*`, or cgroup v2 with the memory controller). */
   swapController: boolean;
+  /**
+   * The capabilities this process may hand on (its bounding set, `CapBnd` of `/proc/self/status`):
+   * what `ALL` and privileged grant, as containerd's `cap.Current()`. Absent when unreadable.
+   */
+  allCapabilities?: string[];
+}
+
+/** Capability names of a `CapBnd`-style hex mask (bits beyond {@link ALL_CAPABILITIES} are skipped). */
+export function capabilitiesFromMask(hex: string): string[] {
+  const mask = BigInt(`0x${hex}`);
+  return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+async function currentCapabilities(statusPath: string): Promise<string[] | undefined> {
+  const status = await readFile(statusPath, 'utf8').catch(() => undefined);
+  const hex = status && /^CapBnd:\s*([0-9a-fA-F]+)$/m.exec(status)?.[1];
+  return hex ? capabilitiesFromMask(hex) : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -156,16 +174,21 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Reads the host facts behind some {@link BuildRuntimeSpecOptions} defaults (`nodeHostname`,
- * `cgroupV2`, `hugetlbController`, `swapController`) from `/sys/fs/cgroup` and the hostname.
+ * `cgroupV2`, `hugetlbController`, `swapController`, `allCapabilities`) from `/sys/fs/cgroup`,
+ * `/proc/self/status` and the hostname.
  * @param cgroupRoot - where the cgroup filesystem is mounted
+ * @param statusPath - the process status file with `CapBnd`
  */
-export async function detectHostSpecDefaults(cgroupRoot = '/sys/fs/cgroup'): Promise<HostSpecDefaults> {
+export async function detectHostSpecDefaults(cgroupRoot = '/sys/fs/cgroup', statusPath = '/proc/self/status'): Promise<HostSpecDefaults> {
+  const caps = await currentCapabilities(statusPath);
+  const allCapabilities = caps ? { allCapabilities: caps } : {};
   const controllers = await readFile(`${cgroupRoot}/cgroup.controllers`, 'utf8').catch(() => undefined);
   if (controllers !== undefined) {
     const list = controllers.trim().split(/\s+/);
-    return { nodeHostname: hostname(), cgroupV2: true, hugetlbController: list.includes('hugetlb'), swapController: list.includes('memory') };
+    return { nodeHostname: hostname(), cgroupV2: true, hugetlbController: list.includes('hugetlb'), swapController: list.includes('memory'), ...allCapabilities };
   }
   return {
+    ...allCapabilities,
     nodeHostname: hostname(),
     cgroupV2: false,
     hugetlbController: await exists(`${cgroupRoot}/hugetlb`),

@@ -1,10 +1,11 @@
 /**
- * Defaults of the generated runtime spec: capabilities, mounts, and this project's default seccomp
- * profile.
+ * Defaults of the generated runtime spec: capabilities, mounts, and the `RuntimeDefault` seccomp
+ * profile (resolved from the data in `seccomp.ts`).
  *
  * @module
  */
 import type { OciMount, OciSeccomp } from './runtime-spec.js';
+import { RUNTIME_DEFAULT_SECCOMP_RULES, type SeccompProfileRule } from './seccomp.js';
 
 /**
  * containerd's default capability set (`defaultUnixCaps`): granted to a non-privileged container
@@ -90,7 +91,11 @@ export function defaultMounts(privileged: boolean): OciMount[] {
   ];
 }
 
-/** Syscalls the default profile refuses with EPERM. */
+/**
+ * Syscalls the opt-in deny-list profile ({@link denyListSeccompProfile}) refuses with EPERM: those
+ * that change the kernel, the clock, keyrings, mounts and namespaces, or read other processes'
+ * memory. Not what `RuntimeDefault` means (that is the allow-list of {@link defaultSeccompProfile}).
+ */
 export const DEFAULT_SECCOMP_DENIED_SYSCALLS: readonly string[] = Object.freeze([
   'acct',
   'add_key',
@@ -147,7 +152,7 @@ export const DEFAULT_SECCOMP_DENIED_SYSCALLS: readonly string[] = Object.freeze(
   'vm86old',
 ]);
 
-/** Seccomp architectures for a Node `process.arch`: the native one plus its compat modes. */
+/** Seccomp architectures for a Node `process.arch`: the native one plus its compat modes (containerd's lists). */
 export function seccompArchitectures(arch: string): string[] {
   switch (arch) {
     case 'x64':
@@ -155,29 +160,63 @@ export function seccompArchitectures(arch: string): string[] {
     case 'ia32':
       return ['SCMP_ARCH_X86'];
     case 'arm64':
-      return ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'];
+      return ['SCMP_ARCH_ARM', 'SCMP_ARCH_AARCH64'];
     case 'arm':
       return ['SCMP_ARCH_ARM'];
     case 'ppc64':
       return ['SCMP_ARCH_PPC64LE'];
     case 's390x':
-      return ['SCMP_ARCH_S390X', 'SCMP_ARCH_S390'];
+      return ['SCMP_ARCH_S390', 'SCMP_ARCH_S390X'];
     case 'riscv64':
       return ['SCMP_ARCH_RISCV64'];
+    case 'loong64':
+      return ['SCMP_ARCH_LOONGARCH64'];
     default:
       return [];
   }
 }
 
+function ruleApplies(rule: SeccompProfileRule, arch: string, bounding: ReadonlySet<string>): boolean {
+  if (rule.arches && !rule.arches.includes(arch)) return false;
+  if (rule.notArches?.includes(arch)) return false;
+  if (rule.capability !== undefined && !bounding.has(rule.capability)) return false;
+  if (rule.withoutCapability !== undefined && bounding.has(rule.withoutCapability)) return false;
+  return true;
+}
+
 /**
- * This project's `RuntimeDefault` seccomp profile: allow by default, refuse with `EPERM` the
- * syscalls that manipulate the kernel, the clock, keyrings, namespaces and mounts, or read other
- * processes' memory ({@link DEFAULT_SECCOMP_DENIED_SYSCALLS}). It is a deny-list, unlike Docker's
- * allow-list: shorter to audit, and it cannot break an ordinary program that uses a new syscall.
- * Mount and namespace syscalls are refused even with `CAP_SYS_ADMIN`; privileged containers run
- * without seccomp.
+ * This project's `RuntimeDefault` seccomp profile, with the semantics of containerd's and CRI-O's:
+ * an allow-list ({@link RUNTIME_DEFAULT_SECCOMP_RULES}) resolved for one container — the rules of
+ * its architecture, the syscalls its bounding capabilities unlock (`CAP_SYS_ADMIN`: `mount`,
+ * `unshare`, `setns`, ...; `CAP_SYS_PTRACE`: `kcmp`, ...), and, without `CAP_SYS_ADMIN`, `clone`
+ * only without namespace flags and `clone3` answering ENOSYS. Everything else answers EPERM
+ * (`SCMP_ACT_ERRNO` without `errnoRet`). Privileged containers run without seccomp.
+ *
+ * @param arch - Node `process.arch` of the host (`x64`, `arm64`, ...)
+ * @param bounding - the container's bounding capabilities; default {@link DEFAULT_CAPABILITIES}
  */
-export function defaultSeccompProfile(arch: string): OciSeccomp {
+export function defaultSeccompProfile(arch: string, bounding: readonly string[] = DEFAULT_CAPABILITIES): OciSeccomp {
+  const caps = new Set(bounding);
+  const architectures = seccompArchitectures(arch);
+  return {
+    defaultAction: 'SCMP_ACT_ERRNO',
+    ...(architectures.length > 0 ? { architectures } : {}),
+    syscalls: RUNTIME_DEFAULT_SECCOMP_RULES.filter((rule) => ruleApplies(rule, arch, caps)).map((rule) => ({
+      names: [...rule.names],
+      action: rule.errno === undefined ? ('SCMP_ACT_ALLOW' as const) : ('SCMP_ACT_ERRNO' as const),
+      ...(rule.errno === undefined ? {} : { errnoRet: rule.errno }),
+      ...(rule.args ? { args: rule.args.map((a) => ({ ...a })) } : {}),
+    })),
+  };
+}
+
+/**
+ * The opt-in deny-list profile (`buildRuntimeSpec` option `runtimeDefaultSeccomp: 'deny-list'`):
+ * allow by default, EPERM for {@link DEFAULT_SECCOMP_DENIED_SYSCALLS}, whatever the capabilities.
+ * Shorter to audit and it cannot break a program that uses a syscall newer than the allow-list,
+ * but it is looser than `RuntimeDefault` for every syscall it does not name.
+ */
+export function denyListSeccompProfile(arch: string): OciSeccomp {
   const architectures = seccompArchitectures(arch);
   return {
     defaultAction: 'SCMP_ACT_ALLOW',

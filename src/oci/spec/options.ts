@@ -130,8 +130,16 @@ export const buildRuntimeSpecOptionsSchema = z.strictObject({
    */
   arch: z.string().default(process.arch),
   /**
-   * Overrides this project's RuntimeDefault seccomp profile.
-   * @defaultValue `defaultSeccompProfile(arch)`
+   * What `RuntimeDefault` seccomp means: `'allow-list'` is containerd's and CRI-O's semantics
+   * (`defaultSeccompProfile(arch, bounding)`: EPERM for every syscall not listed, more unlocked by
+   * capabilities); `'deny-list'` is the opt-in looser profile (`denyListSeccompProfile(arch)`:
+   * allow all but a list of dangerous syscalls).
+   * @defaultValue `'allow-list'`
+   */
+  runtimeDefaultSeccomp: z.enum(['allow-list', 'deny-list']).default('allow-list'),
+  /**
+   * Overrides the RuntimeDefault seccomp profile altogether (wins over `runtimeDefaultSeccomp`).
+   * @defaultValue `defaultSeccompProfile(arch, <the container's bounding capabilities>)`
    */
   defaultSeccompProfile: ociSeccompSchema.optional(),
   /**
@@ -141,10 +149,30 @@ export const buildRuntimeSpecOptionsSchema = z.strictObject({
    */
   apparmorDefaultProfile: z.string().optional(),
   /**
-   * What `ALL` and privileged grant.
+   * What `ALL` and privileged grant (`writeBundle` passes the bounding set of the running process,
+   * as containerd's `cap.Current()`, from `detectHostSpecDefaults()`). Capability names in the
+   * request are checked against every capability the kernel knows, not against this list.
    * @defaultValue every capability up to `CAP_CHECKPOINT_RESTORE`
    */
   allCapabilities: z.array(z.string().regex(/^CAP_[A-Z_]+$/)).default([...ALL_CAPABILITIES]),
+  /**
+   * Files the pod shares between its containers, made by whoever runs the sandbox (absolute host
+   * paths), bound as containerd does unless a CRI mount already targets the path:
+   * `hostsPath` → `/etc/hosts`, `hostnamePath` → `/etc/hostname`, `resolvConfPath` →
+   * `/etc/resolv.conf` (`rbind`, `rprivate`, `rw` — `ro` when the container's rootfs is read-only),
+   * and `shmPath` → `/dev/shm` (`rbind`, `rprivate`, `rw`) when the pod's IPC namespace is the
+   * pod's own. A host-IPC pod always gets the host's `/dev/shm`; without `shmPath` a pod-IPC
+   * container keeps its private 64 MiB tmpfs.
+   * @defaultValue none (no pod files)
+   */
+  podFiles: z
+    .strictObject({
+      hostsPath: z.string().regex(/^\//, 'must be an absolute path').optional(),
+      hostnamePath: z.string().regex(/^\//, 'must be an absolute path').optional(),
+      resolvConfPath: z.string().regex(/^\//, 'must be an absolute path').optional(),
+      shmPath: z.string().regex(/^\//, 'must be an absolute path').optional(),
+    })
+    .optional(),
   /**
    * The value of the `io.kubernetes.cri.image-name` annotation.
    * @defaultValue `config.image.userSpecifiedImage`, else `config.image.image`

@@ -6,7 +6,8 @@
  * `process.cwd` absolute, at least one `process.args` entry, `process.user.uid/gid` present,
  * `root.path` present, mount destinations absolute. `linux.rootfsPropagation` uses the schema's
  * enum (`private | shared | slave | unbindable`) — not the `rslave`/`rshared` spelling that
- * containerd and CRI-O emit, which fails the official schema.
+ * containerd and CRI-O emit, which fails the official schema; the e2e tests show runc and crun
+ * propagate HOST_TO_CONTAINER and BIDIRECTIONAL mounts the same with either spelling.
  *
  * @module
  */

@@ -201,6 +201,11 @@ describe('capabilities (§7 #23)', () => {
       { path: 'config.linux.securityContext.capabilities.addCapabilities[1]', code: 'unknown_capability', message: 'unknown capability "NET_ADMN"' },
     ]);
   });
+  it('allCapabilities (the host’s bounding set) limits ALL and privileged, not which names are known', () => {
+    const reduced = ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE');
+    expect(build(sc({ capabilities: { add_capabilities: ['ALL'] } }), undefined, { allCapabilities: reduced }).process.capabilities?.bounding).toEqual(reduced);
+    expect(build(sc({ capabilities: { add_capabilities: ['SYS_RESOURCE'] } }), undefined, { allCapabilities: reduced }).process.capabilities?.bounding).toContain('CAP_SYS_RESOURCE');
+  });
 });
 
 describe('privileged', () => {
@@ -382,10 +387,10 @@ describe('root, noNewPrivileges, terminal (§7 #27)', () => {
 });
 
 describe('seccomp (§7 #28)', () => {
-  it('nil → none; {} → this project’s default profile; Unconfined → none', () => {
+  it('nil → none; {} → the RuntimeDefault allow-list; Unconfined → none', () => {
     expect(build().linux.seccomp).toBeUndefined();
     expect(build(sc({ seccomp: {} })).linux.seccomp).toEqual(defaultSeccompProfile('x64'));
-    expect(defaultSeccompProfile('x64')).toMatchObject({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] });
+    expect(defaultSeccompProfile('x64')).toMatchObject({ defaultAction: 'SCMP_ACT_ERRNO', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] });
     expect(build(sc({ seccomp: { profile_type: 'Unconfined' } })).linux.seccomp).toBeUndefined();
   });
   it('Localhost → the profile content; missing → NotFound issue', () => {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
 import { CriValidationError, collectSpecInputs, detectHostSpecDefaults } from '../../../../src/index.js';
+import { capabilitiesFromMask } from '../../../../src/oci/spec/collect.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../../../../src/oci/spec/defaults.js';
 import { GROUP, PASSWD, request } from './fixtures.js';
 
 let work: string;
@@ -71,7 +73,7 @@ describe('detectHostSpecDefaults', () => {
     const root = join(work, 'cg2');
     await mkdir(root);
     await writeFile(join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
-    expect(await detectHostSpecDefaults(root)).toEqual({ nodeHostname: hostname(), cgroupV2: true, hugetlbController: false, swapController: true });
+    expect(await detectHostSpecDefaults(root, join(work, 'no-status'))).toEqual({ nodeHostname: hostname(), cgroupV2: true, hugetlbController: false, swapController: true });
     await writeFile(join(root, 'cgroup.controllers'), 'cpu hugetlb\n');
     expect(await detectHostSpecDefaults(root)).toMatchObject({ hugetlbController: true, swapController: false });
   });
@@ -82,5 +84,14 @@ describe('detectHostSpecDefaults', () => {
     await mkdir(join(root, 'hugetlb'));
     await writeFile(join(root, 'memory/memory.memsw.limit_in_bytes'), '0');
     expect(await detectHostSpecDefaults(root)).toMatchObject({ cgroupV2: false, hugetlbController: true, swapController: true });
+  });
+  it('allCapabilities: the bounding set of this process (containerd cap.Current()), as privileged and ALL grant', async () => {
+    const status = join(work, 'status');
+    // every capability but CAP_SYS_RESOURCE (24), and bits beyond CAP_CHECKPOINT_RESTORE (40) ignored
+    await writeFile(status, 'Name:\tnode\nCapInh:\t0000000000000000\nCapBnd:\t00003ffffeffffff\n');
+    const caps = (await detectHostSpecDefaults(join(work, 'none'), status)).allCapabilities;
+    expect(caps).toEqual(ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE'));
+    expect(capabilitiesFromMask('a80425fb')).toEqual([...DEFAULT_CAPABILITIES].sort((a, b) => ALL_CAPABILITIES.indexOf(a) - ALL_CAPABILITIES.indexOf(b)));
+    expect((await detectHostSpecDefaults(join(work, 'none'), join(work, 'no-status'))).allCapabilities).toBeUndefined();
   });
 });
