@@ -38,11 +38,12 @@ import { loadRuntimePolicy, parseRuntimePolicy, type ResolvedRuntimePolicy, type
 import { selectRuntime, type RuntimeSelection } from '../runtime-selector/select-runtime.js';
 import { createRuntimeProbes, type RuntimeProbeResults } from '../runtime-selector/probes.js';
 import { OciRuntimeDriver } from '../runtimes/crun/driver.js';
-import { ProxmoxLxcRuntime, type LxcProgress } from '../runtimes/proxmox-lxc/runtime.js';
+import { ProxmoxLxcRuntime } from '../runtimes/proxmox-lxc/runtime.js';
+import type { LxcProgress } from '../runtimes/proxmox-lxc/progress.js';
 import { isProcessAlive } from '../internal/process.js';
 import { resolveLxcriOptions, type LxcriOptions, type ResolvedLxcriOptions } from './options.js';
 import { setUpOciRuntime, type OciRuntimeSetup } from './oci-runtime.js';
-import { createPodResources, podDir, podFiles, removePodResources } from './pod.js';
+import { createPodFiles, createPodNamespaces, podDir, podFiles, removePodNamespaces, removePodResources } from './pod.js';
 import { removeBundleDir } from './bundle-dir.js';
 
 /** The steps of {@link Lxcri.createContainer}, in order. */
@@ -212,6 +213,7 @@ export class Lxcri implements AsyncDisposable {
   #policy: Promise<ResolvedRuntimePolicy> | undefined;
   #probes: { at: number; value: Promise<RuntimeProbeResults> } | undefined;
   #closed = false;
+  readonly #podSetups = new Map<string, Promise<SandboxRecord>>();
 
   constructor(options: LxcriOptions = {}, dependencies: LxcriDependencies = {}) {
     const o = resolveLxcriOptions(options);
@@ -318,9 +320,10 @@ export class Lxcri implements AsyncDisposable {
   // Pod sandboxes
 
   /**
-   * RunPodSandbox: validates the pod config, stores the sandbox and makes what its crun/runc
-   * containers share (namespaces, hosts/hostname/resolv.conf, /dev/shm). LXC containers of the pod
-   * are CTs of their own; the pod gives them hostname, DNS and annotations.
+   * RunPodSandbox: validates the pod config, stores the sandbox and writes the pod's hosts,
+   * hostname and resolv.conf. The namespaces and /dev/shm that crun/runc containers share are made
+   * with the pod's first crun/runc container (see the `oci.podNamespaces` option); LXC
+   * containers are CTs of their own, to which the pod gives hostname, DNS and annotations.
    *
    * @example
    * ```ts
@@ -342,16 +345,16 @@ export class Lxcri implements AsyncDisposable {
     }
     const id = newContainerId();
     const dir = podDir(this.options.stateDir, id);
-    const namespaces = this.options.oci.podNamespaces ?? process.getuid?.() === 0;
     await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
-    const resources = await createPodResources(dir, normalized, { namespaces, logger: this.#logger, signal });
+    await createPodFiles(dir, normalized);
     const record: SandboxRecord = {
       id,
       metadata: normalized.metadata,
       config: normalized,
       state: 'SANDBOX_READY',
       runtimeHandler: options.runtimeHandler ?? '',
-      namespacePaths: resources.namespacePaths,
+      // made with the pod's first crun/runc container (an LXC pod has none to share)
+      namespacePaths: {},
       createdAt: Date.now(),
     };
     try {
@@ -360,7 +363,7 @@ export class Lxcri implements AsyncDisposable {
       await removePodResources(dir, this.#logger).catch(() => undefined);
       throw error;
     }
-    this.#logger.info({ sandboxId: id, namespaces: Object.keys(resources.namespacePaths) }, 'pod sandbox ready');
+    this.#logger.info({ sandboxId: id }, 'pod sandbox ready');
     return { podSandboxId: id, sandbox: record };
   }
 
@@ -476,7 +479,7 @@ export class Lxcri implements AsyncDisposable {
       let runtimeData: Record<string, unknown>;
       if (decision.runtime === 'crun') {
         const bundle: OciBundle = await step('prepare', async () => {
-          const withShm = sandbox.config.linux.securityContext.namespaceOptions.ipc !== 'NODE' && sandbox.namespacePaths.ipc !== undefined;
+          const pod = await this.#podNamespaces(sandbox, undo, signal);
           const made = await writeBundle(bundlePath(join(this.options.stateDir, 'bundles'), containerId), {
             containerId,
             request: req,
@@ -486,8 +489,8 @@ export class Lxcri implements AsyncDisposable {
             createMissingHostPaths: true,
             logger: this.#logger,
             spec: {
-              sandbox: { id: sandbox.id, namespacePaths: sandbox.namespacePaths },
-              podFiles: podFiles(podDir(this.options.stateDir, sandbox.id), withShm),
+              sandbox: { id: sandbox.id, namespacePaths: pod.namespacePaths },
+              podFiles: podFiles(podDir(this.options.stateDir, sandbox.id), pod.namespacePaths.ipc ? join(podDir(this.options.stateDir, sandbox.id), 'shm') : undefined),
               imageName: image.reference,
               ...(this.options.oci.cgroupManager === 'systemd' ? { systemdCgroup: true } : {}),
             },
@@ -513,7 +516,6 @@ export class Lxcri implements AsyncDisposable {
           undo.push({ what: `CT ${made.vmid} on ${made.node}`, run: () => lxc.remove(made) });
           return made;
         });
-        timings.prepare = 0;
         runtimeData = { node: ct.node, vmid: ct.vmid, templateVolid: ct.templateVolid, mode: ct.mode };
       }
       await step('record', () =>
@@ -547,6 +549,43 @@ export class Lxcri implements AsyncDisposable {
       }
       throw error;
     }
+  }
+
+  /**
+   * The pod's shared namespaces: made with its first crun/runc container (as root, unless
+   * `oci.podNamespaces` is false), recorded in the sandbox, and undone with the create that made
+   * them when it fails.
+   */
+  async #podNamespaces(sandbox: SandboxRecord, undo: { what: string; run: () => Promise<unknown> }[], signal?: AbortSignal): Promise<SandboxRecord> {
+    const wanted = this.options.oci.podNamespaces ?? process.getuid?.() === 0;
+    if (!wanted || Object.keys(sandbox.namespacePaths).length > 0) return sandbox;
+    const ns = sandbox.config.linux.securityContext.namespaceOptions;
+    if (ns.network === 'NODE' && ns.ipc === 'NODE') return sandbox;
+    let pending = this.#podSetups.get(sandbox.id);
+    if (!pending) {
+      pending = (async () => {
+        const current = await this.sandboxes.get(sandbox.id);
+        if (current && Object.keys(current.namespacePaths).length > 0) return current;
+        const dir = podDir(this.options.stateDir, sandbox.id);
+        const made = await createPodNamespaces(dir, sandbox.config, { logger: this.#logger, signal });
+        undo.push({
+          what: 'the pod namespaces',
+          run: async () => {
+            const others = await this.containers.list({ sandboxId: sandbox.id });
+            if (others.some((c) => c.runtime === 'crun' && c.message !== CREATING)) return;
+            await removePodNamespaces(dir, this.#logger);
+            await this.sandboxes.update(sandbox.id, (r) => ({ ...r, namespacePaths: {} }));
+          },
+        });
+        return this.sandboxes.update(sandbox.id, (r) => ({ ...r, namespacePaths: made.namespacePaths }));
+      })();
+      this.#podSetups.set(sandbox.id, pending);
+      pending.then(
+        () => this.#podSetups.delete(sandbox.id),
+        () => this.#podSetups.delete(sandbox.id),
+      );
+    }
+    return pending;
   }
 
   /** StartContainer: runs a created container. */

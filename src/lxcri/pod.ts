@@ -29,10 +29,10 @@ export interface PodFiles {
   shmPath?: string | undefined;
 }
 
-/** What {@link createPodResources} made. */
-export interface PodResources {
+/** The namespaces {@link createPodNamespaces} made, and the pod's /dev/shm when it made one. */
+export interface PodNamespaces {
   namespacePaths: SandboxNamespacePaths;
-  files: PodFiles;
+  shmPath?: string | undefined;
 }
 
 /** The default `/etc/hosts` of a pod with its own network namespace (containerd's content). */
@@ -79,12 +79,12 @@ export function podDir(stateDir: string, sandboxId: string): string {
 }
 
 /** The files of a pod (whether or not they exist yet). */
-export function podFiles(dir: string, withShm: boolean): PodFiles {
+export function podFiles(dir: string, shmPath: string | undefined): PodFiles {
   return {
     hostsPath: join(dir, 'hosts'),
     hostnamePath: join(dir, 'hostname'),
     resolvConfPath: join(dir, 'resolv.conf'),
-    ...(withShm ? { shmPath: join(dir, 'shm') } : {}),
+    ...(shmPath ? { shmPath } : {}),
   };
 }
 
@@ -98,66 +98,82 @@ function resolvConf(config: NormalizedPodSandboxConfig, hostResolvConf: string):
   return `${lines.join('\n')}\n`;
 }
 
-/**
- * Makes a pod's shared resources in `dir` (which must not exist): the files always; the
- * namespaces and the shm tmpfs only with `namespaces: true` (root). Anything that fails undoes what
- * this call made.
- */
-export async function createPodResources(
-  dir: string,
-  config: NormalizedPodSandboxConfig,
-  options: { namespaces: boolean; logger: Logger; signal?: AbortSignal | undefined },
-): Promise<PodResources> {
-  const { signal, logger } = options;
-  const ns = config.linux.securityContext.namespaceOptions;
-  const hostNetwork = ns.network === 'NODE';
-  const hostIpc = ns.ipc === 'NODE';
+function podHostname(config: NormalizedPodSandboxConfig): string {
+  return config.linux.securityContext.namespaceOptions.network === 'NODE' ? osHostname() : config.hostname || config.metadata.name;
+}
+
+/** Makes the pod's directory `dir` (which must not exist) with its hosts, hostname and resolv.conf. */
+export async function createPodFiles(dir: string, config: NormalizedPodSandboxConfig): Promise<PodFiles> {
+  const hostNetwork = config.linux.securityContext.namespaceOptions.network === 'NODE';
   await mkdir(join(dir, '..'), { recursive: true, mode: 0o700 });
   await mkdir(dir, { mode: 0o711 });
   try {
-    const files = podFiles(dir, options.namespaces && !hostIpc);
-    const name = hostNetwork ? osHostname() : config.hostname || config.metadata.name;
+    const files = podFiles(dir, undefined);
     const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
     await writeFile(files.hostsPath, hostNetwork ? await readFile('/etc/hosts', 'utf8').catch(() => DEFAULT_HOSTS) : DEFAULT_HOSTS, { mode: 0o644 });
-    await writeFile(files.hostnamePath, `${name}\n`, { mode: 0o644 });
+    await writeFile(files.hostnamePath, `${podHostname(config)}\n`, { mode: 0o644 });
     await writeFile(files.resolvConfPath, resolvConf(config, hostResolv), { mode: 0o644 });
-    const namespacePaths: SandboxNamespacePaths = {};
-    if (files.shmPath) {
-      await mkdir(files.shmPath, { mode: 0o1777 });
-      await mustRun('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${SHM_SIZE}`, 'shm', files.shmPath], 'mounting the pod /dev/shm', signal);
-    }
-    if (options.namespaces) {
-      const nsDir = join(dir, 'ns');
-      await mkdir(nsDir, { mode: 0o700 });
-      // a private mount point of its own, so the namespace bind mounts do not propagate anywhere
-      await mustRun('mount', ['--bind', nsDir, nsDir], 'preparing the pod namespace directory', signal);
-      await mustRun('mount', ['--make-private', nsDir], 'preparing the pod namespace directory', signal);
-      const args: string[] = [];
-      const kinds: [keyof SandboxNamespacePaths, string][] = [];
-      if (!hostNetwork) kinds.push(['network', 'net'], ['uts', 'uts']);
-      if (!hostIpc) kinds.push(['ipc', 'ipc']);
-      for (const [key, file] of kinds) {
-        const path = join(nsDir, file);
-        await writeFile(path, '', { mode: 0o400 });
-        args.push(`--${file}=${path}`);
-        namespacePaths[key] = path;
-      }
-      if (args.length > 0) {
-        // inside the new namespaces: set the pod's hostname and bring loopback up (ip is optional)
-        const script = 'hostname "$1" 2>/dev/null || echo "$1" > /proc/sys/kernel/hostname; command -v ip >/dev/null && ip link set lo up; exit 0';
-        await mustRun('unshare', [...args, '--', 'sh', '-c', script, 'sh', name], 'creating the pod namespaces', signal);
-      }
-    }
-    logger.debug({ dir, namespaces: Object.keys(namespacePaths) }, 'pod resources created');
-    return { namespacePaths, files };
+    return files;
   } catch (error) {
-    await removePodResources(dir, logger).catch((e: unknown) => logger.error({ dir, error: String(e) }, 'cleaning up a failed pod set-up failed'));
+    await rm(dir, { recursive: true, force: true });
     throw error;
   }
 }
 
-/** Unmounts (deepest first) and removes a pod's directory. Idempotent. */
-export async function removePodResources(dir: string, logger: Logger): Promise<void> {
+/**
+ * Makes the pod's network, IPC and UTS namespaces (those the pod does not take from the host) as
+ * namespace files under `<dir>/ns`, and its /dev/shm tmpfs (`<dir>/shm`) when the IPC namespace is
+ * the pod's own. Needs root and util-linux `unshare`. A failure undoes what this call made.
+ */
+export async function createPodNamespaces(dir: string, config: NormalizedPodSandboxConfig, options: { logger: Logger; signal?: AbortSignal | undefined }): Promise<PodNamespaces> {
+  const { signal, logger } = options;
+  const ns = config.linux.securityContext.namespaceOptions;
+  const hostNetwork = ns.network === 'NODE';
+  const hostIpc = ns.ipc === 'NODE';
+  const namespacePaths: SandboxNamespacePaths = {};
+  try {
+    let shmPath: string | undefined;
+    if (!hostIpc) {
+      shmPath = join(dir, 'shm');
+      await mkdir(shmPath, { mode: 0o1777 });
+      await mustRun('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${SHM_SIZE}`, 'shm', shmPath], 'mounting the pod /dev/shm', signal);
+    }
+    const nsDir = join(dir, 'ns');
+    await mkdir(nsDir, { mode: 0o700 });
+    // a private mount point of its own, so the namespace bind mounts do not propagate anywhere
+    await mustRun('mount', ['--bind', nsDir, nsDir], 'preparing the pod namespace directory', signal);
+    await mustRun('mount', ['--make-private', nsDir], 'preparing the pod namespace directory', signal);
+    const args: string[] = [];
+    const kinds: [keyof SandboxNamespacePaths, string][] = [];
+    if (!hostNetwork) kinds.push(['network', 'net'], ['uts', 'uts']);
+    if (!hostIpc) kinds.push(['ipc', 'ipc']);
+    for (const [key, file] of kinds) {
+      const path = join(nsDir, file);
+      await writeFile(path, '', { mode: 0o400 });
+      args.push(`--${file}=${path}`);
+      namespacePaths[key] = path;
+    }
+    if (args.length > 0) {
+      // inside the new namespaces: set the pod's hostname and bring loopback up (ip is optional)
+      const script = 'hostname "$1" 2>/dev/null || echo "$1" > /proc/sys/kernel/hostname; command -v ip >/dev/null && ip link set lo up; exit 0';
+      await mustRun('unshare', [...args, '--', 'sh', '-c', script, 'sh', podHostname(config)], 'creating the pod namespaces', signal);
+    }
+    logger.debug({ dir, namespaces: Object.keys(namespacePaths) }, 'pod namespaces created');
+    return { namespacePaths, ...(shmPath ? { shmPath } : {}) };
+  } catch (error) {
+    await removePodNamespaces(dir, logger).catch((e: unknown) => logger.error({ dir, error: String(e) }, 'cleaning up failed pod namespaces failed'));
+    throw error;
+  }
+}
+
+/** Unmounts and removes a pod's namespaces and /dev/shm; the pod's files stay. Idempotent. */
+export async function removePodNamespaces(dir: string, logger: Logger): Promise<void> {
+  await unmountBelow(dir, logger);
+  await rm(join(dir, 'ns'), { recursive: true, force: true });
+  await rm(join(dir, 'shm'), { recursive: true, force: true });
+}
+
+async function unmountBelow(dir: string, logger: Logger): Promise<void> {
   const mounts = await mountsBelow(dir).catch(() => [] as string[]);
   for (const mount of mounts.sort((a, b) => b.length - a.length)) {
     const result = await run('umount', [mount]);
@@ -168,5 +184,10 @@ export async function removePodResources(dir: string, logger: Logger): Promise<v
       logger.warn({ mount }, 'pod mount was busy; detached lazily');
     }
   }
+}
+
+/** Unmounts (deepest first) and removes a pod's directory. Idempotent. */
+export async function removePodResources(dir: string, logger: Logger): Promise<void> {
+  await unmountBelow(dir, logger);
   await rm(dir, { recursive: true, force: true });
 }

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Lxcri, type CreateContainerResult } from '../../lxcri/lxcri.js';
+import { mountsBelow } from '../../oci/bundle/write-bundle.js';
 import { buildDemoImage } from '../../testing/demo-image.js';
 import { startPveSimulator } from '../../testing/server.js';
 import type { CliCommand, CliIo } from '../types.js';
@@ -31,6 +32,8 @@ interface DemoEntry {
   containerId?: string | undefined;
   state: string;
   name: string;
+  podSandboxId?: string | undefined;
+  ociRuntime?: string | undefined;
   decision?: { runtime: string; reason: string; trace: unknown[] } | undefined;
   node?: string | undefined;
   vmid?: number | undefined;
@@ -83,22 +86,25 @@ export const demoCommand: CliCommand = {
           lxc: { workDir: join(work, 'templates') },
         },
       });
-      const pod = { metadata: { name: 'demo', uid: 'demo-uid', namespace: 'default' }, hostname: 'demo', log_directory: join(work, 'logs') };
-      const { podSandboxId } = await lxcri.runPodSandbox(pod, call);
-      say(io, json, `pod sandbox ${podSandboxId.slice(0, 12)} ready`);
-
+      // One pod per runtime: an LXC container cannot share a pod's namespaces with crun containers.
       const oci = await lxcri.ociRuntime();
       const ociSkip = whyNoOci(oci.available, oci.detail);
-      const plan: { name: string; skip?: string | undefined }[] = [{ name: 'hello', skip: ociSkip }, { name: 'lxc-hello' }];
-      for (const { name, skip } of plan) {
+      const plan: { name: string; pod: string; skip?: string | undefined }[] = [
+        { name: 'hello', pod: 'demo', skip: ociSkip },
+        { name: 'lxc-hello', pod: 'demo-lxc' },
+      ];
+      for (const { name, pod: podName, skip } of plan) {
         if (skip) {
           entries.push({ runtime: 'crun', name, state: 'skipped', skipped: skip });
           say(io, json, `\n[${name}] skipped under crun/runc: ${skip}`);
           continue;
         }
+        const pod = { metadata: { name: podName, uid: `${podName}-uid`, namespace: 'default' }, hostname: podName, log_directory: join(work, 'logs', podName) };
+        const { podSandboxId } = await lxcri.runPodSandbox(pod, call);
         const request = { pod_sandbox_id: podSandboxId, config: { metadata: { name }, image: { image: image.reference }, log_path: `${name}.log` }, sandbox_config: pod };
         const result = await lxcri.createContainer(request, call);
-        say(io, json, `\n[${name}] runtime ${result.runtime}: ${result.decision.reason}`);
+        const under = result.runtime === 'crun' ? `${result.runtime} (runs as ${oci.name})` : result.runtime;
+        say(io, json, `\n[${name}] pod ${podSandboxId.slice(0, 12)}, runtime ${under}: ${result.decision.reason}`);
         for (const t of result.decision.trace) say(io, json, `    ${t.step}: ${t.outcome}${t.runtime ? ` (${t.runtime})` : ''} — ${t.detail}`);
         say(io, json, `  created ${result.containerId.slice(0, 12)} ${result.bundlePath ? `bundle ${result.bundlePath}` : `CT ${String(result.vmid)} on ${String(result.node)}`}`);
         say(io, json, `  timings (ms): ${Object.entries(result.timings).map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -115,27 +121,29 @@ export const demoCommand: CliCommand = {
         entries.push({
           runtime: result.runtime,
           name,
+          podSandboxId,
           containerId: result.containerId,
           state: status.state,
           decision: { runtime: result.decision.runtime, reason: result.decision.reason, trace: result.decision.trace },
+          ...(result.runtime === 'crun' ? { ociRuntime: oci.name } : {}),
           ...(result.node ? { node: result.node, vmid: result.vmid } : {}),
           ...(result.bundlePath ? { bundlePath: result.bundlePath } : {}),
           ...(output ? { output } : {}),
           timings: result.timings,
         });
       }
-      if (!keep) {
-        await lxcri.removePodSandbox(podSandboxId, call);
-        say(io, json, '\nremoved the containers, the pod and the CTs; `lxcri demo --keep DIR` keeps them');
-      } else {
-        say(io, json, `\nkept: state in ${join(work, 'state')} (lxcri ps --config with {"stateDir": "${join(work, 'state')}"})`);
-      }
+      if (keep) say(io, json, `\nkept: state in ${join(work, 'state')} (lxcri ps --config FILE with {"stateDir": "${join(work, 'state')}"})`);
+      else say(io, json, '\nremoving the containers, pods, bundles and CTs (lxcri demo --keep DIR keeps them)');
       if (json) printJson(io, { containers: entries, pveVersion: version });
       return 0;
     } finally {
+      if (lxcri && !keep) {
+        for (const pod of await lxcri.listPodSandboxes()) await lxcri.removePodSandbox(pod.id).catch((e: unknown) => io.stderr.write(`lxcri: cleaning up pod ${pod.id}: ${String(e)}\n`));
+      }
       await lxcri?.close();
       await sim.close();
-      if (!keep) await rm(work, { recursive: true, force: true });
+      // never delete through a mount a failed clean-up left behind
+      if (!keep && (await mountsBelow(work)).length === 0) await rm(work, { recursive: true, force: true });
     }
   },
 };
