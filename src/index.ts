@@ -500,3 +500,23 @@ export type {
   SpawnFunction,
 } from './runtimes/crun/options.js';
 // </oci-spec, oci-bundle, runtimes-crun>
+
+// <facade>
+export { createContainer } from './create-container.js';
+export type { CreateContainerOptions, OneShotCreateResult } from './create-container.js';
+export { Lxcri, CREATE_STEPS } from './lxcri/lxcri.js';
+export type {
+  CreateStep,
+  LxcriProgress,
+  LxcriCallOptions,
+  CreateContainerResult,
+  ContainerStatus,
+  ContainerFilter,
+  ReconcileReport,
+  LxcriDependencies,
+} from './lxcri/lxcri.js';
+export { lxcriOptionsSchema } from './lxcri/options.js';
+export type { LxcriOptions, ResolvedLxcriOptions } from './lxcri/options.js';
+export type { OciRuntimeSetup } from './lxcri/oci-runtime.js';
+export { ProxmoxLxcRuntime } from './runtimes/proxmox-lxc/runtime.js';
+// </facade>

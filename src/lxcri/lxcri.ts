@@ -472,9 +472,9 @@ export class Lxcri implements AsyncDisposable {
         await this.containers.create(record, sig);
         undo.push({ what: 'the container record', run: () => this.containers.delete(containerId) });
       });
-      const progress = (phase: string) => (p: LayerProgress | LxcProgress): void => {
+      const progress = (stepName: CreateStep, phase: string) => (p: LayerProgress | LxcProgress): void => {
         const detail = 'totalCompressedBytes' in p ? { done: p.totalCompressedBytes, total: p.totalCompressedSize } : { done: p.bytesDone ?? p.entriesDone, total: p.bytesTotal ?? p.entriesTotal };
-        onProgress?.({ step: 'prepare', event: 'progress', phase: 'phase' in p && typeof p.phase === 'string' ? p.phase : phase, ...detail });
+        onProgress?.({ step: stepName, event: 'progress', phase: 'phase' in p && typeof p.phase === 'string' ? p.phase : phase, ...detail });
       };
       let runtimeData: Record<string, unknown>;
       if (decision.runtime === 'crun') {
@@ -494,7 +494,7 @@ export class Lxcri implements AsyncDisposable {
               imageName: image.reference,
               ...(this.options.oci.cgroupManager === 'systemd' ? { systemdCgroup: true } : {}),
             },
-            onProgress: progress('layers'),
+            onProgress: progress('prepare', 'layers'),
             ...sig,
           });
           undo.push({ what: 'the bundle', run: () => made.remove() });
@@ -512,7 +512,7 @@ export class Lxcri implements AsyncDisposable {
         const lxc = this.lxc;
         if (!lxc) throw new RuntimeSelectionError('proxmox-lxc was selected but no Proxmox VE API is configured (options.proxmox)', { runtime: 'proxmox-lxc', reason: 'not configured' }, { grpcStatus: 'FailedPrecondition' });
         const ct = await step('create', async () => {
-          const made = await lxc.create(req, image, { containerId, onProgress: progress('template'), ...sig });
+          const made = await lxc.create(req, image, { containerId, onProgress: progress('create', 'template'), ...sig });
           undo.push({ what: `CT ${made.vmid} on ${made.node}`, run: () => lxc.remove(made) });
           return made;
         });
