@@ -633,7 +633,11 @@ export class Lxcri implements AsyncDisposable {
           });
         }
         if (!exit) {
-          await driver.kill(containerId, { killSignal: 'SIGKILL', all: true, ...(signal ? { signal } : {}) }).catch(() => undefined);
+          // SIGKILL to init ends its PID namespace; a container in the host's PID namespace needs --all
+          // (which needs the container's cgroup, so it is not the only attempt)
+          const hostPid = record.config.linux.securityContext.namespaceOptions.pid === 'NODE';
+          await driver.kill(containerId, { killSignal: 'SIGKILL', ...(signal ? { signal } : {}) }).catch(() => undefined);
+          if (hostPid) await driver.kill(containerId, { killSignal: 'SIGKILL', all: true, ...(signal ? { signal } : {}) }).catch(() => undefined);
           exit = await driver.waitForExit(containerId, { timeoutMs: 30_000, ...(signal ? { signal } : {}) });
         }
       }

@@ -111,7 +111,7 @@ export async function isStaticElf(path: string): Promise<boolean> {
   }
 }
 
-const BUSYBOX_LINKS = ['sh', 'echo', 'cat', 'env', 'id', 'hostname', 'sleep', 'pwd', 'ls', 'uname', 'true', 'false', 'date', 'ps'];
+const BUSYBOX_LINKS = ['sh', 'echo', 'cat', 'env', 'id', 'hostname', 'sleep', 'pwd', 'ls', 'uname', 'true', 'false', 'date', 'ps', 'readlink', 'stat', 'grep', 'mount', 'touch', 'mkdir', 'tr'];
 
 async function layerTar(busybox: Buffer | undefined): Promise<Buffer> {
   const pack = tar.pack();
