@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import axios from 'axios';
-import { ProxmoxClient, axiosTransport, fetchTransport } from '../src/index.js';
+import { ProxmoxClient } from '../src/index.js';
+import { axiosTransport, fetchTransport } from '../src/exports/proxmox.js';
 
 const { values } = parseArgs({
   options: {

@@ -12,15 +12,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  CriValidationError,
-  InMemoryContainerStore,
-  InMemorySandboxStore,
-  normalizeCreateContainerRequest,
-  normalizePodSandboxConfig,
-  validateCreateContainerRequest,
-} from '../src/index.js';
-import type { NormalizedPodSandboxConfig, SandboxRecord, ValidateContext } from '../src/index.js';
+import { CriValidationError, validateCreateContainerRequest } from '../src/index.js';
+import { InMemoryContainerStore, InMemorySandboxStore, normalizeCreateContainerRequest, normalizePodSandboxConfig } from '../src/exports/cri.js';
+import type { NormalizedPodSandboxConfig, SandboxRecord, ValidateContext } from '../src/exports/cri.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
 const seconds = Number(values.seconds);

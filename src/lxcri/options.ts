@@ -28,7 +28,7 @@ export const lxcriOciOptionsSchema = z.strictObject({
   commandPrefix: z.array(z.string().min(1)).optional(),
   /**
    * Global runtime arguments before the subcommand (e.g. `['--systemd-cgroup']`). `--root` is
-   * added from {@link lxcriOciOptionsSchema.shape.root}.
+   * added from `root`.
    * @defaultValue `[]`
    */
   globalArgs: z.array(z.string()).default([]),

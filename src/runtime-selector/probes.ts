@@ -1,7 +1,7 @@
 /**
  * Runtime probes: is the OCI runtime binary there and answering, is a Proxmox VE API reachable?
  *
- * The probes are the only I/O of runtime selection. {@link createRuntimeProbes} runs them (async,
+ * The probes are the only I/O of runtime selection. `createRuntimeProbes` runs them (async,
  * with an `AbortSignal` and a deadline) and returns a plain, JSON-serialisable
  * {@link RuntimeProbeResults} object that the synchronous, pure `selectRuntime()` consumes.
  *
@@ -80,7 +80,7 @@ export const runtimeProbesOptionsSchema = z.strictObject({
   timeoutMs: z.number().int().positive().max(600_000).default(5_000),
 });
 
-/** Options of {@link createRuntimeProbes}. */
+/** Options of `createRuntimeProbes`. */
 export interface RuntimeProbesOptions {
   /**
    * The OCI runtime binary to run with `--version`: `crun`, `runc`, or a path.

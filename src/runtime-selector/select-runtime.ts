@@ -235,7 +235,7 @@ function privilegedAllows(policy: PrivilegedPolicy, runtime: RuntimeName): boole
  *
  * @param request - a normalised, validated CreateContainerRequest
  * @param policy - the policy (parsed with {@link parseRuntimePolicy} if not already)
- * @param probes - what {@link createRuntimeProbes} found; without it availability is not checked
+ * @param probes - what `createRuntimeProbes` found; without it availability is not checked
  * @param context - the sandbox record and the pod's other containers
  * @throws RuntimeSelectionError with `details.reason` (`unknown-handler`, `invalid-annotation`,
  *   `privileged-rejected`, `privileged-conflict`, `unsupported`, `unavailable`) and

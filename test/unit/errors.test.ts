@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { runInNewContext } from 'node:vm';
-import {
-  CriValidationError,
-  LxcriError,
-  OciRuntimeError,
-  ProxmoxAuthError,
-  ProxmoxHttpError,
-  ProxmoxNetworkError,
-  ProxmoxTaskError,
-  hasErrorCode,
-  isLxcriError,
-  redact,
-  redactString,
-  REDACTED,
-  createRedactingLogger,
-  type Logger,
-} from '../../src/index.js';
+import { CriValidationError, LxcriError, hasErrorCode, isLxcriError, type Logger } from '../../src/index.js';
+import { OciRuntimeError, ProxmoxAuthError, ProxmoxHttpError, ProxmoxNetworkError, ProxmoxTaskError, redact, redactString } from '../../src/exports/errors.js';
+import { REDACTED } from '../../src/redact.js';
+import { createRedactingLogger } from '../../src/logger.js';
 
 const TOKEN_SECRET = '8f2b1c3d-4e5f-4a6b-9c7d-0e1f2a3b4c5d';
 const PASSWORD = 'hunter2-correct-horse';

@@ -157,7 +157,7 @@ export async function mountsBelow(dir: string): Promise<string[]> {
 /**
  * Writes an OCI bundle at `dir`: the directory (mode 0700, must not exist), `rootfs` from the
  * rootfs provider (the layer cache: overlay or copy), and `config.json` from
- * {@link buildRuntimeSpec} with the facts {@link collectSpecInputs} reads from the new rootfs.
+ * {@link buildRuntimeSpec} with the facts `collectSpecInputs` reads from the new rootfs.
  * Any failure (or abort) removes everything this call made — the rootfs (unmounted), the bundle
  * directory and parent directories it created — and nothing else.
  *

@@ -8,7 +8,8 @@ import { mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Lxcri, mountsBelow, type LxcriOptions } from '../../../src/index.js';
+import { Lxcri, type LxcriOptions } from '../../../src/index.js';
+import { mountsBelow } from '../../../src/exports/oci.js';
 import { CRUN_HYBRID_CGROUP_PREFIX } from '../../../src/lxcri/oci-runtime.js';
 import { buildDemoImage, type DemoImage } from '../../../src/testing/index.js';
 import { missingBusybox } from '../../helpers/busybox-image.js';

@@ -12,7 +12,10 @@ import { normalizeCreateContainerRequest } from '../../../src/cri/normalize.js';
 import { openImageLayout } from '../../../src/oci/image/layout.js';
 import type { ResolvedImage } from '../../../src/oci/image/layout.js';
 import { LayerCache } from '../../../src/oci/layers/layer-cache.js';
-import { OciRuntimeDriver, writeBundle, bundlePath, mountsBelow, OciRuntimeError, type OciRuntimeDriverOptions } from '../../../src/index.js';
+import { OciRuntimeDriver, writeBundle } from '../../../src/index.js';
+import { bundlePath, mountsBelow } from '../../../src/exports/oci.js';
+import { OciRuntimeError } from '../../../src/exports/errors.js';
+import { type OciRuntimeDriverOptions } from '../../../src/exports/runtimes.js';
 import { buildBusyboxImage, missingBusybox, type BusyboxImage } from '../../helpers/busybox-image.js';
 import { missing } from '../../helpers/requirements.js';
 

@@ -6,8 +6,9 @@
  *                  after each completed write; waits to be killed mid-write.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { FileContainerStore, normalizeContainerConfig } from '../../../src/index.js';
-import type { ContainerRecord } from '../../../src/index.js';
+import { FileContainerStore } from '../../../src/index.js';
+import { normalizeContainerConfig } from '../../../src/exports/cri.js';
+import type { ContainerRecord } from '../../../src/exports/cri.js';
 
 const [mode, directory] = process.argv.slice(2);
 if (!directory || (mode !== 'pause' && mode !== 'churn')) throw new Error('usage: file-store-child.ts pause|churn <dir>');

@@ -9,7 +9,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLinuxHostInspector, parseMountinfo } from '../../../src/index.js';
+import { createLinuxHostInspector } from '../../../src/exports/cri.js';
+import { parseMountinfo } from '../../../src/cri/host-inspector.js';
 import { missing } from '../../helpers/requirements.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lxcri-host-'));

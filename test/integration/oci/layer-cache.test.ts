@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LayerCache, openImageLayout, unpackImage, type LayerProgress, type ResolvedImage } from '../../../src/index.js';
+import { LayerCache, openImageLayout, type ResolvedImage } from '../../../src/index.js';
+import { unpackImage, type LayerProgress } from '../../../src/exports/oci.js';
 import { buildFeatureImage, packTar, snapshotTree, writeImageLayout, type TreeNode } from '../../helpers/oci-fixtures.js';
 import { missing } from '../../helpers/requirements.js';
 

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openImageLayout, unpackImage } from '../../../src/index.js';
+import { openImageLayout } from '../../../src/index.js';
+import { unpackImage } from '../../../src/exports/oci.js';
 import { buildFeatureImage, snapshotTree, type TreeNode } from '../../helpers/oci-fixtures.js';
 import { missing } from '../../helpers/requirements.js';
 

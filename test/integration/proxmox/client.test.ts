@@ -11,15 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ProxmoxClient,
-  axiosTransport,
-  fetchTransport,
-  isLxcriError,
-  type Logger,
-  type ProxmoxClientOptions,
-  type TransportFactory,
-} from '../../../src/index.js';
+import { ProxmoxClient, isLxcriError, type Logger, type ProxmoxClientOptions } from '../../../src/index.js';
+import { axiosTransport, fetchTransport, type TransportFactory } from '../../../src/exports/proxmox.js';
 import { startPveSimulator, totp, type PveSimulator } from '../../../src/testing/index.js';
 import { caught as caughtError } from '../../helpers/caught.js';
 

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import { FileContainerStore, FileSandboxStore, normalizeContainerConfig, normalizePodSandboxConfig } from '../../../src/index.js';
+import { FileContainerStore, FileSandboxStore } from '../../../src/index.js';
+import { normalizeContainerConfig, normalizePodSandboxConfig } from '../../../src/exports/cri.js';
 import { fixture, FIXTURES } from './world.js';
 import { captureIo as captureIoAt, type CapturedIo } from '../../helpers/cli-io.js';
 

@@ -2,15 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  FileContainerStore,
-  FileSandboxStore,
-  InMemoryContainerStore,
-  InMemorySandboxStore,
-  normalizeContainerConfig,
-  normalizePodSandboxConfig,
-} from '../../../src/index.js';
-import type { ContainerRecord, ContainerStore, SandboxRecord, SandboxStore } from '../../../src/index.js';
+import { FileContainerStore, FileSandboxStore } from '../../../src/index.js';
+import { InMemoryContainerStore, InMemorySandboxStore, normalizeContainerConfig, normalizePodSandboxConfig } from '../../../src/exports/cri.js';
+import type { ContainerRecord, ContainerStore, SandboxRecord, SandboxStore } from '../../../src/exports/cri.js';
 
 const root = mkdtempSync(join(tmpdir(), 'lxcri-stores-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isDeepStrictEqual } from 'node:util';
 import { fastNormalizeCreateContainerRequest, tryNormalizeCreateContainerRequestWithSchema } from '../../../src/cri/normalize.js';
-import { CriValidationError, normalizeCreateContainerRequest, validateCreateContainerRequest } from '../../../src/index.js';
+import { CriValidationError, validateCreateContainerRequest } from '../../../src/index.js';
+import { normalizeCreateContainerRequest } from '../../../src/exports/cri.js';
 import type { GrpcStatus } from '../../../src/index.js';
 import { baseRequest, fixture, makeWorld, SB, SB_PRIVILEGED, SB_USERNS, USERNS_POD } from './world.js';
 

@@ -2,14 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  CriValidationError,
-  createLinuxHostInspector,
-  normalizeCreateContainerRequest,
-  validateCreateContainerRequest,
-  validatePodSandboxConfig,
-} from '../../../src/index.js';
-import type { GrpcStatus, HostInspector, NormalizedCreateContainerRequest, ValidateContext } from '../../../src/index.js';
+import { CriValidationError, validateCreateContainerRequest } from '../../../src/index.js';
+import { createLinuxHostInspector, normalizeCreateContainerRequest, validatePodSandboxConfig } from '../../../src/exports/cri.js';
+import type { GrpcStatus } from '../../../src/index.js';
+import type { HostInspector, NormalizedCreateContainerRequest, ValidateContext } from '../../../src/exports/cri.js';
 import { baseRequest, fixture, makeWorld, SB, SB_NOT_READY, SB_PRIVILEGED, SB_USERNS, USERNS_POD } from './world.js';
 
 /** Sets (or deletes, with `undefined`) a dotted path in a JSON-like object, creating objects on the way. */

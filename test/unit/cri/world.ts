@@ -4,13 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  InMemoryContainerStore,
-  InMemorySandboxStore,
-  normalizeContainerConfig,
-  normalizePodSandboxConfig,
-} from '../../../src/index.js';
-import type { ContainerRecord, ContainerState, NormalizedPodSandboxConfig, SandboxRecord, SandboxState, ValidateContext } from '../../../src/index.js';
+import { InMemoryContainerStore, InMemorySandboxStore, normalizeContainerConfig, normalizePodSandboxConfig } from '../../../src/exports/cri.js';
+import type { ContainerRecord, ContainerState, NormalizedPodSandboxConfig, SandboxRecord, SandboxState, ValidateContext } from '../../../src/exports/cri.js';
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/cri/', import.meta.url));
 

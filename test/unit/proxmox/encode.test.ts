@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeForm } from '../../../src/index.js';
+import { encodeForm } from '../../../src/proxmox/transport/encode.js';
 import { expandPath, toParamPairs } from '../../../src/proxmox/transport/encode.js';
 
 /** PVE's decoder (pve-http-server decode_urlencoded): split on & and ;, key/value on the first =, + is space, then %XX. */

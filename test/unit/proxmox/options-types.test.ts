@@ -3,15 +3,9 @@
  * `tsc` over the test tree), plus the runtime defaults they resolve to.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import {
-  resolveProxmoxClientOptions,
-  type LxcCreateParams,
-  type OtpProvider,
-  type ProxmoxClientOptions,
-  type ResolvedProxmoxClientOptions,
-  type Transport,
-  type TransportFactory,
-} from '../../../src/index.js';
+import { resolveProxmoxClientOptions, type ResolvedProxmoxClientOptions } from '../../../src/proxmox/options.js';
+import { type LxcCreateParams, type OtpProvider, type Transport, type TransportFactory } from '../../../src/exports/proxmox.js';
+import { type ProxmoxClientOptions } from '../../../src/index.js';
 
 describe('option types', () => {
   it('accept the documented shapes and resolve defaults', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { choosePlacement, type ClusterResource } from '../../../src/index.js';
+import { choosePlacement, type ClusterResource } from '../../../src/exports/proxmox.js';
 
 const GiB = 1024 ** 3;
 const resources: ClusterResource[] = [

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import axios from 'axios';
 import { describe, expect, it } from 'vitest';
-import { axiosTransport, fetchTransport, type AxiosLike } from '../../../src/index.js';
+import { axiosTransport, fetchTransport, type AxiosLike } from '../../../src/exports/proxmox.js';
 import { describeTransportSuite } from './helpers/transport-suite.js';
 
 describeTransportSuite('fetch + undici Agent (default)', () => fetchTransport());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProxmoxHttpError, ProxmoxTaskError, silentLogger } from '../../../src/index.js';
+import { ProxmoxHttpError, ProxmoxTaskError, silentLogger } from '../../../src/exports/errors.js';
 import { Mutex, VmidAllocator, isVmidConflict } from '../../../src/proxmox/vmid.js';
 
 const conflict = (vmid: number): ProxmoxHttpError =>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProxmoxHttpError } from '../../../src/errors.js';
-import { waitForTask, type TaskLogLine, type TaskReader, type TaskStatus, type WaitForTaskDeps } from '../../../src/index.js';
+import { waitForTask, type TaskLogLine, type TaskStatus } from '../../../src/exports/proxmox.js';
+import { type TaskReader, type WaitForTaskDeps } from '../../../src/proxmox/wait-for-task.js';
 
 const UPID = 'UPID:pve2:0009E9B0:103F1191:660069E7:vzcreate:101:root@pam:';
 

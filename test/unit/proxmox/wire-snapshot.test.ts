@@ -6,7 +6,8 @@
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProxmoxClient, redact, redactString } from '../../../src/index.js';
+import { ProxmoxClient } from '../../../src/index.js';
+import { redact, redactString } from '../../../src/exports/errors.js';
 
 const API = 'https://pve.wire.test:8006/api2/json';
 const PASSWORD = 'wire-Password-123';

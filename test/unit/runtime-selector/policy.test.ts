@@ -2,14 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AbortedError,
-  DEFAULT_RUNTIME_HANDLERS,
-  InvalidOptionsError,
-  loadRuntimePolicy,
-  parseRuntimePolicy,
-  type RuntimePolicy,
-} from '../../../src/index.js';
+import { AbortedError, InvalidOptionsError, type RuntimePolicy } from '../../../src/index.js';
+import { DEFAULT_RUNTIME_HANDLERS, loadRuntimePolicy, parseRuntimePolicy } from '../../../src/exports/runtime-selector.js';
 
 function issuesOf(input: unknown): { path: string; message: string }[] {
   try {

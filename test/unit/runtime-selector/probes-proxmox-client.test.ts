@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxmoxClient } from '../../../src/proxmox/client.js';
-import { createRuntimeProbes } from '../../../src/index.js';
+import { createRuntimeProbes } from '../../../src/exports/runtime-selector.js';
 import { generateSelfSignedCertificate } from '../../../src/testing/certificate.js';
 
 const SECRET = '0f9e8d7c-6b5a-4321-8765-0123456789ab';

@@ -6,14 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeCreateContainerRequest } from '../../../src/cri/normalize.js';
-import {
-  AbortedError,
-  createRuntimeProbes,
-  InvalidOptionsError,
-  selectRuntime,
-  type ProxmoxVersionSource,
-  type RuntimeProbeSpawn,
-} from '../../../src/index.js';
+import { AbortedError, InvalidOptionsError, selectRuntime } from '../../../src/index.js';
+import { createRuntimeProbes, type ProxmoxVersionSource } from '../../../src/exports/runtime-selector.js';
+import { type RuntimeProbeSpawn } from '../../../src/runtime-selector/probes.js';
 import { missing } from '../../helpers/requirements.js';
 
 let dir: string;

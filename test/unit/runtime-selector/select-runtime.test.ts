@@ -3,19 +3,9 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { normalizeCreateContainerRequest } from '../../../src/cri/normalize.js';
 import type { NormalizedCreateContainerRequest } from '../../../src/cri/types.js';
-import {
-  InvalidOptionsError,
-  loadRuntimePolicy,
-  parseRuntimePolicy,
-  RuntimeSelectionError,
-  selectRuntime,
-  type ResolvedRuntimePolicy,
-  type RuntimePolicy,
-  type RuntimeProbeResults,
-  type RuntimeSelection,
-  type RuntimeSelectionContext,
-  type RuntimeSelectionTraceEntry,
-} from '../../../src/index.js';
+import { InvalidOptionsError, RuntimeSelectionError, selectRuntime, type RuntimePolicy, type RuntimeSelection } from '../../../src/index.js';
+import { loadRuntimePolicy, parseRuntimePolicy, type RuntimeProbeResults, type RuntimeSelectionContext, type RuntimeSelectionTraceEntry } from '../../../src/exports/runtime-selector.js';
+import { type ResolvedRuntimePolicy } from '../../../src/runtime-selector/policy.js';
 
 interface RequestShape {
   name?: string;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../../src/cli/main.js';
-import { ociRuntimeSpecSchema } from '../../../../src/index.js';
+import { ociRuntimeSpecSchema } from '../../../../src/oci/spec/runtime-spec.js';
 import { buildBusyboxImage, missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
 import { missing } from '../../../helpers/requirements.js';
 import { captureIo as captureIoAt, type CapturedIo } from '../../../helpers/cli-io.js';

@@ -6,15 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeCreateContainerRequest } from '../../../../src/cri/normalize.js';
 import { openImageLayout, type ResolvedImage } from '../../../../src/oci/image/layout.js';
 import { LayerCache } from '../../../../src/oci/layers/layer-cache.js';
-import {
-  AlreadyExistsError,
-  CriValidationError,
-  bundlePath,
-  mountsBelow,
-  ociRuntimeSpecSchema,
-  writeBundle,
-  type RootfsProvider,
-} from '../../../../src/index.js';
+import { AlreadyExistsError, CriValidationError, writeBundle } from '../../../../src/index.js';
+import { bundlePath, mountsBelow, type RootfsProvider } from '../../../../src/exports/oci.js';
+import { ociRuntimeSpecSchema } from '../../../../src/oci/spec/runtime-spec.js';
 import { buildBusyboxImage, missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
 import { missing } from '../../../helpers/requirements.js';
 

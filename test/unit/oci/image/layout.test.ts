@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AjvDraft04 from 'ajv-draft-04';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openImageLayout, sha256Digest, unpackImage } from '../../../../src/index.js';
+import { openImageLayout } from '../../../../src/index.js';
+import { sha256Digest, unpackImage } from '../../../../src/exports/oci.js';
 import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
 import { hasTool, referencePath } from '../../../helpers/requirements.js';
 

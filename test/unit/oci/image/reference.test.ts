@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeChainIds, isDigest, parseDigest, parseImageReference, sha256Digest } from '../../../../src/index.js';
+import { computeChainIds, isDigest, parseDigest, parseImageReference, sha256Digest } from '../../../../src/exports/oci.js';
 
 describe('parseImageReference', () => {
   it.each([

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openImageLayout, unpackImage, type UnpackImageOptions } from '../../../../src/index.js';
+import { openImageLayout } from '../../../../src/index.js';
+import { unpackImage, type UnpackImageOptions } from '../../../../src/exports/oci.js';
 import { hasTool } from '../../../helpers/requirements.js';
 import { packTar, snapshotTree, writeImageLayout, zstdZeroBomb, type FixtureEntry, type FixtureLayer } from '../../../helpers/oci-fixtures.js';
 

@@ -9,7 +9,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LayerCache, openImageLayout, unpackImage, type ResolvedImage } from '../../../../src/index.js';
+import { LayerCache, openImageLayout, type ResolvedImage } from '../../../../src/index.js';
+import { unpackImage } from '../../../../src/exports/oci.js';
 import { hasTool, missing } from '../../../helpers/requirements.js';
 import { packTar, snapshotTree, writeImageLayout, type FixtureEntry } from '../../../helpers/oci-fixtures.js';
 

@@ -1,17 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  ALL_CAPABILITIES,
-  CriValidationError,
-  DEFAULT_CAPABILITIES,
-  DEFAULT_PATH_ENV,
-  buildRuntimeSpec,
-  defaultSeccompProfile,
-  normalizeCreateContainerRequest,
-  ociRuntimeSpecSchema,
-  type BuildRuntimeSpecOptions,
-  type OciRuntimeSpec,
-} from '../../../../src/index.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, DEFAULT_PATH_ENV, buildRuntimeSpec, defaultSeccompProfile, type BuildRuntimeSpecOptions, type OciRuntimeSpec } from '../../../../src/exports/oci.js';
+import { CriValidationError } from '../../../../src/index.js';
+import { normalizeCreateContainerRequest } from '../../../../src/exports/cri.js';
+import { ociRuntimeSpecSchema } from '../../../../src/oci/spec/runtime-spec.js';
 import { BASE_OPTIONS, image, request } from './fixtures.js';
 
 type Req = Parameters<typeof request>[0];

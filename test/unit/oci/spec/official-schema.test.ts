@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import AjvDraft04 from 'ajv-draft-04';
 import type { ValidateFunction } from 'ajv';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildRuntimeSpec, defaultSeccompProfile, type BuildRuntimeSpecOptions } from '../../../../src/index.js';
+import { buildRuntimeSpec, defaultSeccompProfile, type BuildRuntimeSpecOptions } from '../../../../src/exports/oci.js';
 import { referencePath } from '../../../helpers/requirements.js';
 import { BASE_OPTIONS, image, request } from './fixtures.js';
 

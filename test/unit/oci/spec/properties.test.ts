@@ -1,7 +1,8 @@
 /** Property tests of the mapping over generated requests (fast-check). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CAPABILITIES, buildRuntimeSpec, ociRuntimeSpecSchema } from '../../../../src/index.js';
+import { DEFAULT_CAPABILITIES, buildRuntimeSpec } from '../../../../src/exports/oci.js';
+import { ociRuntimeSpecSchema } from '../../../../src/oci/spec/runtime-spec.js';
 import { BASE_OPTIONS, image, request } from './fixtures.js';
 
 const key = fc.constantFrom('A', 'B', 'C', 'PATH', 'HOME', 'X_1');

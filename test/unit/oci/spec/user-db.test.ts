@@ -3,7 +3,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BundleError, parseGroup, parsePasswd, readImageUserDb, readRootfsFile, resolveInRootfs } from '../../../../src/index.js';
+import { BundleError } from '../../../../src/exports/errors.js';
+import { parseGroup, parsePasswd, readImageUserDb } from '../../../../src/exports/oci.js';
+import { readRootfsFile, resolveInRootfs } from '../../../../src/oci/spec/user-db.js';
 import { GROUP, PASSWD } from './fixtures.js';
 
 let base: string;

@@ -8,7 +8,9 @@ import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionsError, OciRuntimeDriver, OciRuntimeError, ociRuntimeDriverOptionsSchema, type SpawnFunction } from '../../../../src/index.js';
+import { InvalidOptionsError, OciRuntimeDriver } from '../../../../src/index.js';
+import { OciRuntimeError } from '../../../../src/exports/errors.js';
+import { ociRuntimeDriverOptionsSchema, type SpawnFunction } from '../../../../src/runtimes/crun/options.js';
 import { missing } from '../../../helpers/requirements.js';
 
 let dir: string;
