@@ -24,7 +24,7 @@ import { AbortedError, NotFoundError, StoreError, throwIfAborted } from '../../e
 import { isProcessAlive } from '../../internal/process.js';
 import { parseOptions } from '../../options.js';
 import { isDigest, parseDigest } from '../image/digest.js';
-import { CONTAINERD_NAME_ANNOTATION, openImageLayout, REF_NAME_ANNOTATION, type ImageLayout } from '../image/layout.js';
+import { CONTAINERD_NAME_ANNOTATION, openImageLayout, parsePlatform, REF_NAME_ANNOTATION, type ImageLayout } from '../image/layout.js';
 import { tryParseImageReference } from '../image/reference.js';
 import { MEDIA_TYPES, type OciDescriptor, type OciIndex, type OciPlatform } from '../image/types.js';
 
@@ -233,12 +233,13 @@ export async function removeImage(store: ImageStore, reference: string, options?
   const layout = await openStore(store);
   const parsed = tryParseImageReference(reference);
   const digest = isDigest(reference) ? reference : undefined;
-  const wantPlatform = platform === undefined ? undefined : (() => {
-    const [os = '', architecture = '', variant] = platform.split('/');
-    return { os, architecture, ...(variant ? { variant } : {}) };
-  })();
+  const wantPlatform = platform === undefined ? undefined : parsePlatform(platform);
   const matches = (d: OciDescriptor): boolean => {
-    if (wantPlatform && d.platform && !samePlatform(wantPlatform, d.platform)) return false;
+    if (wantPlatform && d.platform) {
+      const p = d.platform;
+      if (p.os !== wantPlatform.os || p.architecture !== wantPlatform.architecture) return false;
+      if (wantPlatform.variant !== undefined && (p.variant ?? '') !== wantPlatform.variant) return false;
+    }
     if (digest !== undefined) return d.digest === digest;
     const names = [d.annotations?.[REF_NAME_ANNOTATION], d.annotations?.[CONTAINERD_NAME_ANNOTATION]].filter((n): n is string => n !== undefined);
     if (names.includes(reference)) return true;
