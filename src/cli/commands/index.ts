@@ -4,6 +4,8 @@ import { selectCommand } from './select.js';
 import { unpackCommand } from './unpack.js';
 import { bundleCommand } from './bundle.js';
 import { simulatorCommand } from './simulator.js';
+import { pullCommand } from './pull.js';
+import { imagesCommand } from './images.js';
 
 /**
  * Every `lxcri` subcommand, in the order `lxcri --help` lists them. Each lives in its own file
@@ -15,4 +17,6 @@ export const commands: readonly CliCommand[] = [
   unpackCommand,
   bundleCommand,
   simulatorCommand,
+  pullCommand,
+  imagesCommand,
 ];
