@@ -76,7 +76,9 @@ export const pullImageOptionsSchema = z.strictObject({
       username: z.string().min(1).optional(),
       password: z.string().optional(),
       authFile: z.string().min(1).optional(),
-      env: z.record(z.string(), z.string().optional()).optional(),
+      env: z
+        .custom<Readonly<Record<string, string | undefined>>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object of environment variables')
+        .optional(),
     })
     .refine((a) => (a.username === undefined) === (a.password === undefined), { message: 'username and password go together', path: ['password'] })
     .refine((a) => !(a.username !== undefined && a.authFile !== undefined), { message: 'give username/password or authFile, not both', path: ['authFile'] })
