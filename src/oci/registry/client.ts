@@ -9,10 +9,8 @@
  *
  * @module
  */
-import { createWriteStream } from 'node:fs';
 import { open, rm, stat, truncate } from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import pRetry from 'p-retry';
 import { Agent, request, type Dispatcher } from 'undici';
 import { AbortedError, ImageError, isLxcriError, RegistryAuthError, RegistryError, type LxcriError } from '../../errors.js';
@@ -127,6 +125,65 @@ async function readLimited(body: Response['body'], limit: number): Promise<Buffe
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** Bytes collected before one `writev` of a blob download. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * Streams a response body into `file` (appending after `offset` bytes), hashing and counting as it
+ * goes: chunks are gathered into batches of about 1 MiB written with one `writev`, and one batch
+ * is written while the next is received. Throws an `ImageError` as soon as the body is longer than
+ * `limit`. Returns the file's size.
+ */
+async function writeVerified(
+  body: AsyncIterable<Buffer>,
+  file: string,
+  offset: number,
+  limit: number,
+  hash: Hash,
+  onReceived: (bytes: number) => number,
+  onProgress: (bytes: number) => void,
+  what: string,
+  digest: string,
+): Promise<number> {
+  const handle = await open(file, offset > 0 ? 'a' : 'w', 0o644);
+  let size = offset;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  let inFlight: Promise<unknown> = Promise.resolve();
+  try {
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > limit) throw new ImageError(`${what} is larger than its descriptor says (${limit} bytes)`, { digest, reason: 'size mismatch' });
+      hash.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      onReceived(chunk.length);
+      if (batchBytes >= WRITE_BATCH) {
+        await inFlight;
+        const out = batch;
+        inFlight = handle.writev(out);
+        batch = [];
+        batchBytes = 0;
+        onProgress(size);
+      }
+    }
+    await inFlight;
+    if (batch.length > 0) await handle.writev(batch);
+    onProgress(size);
+  } catch (error) {
+    // A broken connection: keep what was received, so the next attempt resumes after it.
+    if (!(error instanceof ImageError) && batch.length > 0) {
+      await inFlight.catch(() => undefined);
+      inFlight = handle.writev(batch);
+    }
+    throw error;
+  } finally {
+    await inFlight.catch(() => undefined);
+    await handle.close();
+  }
+  return size;
 }
 
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
@@ -520,18 +577,11 @@ export class RegistryClient {
       if (resumeFrom > 0) await this.#hashPrefix(partial, resumeFrom, hash);
       let size = resumeFrom;
       const limit = descriptor.size;
-      const count = async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-        for await (const chunk of source) {
-          size += chunk.length;
-          if (size > limit) throw new ImageError(`${what} is larger than its descriptor says (${limit} bytes)`, { digest: descriptor.digest, reason: 'size mismatch' });
-          hash.update(chunk);
-          received += chunk.length;
-          onProgress?.({ bytes: size, received });
-          yield chunk;
-        }
-      };
       try {
-        await pipeline(response.body, count, createWriteStream(partial, { flags: resumeFrom > 0 ? 'a' : 'w', mode: 0o644 }), { signal });
+        size = await writeVerified(response.body as AsyncIterable<Buffer>, partial, resumeFrom, limit, hash, (chunk) => {
+          received += chunk;
+          return received;
+        }, (bytes) => onProgress?.({ bytes, received }), what, descriptor.digest);
       } catch (error) {
         if (error instanceof ImageError) {
           await rm(partial, { force: true });

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -218,6 +219,7 @@ async function caOf(options: ResolvedPullImageOptions): Promise<string[] | undef
 async function runPool<T>(items: readonly T[], limit: number, signal: AbortSignal, fn: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
   const controller = new AbortController();
   const combined = AbortSignal.any([signal, controller.signal]);
+  setMaxListeners(16 * limit + 16, combined);
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
@@ -260,6 +262,8 @@ export async function pullImage(reference: string, options: PullImageOptions): P
   const logger = o.logger ?? silentLogger;
   const deadline = AbortSignal.timeout(o.timeoutMs);
   const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
+  // every parallel download listens on it (request, body, retry wait): not a leak
+  setMaxListeners(16 * o.concurrency + 16, signal);
   throwIfAborted(o.signal, `pulling ${ref.normalized}`);
   const layout = await openStore(o.store);
   const client = new RegistryClient({
