@@ -155,6 +155,41 @@ describe('pulling from a misbehaving registry', () => {
     expect(error).toMatchObject({ code: 'ERR_REGISTRY', grpcStatus: 'ResourceExhausted', registryCode: 'TOOMANYREQUESTS', status: 429 });
   });
 
+  it('two concurrent pulls of one image into one store download each blob once', async () => {
+    const dir = store();
+    const [a, b] = await Promise.all([pullImage(`${registry.host}/test/app:v1`, { store: dir, ...base() }), pullImage(`${registry.host}/test/app:v1`, { store: dir, ...base() })]);
+    expect(a.manifestDigest).toBe(image.manifestDigest);
+    expect(b.manifestDigest).toBe(image.manifestDigest);
+    const blobGets = registry.requests.filter((r) => r.path.startsWith('/v2/test/app/blobs/') && r.status === 200);
+    expect(blobGets).toHaveLength(3);
+    expect(a.pull.fetchedBlobs + b.pull.fetchedBlobs).toBe(3);
+    expect((await (await openImageLayout(dir)).readIndex()).manifests).toHaveLength(1);
+  });
+
+  it('gc running while a pull downloads does not remove the pull’s blobs', async () => {
+    const dir = store();
+    const { gc } = await import('../../../../src/oci/registry/store.js');
+    let pulling = true;
+    let collections = 0;
+    const collector = (async () => {
+      while (pulling) {
+        await gc(dir).catch((error: unknown) => {
+          if (!(error instanceof Error && /no index.json|not an OCI image layout/.test(error.message))) throw error;
+        });
+        collections += 1;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const pulled = await pullImage(`${registry.host}/test/app:v1`, { store: dir, ...base(), concurrency: 1 }).finally(() => {
+      pulling = false;
+    });
+    await collector;
+    expect(collections).toBeGreaterThan(0);
+    const resolved = await (await openImageLayout(dir)).resolve(`${registry.host}/test/app:v1`);
+    expect(resolved.manifestDigest).toBe(pulled.manifestDigest);
+    for (const d of [resolved.manifest.config, ...resolved.layers]) expect(existsSync(join(dir, 'blobs', 'sha256', d.digest.slice(7)))).toBe(true);
+  });
+
   it('stops at the signal and keeps what was downloaded', async () => {
     const controller = new AbortController();
     const dir = store();

@@ -63,7 +63,7 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
     work = mkdtempSync(join(tmpdir(), 'lxcri-registry-'));
     pki = await makePki(work);
     for (const d of ['anon', 'basic', 'bearer', 'token']) mkdirSync(join(work, d));
-    tokens = await startTokenServer(join(work, 'token'), pki, { users: { [USER]: PASSWORD } });
+    tokens = await startTokenServer(join(work, 'token'), pki, { users: { [USER]: PASSWORD }, anonymousPull: true });
     [anon, basic, bearer] = await Promise.all([
       startDistribution(join(work, 'anon'), pki, { kind: 'none' }),
       startDistribution(join(work, 'basic'), pki, { kind: 'htpasswd', users: { [USER]: PASSWORD } }),
@@ -219,6 +219,13 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
       const image = await pullImage(`${bearer.host}/test/app:v1`, { store: newStore(), tls: { ca: pki.caPem }, auth: { username: USER, password: PASSWORD } });
       expect(image.layers.length).toBeGreaterThanOrEqual(4);
       expect(tokens.requests).toEqual([{ scope: 'repository:test/app:pull', user: USER }]);
+    });
+
+    it('pulls anonymously with a token the service gives without credentials', async () => {
+      tokens.requests.length = 0;
+      const image = await pullImage(`${bearer.host}/test/app:v1`, { store: newStore(), tls: { ca: pki.caPem }, auth: { env: {} } });
+      expect(image.layers.length).toBeGreaterThanOrEqual(4);
+      expect(tokens.requests).toEqual([{ scope: 'repository:test/app:pull', user: undefined }]);
     });
 
     it('fails Unauthenticated when the token service refuses, without showing the password', async () => {
