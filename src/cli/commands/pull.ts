@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { pullImage, type PullProgress } from '../../oci/registry/pull.js';
+import type { PullProgress } from '../../oci/registry/pull.js';
 import type { CliCommand, CliIo } from '../types.js';
 import { parseCommandArgs, printJson, UsageError } from '../util.js';
 
@@ -80,6 +80,8 @@ export const pullCommand: CliCommand = {
     const ca = values['ca'];
     const platform = values['platform'];
     const bar = (io.stderr as { isTTY?: boolean }).isTTY === true ? progressBar(io) : undefined;
+    // loaded here, not at start-up: undici is only needed by this command
+    const { pullImage } = await import('../../oci/registry/pull.js');
     try {
       const image = await pullImage(positionals[0] as string, {
         store: resolve(io.cwd, store),

@@ -142,7 +142,7 @@ async function writeVerified(
   offset: number,
   limit: number,
   hash: Hash,
-  onReceived: (bytes: number) => number,
+  onReceived: (bytes: number) => void,
   onProgress: (bytes: number) => void,
   what: string,
   digest: string,
@@ -578,10 +578,10 @@ export class RegistryClient {
       let size = resumeFrom;
       const limit = descriptor.size;
       try {
-        size = await writeVerified(response.body as AsyncIterable<Buffer>, partial, resumeFrom, limit, hash, (chunk) => {
-          received += chunk;
-          return received;
-        }, (bytes) => onProgress?.({ bytes, received }), what, descriptor.digest);
+        const onReceived = (bytes: number): void => {
+          received += bytes;
+        };
+        size = await writeVerified(response.body as AsyncIterable<Buffer>, partial, resumeFrom, limit, hash, onReceived, (bytes) => onProgress?.({ bytes, received }), what, descriptor.digest);
       } catch (error) {
         if (error instanceof ImageError) {
           await rm(partial, { force: true });
