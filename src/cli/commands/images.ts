@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { gc, listImages, removeImage } from '../../oci/registry/store.js';
+import { gcImages, listImages, removeImage } from '../../oci/registry/store.js';
 import type { CliCommand } from '../types.js';
 import { parseCommandArgs, printJson, UsageError } from '../util.js';
 
@@ -33,7 +33,7 @@ export const imagesCommand: CliCommand = {
       if (typeof ref !== 'string') continue;
       for (const entry of await removeImage(store, ref, signal)) removed.push(entry.reference ?? entry.digest);
     }
-    const collected = values['gc'] === true ? await gc(store, signal) : undefined;
+    const collected = values['gc'] === true ? await gcImages(store, signal) : undefined;
     printJson(io, {
       images: await listImages(store, signal),
       ...(removed.length > 0 ? { removed } : {}),

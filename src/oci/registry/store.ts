@@ -1,6 +1,6 @@
 /**
  * The image store: an OCI image layout (what `openImageLayout` reads) that pulls write into, and
- * its housekeeping — `listImages`, `removeImage`, `gc` — safe against a concurrent pull.
+ * its housekeeping — `listImages`, `removeImage`, `gcImages` — safe against a concurrent pull.
  *
  * Beside the layout's own files the store keeps, under `.lxcri/`:
  * - `lock`: the store lock (a file holding the owner's pid; a dead owner's lock is taken over),
@@ -117,7 +117,7 @@ export async function withStoreLock<T>(dir: string, signal: AbortSignal | undefi
 }
 
 /**
- * Registers the blobs a pull is about to use, so a concurrent {@link gc} keeps them (and does not
+ * Registers the blobs a pull is about to use, so a concurrent {@link gcImages} keeps them (and does not
  * delete a blob the pull found present). Returns a function that unregisters.
  */
 export async function registerPull(dir: string, digests: readonly string[], signal: AbortSignal | undefined): Promise<() => Promise<void>> {
@@ -224,7 +224,7 @@ export type RemoveImageOptions = z.input<typeof removeOptionsSchema>;
 
 /**
  * Removes the index entries of a reference (its name as stored, a short or full name, or a
- * manifest digest). Blobs stay until {@link gc}.
+ * manifest digest). Blobs stay until {@link gcImages}.
  * @returns the removed entries
  * @throws NotFoundError when no entry matches
  */
@@ -267,10 +267,10 @@ const gcOptionsSchema = z.strictObject({
   /** Cancels the collection (between blobs). @defaultValue none */
   signal: signalSchema.optional(),
 });
-/** Options of {@link gc}. */
+/** Options of {@link gcImages}. */
 export type GcOptions = z.input<typeof gcOptionsSchema>;
 
-/** What {@link gc} removed. */
+/** What {@link gcImages} removed. */
 export interface GcResult {
   /** Digests of the removed blobs. */
   removed: string[];
@@ -304,8 +304,8 @@ async function markReachable(layout: ImageLayout, descriptor: OciDescriptor, mar
  * so a pull either registered its blobs before (they are kept) or registers them after (and
  * downloads what gc removed).
  */
-export async function gc(store: ImageStore, options?: GcOptions): Promise<GcResult> {
-  const { signal, partials } = parseOptions(gcOptionsSchema, options ?? {}, 'gc options');
+export async function gcImages(store: ImageStore, options?: GcOptions): Promise<GcResult> {
+  const { signal, partials } = parseOptions(gcOptionsSchema, options ?? {}, 'gcImages options');
   const layout = await openStore(store);
   return withStoreLock(layout.dir, signal, async () => {
     const index: OciIndex = await layout.readIndex();

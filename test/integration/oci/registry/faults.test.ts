@@ -168,12 +168,12 @@ describe('pulling from a misbehaving registry', () => {
 
   it('gc running while a pull downloads does not remove the pull’s blobs', async () => {
     const dir = store();
-    const { gc } = await import('../../../../src/oci/registry/store.js');
+    const { gcImages } = await import('../../../../src/oci/registry/store.js');
     let pulling = true;
     let collections = 0;
     const collector = (async () => {
       while (pulling) {
-        await gc(dir).catch((error: unknown) => {
+        await gcImages(dir).catch((error: unknown) => {
           if (!(error instanceof Error && /no index.json|not an OCI image layout/.test(error.message))) throw error;
         });
         collections += 1;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openImageLayout } from '../../../../src/oci/image/layout.js';
 import { unpackImage } from '../../../../src/oci/layers/unpack-image.js';
 import { ensureImage, pullImage, type PullProgress } from '../../../../src/oci/registry/pull.js';
-import { gc, ingestPath, listImages, removeImage } from '../../../../src/oci/registry/store.js';
+import { gcImages, ingestPath, listImages, removeImage } from '../../../../src/oci/registry/store.js';
 import { RegistryAuthError, RegistryError, NotFoundError } from '../../../../src/errors.js';
 import { caught } from '../../../helpers/caught.js';
 import { buildFeatureImage, packTar, snapshotTree, writeImageLayout, type TreeNode } from '../../../helpers/oci-fixtures.js';
@@ -161,7 +161,7 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
     // removing one platform and collecting garbage keeps the other platform's blobs
     const before = new Set(readdirSync(join(store, 'blobs', 'sha256')));
     await removeImage(store, `${anon.host}/test/multi:1`, { platform: 'linux/arm64' });
-    const collected = await gc(store);
+    const collected = await gcImages(store);
     expect(collected.removed).toContain(multi.arm64);
     expect(collected.removed).toContain(arm.configDigest);
     expect(collected.removed).not.toContain(amd.configDigest);

@@ -8,7 +8,7 @@ import { RegistryAuthError, RegistryError, registryGrpcStatus } from '../../../.
 import { openImageLayout } from '../../../../src/oci/image/layout.js';
 import { parseRetryAfter, registryApiHost } from '../../../../src/oci/registry/client.js';
 import { choosePlatformManifest, ensureImage, hostPlatform, pullImage } from '../../../../src/oci/registry/pull.js';
-import { acquireLockFile, gc, registerPull } from '../../../../src/oci/registry/store.js';
+import { acquireLockFile, gcImages, registerPull } from '../../../../src/oci/registry/store.js';
 import type { OciIndex } from '../../../../src/oci/image/types.js';
 import { caught } from '../../../helpers/caught.js';
 import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
@@ -112,13 +112,13 @@ describe('store locks and gc', () => {
     const image = writeImageLayout(store, [{ tar: await packTar([{ name: 'a', content: 'a' }]) }]);
     const layout = await openImageLayout(store);
     // the layout's index names the image: nothing to collect
-    expect(await gc(store)).toEqual({ removed: [], bytes: 0 });
+    expect(await gcImages(store)).toEqual({ removed: [], bytes: 0 });
     await writeFile(join(store, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [] }));
     const unregister = await registerPull(store, [image.manifestDigest, image.configDigest], undefined);
-    const first = await gc(layout);
+    const first = await gcImages(layout);
     expect(first.removed).toEqual(image.layerDigests);
     await unregister();
-    const second = await gc(layout);
+    const second = await gcImages(layout);
     expect(second.removed.sort()).toEqual([image.manifestDigest, image.configDigest].sort());
   });
 });
