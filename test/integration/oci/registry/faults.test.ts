@@ -149,6 +149,22 @@ describe('pulling from a misbehaving registry', () => {
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(950);
   });
 
+  it('logs retries and redirects without credentials', async () => {
+    const lines: string[] = [];
+    const record = (fields: Record<string, unknown>, message?: string): void => {
+      lines.push(JSON.stringify({ fields, message }));
+    };
+    registry.faults.rateLimit = 1;
+    registry.faults.redirectBlobs = true;
+    await pullImage(`${registry.host}/test/app:v1`, { store: store(), ...base(), retry: { minDelayMs: 1, maxDelayMs: 5 }, logger: { debug: record, info: record, warn: record, error: record } });
+    const text = lines.join('\n');
+    expect(text).toContain('retrying registry request');
+    expect(text).toContain('following registry redirect');
+    expect(text).toContain('pulled image');
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+  });
+
   it('gives up with ResourceExhausted when Retry-After is longer than maxRetryAfterMs', async () => {
     registry.faults.rateLimit = 5;
     const error = await caught(pullImage(`${registry.host}/test/app:v1`, { store: store(), ...base(), retry: { maxRetryAfterMs: 100 } }));
