@@ -79,6 +79,7 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
       skopeoCopy(`oci:${join(work, 'src')}:v1`, `docker://${basic.host}/test/app:v1`, { pki, creds }),
       skopeoCopy(`oci:${join(work, 'src')}:v1`, `docker://${bearer.host}/test/app:v1`, { pki, creds }),
       skopeoCopy(`oci:${join(work, 'multi')}:multi`, `docker://${anon.host}/test/multi:1`, { pki, all: true }),
+      skopeoCopy(`oci:${join(work, 'src')}:v1`, `docker://${anon.host}/test/docker:v1`, { pki, format: 'v2s2' }),
     ]);
     tokens.requests.length = 0;
   }, 180_000);
@@ -119,6 +120,21 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
     const second = await pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: pki.caPem } });
     expect(second.pull).toMatchObject({ fetchedBlobs: 0, reusedBlobs: image.layers.length + 1, downloadedBytes: 0 });
     expect(await listImages(store)).toHaveLength(1);
+  });
+
+  it('pulls a Docker v2 schema 2 image as skopeo copies it', async () => {
+    const store = newStore();
+    const image = await pullImage(`${anon.host}/test/docker:v1`, { store, tls: { ca: pki.caPem } });
+    expect(image.manifestDescriptor.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(image.manifest.config.mediaType).toBe('application/vnd.docker.container.image.v1+json');
+    // skopeo's oci: transport converts to OCI media types; its dir: transport keeps the manifest as served
+    const dir = join(work, 'docker-by-skopeo');
+    await skopeoCopy(`docker://${anon.host}/test/docker:v1`, `dir:${dir}`, { pki });
+    expect(image.manifestDigest).toBe(`sha256:${sha256File(join(dir, 'manifest.json'))}`);
+    const skopeoBlobs = readdirSync(dir).filter((f) => /^[a-f0-9]{64}$/.test(f));
+    expect(readdirSync(join(store, 'blobs', 'sha256')).filter((f) => f !== image.manifestDigest.slice(7)).sort()).toEqual(skopeoBlobs.sort());
+    const result = await unpackImage(image, join(work, 'from-docker'));
+    expect(snapshotTree(result.rootfs, { xattrs: true, mtimes: true })).toEqual(expectedTree);
   });
 
   it('refuses a registry certificate that no given CA signed', async () => {

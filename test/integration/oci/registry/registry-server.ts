@@ -218,9 +218,10 @@ async function probeTls(port: number, ca: string): Promise<boolean> {
 }
 
 /** `skopeo copy` with the test CA (and credentials) on the registry side. */
-export async function skopeoCopy(from: string, to: string, options: { pki: TestPki; creds?: string; all?: boolean; srcCreds?: string }): Promise<void> {
+export async function skopeoCopy(from: string, to: string, options: { pki: TestPki; creds?: string; all?: boolean; srcCreds?: string; format?: 'oci' | 'v2s2' }): Promise<void> {
   const args = ['copy', '--quiet'];
   if (options.all) args.push('--all');
+  if (options.format) args.push('--format', options.format);
   if (to.startsWith('docker://')) args.push('--dest-cert-dir', options.pki.certDir, ...(options.creds ? ['--dest-creds', options.creds] : []));
   if (from.startsWith('docker://')) args.push('--src-cert-dir', options.pki.certDir, ...(options.srcCreds ? ['--src-creds', options.srcCreds] : []));
   await run('skopeo', [...args, from, to], { env: { ...process.env, HOME: join(options.pki.certDir, '..') } });
