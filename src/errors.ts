@@ -53,6 +53,8 @@ export const LXCRI_ERROR_CODES = [
   'ERR_PVE_TASK',
   'ERR_PVE_RESPONSE',
   'ERR_INTERNAL',
+  'ERR_REGISTRY',
+  'ERR_REGISTRY_AUTH',
 ] as const;
 
 /** A stable error code. */
@@ -382,5 +384,89 @@ export class ProxmoxResponseError extends LxcriError {
   override name = 'ProxmoxResponseError';
   constructor(message: string, details: { method?: string; path?: string; issues?: readonly { path: string; message: string }[] } = {}, options: LxcriErrorOptions = {}) {
     super('ERR_PVE_RESPONSE', message, details, { ...options, defaultGrpcStatus: 'Internal' });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OCI registries (distribution API)
+
+/** Details of a registry failure. Never holds headers, tokens or passwords. */
+export interface RegistryErrorDetails {
+  /** The registry host, e.g. `docker.io`. */
+  registry?: string;
+  /** The repository, e.g. `library/busybox`. */
+  repository?: string;
+  /** What was asked for: a tag, a digest, or `token`. */
+  reference?: string;
+  /** The HTTP status, when the registry answered. */
+  status?: number;
+  /** The distribution spec error code (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, `BLOB_UNKNOWN`, `TOOMANYREQUESTS`, ...). */
+  registryCode?: string;
+  /** A short reason (`network`, `timeout`, `too many redirects`, ...). */
+  reason?: string;
+  /** Whether the same request can succeed later (5xx, 429, network failures). */
+  retryable?: boolean;
+}
+
+/** The gRPC status of a distribution spec error code or, without one, of an HTTP status. */
+export function registryGrpcStatus(registryCode: string | undefined, status: number | undefined): GrpcStatus {
+  switch (registryCode) {
+    case 'MANIFEST_UNKNOWN':
+    case 'NAME_UNKNOWN':
+    case 'BLOB_UNKNOWN':
+    case 'MANIFEST_BLOB_UNKNOWN':
+      return 'NotFound';
+    case 'UNAUTHORIZED':
+      return 'Unauthenticated';
+    case 'DENIED':
+      return 'PermissionDenied';
+    case 'TOOMANYREQUESTS':
+      return 'ResourceExhausted';
+    case 'UNSUPPORTED':
+      return 'Unimplemented';
+    case 'NAME_INVALID':
+    case 'TAG_INVALID':
+    case 'DIGEST_INVALID':
+    case 'MANIFEST_INVALID':
+      return 'InvalidArgument';
+    default:
+      break;
+  }
+  if (status === undefined) return 'Unavailable';
+  if (status === 401) return 'Unauthenticated';
+  if (status === 403) return 'PermissionDenied';
+  if (status === 404) return 'NotFound';
+  if (status === 429) return 'ResourceExhausted';
+  if (status === 400) return 'InvalidArgument';
+  if (status >= 500) return 'Unavailable';
+  return 'Internal';
+}
+
+/** A registry answered with an error, or could not be reached. `registryCode` is the distribution spec's code. */
+export class RegistryError extends LxcriError {
+  override name = 'RegistryError';
+  readonly registryCode: string | undefined;
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  constructor(message: string, details: RegistryErrorDetails = {}, options: LxcriErrorOptions = {}) {
+    super('ERR_REGISTRY', message, { ...details }, { ...options, defaultGrpcStatus: registryGrpcStatus(details.registryCode, details.status) });
+    this.registryCode = details.registryCode;
+    this.status = details.status;
+    this.retryable = details.retryable ?? false;
+  }
+}
+
+/** A registry refused the credentials (or asked for some that were not given), or the token service failed. */
+export class RegistryAuthError extends LxcriError {
+  override name = 'RegistryAuthError';
+  readonly registryCode: string | undefined;
+  readonly status: number | undefined;
+  constructor(message: string, details: RegistryErrorDetails = {}, options: LxcriErrorOptions = {}) {
+    super('ERR_REGISTRY_AUTH', message, { ...details }, {
+      ...options,
+      defaultGrpcStatus: details.registryCode === 'DENIED' || details.status === 403 ? 'PermissionDenied' : 'Unauthenticated',
+    });
+    this.registryCode = details.registryCode;
+    this.status = details.status;
   }
 }

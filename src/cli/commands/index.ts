@@ -13,6 +13,8 @@ import { rmCommand } from './rm.js';
 import { psCommand } from './ps.js';
 import { inspectCommand } from './inspect.js';
 import { reconcileCommand } from './reconcile.js';
+import { pullCommand } from './pull.js';
+import { imagesCommand } from './images.js';
 
 /**
  * Every `lxcri` subcommand, in the order `lxcri --help` lists them. Each lives in its own file
@@ -33,4 +35,6 @@ export const commands: readonly CliCommand[] = [
   unpackCommand,
   bundleCommand,
   simulatorCommand,
+  pullCommand,
+  imagesCommand,
 ];

@@ -1,0 +1,455 @@
+/**
+ * `pullImage()`: fetches an image from a registry into the image store (an OCI image layout
+ * `openImageLayout` reads), and `ensureImage()`: the same behind a kubelet-style pull policy.
+ *
+ * ```ts
+ * const image = await pullImage('docker.io/library/nginx:1.27', { store: '/var/lib/lxcri/images' });
+ * const same = await ensureImage('nginx:1.27', { store: '/var/lib/lxcri/images', pullPolicy: 'if-missing' });
+ * ```
+ *
+ * @module
+ */
+import { setMaxListeners } from 'node:events';
+import { mkdir, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { AbortedError, ImageError, InvalidOptionsError, isLxcriError, NotFoundError, throwIfAborted } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import { parseOptions } from '../../options.js';
+import { parseDigest } from '../image/digest.js';
+import { parsePlatform, type ImageLayout, type PlatformSpec, type ResolvedImage } from '../image/layout.js';
+import { parseImageReference, type ImageReference } from '../image/reference.js';
+import { layerCompression, MEDIA_TYPES, ociIndexSchema, ociManifestSchema, parseDocument, type OciDescriptor, type OciIndex, type OciManifest, type OciPlatform } from '../image/types.js';
+import { RegistryClient, type FetchedManifest } from './client.js';
+import { findCredentials, type RegistryCredentials } from './credentials.js';
+import { acquireLockFile, addIndexEntry, hasBlob, ingestDir, ingestPath, openStore, registerPull, signalSchema, storeSchema, writeBlob } from './store.js';
+
+/** Progress of a pull, reported through `onProgress`. */
+export interface PullProgress {
+  /** The normalised reference being pulled. */
+  reference: string;
+  /** `manifest` (resolving), `blob` (a blob's bytes), `blob-done` (a blob is in the store), `done`. */
+  phase: 'manifest' | 'blob' | 'blob-done' | 'done';
+  /** The blob this event is about. */
+  digest?: string;
+  /** Bytes of that blob in the store or in its partial file. */
+  blobBytes?: number;
+  /** Size of that blob. */
+  blobSize?: number;
+  /** Bytes of all blobs done so far (downloaded, resumed or already present). */
+  bytes: number;
+  /** Size of all blobs of the image (config and layers). */
+  totalBytes: number;
+  /** Blobs in the store. */
+  blobsDone: number;
+  /** Blobs of the image. */
+  blobsTotal: number;
+}
+
+const ARCH_OF_NODE: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
+
+/** The platform of this host, as an image index names it (`linux/amd64`, `linux/arm64`, ...). */
+export function hostPlatform(): string {
+  return `linux/${ARCH_OF_NODE[process.arch] ?? process.arch}`;
+}
+
+const platformSchema = z.union([z.string().min(1), z.strictObject({ os: z.string().min(1), architecture: z.string().min(1), variant: z.string().min(1).optional() })]);
+const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
+
+/** Options of {@link pullImage}. */
+export const pullImageOptionsSchema = z.strictObject({
+  /** The image store: a directory (an OCI image layout, created when missing) or an opened `ImageLayout`. */
+  store: storeSchema,
+  /**
+   * The platform to pick from an index: `os/arch[/variant]` or an object.
+   * @defaultValue this host's (`linux/amd64` on x86-64)
+   */
+  platform: platformSchema.optional(),
+  /**
+   * Credentials: `username` + `password` (or an identity token as password), or an `authFile`
+   * in the docker / containers format. Without either, the conventional auth files are searched
+   * (`REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`, `DOCKER_CONFIG`, `~/.docker/config.json`)
+   * in `env`; with none found the pull is anonymous.
+   * @defaultValue the conventional auth files, read from `process.env`
+   */
+  auth: z
+    .strictObject({
+      username: z.string().min(1).optional(),
+      password: z.string().optional(),
+      authFile: z.string().min(1).optional(),
+      env: z
+        .custom<Readonly<Record<string, string | undefined>>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object of environment variables')
+        .optional(),
+    })
+    .refine((a) => (a.username === undefined) === (a.password === undefined), { message: 'username and password go together', path: ['password'] })
+    .refine((a) => !(a.username !== undefined && a.authFile !== undefined), { message: 'give username/password or authFile, not both', path: ['authFile'] })
+    .optional(),
+  /**
+   * TLS: PEM CA certificate(s) (`ca`) or a file of them (`caFile`) to trust instead of the system store.
+   * Certificates are always verified.
+   * @defaultValue system CAs
+   */
+  tls: z.strictObject({ ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(), caFile: z.string().min(1).optional() }).optional(),
+  /**
+   * Registries (`host[:port]` as in the reference) spoken to over plain HTTP. Never a default.
+   * @defaultValue none
+   */
+  insecureRegistries: z.array(z.string().min(1)).default([]),
+  /** Cancels the pull; partial downloads stay and a later pull resumes them. @defaultValue none */
+  signal: signalSchema.optional(),
+  /** Called as bytes arrive and blobs complete. @defaultValue none */
+  onProgress: z.custom<(progress: PullProgress) => void>((v) => typeof v === 'function', 'must be a function').optional(),
+  /**
+   * Blobs downloaded in parallel.
+   * @defaultValue 4
+   */
+  concurrency: z.number().int().min(1).max(32).default(4),
+  /** Where diagnostics go (never credentials). @defaultValue a silent logger */
+  logger: loggerSchema.optional(),
+  /**
+   * Deadline of the whole pull, in milliseconds.
+   * @defaultValue 3600000 (one hour)
+   */
+  timeoutMs: z.number().int().positive().default(3_600_000),
+  /**
+   * Time to wait for a response's headers, in milliseconds.
+   * @defaultValue 30000
+   */
+  headersTimeoutMs: z.number().int().positive().default(30_000),
+  /**
+   * Longest pause inside a response body, in milliseconds.
+   * @defaultValue 60000
+   */
+  bodyTimeoutMs: z.number().int().positive().default(60_000),
+  /**
+   * Retries of idempotent requests: count, backoff bounds, and the longest `Retry-After` honoured.
+   * @defaultValue `{ retries: 4, minDelayMs: 200, maxDelayMs: 5000, maxRetryAfterMs: 60000 }`
+   */
+  retry: z
+    .strictObject({
+      retries: z.number().int().min(0).max(20).default(4),
+      minDelayMs: z.number().int().min(0).default(200),
+      maxDelayMs: z.number().int().min(0).default(5000),
+      maxRetryAfterMs: z.number().int().min(0).default(60_000),
+    })
+    .prefault({}),
+  /** The `User-Agent` header. @defaultValue `proxmox-lxcri` */
+  userAgent: z.string().min(1).default('proxmox-lxcri'),
+});
+/** Options of {@link pullImage} (what callers pass). */
+export type PullImageOptions = z.input<typeof pullImageOptionsSchema>;
+/** Options of {@link pullImage} after defaults. */
+export type ResolvedPullImageOptions = z.output<typeof pullImageOptionsSchema>;
+
+/** What {@link pullImage} returns: the image as the store resolves it, and what the pull did. */
+export interface PulledImage extends ResolvedImage {
+  /** What was transferred. */
+  pull: {
+    /** The digest of the index the image was chosen from, if the reference named one. */
+    indexDigest?: string;
+    /** Blobs fetched from the registry. */
+    fetchedBlobs: number;
+    /** Blobs that were in the store already. */
+    reusedBlobs: number;
+    /** Bytes received over the network for blobs (resumed bytes not counted). */
+    downloadedBytes: number;
+  };
+}
+
+const isIndexType = (t: string): boolean => t === MEDIA_TYPES.ociIndex || t === MEDIA_TYPES.dockerManifestList;
+const isManifestType = (t: string): boolean => t === MEDIA_TYPES.ociManifest || t === MEDIA_TYPES.dockerManifest;
+
+const ARCH_ALIASES: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
+const DEFAULT_VARIANT: Readonly<Record<string, string>> = { arm64: 'v8', arm: 'v7' };
+
+/**
+ * Picks the manifest of a platform from an index, as containerd does: same os and architecture;
+ * the variant defaults per architecture (`arm64` → `v8`, `arm` → `v7`) and an `arm` host also
+ * takes a lower variant. Attestation entries (`unknown/unknown`) never match.
+ */
+export function choosePlatformManifest(index: OciIndex, platform: { os: string; architecture: string; variant?: string }): OciDescriptor | undefined {
+  const arch = ARCH_ALIASES[platform.architecture] ?? platform.architecture;
+  const want = platform.variant ?? DEFAULT_VARIANT[arch];
+  const candidates = index.manifests.filter((d) => d.platform && d.platform.os === platform.os && (ARCH_ALIASES[d.platform.architecture] ?? d.platform.architecture) === arch);
+  const variantOf = (d: OciDescriptor): string | undefined => d.platform?.variant ?? DEFAULT_VARIANT[arch];
+  const exact = candidates.find((d) => variantOf(d) === want);
+  if (exact) return exact;
+  if (want === undefined) return candidates[0];
+  if (arch === 'arm' && /^v\d+$/.test(want)) {
+    const lower = candidates
+      .filter((d) => /^v\d+$/.test(variantOf(d) ?? '') && Number(variantOf(d)?.slice(1)) < Number(want.slice(1)))
+      .sort((a, b) => Number(variantOf(b)?.slice(1)) - Number(variantOf(a)?.slice(1)));
+    return lower[0];
+  }
+  return undefined;
+}
+
+function parseJsonDocument(fetched: FetchedManifest, what: string): unknown {
+  try {
+    return JSON.parse(fetched.body.toString('utf8')) as unknown;
+  } catch (error) {
+    throw new ImageError(`${what} is not valid JSON`, { digest: fetched.digest, reason: 'invalid JSON' }, { cause: error });
+  }
+}
+
+async function credentialsSource(options: ResolvedPullImageOptions, registry: string): Promise<(repository: string) => Promise<RegistryCredentials | undefined>> {
+  const auth = options.auth;
+  if (auth?.username !== undefined && auth.password !== undefined) {
+    const fixed = { username: auth.username, password: auth.password };
+    return () => Promise.resolve(fixed);
+  }
+  return (repository) => findCredentials(registry, repository, { ...(auth?.authFile !== undefined ? { authFile: auth.authFile } : {}), env: auth?.env ?? process.env });
+}
+
+async function caOf(options: ResolvedPullImageOptions): Promise<string[] | undefined> {
+  const out: string[] = [];
+  const ca = options.tls?.ca;
+  if (ca !== undefined) out.push(...(Array.isArray(ca) ? ca : [ca]));
+  if (options.tls?.caFile !== undefined) {
+    try {
+      out.push(await readFile(options.tls.caFile, 'utf8'));
+    } catch (error) {
+      throw new InvalidOptionsError(`tls.caFile ${options.tls.caFile} cannot be read`, { issues: [{ path: 'tls.caFile', message: 'cannot be read' }] }, { cause: error });
+    }
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time; the first failure aborts the rest. */
+async function runPool<T>(items: readonly T[], limit: number, signal: AbortSignal, fn: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const controller = new AbortController();
+  const combined = AbortSignal.any([signal, controller.signal]);
+  setMaxListeners(16 * limit + 16, combined);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T;
+      try {
+        await fn(item, combined);
+      } catch (error) {
+        if (failure === undefined) failure = { error };
+        controller.abort(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
+}
+
+/**
+ * Pulls an image into the store and returns it as `openImageLayout(store).resolve(reference)`
+ * does. References follow containerd's rules: `nginx` → `docker.io/library/nginx:latest`
+ * (Docker Hub's API on `registry-1.docker.io`), `host:port/repo:tag`, `repo@sha256:…`.
+ *
+ * - Manifests and indexes are verified against the reference's digest or `Docker-Content-Digest`;
+ *   from an index the manifest of `platform` is chosen (skopeo's and containerd's rules).
+ * - Blobs already in the store are not fetched; the others are fetched `concurrency` at a time
+ *   into `.lxcri/ingest/`, verified (size and digest) and only then renamed into `blobs/`. An
+ *   interrupted download resumes with `Range` where the registry supports it.
+ * - The store's `index.json` gets an entry named with the normalised reference (both
+ *   `org.opencontainers.image.ref.name` and `io.containerd.image.name`) and the image's platform.
+ *
+ * @throws RegistryError (`ERR_REGISTRY`, gRPC status from the registry's error code:
+ *   NotFound, ResourceExhausted, Unavailable, ...), RegistryAuthError (`ERR_REGISTRY_AUTH`:
+ *   Unauthenticated, PermissionDenied), ImageError (a digest or size mismatch, an unsupported
+ *   document), AbortedError
+ */
+export async function pullImage(reference: string, options: PullImageOptions): Promise<PulledImage> {
+  const o = parseOptions(pullImageOptionsSchema, options, 'pullImage options');
+  const ref = parseImageReference(reference);
+  const platform = parsePlatform(o.platform ?? hostPlatform());
+  const logger = o.logger ?? silentLogger;
+  const deadline = AbortSignal.timeout(o.timeoutMs);
+  const signal = o.signal ? AbortSignal.any([o.signal, deadline]) : deadline;
+  // every parallel download listens on it (request, body, retry wait): not a leak
+  setMaxListeners(16 * o.concurrency + 16, signal);
+  throwIfAborted(o.signal, `pulling ${ref.normalized}`);
+  const layout = await openStore(o.store);
+  const client = new RegistryClient({
+    registry: ref.domain,
+    insecure: o.insecureRegistries.includes(ref.domain),
+    ca: await caOf(o),
+    credentials: await credentialsSource(o, ref.domain),
+    logger,
+    retry: o.retry,
+    headersTimeoutMs: o.headersTimeoutMs,
+    bodyTimeoutMs: o.bodyTimeoutMs,
+    connections: Math.max(o.concurrency, 2),
+    userAgent: o.userAgent,
+  });
+  try {
+    return await pullWith(client, layout, ref, platform, o, signal, logger);
+  } catch (error) {
+    if (!isLxcriError(error) && signal.aborted) throw new AbortedError(`pulling ${ref.normalized} was aborted`, { reference: ref.normalized }, { cause: signal.reason });
+    throw error;
+  } finally {
+    await client.close();
+  }
+}
+
+async function pullWith(
+  client: RegistryClient,
+  layout: ImageLayout,
+  ref: ImageReference,
+  platform: { os: string; architecture: string; variant?: string },
+  o: ResolvedPullImageOptions,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<PulledImage> {
+  const name = ref.normalized;
+  const total = { bytes: 0, totalBytes: 0, blobsDone: 0, blobsTotal: 0 };
+  const progress = (p: Partial<PullProgress> & Pick<PullProgress, 'phase'>): void => o.onProgress?.({ reference: name, ...total, ...p });
+  progress({ phase: 'manifest' });
+
+  let fetched = await client.getManifest(ref.path, ref.digest ?? ref.tag ?? 'latest', signal);
+  let indexDigest: string | undefined;
+  let entryPlatform: OciPlatform | undefined;
+  let depth = 0;
+  while (isIndexType(fetched.mediaType)) {
+    if (++depth > 4) throw new ImageError(`image index of ${name} is nested deeper than 4 levels`, { reference: name, reason: 'index too deep' });
+    const index = parseDocument(ociIndexSchema, parseJsonDocument(fetched, 'image index'), `image index ${fetched.digest}`, { digest: fetched.digest });
+    indexDigest ??= fetched.digest;
+    const chosen = choosePlatformManifest(index, platform) ?? index.manifests.find((d) => isIndexType(d.mediaType) && !d.platform);
+    if (chosen === undefined) {
+      const offered = index.manifests.map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}` : '?')).join(', ');
+      throw new NotFoundError(`${name} has no image for ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} (it has ${offered.slice(0, 300)})`, { reference: name, reason: 'no matching platform' });
+    }
+    parseDigest(chosen.digest, 'index entry digest');
+    if (chosen.platform) entryPlatform = chosen.platform;
+    const child = await client.getManifest(ref.path, chosen.digest, signal);
+    if (child.body.length !== chosen.size) {
+      throw new ImageError(`manifest ${chosen.digest} has ${child.body.length} bytes, the index says ${chosen.size}`, { digest: chosen.digest, reason: 'size mismatch' });
+    }
+    fetched = { ...child, mediaType: child.mediaType || chosen.mediaType };
+  }
+  if (!isManifestType(fetched.mediaType)) {
+    throw new ImageError(`${name} is a '${fetched.mediaType.slice(0, 200)}', not an image manifest or index`, { reference: name, digest: fetched.digest, reason: 'unsupported media type' });
+  }
+  const manifest: OciManifest = parseDocument(ociManifestSchema, parseJsonDocument(fetched, 'manifest'), `manifest ${fetched.digest}`, { digest: fetched.digest });
+  if (manifest.config.mediaType !== MEDIA_TYPES.ociConfig && manifest.config.mediaType !== MEDIA_TYPES.dockerConfig) {
+    throw new ImageError(`${name} is not a container image (config media type '${manifest.config.mediaType.slice(0, 200)}')`, { reference: name, digest: fetched.digest, reason: 'unsupported media type' });
+  }
+  parseDigest(manifest.config.digest, 'manifest config.digest');
+  for (const [i, layer] of manifest.layers.entries()) {
+    parseDigest(layer.digest, `manifest layers[${i}].digest`);
+    layerCompression(layer.mediaType);
+  }
+
+  const blobs = [manifest.config, ...manifest.layers].filter((d, i, all) => all.findIndex((x) => x.digest === d.digest) === i);
+  total.blobsTotal = blobs.length;
+  total.totalBytes = blobs.reduce((n, d) => n + d.size, 0);
+  const unregister = await registerPull(layout.dir, [fetched.digest, ...(indexDigest ? [indexDigest] : []), ...blobs.map((d) => d.digest)], o.signal);
+  const stats = { fetchedBlobs: 0, reusedBlobs: 0, downloadedBytes: 0 };
+  try {
+    const fetchOne = async (descriptor: OciDescriptor, s: AbortSignal): Promise<void> => {
+      const fetchedNow = await fetchIntoStore(client, layout, ref.path, descriptor, s, o.timeoutMs, (bytes, received) => {
+        progress({ phase: 'blob', digest: descriptor.digest, blobBytes: bytes, blobSize: descriptor.size, bytes: total.bytes + bytes });
+        void received;
+      });
+      if (fetchedNow === false) stats.reusedBlobs += 1;
+      else {
+        stats.fetchedBlobs += 1;
+        stats.downloadedBytes += fetchedNow;
+      }
+      total.bytes += descriptor.size;
+      total.blobsDone += 1;
+      progress({ phase: 'blob-done', digest: descriptor.digest, blobBytes: descriptor.size, blobSize: descriptor.size });
+    };
+    // The config first: it says the platform of a single-manifest image, checked before any layer.
+    await fetchOne(manifest.config, signal);
+    const config = JSON.parse((await layout.readBlob(manifest.config, 'config')).toString('utf8')) as { os?: unknown; architecture?: unknown; variant?: unknown };
+    if (entryPlatform === undefined) {
+      const os = typeof config.os === 'string' ? config.os : '';
+      const architecture = typeof config.architecture === 'string' ? config.architecture : '';
+      if (os !== platform.os || (ARCH_ALIASES[architecture] ?? architecture) !== platform.architecture) {
+        throw new NotFoundError(`${name} is an image for ${os}/${architecture}, not ${platform.os}/${platform.architecture}`, { reference: name, reason: 'no matching platform' });
+      }
+      entryPlatform = { os, architecture, ...(typeof config.variant === 'string' && config.variant !== '' ? { variant: config.variant } : {}) };
+    }
+    await runPool(blobs.slice(1), o.concurrency, signal, fetchOne);
+    await writeBlob(layout, fetched.digest, fetched.body);
+    await addIndexEntry(layout, name, { mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.body.length, platform: entryPlatform }, o.signal);
+  } finally {
+    await unregister();
+  }
+  logger.info({ reference: name, digest: fetched.digest, ...stats }, 'pulled image');
+  progress({ phase: 'done' });
+  const resolved = await layout.resolve(name, { platform: entryPlatform, ...(o.signal ? { signal: o.signal } : {}) });
+  return { ...resolved, pull: { ...(indexDigest ? { indexDigest } : {}), ...stats } };
+}
+
+/**
+ * Puts one blob into the store unless it is there. Downloads into the store's ingest folder under
+ * a per-blob lock (a concurrent pull of the same blob waits and then finds it present).
+ * @returns false when the blob was present, else the bytes received
+ */
+async function fetchIntoStore(
+  client: RegistryClient,
+  layout: ImageLayout,
+  repository: string,
+  descriptor: OciDescriptor,
+  signal: AbortSignal,
+  lockTimeoutMs: number,
+  onBytes: (bytes: number, received: number) => void,
+): Promise<number | false> {
+  if (await hasBlob(layout, descriptor)) return false;
+  const partial = ingestPath(layout.dir, descriptor.digest);
+  await mkdir(ingestDir(layout.dir), { recursive: true });
+  const release = await acquireLockFile(`${partial}.lock`, { signal, timeoutMs: lockTimeoutMs, what: `downloading ${descriptor.digest}` });
+  try {
+    if (await hasBlob(layout, descriptor)) return false;
+    let received = 0;
+    await client.fetchBlob(repository, descriptor, partial, signal, (p) => {
+      received = p.received;
+      onBytes(p.bytes, p.received);
+    });
+    const target = layout.blobPath(descriptor.digest);
+    await mkdir(join(target, '..'), { recursive: true });
+    await rename(partial, target);
+    return received;
+  } finally {
+    await release();
+  }
+}
+
+/** When {@link ensureImage} pulls, as kubelet's `imagePullPolicy`. */
+export type PullPolicy = 'if-missing' | 'always' | 'never';
+
+/** Options of {@link ensureImage}: the pull policy and every {@link pullImage} option. */
+export const ensureImageOptionsSchema = pullImageOptionsSchema.extend({
+  /**
+   * `if-missing`: pull only when the store has no image of the reference for the platform;
+   * `always`: pull (the registry is asked, blobs in the store are not fetched again);
+   * `never`: only the store (a missing image is a `NotFoundError`).
+   * @defaultValue `if-missing`
+   */
+  pullPolicy: z.enum(['if-missing', 'always', 'never']).default('if-missing'),
+});
+/** Options of {@link ensureImage} (what callers pass). */
+export type EnsureImageOptions = z.input<typeof ensureImageOptionsSchema>;
+
+/**
+ * Returns `openImageLayout(store).resolve(reference)`, pulling first when the pull policy says so.
+ * @throws NotFoundError when the policy is `never` and the store lacks the image; whatever
+ *   {@link pullImage} throws otherwise
+ */
+export async function ensureImage(reference: string, options: EnsureImageOptions): Promise<ResolvedImage> {
+  const { pullPolicy, ...pullOptions } = parseOptions(ensureImageOptionsSchema, options, 'ensureImage options');
+  const ref = parseImageReference(reference);
+  const platform = pullOptions.platform ?? hostPlatform();
+  if (pullPolicy !== 'always') {
+    const layout = await openStore(pullOptions.store);
+    try {
+      return await layout.resolve(ref.normalized, { platform: platform as PlatformSpec, ...(pullOptions.signal ? { signal: pullOptions.signal } : {}) });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      if (pullPolicy === 'never') {
+        throw new NotFoundError(`image ${ref.normalized} is not in the store and the pull policy is 'never'`, { reference: ref.normalized, reason: 'not present' }, { cause: error });
+      }
+    }
+  }
+  return pullImage(reference, { ...pullOptions, platform } as PullImageOptions);
+}
+
+
