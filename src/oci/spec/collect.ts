@@ -22,7 +22,7 @@ export interface CollectedSpecInputs {
   hostPaths: Record<string, string>;
   /** Device node facts of each CRI device's `hostPath`. */
   devices: Record<string, HostDeviceInfo>;
-  /** The host's device nodes, listed only for a privileged request (see {@link listHostDevices}). */
+  /** The host's device nodes, listed only for a privileged request (see `listHostDevices`). */
   hostDevices?: HostDeviceNode[];
 }
 
