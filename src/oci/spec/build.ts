@@ -81,7 +81,8 @@ class IssueList {
  *   unknown names are an error (CRI-O; containerd passes typos through). Ambient capabilities
  *   follow the proto comment (also added to inheritable/permitted/effective/bounding).
  * - **privileged**: every capability, no masked/read-only paths, rw `/sys` and cgroupfs, no seccomp,
- *   AppArmor or SELinux label, all devices allowed in the device cgroup.
+ *   AppArmor or SELinux label, all devices allowed in the device cgroup, and the host's device
+ *   nodes (`hostDevices`) in `linux.devices`.
  * - **mounts**: the defaults (`/proc`, `/dev`, `/dev/pts`, `/dev/shm`, `/dev/mqueue`, `/sys`,
  *   `/sys/fs/cgroup`) minus those a CRI mount replaces (a CRI `/dev` or `/sys` also replaces
  *   everything below it — CRI-O's rule for `/sys`), then CRI binds sorted by depth with
@@ -707,6 +708,11 @@ function buildDevices(
 ): { devices: OciDevice[]; deviceRules: NonNullable<OciResources['devices']> } {
   const deviceRules: NonNullable<OciResources['devices']> = privileged ? [{ allow: true, access: 'rwm' }] : [{ allow: false, access: 'rwm' }];
   const devices: OciDevice[] = [];
+  if (privileged && !opts.privilegedWithoutHostDevices) {
+    // containerd WithHostDevices: every device node of the host's /dev; the CRI devices follow
+    const criPaths = new Set(request.config.devices.map((d) => posix.normalize(d.containerPath)));
+    for (const d of opts.hostDevices) if (!criPaths.has(d.path)) devices.push({ ...d });
+  }
   for (const [i, d] of request.config.devices.entries()) {
     const path = `config.devices[${i}]`;
     const info = opts.devices[d.hostPath];

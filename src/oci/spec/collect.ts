@@ -3,12 +3,12 @@
  *
  * @module
  */
-import { lstat, mkdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { AbortedError, CriValidationError, type CriValidationIssue } from '../../errors.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
-import type { BuildRuntimeSpecOptions, HostDeviceInfo } from './options.js';
+import type { BuildRuntimeSpecOptions, HostDeviceInfo, HostDeviceNode } from './options.js';
 import { readImageUserDb } from './user-db.js';
 import { ALL_CAPABILITIES } from './defaults.js';
 
@@ -22,6 +22,8 @@ export interface CollectedSpecInputs {
   hostPaths: Record<string, string>;
   /** Device node facts of each CRI device's `hostPath`. */
   devices: Record<string, HostDeviceInfo>;
+  /** The host's device nodes, listed only for a privileged request (see `listHostDevices`). */
+  hostDevices?: HostDeviceNode[];
 }
 
 /** Options of {@link collectSpecInputs}. */
@@ -36,6 +38,11 @@ export interface CollectSpecInputsOptions {
   createMissingHostPaths?: boolean;
   /** Receives the top-most directory of each host path created, so a caller can remove them on failure. */
   createdHostPaths?: string[];
+  /**
+   * Where the host's device nodes are listed for a privileged request.
+   * @defaultValue `'/dev'`
+   */
+  devRoot?: string;
   signal?: AbortSignal;
 }
 
@@ -133,7 +140,39 @@ export async function collectSpecInputs(request: NormalizedCreateContainerReques
     }
   }
   if (issues.length > 0) throw new CriValidationError(issues);
-  return { userDb: { ...(userDb.passwd === undefined ? {} : { passwd: userDb.passwd }), ...(userDb.group === undefined ? {} : { group: userDb.group }) }, seccompProfiles, hostPaths, devices };
+  const hostDevices = sc.privileged ? { hostDevices: await listHostDevices(options.devRoot ?? '/dev', signal ? { signal } : {}) } : {};
+  return { ...hostDevices, userDb: { ...(userDb.passwd === undefined ? {} : { passwd: userDb.passwd }), ...(userDb.group === undefined ? {} : { group: userDb.group }) }, seccompProfiles, hostPaths, devices };
+}
+
+/** Directories of `/dev` that hold no device a container should get (containerd's list). */
+const SKIPPED_DEV_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
+
+/**
+ * Every character and block device node below `root` (default `/dev`), as containerd's
+ * `HostDevices()` lists them for a privileged container: recursively, sorted by name, skipping
+ * `pts`, `shm`, `fd`, `mqueue`, `.lxc`, `.lxd-mounts`, `.udev` and `console`, never following a
+ * symlink. Paths are given as in the container: `/dev/<relative path>`.
+ */
+export async function listHostDevices(root = '/dev', options: { signal?: AbortSignal } = {}): Promise<HostDeviceNode[]> {
+  const out: HostDeviceNode[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    if (options.signal?.aborted) throw new AbortedError('listing host devices was aborted', {}, { cause: options.signal.reason });
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const hostPath = `${dir}/${e.name}`;
+      const path = `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        if (!SKIPPED_DEV_DIRS.has(e.name)) await walk(hostPath, path);
+        continue;
+      }
+      if (e.name === 'console' || !(e.isCharacterDevice() || e.isBlockDevice())) continue;
+      const info = await lstat(hostPath).catch(() => undefined);
+      if (!info || !(info.isCharacterDevice() || info.isBlockDevice())) continue;
+      out.push({ path, type: info.isCharacterDevice() ? 'c' : 'b', ...linuxDevice(info.rdev), fileMode: info.mode & 0o7777, uid: info.uid, gid: info.gid });
+    }
+  };
+  await walk(root.replace(/\/+$/, ''), '/dev');
+  return out;
 }
 
 /** Host facts that pick spec defaults: see {@link detectHostSpecDefaults}. */

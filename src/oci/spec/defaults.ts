@@ -92,7 +92,7 @@ export function defaultMounts(privileged: boolean): OciMount[] {
 }
 
 /**
- * Syscalls the opt-in deny-list profile ({@link denyListSeccompProfile}) refuses with EPERM: those
+ * Syscalls the opt-in deny-list profile (`denyListSeccompProfile`) refuses with EPERM: those
  * that change the kernel, the clock, keyrings, mounts and namespaces, or read other processes'
  * memory. Not what `RuntimeDefault` means (that is the allow-list of {@link defaultSeccompProfile}).
  */
@@ -186,7 +186,7 @@ function ruleApplies(rule: SeccompProfileRule, arch: string, bounding: ReadonlyS
 
 /**
  * This project's `RuntimeDefault` seccomp profile, with the semantics of containerd's and CRI-O's:
- * an allow-list ({@link RUNTIME_DEFAULT_SECCOMP_RULES}) resolved for one container — the rules of
+ * an allow-list (`RUNTIME_DEFAULT_SECCOMP_RULES`) resolved for one container — the rules of
  * its architecture, the syscalls its bounding capabilities unlock (`CAP_SYS_ADMIN`: `mount`,
  * `unshare`, `setns`, ...; `CAP_SYS_PTRACE`: `kcmp`, ...), and, without `CAP_SYS_ADMIN`, `clone`
  * only without namespace flags and `clone3` answering ENOSYS. Everything else answers EPERM

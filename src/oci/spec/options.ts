@@ -26,6 +26,20 @@ export const hostDeviceInfoSchema = z.strictObject({
 /** A host device node. */
 export type HostDeviceInfo = z.output<typeof hostDeviceInfoSchema>;
 
+/** A device node of the host as a privileged container gets it (`linux.devices[]`), see `listHostDevices()`. */
+export const hostDeviceNodeSchema = z.strictObject({
+  /** Absolute path, the same inside the container (`/dev/kvm`, `/dev/net/tun`). */
+  path: z.string().regex(/^\/dev\//, 'must be below /dev/'),
+  type: z.enum(['c', 'b']),
+  major: z.number().int().nonnegative(),
+  minor: z.number().int().nonnegative(),
+  fileMode: z.number().int().nonnegative(),
+  uid: z.number().int().nonnegative(),
+  gid: z.number().int().nonnegative(),
+});
+/** A host device node for a privileged container. */
+export type HostDeviceNode = z.output<typeof hostDeviceNodeSchema>;
+
 /** zod schema of {@link BuildRuntimeSpecOptions}. */
 export const buildRuntimeSpecOptionsSchema = z.strictObject({
   /**
@@ -73,6 +87,20 @@ export const buildRuntimeSpecOptionsSchema = z.strictObject({
    * @defaultValue `{}`
    */
   devices: z.record(z.string(), hostDeviceInfoSchema).default({}),
+  /**
+   * The host's device nodes (`listHostDevices()`; `collectSpecInputs` lists them for a privileged
+   * request): a privileged container gets every one in `linux.devices`, as containerd's
+   * `WithHostDevices` — `/dev/kvm`, `/dev/fuse`, `/dev/net/tun`, GPUs. A CRI device on the same
+   * path wins.
+   * @defaultValue `[]`
+   */
+  hostDevices: z.array(hostDeviceNodeSchema).default([]),
+  /**
+   * containerd's `privileged_without_host_devices`: privileged containers get no host devices
+   * (the device cgroup still allows all).
+   * @defaultValue `false`
+   */
+  privilegedWithoutHostDevices: z.boolean().default(false),
   /**
    * pid namespace path of the target container, required when `namespaceOptions.pid` is `TARGET`.
    * @defaultValue none

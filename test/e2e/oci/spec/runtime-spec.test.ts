@@ -5,7 +5,7 @@
  * pod-shared files, and mount propagation.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ import { OciRuntimeDriver } from '../../../../src/runtimes/crun/driver.js';
 import type { OciRuntimeDriverOptions } from '../../../../src/runtimes/crun/options.js';
 import { buildBusyboxImage, missingBusybox } from '../../../helpers/busybox-image.js';
 import { missing } from '../../../helpers/requirements.js';
+import { listHostDevices } from '../../../../src/oci/spec/collect.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -396,6 +397,24 @@ describe.each(RUNTIMES)('generated bundles under $name', (rt) => {
       expect(await bidirectional('rshared')).toMatchObject({ out: ['MOUNTED'], seenOnHost: true });
       // the control: with the root a recursive slave (runc's default) the mount stays inside
       expect(await bidirectional('rslave')).toMatchObject({ out: ['MOUNTED'], seenOnHost: false });
+    });
+
+    it('privileged: every device node of the host is in the container (kvm, fuse, net/tun, loop, ...), with its numbers; not when unprivileged', async () => {
+      const host = await listHostDevices();
+      expect(host.length).toBeGreaterThan(0);
+      const paths = host.map((d) => d.path);
+      const script = `for p in ${paths.join(' ')}; do if [ -e "$p" ]; then stat -L -c '%n %t %T' "$p"; else echo "$p missing"; fi; done`;
+      // (-L: the runtime makes /dev/ptmx a symlink to pts/ptmx, the same device)
+      const r = await runContainer({ command: ['sh', '-c', script], linux: { security_context: { privileged: true } } }, { sandbox: privilegedPod });
+      expect(r.exitCode).toBe(0);
+      expect(r.bundle.spec.linux.devices?.map((d) => d.path)).toEqual(paths);
+      expect(r.out).toEqual(host.map((d) => `${d.path} ${d.major.toString(16)} ${d.minor.toString(16)}`));
+      for (const wanted of ['/dev/kvm', '/dev/fuse', '/dev/net/tun']) {
+        if (await stat(wanted).then(() => true, () => false)) expect(paths).toContain(wanted);
+      }
+      const plain = await runContainer({ command: ['sh', '-c', `for p in ${paths.join(' ')}; do [ -e "$p" ] && echo "$p"; done; true`] });
+      // an unprivileged container keeps only the runtime's defaults (null, zero, full, tty, random, urandom, ptmx)
+      expect(plain.out.filter((p) => !['/dev/null', '/dev/zero', '/dev/full', '/dev/tty', '/dev/random', '/dev/urandom', '/dev/ptmx'].includes(p))).toEqual([]);
     });
   });
 });

@@ -106,6 +106,10 @@ const CASES: Case[] = [
   { name: 'cgroupfs parent', req: { sandbox_config: { linux: { cgroup_parent: '/kubepods/besteffort/pod1' } } } },
   { name: 'systemd parent', req: { sandbox_config: { linux: { cgroup_parent: 'kubepods-besteffort-pod1.slice' } } } },
   { name: 'device', req: { config: { devices: [{ container_path: '/dev/net/tun', host_path: '/dev/net/tun', permissions: 'rwm' }] } }, opts: { devices: { '/dev/net/tun': { type: 'c', major: 10, minor: 200, fileMode: 0o666, uid: 0, gid: 0 } } } },
+  { name: 'RuntimeDefault allow-list with CAP_SYS_ADMIN, arm64', req: { config: { linux: { security_context: { seccomp: {}, capabilities: { add_capabilities: ['SYS_ADMIN', 'SYS_PTRACE'] } } } } }, opts: { arch: 'arm64' } },
+  { name: 'RuntimeDefault deny-list opt-in', req: { config: { linux: { security_context: { seccomp: {} } } } }, opts: { runtimeDefaultSeccomp: 'deny-list' } },
+  { name: 'pod files, read-only rootfs', req: { config: { linux: { security_context: { readonly_rootfs: true } } } }, opts: { podFiles: { hostsPath: '/run/p/hosts', hostnamePath: '/run/p/hostname', resolvConfPath: '/run/p/resolv.conf', shmPath: '/run/p/shm' } } },
+  { name: 'privileged with host devices', req: { config: priv, sandbox_config: priv }, opts: { hostDevices: [{ path: '/dev/kvm', type: 'c', major: 10, minor: 232, fileMode: 0o660, uid: 0, gid: 108 }, { path: '/dev/loop0', type: 'b', major: 7, minor: 0, fileMode: 0o660, uid: 0, gid: 6 }] } },
   { name: 'custom default seccomp + ociVersion', req: { config: { linux: { security_context: { seccomp: {} } } } }, opts: { ociVersion: '1.2.0', defaultSeccompProfile: { ...defaultSeccompProfile('x64'), defaultAction: 'SCMP_ACT_LOG' } } },
   {
     name: "crictl's container-config-full.json in pod-config-hostnet.json",
