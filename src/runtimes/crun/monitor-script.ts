@@ -60,7 +60,12 @@ defined $child or fail_early("fork: $!");
 if ($child == 0) {
   close $out_r; close $err_r; close $status;
   close $log if $log;
-  open(STDIN, '<', '/dev/null') or POSIX::_exit(126);
+  # stdin is an empty pipe, not /dev/null: a runtime chowns the container's stdio to the
+  # container's root (user namespaces), which must never reach the host's /dev/null
+  pipe(my $in_r, my $in_w) or POSIX::_exit(126);
+  close $in_w;
+  open(STDIN, '<&', $in_r) or POSIX::_exit(126);
+  close $in_r;
   open(STDOUT, '>&', $out_w) or POSIX::_exit(126);
   open(STDERR, '>&', $err_w) or POSIX::_exit(126);
   close $out_w; close $err_w;

@@ -318,6 +318,9 @@ describe.each(RUNTIMES)('OCI runtime driver under $name', (rt) => {
         const made = await stat(join(bundle.rootfs, 'tmp/made-inside'));
         expect([made.uid, made.gid]).toEqual([100000, 100000]);
         expect((await stat(join(bundle.rootfs, 'home/alice'))).uid).toBe(100000);
+        // the runtime chowns the container's stdio to its root: the host's /dev/null must not be one of them
+        const devNull = await stat('/dev/null');
+        expect([devNull.uid, devNull.gid]).toEqual([0, 0]);
       } finally {
         await driver.delete(id, { force: true }).catch(() => undefined);
         await bundle.remove();
