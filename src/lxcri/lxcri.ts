@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { arch as osArch } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
   AlreadyExistsError,
@@ -31,6 +30,7 @@ import type {
 import { validateCreateContainerRequest, validatePodSandboxConfig } from '../cri/validate.js';
 import { openImageLayout, type ResolvedImage } from '../oci/image/layout.js';
 import { LayerCache } from '../oci/layers/layer-cache.js';
+import { ensureImage, hostPlatform, type PullProgress } from '../oci/registry/pull.js';
 import type { LayerProgress } from '../oci/layers/unpack-image.js';
 import { bundlePath, writeBundle, type OciBundle } from '../oci/bundle/write-bundle.js';
 import { ProxmoxClient } from '../proxmox/client.js';
@@ -164,11 +164,6 @@ function toDate(ms: number): Date | undefined {
   return ms > 0 ? new Date(ms) : undefined;
 }
 
-function nodePlatform(): string {
-  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', ia32: '386' };
-  return `linux/${map[osArch()] ?? osArch()}`;
-}
-
 function logPathOf(record: ContainerRecord, sandbox: SandboxRecord | undefined): string {
   const dir = sandbox?.config.logDirectory ?? '';
   const file = record.config.logPath;
@@ -218,7 +213,7 @@ export class Lxcri implements AsyncDisposable {
   constructor(options: LxcriOptions = {}, dependencies: LxcriDependencies = {}) {
     const o = resolveLxcriOptions(options);
     const stateDir = resolve(o.stateDir);
-    this.options = { ...o, stateDir, images: o.images.map((d) => resolve(d)) };
+    this.options = { ...o, stateDir, images: { ...o.images, layouts: o.images.layouts.map((d) => resolve(d)), ...(o.images.store ? { store: resolve(o.images.store) } : {}) } };
     this.#logger = createRedactingLogger(o.logger ?? silentLogger);
     this.sandboxes = new FileSandboxStore({ directory: stateDir });
     this.containers = new FileContainerStore({ directory: stateDir });
@@ -285,13 +280,14 @@ export class Lxcri implements AsyncDisposable {
     return value;
   }
 
-  async #resolveImage(reference: string, signal?: AbortSignal): Promise<ResolvedImage> {
-    if (this.options.images.length === 0) {
-      throw new NotFoundError(`image ${JSON.stringify(reference)} not found: no image layouts are configured (options.images)`, { reference });
+  async #resolveImage(reference: string, signal?: AbortSignal, onProgress?: LxcriCallOptions['onProgress']): Promise<ResolvedImage> {
+    const images = this.options.images;
+    if (images.layouts.length === 0 && !images.store) {
+      throw new NotFoundError(`image ${JSON.stringify(reference)} not found: no image layouts or store are configured (options.images)`, { reference });
     }
-    const platform = this.options.platform ?? nodePlatform();
+    const platform = this.options.platform ?? hostPlatform();
     let lastMiss: unknown;
-    for (const dir of this.options.images) {
+    for (const dir of images.layouts) {
       const layout = await openImageLayout(dir, { logger: this.#logger });
       try {
         return await layout.resolve(reference, { platform, ...(signal ? { signal } : {}) });
@@ -303,7 +299,20 @@ export class Lxcri implements AsyncDisposable {
         throw error;
       }
     }
-    throw new NotFoundError(`image ${JSON.stringify(reference)} not found for ${platform} in ${this.options.images.length} image layout(s)`, { reference, platform }, { cause: lastMiss });
+    if (images.store) {
+      return ensureImage(reference, {
+        store: images.store,
+        pullPolicy: images.pullPolicy,
+        platform,
+        insecureRegistries: images.insecureRegistries,
+        logger: this.#logger,
+        ...(images.authFile ? { auth: { authFile: images.authFile } } : {}),
+        ...(images.caFile ? { tls: { caFile: images.caFile } } : {}),
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress: (p: PullProgress) => onProgress({ step: 'image', event: 'progress', phase: `pull ${p.phase}`, done: p.bytes, total: p.totalBytes }) } : {}),
+      });
+    }
+    throw new NotFoundError(`image ${JSON.stringify(reference)} not found for ${platform} in ${images.layouts.length} image layout(s)`, { reference, platform }, { cause: lastMiss });
   }
 
   #assertOpen(): void {
@@ -446,7 +455,7 @@ export class Lxcri implements AsyncDisposable {
           podContainers: podContainers.map((c) => ({ id: c.id, name: c.name, runtime: c.runtime })),
         });
       });
-      const image = await step('image', () => this.#resolveImage(req.config.image.image, signal));
+      const image = await step('image', () => this.#resolveImage(req.config.image.image, signal, onProgress));
       const containerId = newContainerId();
       const createdAt = Date.now();
       await step('reserve', async () => {

@@ -76,6 +76,42 @@ export const lxcriProxmoxOptionsSchema = z.strictObject({
   lxc: z.record(z.string(), z.unknown()).default({}),
 });
 
+/** The object form of `images` in {@link LxcriOptions}. */
+export const lxcriImagesObjectSchema = z.strictObject({
+  /**
+   * OCI image layout directories, tried first and in order.
+   * @defaultValue `[]`
+   */
+  layouts: z.array(z.string().min(1)).default([]),
+  /**
+   * The registry image store: an OCI image layout directory that images are pulled into.
+   * @defaultValue none (no pulling)
+   */
+  store: z.string().min(1).optional(),
+  /**
+   * kubelet's imagePullPolicy: `if-missing` pulls what the store lacks, `always` asks the registry
+   * every time (blobs in the store are not fetched again), `never` uses the store only.
+   * @defaultValue `'if-missing'`
+   */
+  pullPolicy: z.enum(['if-missing', 'always', 'never']).default('if-missing'),
+  /**
+   * A docker/containers auth file (`{"auths": {...}}`); without it the usual files are looked for
+   * (`REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`, `DOCKER_CONFIG`, `~/.docker/config.json`).
+   * @defaultValue none
+   */
+  authFile: z.string().min(1).optional(),
+  /**
+   * A PEM file of CA certificates to trust for registries instead of the system store.
+   * @defaultValue the system CAs
+   */
+  caFile: z.string().min(1).optional(),
+  /**
+   * Registries (`host[:port]`) spoken to over plain HTTP. Never a default.
+   * @defaultValue `[]`
+   */
+  insecureRegistries: z.array(z.string().min(1)).default([]),
+});
+
 /** zod schema of {@link LxcriOptions}. */
 export const lxcriOptionsSchema = z.strictObject({
   /**
@@ -85,11 +121,17 @@ export const lxcriOptionsSchema = z.strictObject({
    */
   stateDir: z.string().min(1).default('/var/lib/lxcri'),
   /**
-   * OCI image layout directories to resolve `config.image.image` in (skopeo/umoci layouts), tried
-   * in order. A relative path is relative to the process's working directory.
+   * Where images come from. A directory or a list of directories: OCI image layouts (skopeo/umoci)
+   * to resolve `config.image.image` in, tried in order. Or an object that adds a registry `store`
+   * (an OCI layout that `pullImage` fills) with a kubelet-style `pullPolicy`: the `layouts` are
+   * tried first, then the store, which pulls what it lacks. Relative paths are relative to the
+   * process's working directory.
    * @defaultValue `[]` (then every create fails with NotFound for its image)
    */
-  images: z.union([z.string().min(1), z.array(z.string().min(1))]).default([]).transform((v) => (typeof v === 'string' ? [v] : v)),
+  images: z
+    .union([z.string().min(1), z.array(z.string().min(1)), lxcriImagesObjectSchema])
+    .default([])
+    .transform((v): z.output<typeof lxcriImagesObjectSchema> => (typeof v === 'string' ? { layouts: [v], pullPolicy: 'if-missing', insecureRegistries: [] } : Array.isArray(v) ? { layouts: v, pullPolicy: 'if-missing', insecureRegistries: [] } : v)),
   /**
    * Image platform to pick from multi-platform indexes, `os/arch[/variant]`.
    * @defaultValue the node's (`linux/amd64` on x86-64)
