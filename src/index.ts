@@ -35,6 +35,8 @@ export type { RuntimeSelection } from './runtime-selector/select-runtime.js';
 export { openImageLayout } from './oci/image/layout.js';
 export type { ResolvedImage } from './oci/image/layout.js';
 export { LayerCache } from './oci/layers/layer-cache.js';
+export { pullImage, ensureImage } from './oci/registry/pull.js';
+export type { PullPolicy } from './oci/registry/pull.js';
 export { writeBundle } from './oci/bundle/write-bundle.js';
 export { OciRuntimeDriver } from './runtimes/crun/driver.js';
 export { ProxmoxLxcRuntime } from './runtimes/proxmox-lxc/runtime.js';

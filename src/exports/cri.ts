@@ -15,3 +15,4 @@ export type { HostInspector, HostPathKind, HostMountPropagation, LinuxHostInspec
 export { InMemorySandboxStore, InMemoryContainerStore } from '../cri/store-memory.js';
 export { FileSandboxStore, FileContainerStore } from '../cri/store-file.js';
 export type { FileStoreOptions } from '../cri/store-file.js';
+export type { HostSysctl, SeccompProfileRead } from '../cri/host-inspector.js';

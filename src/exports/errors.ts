@@ -8,3 +8,5 @@ export type { GrpcStatus, LxcriErrorCode, LxcriErrorOptions, CriValidationIssue,
 export { redact, redactString } from '../redact.js';
 export { silentLogger } from '../logger.js';
 export type { Logger, LogFn } from '../logger.js';
+export { RegistryError, RegistryAuthError } from '../errors.js';
+export type { RegistryErrorDetails } from '../errors.js';

@@ -27,3 +27,14 @@ export type { OciRuntimeSpec, OciProcess, OciMount, OciLinux, OciSeccomp, OciRes
 export type { PasswdEntry, GroupEntry, ImageUserDb } from '../oci/spec/user-db.js';
 export { writeBundle, bundlePath, mountsBelow, unpackRootfsProvider } from '../oci/bundle/write-bundle.js';
 export type { WriteBundleOptions, BundleSpecOptions, OciBundle, RootfsProvider, ProvidedRootfs, RootfsMode } from '../oci/bundle/write-bundle.js';
+export { pullImage, ensureImage, choosePlatformManifest, hostPlatform } from '../oci/registry/pull.js';
+export type { PullImageOptions, EnsureImageOptions, PulledImage, PullPolicy, PullProgress } from '../oci/registry/pull.js';
+export { listImages, removeImage, gcImages } from '../oci/registry/store.js';
+export type { StoredImage, ImageStore, ListImagesOptions, RemoveImageOptions, GcOptions, GcResult } from '../oci/registry/store.js';
+export { findCredentials } from '../oci/registry/credentials.js';
+export type { RegistryCredentials } from '../oci/registry/credentials.js';
+export { RUNTIME_DEFAULT_SECCOMP_RULES, SECCOMP_ALLOWED_SYSCALLS, SECCOMP_CAPABILITY_SYSCALLS, SECCOMP_ARCH_SYSCALLS } from '../oci/spec/seccomp.js';
+export type { SeccompProfileRule, SeccompArgCondition } from '../oci/spec/seccomp.js';
+export { denyListSeccompProfile } from '../oci/spec/defaults.js';
+export { listHostDevices } from '../oci/spec/collect.js';
+export type { HostDeviceNode } from '../oci/spec/options.js';
