@@ -220,14 +220,13 @@ export class ProxmoxLxcRuntime {
     return node;
   }
 
-  /** Finds `names` (first match wins) on the template storage; `undefined` when none is there. */
-  async #findTemplate(node: string, names: readonly string[], signal: AbortSignal | undefined): Promise<string | undefined> {
+  /** Finds the first template whose volid `match`es (in the order of `match`), or `undefined`. */
+  async #findTemplate(node: string, match: readonly RegExp[], signal: AbortSignal | undefined): Promise<string | undefined> {
     const storage = this.options.storages.template;
     const content = await this.#client.storage.content(node, storage, { content: 'vztmpl', ...(signal ? { signal } : {}) });
-    const volids = new Set(content.map((c) => c.volid));
-    for (const name of names) {
-      const volid = `${storage}:vztmpl/${name}`;
-      if (volids.has(volid)) return volid;
+    for (const re of match) {
+      const hit = content.find((c) => c.volid.startsWith(`${storage}:vztmpl/`) && re.test(c.volid.slice(storage.length + 8)));
+      if (hit) return hit.volid;
     }
     return undefined;
   }
@@ -271,7 +270,7 @@ export class ProxmoxLxcRuntime {
     const storage = this.options.storages.template;
     return this.#once(`${node}/${storage}/${name}`, async () => {
       onProgress?.({ phase: 'template-lookup' });
-      const found = await this.#findTemplate(node, [name], signal);
+      const found = await this.#findTemplate(node, [new RegExp(`^${name.replace(/\./g, '\\.')}$`)], signal);
       if (found) return found;
       if (this.options.templateSource === 'registry') return this.#registryPull(node, image, base, signal, onProgress);
       const path = await this.#tempPath('.tar');
@@ -330,13 +329,14 @@ export class ProxmoxLxcRuntime {
       )
       .digest('hex')
       .slice(0, 8);
-    const systemName = `${base}.tar.gz`;
-    const appName = `${base}-${processKey}.tar.gz`;
+    // names carry the ostype, so a cached template needs no flattening to know it:
+    // lxcri-<digest>-<ostype>.tar.gz (an image with its own init) or lxcri-<digest>-<process>-<ostype>.tar.gz
+    const systemRe = new RegExp(`^${base}-([a-z]+)\\.tar\\.gz$`);
+    const appRe = new RegExp(`^${base}-${processKey}-([a-z]+)\\.tar\\.gz$`);
     const storage = this.options.storages.template;
-    let ostype = 'unmanaged';
-    const volid = await this.#once(`${node}/${storage}/${appName}`, async () => {
+    const volid = await this.#once(`${node}/${storage}/${base}-${processKey}`, async () => {
       onProgress?.({ phase: 'template-lookup' });
-      const found = await this.#findTemplate(node, [systemName, appName], signal);
+      const found = await this.#findTemplate(node, [systemRe, appRe], signal);
       if (found) return found;
       const target = await this.#tempPath('.rootfs');
       let handle: RootfsHandle | undefined;
@@ -349,9 +349,8 @@ export class ProxmoxLxcRuntime {
           ...(onProgress ? { onProgress: (p) => onProgress({ phase: 'rootfs', ...layerProgress(p) }) } : {}),
         });
         const inspection = await inspectRootfs(handle.path, signal);
-        ostype = inspection.ostype;
         const inject = new Map<string, { content: string; mode: number }>();
-        let name = systemName;
+        let name = `${base}-${inspection.ostype}.tar.gz`;
         if (inspection.initPath !== undefined) {
           if (!inspection.hasShell) {
             throw new FailedPreconditionError(
@@ -361,8 +360,9 @@ export class ProxmoxLxcRuntime {
           }
           const userDb = await readImageUserDb(handle.path, signal ? { signal } : {});
           const proc = this.#processOf(request, image, containerId, userDb);
+          // HOSTNAME is left out: the template is shared by pods, and PVE sets each CT's hostname
           inject.set(inspection.initPath, { content: generateInitScript({ ...proc, env: (proc.env ?? []).filter((e) => !e.startsWith('HOSTNAME=')) }), mode: 0o755 });
-          name = appName;
+          name = `${base}-${processKey}-${inspection.ostype}.tar.gz`;
         }
         await writeRootfsTemplate(handle.path, path, { rootless: process.getuid?.() !== 0, inject, gzipLevel: this.options.gzipLevel, signal, onProgress });
         await handle.release();
@@ -374,16 +374,9 @@ export class ProxmoxLxcRuntime {
         await rm(target, { recursive: true, force: true }).catch(() => undefined);
       }
     });
-    // a cached template: ostype is the one recorded the first time (read back from the build above or the marker-less default)
-    if (ostype === 'unmanaged' && !this.#ostypes.has(volid)) {
-      this.#ostypes.set(volid, ostype);
-    } else if (ostype !== 'unmanaged') {
-      this.#ostypes.set(volid, ostype);
-    }
-    return { templateVolid: volid, ostype: this.#ostypes.get(volid) ?? ostype };
+    const ostype = /-([a-z]+)\.tar\.gz$/.exec(volid)?.[1] ?? 'unmanaged';
+    return { templateVolid: volid, ostype };
   }
-
-  readonly #ostypes = new Map<string, string>();
 
   /** The CRI process from `buildRuntimeSpec` (command, args, env, cwd, user). */
   #processOf(request: NormalizedCreateContainerRequest, image: ResolvedImage, containerId: string, userDb: { passwd?: string | undefined; group?: string | undefined }): OciProcess {
@@ -708,15 +701,15 @@ export class ProxmoxLxcRuntime {
     const call = options.signal ? { signal: options.signal } : {};
     const storage = this.options.storages.template;
     const inUse = new Set((await this.list(call)).map((c) => c.templateVolid));
-    const building = new Set([...this.#templates.keys()].map((k) => `${storage}:vztmpl/${k.split('/').pop() ?? ''}`));
+    const building = [...this.#templates.keys()].map((k) => k.split('/').pop() ?? '').filter((k) => k !== '');
     const nodes = this.options.node ? [this.options.node] : (await this.#client.nodes.list(call)).filter((n) => n.status === undefined || n.status === 'online').map((n) => n.node);
     const removed: string[] = [];
     const now = Date.now();
     for (const node of nodes) {
       const content = await this.#client.storage.content(node, storage, { content: 'vztmpl', ...call });
       const unused = content
-        .filter((c) => /^[^:]+:vztmpl\/lxcri-[0-9a-f]{16}(?:-[0-9a-f]{8})?\.tar(?:\.gz)?$/.test(c.volid))
-        .filter((c) => !inUse.has(c.volid) && !building.has(c.volid))
+        .filter((c) => /^[^:]+:vztmpl\/lxcri-[0-9a-f]{16}(?:\.tar|(?:-[0-9a-f]{8})?-[a-z]+\.tar\.gz)$/.test(c.volid))
+        .filter((c) => !inUse.has(c.volid) && !building.some((b) => c.volid.startsWith(`${storage}:vztmpl/${b}`)))
         .sort((a, b) => (b.ctime ?? 0) - (a.ctime ?? 0));
       const candidates = unused.slice(options.keep ?? 0).filter((c) => options.olderThan === undefined || (c.ctime ?? 0) * 1000 <= now - options.olderThan);
       for (const c of candidates) {

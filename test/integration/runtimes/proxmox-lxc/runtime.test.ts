@@ -7,11 +7,14 @@
  * simulator's parameter checks.
  */
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openImageLayout } from '../../../../src/oci/image/layout.js';
 import { encodePropertyString } from '../../../../src/proxmox/property-string.js';
 import { formatMarker, parseMarker } from '../../../../src/runtimes/proxmox-lxc/ct-params.js';
 import { caught } from '../../../helpers/caught.js';
 import { missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
+import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
 import { missing } from '../../../helpers/requirements.js';
 import { buildBusyboxImage, request, startWorld, type LxcWorld } from './helpers.js';
 
@@ -50,7 +53,7 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     const ct = await w.runtime.create(request(), w.image, { containerId: 'ctr-1', onProgress: (p) => progress.push(p.phase) });
     expect(ct.mode).toBe(mode);
     expect(ct.node).toBe('pve1');
-    expect(ct.templateVolid).toMatch(mode === 'oci' ? /^local:vztmpl\/lxcri-[0-9a-f]{16}\.tar$/ : /^local:vztmpl\/lxcri-[0-9a-f]{16}-[0-9a-f]{8}\.tar\.gz$/);
+    expect(ct.templateVolid).toMatch(mode === 'oci' ? /^local:vztmpl\/lxcri-[0-9a-f]{16}\.tar$/ : /^local:vztmpl\/lxcri-[0-9a-f]{16}-[0-9a-f]{8}-unmanaged\.tar\.gz$/);
     expect(new Set(progress)).toEqual(
       new Set(['placement', 'template-lookup', ...(mode === 'rootfs' ? ['rootfs'] : []), 'template-build', 'upload', 'template-task', 'create', ...(mode === 'oci' ? ['configure'] : [])]),
     );
@@ -194,6 +197,39 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     expect(init).toContain("export GREETING='lxcri'");
     expect(init).toContain("cd '/work' || exit 127");
     expect(init).toContain(`exec '/bin/sh' '-c' 'echo "hello from $GREETING"; pwd; echo "IMAGE_VAR=$IMAGE_VAR"'`);
+  });
+
+  it.runIf(version === '8.4')('a system image (own /sbin/init, os-release) gets one template named with its ostype, shared by all commands', async () => {
+    const w = await open();
+    const dir = join(w.work, 'system-image');
+    const tarball = await packTar([
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/os-release', content: 'PRETTY_NAME="Debian GNU/Linux 12"\nID=debian\n' },
+      { name: 'sbin/', type: 'directory' },
+      { name: 'sbin/init', content: '#!/bin/sh\n', mode: 0o755 },
+    ]);
+    writeImageLayout(dir, [{ tar: tarball }], { ref: 'sys' });
+    const image = await (await openImageLayout(dir)).resolve('sys');
+    const a = await w.runtime.create(request(), image, { containerId: 'sys-a' });
+    const b = await w.makeRuntime().create(request({ config: { command: ['/other'] } }), image, { containerId: 'sys-b' });
+    expect(a.templateVolid).toMatch(/^local:vztmpl\/lxcri-[0-9a-f]{16}-debian\.tar\.gz$/);
+    expect(b.templateVolid).toBe(a.templateVolid);
+    expect(uploads(w)).toBe(1);
+    for (const ct of [a, b]) expect((await w.client.lxc.config(ct.node, ct.vmid))['ostype']).toBe('debian');
+    const listing = execFileSync('tar', ['-tzf', w.sim.state.volumePath('pve1', a.templateVolid) as string], { encoding: 'utf8' });
+    expect(listing.split('\n').filter((l) => l.includes('init'))).toEqual(['./sbin/init']);
+  });
+
+  it.runIf(version === '8.4')('an image with neither /sbin/init nor /bin/sh is refused in rootfs mode, naming OCI mode', async () => {
+    const w = await open();
+    const dir = join(w.work, 'static-image');
+    writeImageLayout(dir, [{ tar: await packTar([{ name: 'app', content: 'ELF', mode: 0o755 }]) }], { ref: 'static', config: { config: { Entrypoint: ['/app'] } } });
+    const image = await (await openImageLayout(dir)).resolve('static');
+    const error = await caught(w.runtime.create(request({ config: { command: [], args: [] } }), image, { containerId: 'static' }));
+    expect(error).toMatchObject({ code: 'ERR_FAILED_PRECONDITION', grpcStatus: 'FailedPrecondition' });
+    expect(error.message).toMatch(/neither \/sbin\/init nor \/bin\/sh.*OCI mode/);
+    expect(uploads(w)).toBe(0);
+    expect(w.sim.state.cts.size).toBe(0);
   });
 
   it.runIf(version === '9.1')('OCI mode refuses a CRI user it cannot apply, before anything is uploaded', async () => {
