@@ -10,7 +10,9 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openImageLayout } from '../../../../src/oci/image/layout.js';
+import { ProxmoxClient } from '../../../../src/proxmox/client.js';
 import { encodePropertyString } from '../../../../src/proxmox/property-string.js';
+import { ProxmoxLxcRuntime } from '../../../../src/runtimes/proxmox-lxc/runtime.js';
 import { formatMarker, parseMarker } from '../../../../src/runtimes/proxmox-lxc/ct-params.js';
 import { caught } from '../../../helpers/caught.js';
 import { missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
@@ -197,6 +199,54 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     expect(init).toContain("export GREETING='lxcri'");
     expect(init).toContain("cd '/work' || exit 127");
     expect(init).toContain(`exec '/bin/sh' '-c' 'echo "hello from $GREETING"; pwd; echo "IMAGE_VAR=$IMAGE_VAR"'`);
+  });
+
+  it('draws VMIDs from vmidRange', async () => {
+    const w = await open();
+    const runtime = w.makeRuntime({ vmidRange: { min: 5000, max: 5004 } });
+    const cts = await Promise.all([0, 1, 2].map((i) => runtime.create(request({ name: `r${i}` }), w.image, { containerId: `range-${i}` })));
+    expect(new Set(cts.map((c) => c.vmid)).size).toBe(3);
+    for (const ct of cts) expect(ct.vmid).toBeGreaterThanOrEqual(5000);
+    for (const ct of cts) expect(ct.vmid).toBeLessThanOrEqual(5004);
+  });
+
+  it('CRI mounts: bind mount points for root@pam; a token gets an error naming the rule', async () => {
+    const w = await open();
+    const withMount = request({ config: { mounts: [{ hostPath: '/srv/data', containerPath: '/data', readonly: true }] } });
+    const error = await caught(w.runtime.create(withMount, w.image, { containerId: 'mnt-token' }));
+    expect(error).toMatchObject({ code: 'ERR_FAILED_PRECONDITION' });
+    expect(error.message).toMatch(/only the user root@pam.*mount point type bind is only allowed for root@pam/);
+    expect(w.sim.state.cts.size).toBe(0);
+    w.sim.state.requestLog.length = 0; // the refused POST was a 403, not a parameter error
+    const root = new ProxmoxClient({
+      baseUrl: w.sim.url,
+      auth: { type: 'password', username: 'root@pam', password: w.sim.state.credentials.password },
+      tls: { fingerprint256: w.sim.fingerprint256 },
+      tasks: { pollMinMs: 5, pollMaxMs: 40, timeoutMs: 60_000, logPageSize: 50 },
+    });
+    try {
+      const ct = await new ProxmoxLxcRuntime(root, { layerCache: w.cache, workDir: join(w.work, 'tmp-root'), pollMs: 10 }).create(withMount, w.image, { containerId: 'mnt-root' });
+      expect((await root.lxc.config(ct.node, ct.vmid))['mp0']).toBe('/srv/data,mp=/data,backup=0,ro=1');
+    } finally {
+      await root.close();
+    }
+  });
+
+  it('an abort while the create task runs destroys the CT', async () => {
+    const w = await open({ taskDurationsMs: { default: 10, vzcreate: 300 } });
+    const controller = new AbortController();
+    const error = await caught(
+      w.runtime.create(request(), w.image, {
+        containerId: 'abort',
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase === 'create' && p.upid) controller.abort(new Error('caller gave up'));
+        },
+      }),
+    );
+    expect(error).toMatchObject({ code: 'ERR_ABORTED' });
+    expect(error.message).toMatch(/rollback: CT \d+ destroyed/);
+    expect(w.sim.state.cts.size).toBe(0);
   });
 
   it.runIf(version === '8.4')('a system image (own /sbin/init, os-release) gets one template named with its ostype, shared by all commands', async () => {
