@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import {
   AbortedError,
@@ -29,6 +30,7 @@ import type { LayerProgress } from '../../oci/layers/unpack-image.js';
 import { buildRuntimeSpec } from '../../oci/spec/build.js';
 import type { OciProcess } from '../../oci/spec/runtime-spec.js';
 import { readImageUserDb } from '../../oci/spec/user-db.js';
+import { intLike } from '../../proxmox/api/endpoint.js';
 import type { LxcConfig } from '../../proxmox/api/lxc.js';
 import type { ProxmoxClient } from '../../proxmox/client.js';
 import { normalizeContentFilename } from '../../proxmox/api/storage.js';
@@ -88,8 +90,8 @@ export interface LxcCallOptions {
   signal?: AbortSignal | undefined;
 }
 
-const taskListSchemaless = (v: unknown): { type?: string; starttime?: number; endtime?: number; status?: string }[] =>
-  Array.isArray(v) ? (v as { type?: string; starttime?: number; endtime?: number; status?: string }[]) : [];
+/** Entries of `GET /nodes/{node}/tasks` the status mapping reads. */
+const taskListSchema = z.array(z.looseObject({ type: z.string().optional(), starttime: intLike.optional(), endtime: intLike.optional(), status: z.string().optional() }));
 
 const isMissingCt = (error: unknown): boolean =>
   error instanceof ProxmoxHttpError && (/does not exist/i.test(error.statusText) || /does not exist/i.test(error.pveMessage ?? ''));
@@ -626,12 +628,15 @@ export class ProxmoxLxcRuntime {
     }
     if (current.status !== 'stopped') return { state: 'unknown', pveStatus };
     if (current.lock === 'create') return { state: 'created', pveStatus };
-    const tasks = taskListSchemaless(
-      await this.#client.request('GET', `/nodes/${encodeURIComponent(ct.node)}/tasks`, { vmid: ct.vmid, source: 'all', limit: 50 }, call),
-    );
-    const lastStart = tasks.find((t) => t.type === 'vzstart' && t.status === 'OK');
+    const tasks = await this.#client.request('GET', `/nodes/${encodeURIComponent(ct.node)}/tasks`, { vmid: ct.vmid, source: 'all', limit: 50 }, { ...call, response: taskListSchema });
+    // newest first (PVE sorts by start time, then pid); a VMID can be reused, so only tasks
+    // listed before this CT's create task count
+    const createdAt = tasks.findIndex((t) => t.type === 'vzcreate');
+    const recent = createdAt === -1 ? tasks : tasks.slice(0, createdAt);
+    const startAt = recent.findIndex((t) => t.type === 'vzstart' && t.status === 'OK');
+    const lastStart = recent[startAt];
     if (!lastStart) return { state: 'created', pveStatus };
-    const lastStop = tasks.find((t) => (t.type === 'vzstop' || t.type === 'vzshutdown') && t.status === 'OK' && (t.starttime ?? 0) >= (lastStart.starttime ?? 0));
+    const lastStop = recent.slice(0, startAt).find((t) => (t.type === 'vzstop' || t.type === 'vzshutdown') && t.status === 'OK');
     return {
       state: 'exited',
       ...(lastStart.starttime ? { startedAt: new Date(lastStart.starttime * 1000) } : {}),
