@@ -656,7 +656,13 @@ export class ProxmoxLxcRuntime {
     await this.#destroy(ct.node, ct.vmid, options.signal);
   }
 
-  /** CTs made by the runtime (tag `lxcri` and a description marker), on every node or the configured one. */
+  /** Whether `node` is one the runtime uses (the `node` option, else the `nodes` option, else any). */
+  #onOurNodes(node: string): boolean {
+    if (this.options.node !== undefined) return node === this.options.node;
+    return this.options.nodes === undefined || this.options.nodes.includes(node);
+  }
+
+  /** CTs made by the runtime (tag `lxcri` and a description marker), on every node or the configured ones. */
   async list(options: LxcCallOptions = {}): Promise<LxcContainerInfo[]> {
     const call = options.signal ? { signal: options.signal } : {};
     const resources = await this.#client.cluster.resources({ type: 'vm', ...call });
@@ -665,7 +671,7 @@ export class ProxmoxLxcRuntime {
         r.type === 'lxc' &&
         r.node !== undefined &&
         r.vmid !== undefined &&
-        (this.options.node === undefined || r.node === this.options.node) &&
+        this.#onOurNodes(r.node as string) &&
         (r.tags ?? '').split(/[;, ]/).includes(LXCRI_TAG),
     );
     const out: LxcContainerInfo[] = [];
@@ -707,7 +713,9 @@ export class ProxmoxLxcRuntime {
     const storage = this.options.storages.template;
     const inUse = new Set((await this.list(call)).map((c) => c.templateVolid));
     const building = [...this.#templates.keys()].map((k) => k.split('/').pop() ?? '').filter((k) => k !== '');
-    const nodes = this.options.node ? [this.options.node] : (await this.#client.nodes.list(call)).filter((n) => n.status === undefined || n.status === 'online').map((n) => n.node);
+    const nodes = this.options.node
+      ? [this.options.node]
+      : (await this.#client.nodes.list(call)).filter((n) => (n.status === undefined || n.status === 'online') && this.#onOurNodes(n.node)).map((n) => n.node);
     const removed: string[] = [];
     const now = Date.now();
     for (const node of nodes) {

@@ -205,6 +205,16 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     expect(init).toContain(`exec '/bin/sh' '-c' 'echo "hello from $GREETING"; pwd; echo "IMAGE_VAR=$IMAGE_VAR"'`);
   });
 
+  it('places CTs on the allowed nodes, with a template per node; list() keeps to the runtime\'s nodes', async () => {
+    const w = await open({ nodes: ['pve1', 'pve2'] });
+    const onTwo = w.makeRuntime({ nodes: ['pve2'] });
+    const ct = await onTwo.create(request(), w.image, { containerId: 'n2' });
+    expect(ct.node).toBe('pve2');
+    expect(w.sim.state.requestLog.filter((e) => e.method === 'POST' && /\/upload$/.test(e.path)).map((e) => e.path)).toEqual(['/nodes/pve2/storage/local/upload']);
+    expect((await onTwo.list()).map((c) => [c.node, c.containerId])).toEqual([['pve2', 'n2']]);
+    expect(await w.makeRuntime({ node: 'pve1' }).list()).toEqual([]);
+  });
+
   it('draws VMIDs from vmidRange', async () => {
     const w = await open();
     const runtime = w.makeRuntime({ vmidRange: { min: 5000, max: 5004 } });
