@@ -158,40 +158,49 @@ export class ProxmoxLxcRuntime {
     const { signal, onProgress, containerId } = options;
     throwIfAborted(signal, 'creating the CT');
     const mode = await this.modeFor(signal);
+
+    const paramsFor = (templateVolid: string, ostype: string | undefined): CtParams =>
+      buildCtParams(request, {
+        options: this.options,
+        containerId,
+        imageDigest: image.manifestDigest,
+        templateVolid,
+        mode,
+        architecture: image.config.architecture,
+        variant: image.config.variant,
+        ostype,
+      });
+    // everything that can be refused is checked before a template is built or uploaded
+    paramsFor(`${this.options.storages.template}:vztmpl/check.tar`, undefined);
+    let ociConfig: { entrypoint: string; env: Record<string, string> } | undefined;
+    if (mode === 'oci') {
+      const proc = this.#ociProcess(request, image, containerId);
+      const env: Record<string, string> = {};
+      for (const entry of proc.env ?? []) {
+        const eq = entry.indexOf('=');
+        env[entry.slice(0, eq)] = entry.slice(eq + 1);
+      }
+      ociConfig = { entrypoint: formatEntrypoint(proc.args ?? []), env };
+    }
+
     onProgress?.({ phase: 'placement' });
     const node = await this.#placement(signal);
 
     let templateVolid: string;
     let ostype: string | undefined;
-    let ociProcess: OciProcess | undefined;
     if (mode === 'oci') {
-      ociProcess = this.#ociProcess(request, image, containerId);
       templateVolid = await this.#ociTemplate(node, image, signal, onProgress);
     } else {
       ({ templateVolid, ostype } = await this.#rootfsTemplate(node, request, image, containerId, signal, onProgress));
     }
 
-    const params = buildCtParams(request, {
-      options: this.options,
-      containerId,
-      imageDigest: image.manifestDigest,
-      templateVolid,
-      mode,
-      architecture: image.config.architecture,
-      variant: image.config.variant,
-      ostype,
-    });
+    const params = paramsFor(templateVolid, ostype);
     onProgress?.({ phase: 'create' });
     const vmid = await this.#createCt(node, params, containerId, signal, onProgress);
-    if (ociProcess) {
+    if (ociConfig) {
       try {
         onProgress?.({ phase: 'configure' });
-        const env: Record<string, string> = {};
-        for (const entry of ociProcess.env ?? []) {
-          const eq = entry.indexOf('=');
-          env[entry.slice(0, eq)] = entry.slice(eq + 1);
-        }
-        await this.#client.lxc.updateConfig(node, vmid, { entrypoint: formatEntrypoint(ociProcess.args ?? []), env }, signal ? { signal } : {});
+        await this.#client.lxc.updateConfig(node, vmid, ociConfig, signal ? { signal } : {});
       } catch (error) {
         throw await this.#rollback(node, vmid, error);
       }

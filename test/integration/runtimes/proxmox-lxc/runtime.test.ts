@@ -215,6 +215,13 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     expect(await w.makeRuntime({ node: 'pve1' }).list()).toEqual([]);
   });
 
+  it('a malformed annotation is refused before any template work or request beyond /version', async () => {
+    const w = await open();
+    const error = await caught(w.runtime.create(request({ sandbox: { annotations: { 'lxcri.io/ip': 'dhcp-please' } } }), w.image, { containerId: 'bad-ip' }));
+    expect(error).toMatchObject({ code: 'ERR_INVALID_OPTIONS', grpcStatus: 'InvalidArgument' });
+    expect(w.sim.state.requestLog.map((e) => `${e.method} ${e.path}`)).toEqual(['GET /version']);
+  });
+
   it('draws VMIDs from vmidRange', async () => {
     const w = await open();
     const runtime = w.makeRuntime({ vmidRange: { min: 5000, max: 5004 } });
