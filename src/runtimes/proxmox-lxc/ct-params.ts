@@ -46,7 +46,8 @@ const MARKER_RE = /<!-- lxcri:v1 (\{.*?\}) -->/s;
 export function formatMarker(marker: LxcMarker): string {
   // JSON with `<`, `>` and `&` escaped: the comment can never be closed early
   const json = JSON.stringify(marker).replace(/[<>&]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  return `lxcri container ${marker.name} (${marker.containerId})\n<!-- lxcri:v1 ${json} -->\n`;
+  const plain = (text: string): string => text.replace(/[<>&\s]/g, '_');
+  return `lxcri container ${plain(marker.name)} (${plain(marker.containerId)})\n<!-- lxcri:v1 ${json} -->\n`;
 }
 
 /** Reads the marker from a CT description; `undefined` when there is none or it is malformed. */

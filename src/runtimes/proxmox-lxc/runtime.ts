@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import {
   AbortedError,
@@ -29,6 +30,7 @@ import type { LayerProgress } from '../../oci/layers/unpack-image.js';
 import { buildRuntimeSpec } from '../../oci/spec/build.js';
 import type { OciProcess } from '../../oci/spec/runtime-spec.js';
 import { readImageUserDb } from '../../oci/spec/user-db.js';
+import { intLike } from '../../proxmox/api/endpoint.js';
 import type { LxcConfig } from '../../proxmox/api/lxc.js';
 import type { ProxmoxClient } from '../../proxmox/client.js';
 import { normalizeContentFilename } from '../../proxmox/api/storage.js';
@@ -88,8 +90,8 @@ export interface LxcCallOptions {
   signal?: AbortSignal | undefined;
 }
 
-const taskListSchemaless = (v: unknown): { type?: string; starttime?: number; endtime?: number; status?: string }[] =>
-  Array.isArray(v) ? (v as { type?: string; starttime?: number; endtime?: number; status?: string }[]) : [];
+/** Entries of `GET /nodes/{node}/tasks` the status mapping reads. */
+const taskListSchema = z.array(z.looseObject({ type: z.string().optional(), starttime: intLike.optional(), endtime: intLike.optional(), status: z.string().optional() }));
 
 const isMissingCt = (error: unknown): boolean =>
   error instanceof ProxmoxHttpError && (/does not exist/i.test(error.statusText) || /does not exist/i.test(error.pveMessage ?? ''));
@@ -156,40 +158,49 @@ export class ProxmoxLxcRuntime {
     const { signal, onProgress, containerId } = options;
     throwIfAborted(signal, 'creating the CT');
     const mode = await this.modeFor(signal);
+
+    const paramsFor = (templateVolid: string, ostype: string | undefined): CtParams =>
+      buildCtParams(request, {
+        options: this.options,
+        containerId,
+        imageDigest: image.manifestDigest,
+        templateVolid,
+        mode,
+        architecture: image.config.architecture,
+        variant: image.config.variant,
+        ostype,
+      });
+    // everything that can be refused is checked before a template is built or uploaded
+    paramsFor(`${this.options.storages.template}:vztmpl/check.tar`, undefined);
+    let ociConfig: { entrypoint: string; env: Record<string, string> } | undefined;
+    if (mode === 'oci') {
+      const proc = this.#ociProcess(request, image, containerId);
+      const env: Record<string, string> = {};
+      for (const entry of proc.env ?? []) {
+        const eq = entry.indexOf('=');
+        env[entry.slice(0, eq)] = entry.slice(eq + 1);
+      }
+      ociConfig = { entrypoint: formatEntrypoint(proc.args ?? []), env };
+    }
+
     onProgress?.({ phase: 'placement' });
     const node = await this.#placement(signal);
 
     let templateVolid: string;
     let ostype: string | undefined;
-    let ociProcess: OciProcess | undefined;
     if (mode === 'oci') {
-      ociProcess = this.#ociProcess(request, image, containerId);
       templateVolid = await this.#ociTemplate(node, image, signal, onProgress);
     } else {
       ({ templateVolid, ostype } = await this.#rootfsTemplate(node, request, image, containerId, signal, onProgress));
     }
 
-    const params = buildCtParams(request, {
-      options: this.options,
-      containerId,
-      imageDigest: image.manifestDigest,
-      templateVolid,
-      mode,
-      architecture: image.config.architecture,
-      variant: image.config.variant,
-      ostype,
-    });
+    const params = paramsFor(templateVolid, ostype);
     onProgress?.({ phase: 'create' });
     const vmid = await this.#createCt(node, params, containerId, signal, onProgress);
-    if (ociProcess) {
+    if (ociConfig) {
       try {
         onProgress?.({ phase: 'configure' });
-        const env: Record<string, string> = {};
-        for (const entry of ociProcess.env ?? []) {
-          const eq = entry.indexOf('=');
-          env[entry.slice(0, eq)] = entry.slice(eq + 1);
-        }
-        await this.#client.lxc.updateConfig(node, vmid, { entrypoint: formatEntrypoint(ociProcess.args ?? []), env }, signal ? { signal } : {});
+        await this.#client.lxc.updateConfig(node, vmid, ociConfig, signal ? { signal } : {});
       } catch (error) {
         throw await this.#rollback(node, vmid, error);
       }
@@ -220,14 +231,13 @@ export class ProxmoxLxcRuntime {
     return node;
   }
 
-  /** Finds `names` (first match wins) on the template storage; `undefined` when none is there. */
-  async #findTemplate(node: string, names: readonly string[], signal: AbortSignal | undefined): Promise<string | undefined> {
+  /** Finds the first template whose volid `match`es (in the order of `match`), or `undefined`. */
+  async #findTemplate(node: string, match: readonly RegExp[], signal: AbortSignal | undefined): Promise<string | undefined> {
     const storage = this.options.storages.template;
     const content = await this.#client.storage.content(node, storage, { content: 'vztmpl', ...(signal ? { signal } : {}) });
-    const volids = new Set(content.map((c) => c.volid));
-    for (const name of names) {
-      const volid = `${storage}:vztmpl/${name}`;
-      if (volids.has(volid)) return volid;
+    for (const re of match) {
+      const hit = content.find((c) => c.volid.startsWith(`${storage}:vztmpl/`) && re.test(c.volid.slice(storage.length + 8)));
+      if (hit) return hit.volid;
     }
     return undefined;
   }
@@ -271,7 +281,7 @@ export class ProxmoxLxcRuntime {
     const storage = this.options.storages.template;
     return this.#once(`${node}/${storage}/${name}`, async () => {
       onProgress?.({ phase: 'template-lookup' });
-      const found = await this.#findTemplate(node, [name], signal);
+      const found = await this.#findTemplate(node, [new RegExp(`^${name.replace(/\./g, '\\.')}$`)], signal);
       if (found) return found;
       if (this.options.templateSource === 'registry') return this.#registryPull(node, image, base, signal, onProgress);
       const path = await this.#tempPath('.tar');
@@ -330,13 +340,14 @@ export class ProxmoxLxcRuntime {
       )
       .digest('hex')
       .slice(0, 8);
-    const systemName = `${base}.tar.gz`;
-    const appName = `${base}-${processKey}.tar.gz`;
+    // names carry the ostype, so a cached template needs no flattening to know it:
+    // lxcri-<digest>-<ostype>.tar.gz (an image with its own init) or lxcri-<digest>-<process>-<ostype>.tar.gz
+    const systemRe = new RegExp(`^${base}-([a-z]+)\\.tar\\.gz$`);
+    const appRe = new RegExp(`^${base}-${processKey}-([a-z]+)\\.tar\\.gz$`);
     const storage = this.options.storages.template;
-    let ostype = 'unmanaged';
-    const volid = await this.#once(`${node}/${storage}/${appName}`, async () => {
+    const volid = await this.#once(`${node}/${storage}/${base}-${processKey}`, async () => {
       onProgress?.({ phase: 'template-lookup' });
-      const found = await this.#findTemplate(node, [systemName, appName], signal);
+      const found = await this.#findTemplate(node, [systemRe, appRe], signal);
       if (found) return found;
       const target = await this.#tempPath('.rootfs');
       let handle: RootfsHandle | undefined;
@@ -349,9 +360,8 @@ export class ProxmoxLxcRuntime {
           ...(onProgress ? { onProgress: (p) => onProgress({ phase: 'rootfs', ...layerProgress(p) }) } : {}),
         });
         const inspection = await inspectRootfs(handle.path, signal);
-        ostype = inspection.ostype;
         const inject = new Map<string, { content: string; mode: number }>();
-        let name = systemName;
+        let name = `${base}-${inspection.ostype}.tar.gz`;
         if (inspection.initPath !== undefined) {
           if (!inspection.hasShell) {
             throw new FailedPreconditionError(
@@ -361,8 +371,9 @@ export class ProxmoxLxcRuntime {
           }
           const userDb = await readImageUserDb(handle.path, signal ? { signal } : {});
           const proc = this.#processOf(request, image, containerId, userDb);
+          // HOSTNAME is left out: the template is shared by pods, and PVE sets each CT's hostname
           inject.set(inspection.initPath, { content: generateInitScript({ ...proc, env: (proc.env ?? []).filter((e) => !e.startsWith('HOSTNAME=')) }), mode: 0o755 });
-          name = appName;
+          name = `${base}-${processKey}-${inspection.ostype}.tar.gz`;
         }
         await writeRootfsTemplate(handle.path, path, { rootless: process.getuid?.() !== 0, inject, gzipLevel: this.options.gzipLevel, signal, onProgress });
         await handle.release();
@@ -374,16 +385,9 @@ export class ProxmoxLxcRuntime {
         await rm(target, { recursive: true, force: true }).catch(() => undefined);
       }
     });
-    // a cached template: ostype is the one recorded the first time (read back from the build above or the marker-less default)
-    if (ostype === 'unmanaged' && !this.#ostypes.has(volid)) {
-      this.#ostypes.set(volid, ostype);
-    } else if (ostype !== 'unmanaged') {
-      this.#ostypes.set(volid, ostype);
-    }
-    return { templateVolid: volid, ostype: this.#ostypes.get(volid) ?? ostype };
+    const ostype = /-([a-z]+)\.tar\.gz$/.exec(volid)?.[1] ?? 'unmanaged';
+    return { templateVolid: volid, ostype };
   }
-
-  readonly #ostypes = new Map<string, string>();
 
   /** The CRI process from `buildRuntimeSpec` (command, args, env, cwd, user). */
   #processOf(request: NormalizedCreateContainerRequest, image: ResolvedImage, containerId: string, userDb: { passwd?: string | undefined; group?: string | undefined }): OciProcess {
@@ -633,12 +637,15 @@ export class ProxmoxLxcRuntime {
     }
     if (current.status !== 'stopped') return { state: 'unknown', pveStatus };
     if (current.lock === 'create') return { state: 'created', pveStatus };
-    const tasks = taskListSchemaless(
-      await this.#client.request('GET', `/nodes/${encodeURIComponent(ct.node)}/tasks`, { vmid: ct.vmid, source: 'all', limit: 50 }, call),
-    );
-    const lastStart = tasks.find((t) => t.type === 'vzstart' && t.status === 'OK');
+    const tasks = await this.#client.request('GET', `/nodes/${encodeURIComponent(ct.node)}/tasks`, { vmid: ct.vmid, source: 'all', limit: 50 }, { ...call, response: taskListSchema });
+    // newest first (PVE sorts by start time, then pid); a VMID can be reused, so only tasks
+    // listed before this CT's create task count
+    const createdAt = tasks.findIndex((t) => t.type === 'vzcreate');
+    const recent = createdAt === -1 ? tasks : tasks.slice(0, createdAt);
+    const startAt = recent.findIndex((t) => t.type === 'vzstart' && t.status === 'OK');
+    const lastStart = recent[startAt];
     if (!lastStart) return { state: 'created', pveStatus };
-    const lastStop = tasks.find((t) => (t.type === 'vzstop' || t.type === 'vzshutdown') && t.status === 'OK' && (t.starttime ?? 0) >= (lastStart.starttime ?? 0));
+    const lastStop = recent.slice(0, startAt).find((t) => (t.type === 'vzstop' || t.type === 'vzshutdown') && t.status === 'OK');
     return {
       state: 'exited',
       ...(lastStart.starttime ? { startedAt: new Date(lastStart.starttime * 1000) } : {}),
@@ -658,7 +665,13 @@ export class ProxmoxLxcRuntime {
     await this.#destroy(ct.node, ct.vmid, options.signal);
   }
 
-  /** CTs made by the runtime (tag `lxcri` and a description marker), on every node or the configured one. */
+  /** Whether `node` is one the runtime uses (the `node` option, else the `nodes` option, else any). */
+  #onOurNodes(node: string): boolean {
+    if (this.options.node !== undefined) return node === this.options.node;
+    return this.options.nodes === undefined || this.options.nodes.includes(node);
+  }
+
+  /** CTs made by the runtime (tag `lxcri` and a description marker), on every node or the configured ones. */
   async list(options: LxcCallOptions = {}): Promise<LxcContainerInfo[]> {
     const call = options.signal ? { signal: options.signal } : {};
     const resources = await this.#client.cluster.resources({ type: 'vm', ...call });
@@ -667,7 +680,7 @@ export class ProxmoxLxcRuntime {
         r.type === 'lxc' &&
         r.node !== undefined &&
         r.vmid !== undefined &&
-        (this.options.node === undefined || r.node === this.options.node) &&
+        this.#onOurNodes(r.node as string) &&
         (r.tags ?? '').split(/[;, ]/).includes(LXCRI_TAG),
     );
     const out: LxcContainerInfo[] = [];
@@ -708,15 +721,17 @@ export class ProxmoxLxcRuntime {
     const call = options.signal ? { signal: options.signal } : {};
     const storage = this.options.storages.template;
     const inUse = new Set((await this.list(call)).map((c) => c.templateVolid));
-    const building = new Set([...this.#templates.keys()].map((k) => `${storage}:vztmpl/${k.split('/').pop() ?? ''}`));
-    const nodes = this.options.node ? [this.options.node] : (await this.#client.nodes.list(call)).filter((n) => n.status === undefined || n.status === 'online').map((n) => n.node);
+    const building = [...this.#templates.keys()].map((k) => k.split('/').pop() ?? '').filter((k) => k !== '');
+    const nodes = this.options.node
+      ? [this.options.node]
+      : (await this.#client.nodes.list(call)).filter((n) => (n.status === undefined || n.status === 'online') && this.#onOurNodes(n.node)).map((n) => n.node);
     const removed: string[] = [];
     const now = Date.now();
     for (const node of nodes) {
       const content = await this.#client.storage.content(node, storage, { content: 'vztmpl', ...call });
       const unused = content
-        .filter((c) => /^[^:]+:vztmpl\/lxcri-[0-9a-f]{16}(?:-[0-9a-f]{8})?\.tar(?:\.gz)?$/.test(c.volid))
-        .filter((c) => !inUse.has(c.volid) && !building.has(c.volid))
+        .filter((c) => /^[^:]+:vztmpl\/lxcri-[0-9a-f]{16}(?:\.tar|(?:-[0-9a-f]{8})?-[a-z]+\.tar\.gz)$/.test(c.volid))
+        .filter((c) => !inUse.has(c.volid) && !building.some((b) => c.volid.startsWith(`${storage}:vztmpl/${b}`)))
         .sort((a, b) => (b.ctime ?? 0) - (a.ctime ?? 0));
       const candidates = unused.slice(options.keep ?? 0).filter((c) => options.olderThan === undefined || (c.ctime ?? 0) * 1000 <= now - options.olderThan);
       for (const c of candidates) {

@@ -31,7 +31,8 @@ export interface TarEntry {
   xattrs?: ReadonlyMap<string, Buffer>;
 }
 
-const MAX_OCTAL_ID = 0o7777777;
+/** tar-stream writes ids as 6 octal digits. */
+const MAX_OCTAL_ID = 0o777777;
 
 function paxRecord(key: string, value: Buffer): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`, 'utf8'), value, Buffer.from('\n')]);
@@ -49,6 +50,26 @@ const fitsUstarName = (name: string): boolean => {
   }
   return false;
 };
+
+/** The 512-byte ustar header of a PAX extended header (typeflag `x`) of `size` bytes. */
+function paxHeaderBlock(name: string, size: number, mtime: Date): Buffer {
+  const block = Buffer.alloc(512);
+  const octal = (value: number, width: number): string => `${value.toString(8).padStart(width - 1, '0')}\0`;
+  block.write(name, 0, 100, 'ascii');
+  block.write(octal(0o644, 8), 100, 'ascii');
+  block.write(octal(0, 8), 108, 'ascii');
+  block.write(octal(0, 8), 116, 'ascii');
+  block.write(octal(size, 12), 124, 'ascii');
+  block.write(octal(Math.max(0, Math.floor(mtime.getTime() / 1000)), 12), 136, 'ascii');
+  block.write('        ', 148, 'ascii');
+  block.write('x', 156, 'ascii');
+  block.write('ustar\0', 257, 'ascii');
+  block.write('00', 263, 'ascii');
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+  return block;
+}
 
 /** A tar archive being written to a file (optionally gzip-compressed). */
 export class TarFileWriter {
@@ -99,7 +120,10 @@ export class TarFileWriter {
     for (const [key, value] of entry.xattrs ?? []) records.push(paxRecord(`SCHILY.xattr.${key}`, value));
     if (records.length > 0) {
       const body = Buffer.concat(records);
-      await this.#entry({ name: `PaxHeaders/${this.#paxCount++}`, type: 'pax-header' as 'file', mode: 0o644, mtime: entry.mtime, size: body.length }, body);
+      // tar-stream refuses a body on its 'pax-header' type: the previous entry is complete (awaited),
+      // so the PAX header block and its records are pushed into the archive as they are
+      const block = paxHeaderBlock(`PaxHeaders/${this.#paxCount++}`, body.length, entry.mtime);
+      this.#pack.push(Buffer.concat([block, body, Buffer.alloc((512 - (body.length % 512)) % 512)]));
     }
     const header: Headers = {
       name: entry.type === 'directory' && !name.endsWith('/') ? `${name}/` : name,
@@ -114,15 +138,17 @@ export class TarFileWriter {
       ...(entry.devminor === undefined ? {} : { devminor: entry.devminor }),
     };
     if (entry.type !== 'file' || data === undefined || Buffer.isBuffer(data)) {
-      await this.#entry(header, Buffer.isBuffer(data) ? data : Buffer.alloc(0));
+      await this.#entry(header, entry.type === 'file' ? (Buffer.isBuffer(data) ? data : Buffer.alloc(0)) : undefined);
       return;
     }
     await this.#stream(header, data);
   }
 
-  #entry(header: Headers, data: Buffer): Promise<void> {
+  #entry(header: Headers, data: Buffer | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#pack.entry(header, data, (error?: Error | null) => (error ? reject(error) : resolve()));
+      const done = (error?: Error | null): void => (error ? reject(error) : resolve());
+      if (data) this.#pack.entry(header, data, done);
+      else this.#pack.entry(header, done);
     });
   }
 

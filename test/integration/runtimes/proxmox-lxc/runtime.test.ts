@@ -7,11 +7,16 @@
  * simulator's parameter checks.
  */
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openImageLayout } from '../../../../src/oci/image/layout.js';
+import { ProxmoxClient } from '../../../../src/proxmox/client.js';
 import { encodePropertyString } from '../../../../src/proxmox/property-string.js';
+import { ProxmoxLxcRuntime } from '../../../../src/runtimes/proxmox-lxc/runtime.js';
 import { formatMarker, parseMarker } from '../../../../src/runtimes/proxmox-lxc/ct-params.js';
 import { caught } from '../../../helpers/caught.js';
 import { missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
+import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
 import { missing } from '../../../helpers/requirements.js';
 import { buildBusyboxImage, request, startWorld, type LxcWorld } from './helpers.js';
 
@@ -50,7 +55,7 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     const ct = await w.runtime.create(request(), w.image, { containerId: 'ctr-1', onProgress: (p) => progress.push(p.phase) });
     expect(ct.mode).toBe(mode);
     expect(ct.node).toBe('pve1');
-    expect(ct.templateVolid).toMatch(mode === 'oci' ? /^local:vztmpl\/lxcri-[0-9a-f]{16}\.tar$/ : /^local:vztmpl\/lxcri-[0-9a-f]{16}-[0-9a-f]{8}\.tar\.gz$/);
+    expect(ct.templateVolid).toMatch(mode === 'oci' ? /^local:vztmpl\/lxcri-[0-9a-f]{16}\.tar$/ : /^local:vztmpl\/lxcri-[0-9a-f]{16}-[0-9a-f]{8}-unmanaged\.tar\.gz$/);
     expect(new Set(progress)).toEqual(
       new Set(['placement', 'template-lookup', ...(mode === 'rootfs' ? ['rootfs'] : []), 'template-build', 'upload', 'template-task', 'create', ...(mode === 'oci' ? ['configure'] : [])]),
     );
@@ -156,6 +161,10 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     expect(w.sim.state.cts.has(ct.vmid)).toBe(false);
     await w.runtime.remove(ct);
     expect(await caught(w.runtime.status(ct))).toMatchObject({ code: 'ERR_NOT_FOUND' });
+    // the VMID is free again and reused: the new CT has not been started, whatever its predecessor did
+    const again = await w.runtime.create(request(), w.image, { containerId: 'ctr-life-2' });
+    expect(again.vmid).toBe(ct.vmid);
+    expect(await w.runtime.status(again)).toMatchObject({ state: 'created' });
   });
 
   it('start waits for the create lock instead of failing with a lock timeout', async () => {
@@ -194,6 +203,104 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     expect(init).toContain("export GREETING='lxcri'");
     expect(init).toContain("cd '/work' || exit 127");
     expect(init).toContain(`exec '/bin/sh' '-c' 'echo "hello from $GREETING"; pwd; echo "IMAGE_VAR=$IMAGE_VAR"'`);
+  });
+
+  it('places CTs on the allowed nodes, with a template per node; list() keeps to the runtime\'s nodes', async () => {
+    const w = await open({ nodes: ['pve1', 'pve2'] });
+    const onTwo = w.makeRuntime({ nodes: ['pve2'] });
+    const ct = await onTwo.create(request(), w.image, { containerId: 'n2' });
+    expect(ct.node).toBe('pve2');
+    expect(w.sim.state.requestLog.filter((e) => e.method === 'POST' && /\/upload$/.test(e.path)).map((e) => e.path)).toEqual(['/nodes/pve2/storage/local/upload']);
+    expect((await onTwo.list()).map((c) => [c.node, c.containerId])).toEqual([['pve2', 'n2']]);
+    expect(await w.makeRuntime({ node: 'pve1' }).list()).toEqual([]);
+  });
+
+  it('a malformed annotation is refused before any template work or request beyond /version', async () => {
+    const w = await open();
+    const error = await caught(w.runtime.create(request({ sandbox: { annotations: { 'lxcri.io/ip': 'dhcp-please' } } }), w.image, { containerId: 'bad-ip' }));
+    expect(error).toMatchObject({ code: 'ERR_INVALID_OPTIONS', grpcStatus: 'InvalidArgument' });
+    expect(w.sim.state.requestLog.map((e) => `${e.method} ${e.path}`)).toEqual(['GET /version']);
+  });
+
+  it('draws VMIDs from vmidRange', async () => {
+    const w = await open();
+    const runtime = w.makeRuntime({ vmidRange: { min: 5000, max: 5004 } });
+    const cts = await Promise.all([0, 1, 2].map((i) => runtime.create(request({ name: `r${i}` }), w.image, { containerId: `range-${i}` })));
+    expect(new Set(cts.map((c) => c.vmid)).size).toBe(3);
+    for (const ct of cts) expect(ct.vmid).toBeGreaterThanOrEqual(5000);
+    for (const ct of cts) expect(ct.vmid).toBeLessThanOrEqual(5004);
+  });
+
+  it('CRI mounts: bind mount points for root@pam; a token gets an error naming the rule', async () => {
+    const w = await open();
+    const withMount = request({ config: { mounts: [{ hostPath: '/srv/data', containerPath: '/data', readonly: true }] } });
+    const error = await caught(w.runtime.create(withMount, w.image, { containerId: 'mnt-token' }));
+    expect(error).toMatchObject({ code: 'ERR_FAILED_PRECONDITION' });
+    expect(error.message).toMatch(/only the user root@pam.*mount point type bind is only allowed for root@pam/);
+    expect(w.sim.state.cts.size).toBe(0);
+    w.sim.state.requestLog.length = 0; // the refused POST was a 403, not a parameter error
+    const root = new ProxmoxClient({
+      baseUrl: w.sim.url,
+      auth: { type: 'password', username: 'root@pam', password: w.sim.state.credentials.password },
+      tls: { fingerprint256: w.sim.fingerprint256 },
+      tasks: { pollMinMs: 5, pollMaxMs: 40, timeoutMs: 60_000, logPageSize: 50 },
+    });
+    try {
+      const ct = await new ProxmoxLxcRuntime(root, { layerCache: w.cache, workDir: join(w.work, 'tmp-root'), pollMs: 10 }).create(withMount, w.image, { containerId: 'mnt-root' });
+      expect((await root.lxc.config(ct.node, ct.vmid))['mp0']).toBe('/srv/data,mp=/data,backup=0,ro=1');
+    } finally {
+      await root.close();
+    }
+  });
+
+  it('an abort while the create task runs destroys the CT', async () => {
+    const w = await open({ taskDurationsMs: { default: 10, vzcreate: 300 } });
+    const controller = new AbortController();
+    const error = await caught(
+      w.runtime.create(request(), w.image, {
+        containerId: 'abort',
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase === 'create' && p.upid) controller.abort(new Error('caller gave up'));
+        },
+      }),
+    );
+    expect(error).toMatchObject({ code: 'ERR_ABORTED' });
+    expect(error.message).toMatch(/rollback: CT \d+ destroyed/);
+    expect(w.sim.state.cts.size).toBe(0);
+  });
+
+  it.runIf(version === '8.4')('a system image (own /sbin/init, os-release) gets one template named with its ostype, shared by all commands', async () => {
+    const w = await open();
+    const dir = join(w.work, 'system-image');
+    const tarball = await packTar([
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/os-release', content: 'PRETTY_NAME="Debian GNU/Linux 12"\nID=debian\n' },
+      { name: 'sbin/', type: 'directory' },
+      { name: 'sbin/init', content: '#!/bin/sh\n', mode: 0o755 },
+    ]);
+    writeImageLayout(dir, [{ tar: tarball }], { ref: 'sys' });
+    const image = await (await openImageLayout(dir)).resolve('sys');
+    const a = await w.runtime.create(request(), image, { containerId: 'sys-a' });
+    const b = await w.makeRuntime().create(request({ config: { command: ['/other'] } }), image, { containerId: 'sys-b' });
+    expect(a.templateVolid).toMatch(/^local:vztmpl\/lxcri-[0-9a-f]{16}-debian\.tar\.gz$/);
+    expect(b.templateVolid).toBe(a.templateVolid);
+    expect(uploads(w)).toBe(1);
+    for (const ct of [a, b]) expect((await w.client.lxc.config(ct.node, ct.vmid))['ostype']).toBe('debian');
+    const listing = execFileSync('tar', ['-tzf', w.sim.state.volumePath('pve1', a.templateVolid) as string], { encoding: 'utf8' });
+    expect(listing.split('\n').filter((l) => l.includes('init'))).toEqual(['./sbin/init']);
+  });
+
+  it.runIf(version === '8.4')('an image with neither /sbin/init nor /bin/sh is refused in rootfs mode, naming OCI mode', async () => {
+    const w = await open();
+    const dir = join(w.work, 'static-image');
+    writeImageLayout(dir, [{ tar: await packTar([{ name: 'app', content: 'ELF', mode: 0o755 }]) }], { ref: 'static', config: { config: { Entrypoint: ['/app'] } } });
+    const image = await (await openImageLayout(dir)).resolve('static');
+    const error = await caught(w.runtime.create(request({ config: { command: [], args: [] } }), image, { containerId: 'static' }));
+    expect(error).toMatchObject({ code: 'ERR_FAILED_PRECONDITION', grpcStatus: 'FailedPrecondition' });
+    expect(error.message).toMatch(/neither \/sbin\/init nor \/bin\/sh.*OCI mode/);
+    expect(uploads(w)).toBe(0);
+    expect(w.sim.state.cts.size).toBe(0);
   });
 
   it.runIf(version === '9.1')('OCI mode refuses a CRI user it cannot apply, before anything is uploaded', async () => {
