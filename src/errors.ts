@@ -53,6 +53,7 @@ export const LXCRI_ERROR_CODES = [
   'ERR_PVE_TASK',
   'ERR_PVE_RESPONSE',
   'ERR_INTERNAL',
+  'ERR_PVE_OUTCOME_UNKNOWN',
 ] as const;
 
 /** A stable error code. */
@@ -347,7 +348,13 @@ export class ProxmoxNetworkError extends LxcriError {
 /** A Proxmox request or task wait ran past its deadline. */
 export class ProxmoxTimeoutError extends LxcriError {
   override name = 'ProxmoxTimeoutError';
-  constructor(message: string, details: { method?: string; path?: string; upid?: string; timeoutMs?: number } = {}, options: LxcriErrorOptions = {}) {
+  /** A deadline that passed can be tried again. */
+  readonly retryable = true;
+  constructor(
+    message: string,
+    details: { method?: string; path?: string; upid?: string; timeoutMs?: number; auth?: boolean; lastStatus?: Readonly<Record<string, unknown>> } = {},
+    options: LxcriErrorOptions = {},
+  ) {
     super('ERR_PVE_TIMEOUT', message, details, { ...options, defaultGrpcStatus: 'DeadlineExceeded' });
   }
 }
@@ -382,5 +389,16 @@ export class ProxmoxResponseError extends LxcriError {
   override name = 'ProxmoxResponseError';
   constructor(message: string, details: { method?: string; path?: string; issues?: readonly { path: string; message: string }[] } = {}, options: LxcriErrorOptions = {}) {
     super('ERR_PVE_RESPONSE', message, details, { ...options, defaultGrpcStatus: 'Internal' });
+  }
+}
+
+/**
+ * A request that must not be re-sent (a create, a resize, a start, …) got no answer: PVE may or
+ * may not have carried it out. Check the resource (or the node's task list) before trying again.
+ */
+export class ProxmoxOutcomeUnknownError extends LxcriError {
+  override name = 'ProxmoxOutcomeUnknownError';
+  constructor(message: string, details: { method?: string; path?: string; reason?: string } = {}, options: LxcriErrorOptions = {}) {
+    super('ERR_PVE_OUTCOME_UNKNOWN', message, details, { ...options, defaultGrpcStatus: 'Unknown' });
   }
 }

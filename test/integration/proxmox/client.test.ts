@@ -281,7 +281,7 @@ describe.each(transports)('over real HTTPS with %s', (_name, transport) => {
     sim.state.addFault({ kind: 'lose-response', match: { method: 'POST', path: '/nodes/pve1/lxc' }, times: 1 });
     const before = sim.state.requestLog.length;
     const e = await caught(c.lxc.create('pve1', { vmid: 9006, ostemplate: templateVolid, rootfs: 'local-lvm:1' }));
-    expect(e).toMatchObject({ code: 'ERR_PVE_NETWORK', retryable: true });
+    expect(e).toMatchObject({ code: 'ERR_PVE_OUTCOME_UNKNOWN', grpcStatus: 'Unknown', cause: { code: 'ERR_PVE_NETWORK' } });
     const creates = sim.state.requestLog.slice(before).filter((x) => x.method === 'POST' && x.path === '/nodes/pve1/lxc');
     expect(creates).toHaveLength(1); // the CT was created, the answer lost: no second POST
     expect(sim.state.cts.has(9006)).toBe(true);
