@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PveApiError, handlerError, paramError, permissionError } from './api-error.js';
-import { inspectOciArchive } from './oci-archive.js';
 import { PVE_PRIVILEGES } from './param-formats.js';
 import {
   ENDPOINT_RULES,
@@ -22,6 +21,7 @@ import {
 import type { SimulatedCt, PveSimulatorState, SimulatedTask } from './state.js';
 import { TaskExitError } from './state.js';
 import { verifyTotp } from './totp.js';
+import { TemplateReadError, readTemplate, type TemplateContents } from './template.js';
 import { handleUpload } from './upload.js';
 import { findRule, readPropertyString, type ParamValues, type RawParamValue } from './validate-params.js';
 
@@ -219,10 +219,31 @@ function templateFormat(name: string): string {
   return 'raw';
 }
 
-function ostypeOf(template: string): string {
-  const base = template.split('/').pop() ?? '';
-  const known = ['debian', 'devuan', 'ubuntu', 'centos', 'fedora', 'opensuse', 'archlinux', 'alpine', 'gentoo', 'nixos'];
-  return known.find((os) => base.toLowerCase().startsWith(os)) ?? 'unmanaged';
+/** A random locally administered unicast MAC (`PVE::Tools::random_ether_addr` without a prefix). */
+function randomHwaddr(): string {
+  const bytes = randomBytes(6);
+  bytes[0] = ((bytes[0] ?? 0) & 0xfe) | 0x02;
+  return [...bytes].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':');
+}
+
+/** `print_property_string`: required keys first, then the rest sorted. */
+function printPropertyString(values: Readonly<Record<string, string | number>>, required: readonly string[]): string {
+  const keys = [...required.filter((k) => values[k] !== undefined), ...Object.keys(values).filter((k) => !required.includes(k)).sort()];
+  return keys.map((k) => `${k}=${String(values[k])}`).join(',');
+}
+
+/**
+ * `parse_lxc_network` + `print_lxc_network`: every interface gets `type=veth` and a random
+ * `hwaddr` when it has none (also `host-managed=1` for OCI application containers).
+ */
+function withNetDefaults(state: PveSimulatorState, value: string, extra: Record<string, string> = {}): string {
+  const parsed = readPropertyString(NET_FORMAT, value, state.version);
+  if (!parsed) return value;
+  const net: Record<string, string | number> = { ...parsed };
+  net['type'] ??= 'veth';
+  net['hwaddr'] ??= randomHwaddr();
+  for (const [k, v] of Object.entries(extra)) net[k] ??= v;
+  return printPropertyString(net, ['name']);
 }
 
 const SSH_KEY_RE = /^(?:(?:[\w-]+=\S*|[\w-]+="[^"]*")(?:,\S+)?\s+)?(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(?:\s.*)?$/;
@@ -564,41 +585,63 @@ async function createCt(call: EndpointCall): Promise<EndpointResult> {
         ct.volumes.push(volume.volid);
       }
       const templatePath = state.volumePath(node, ostemplate);
-      let size = -1;
-      try {
-        if (templatePath) size = (await stat(templatePath)).size;
-      } catch {
-        size = -1;
-      }
-      if (!templatePath || size < 0) throw new Error(`unable to create CT ${vmid} - volume '${ostemplate}' does not exist`);
+      const found = templatePath ? await stat(templatePath).then((i) => i.isFile(), () => false) : false;
+      if (!templatePath || !found) throw new Error(`unable to create CT ${vmid} - can't find file '${ostemplate}'`);
       const config: Record<string, string> = {};
       for (const [key, value] of Object.entries(changes)) config[key] = String(value);
       Object.assign(config, finalMounts);
-      config['arch'] ??= 'amd64';
       config['hostname'] ??= `CT${vmid}`;
       config['memory'] ??= '512';
       config['swap'] ??= '512';
-      config['ostype'] ??= ostypeOf(ostemplate);
       config['unprivileged'] = unprivileged ? '1' : '0';
       if (!unprivileged) delete config['unprivileged'];
-      const oci = state.version === '9.1' && /\.tar$/i.test(templatePath) ? await inspectOciArchive(templatePath) : undefined;
-      if (oci) {
+      // the template is read as pct create unpacks it: a broken one fails the task as tar / the OCI reader would
+      let contents: TemplateContents;
+      try {
+        contents = await readTemplate(templatePath, { version: state.version, vmid, unprivileged });
+      } catch (error) {
+        if (!(error instanceof TemplateReadError)) throw error;
+        if (error.stage === 'tar') ctx.log(`extracting archive '${templatePath}'`);
+        if (error.stage === 'oci') ctx.log('Detected OCI archive');
+        for (const line of error.log) ctx.log(line);
+        throw new Error(error.message);
+      }
+      const oci = contents.oci;
+      let hostManaged = false;
+      if (contents.format === 'oci' && oci) {
         ctx.log('Detected OCI archive');
         ctx.log(`unpacking OCI image (${oci.layers} layer${oci.layers === 1 ? '' : 's'})`);
         if (oci.entrypoint !== undefined) {
           config['entrypoint'] = oci.entrypoint;
           config['cmode'] = 'console';
-          for (const key of Object.keys(config).filter((k) => /^net\d+$/.test(k))) {
-            const net = readPropertyString(NET_FORMAT, config[key] ?? '', state.version);
-            if (net && net['host-managed'] === undefined) config[key] = `${config[key] ?? ''},host-managed=1`;
-          }
+          hostManaged = true;
         }
         if (oci.env.length > 0) config['env'] = oci.env.join('\0');
       } else {
         ctx.log(`extracting archive '${templatePath}'`);
-        ctx.log(`Total bytes read: ${size}`);
+        ctx.log(`Total bytes read: ${contents.bytesRead} (${(contents.bytesRead / 1024 ** 2).toFixed(1)}MiB)`);
       }
-      ctx.log(`Detected container architecture: ${config['arch']}`);
+      if (config['arch'] === undefined) {
+        if (contents.arch) {
+          config['arch'] = contents.arch;
+          ctx.log(`Detected container architecture: ${contents.arch}`);
+        } else {
+          config['arch'] = 'amd64';
+          ctx.log(`Architecture detection failed: ${contents.archError ?? 'unknown'}`);
+          ctx.log('Falling back to amd64.');
+          ctx.log('Use `pct set VMID --arch ARCH` to change.');
+        }
+      }
+      // ostype from the contents (Setup.pm); `unmanaged` skips detection
+      if (config['ostype'] !== 'unmanaged') {
+        const detected = contents.ostype ?? (contents.format === 'oci' ? 'unmanaged' : undefined);
+        if (detected === undefined) throw new Error(`unable to create CT ${vmid} - unable to detect OS distribution`);
+        if (config['ostype'] !== undefined && config['ostype'] !== detected) ctx.warn(`got unexpected ostype (${detected} != ${config['ostype']})`);
+        config['ostype'] ??= detected;
+      }
+      for (const key of Object.keys(config).filter((k) => /^net\d+$/.test(k))) {
+        config[key] = withNetDefaults(state, config[key] ?? '', hostManaged ? { 'host-managed': '1' } : {});
+      }
       await ctx.wait();
       ct.config = config;
       if (params['start'] === 1) {
@@ -649,7 +692,7 @@ async function putConfig({ state, params, auth }: EndpointCall): Promise<Endpoin
       if (key === 'rootfs') throw handlerError('unable to delete required option \'rootfs\'');
       delete ct.config[key];
     }
-    for (const [key, value] of Object.entries(changes)) ct.config[key] = String(value);
+    for (const [key, value] of Object.entries(changes)) ct.config[key] = /^net\d+$/.test(key) ? withNetDefaults(state, String(value)) : String(value);
     return { data: null };
   });
 }

@@ -3,9 +3,10 @@ import { setupServer } from 'msw/node';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PveSimulatorState, createSimulatorUser, pveSimulatorHandlers, startPveSimulator, totp } from '../../../src/testing/index.js';
+import { rootfsTemplate } from './templates.js';
 
 const BASE = 'https://pve.simulator.test:8006';
-const TEMPLATE = 'local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst';
+const TEMPLATE = 'local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.gz';
 const TOTP_SECRET = 'KRSXG5CTMVRXEZLUKRSXG5CT';
 
 describe('PVE simulator through msw (global fetch, in-process)', () => {
@@ -20,7 +21,7 @@ describe('PVE simulator through msw (global fetch, in-process)', () => {
         createSimulatorUser('tfa@pve', 'tfa-pass', { totpSecret: TOTP_SECRET }),
       ],
     });
-    await writeFile(state.volumePath('pve1', TEMPLATE) ?? '', 'ubuntu');
+    await writeFile(state.volumePath('pve1', TEMPLATE) ?? '', await rootfsTemplate(TEMPLATE, 'ubuntu'));
     server.listen({ onUnhandledRequest: 'error' });
     server.use(...(await pveSimulatorHandlers(state, { baseUrl: BASE })));
   });
