@@ -317,7 +317,8 @@ export class ProxmoxHttpError extends LxcriError {
   readonly retryable: boolean;
   readonly vmidConflict: boolean;
   constructor(details: ProxmoxHttpErrorDetails, options: LxcriErrorOptions = {}) {
-    const params = details.errors ? Object.entries(details.errors).map(([k, v]) => `${k}: ${v}`).join('; ') : '';
+    // a property-string error carries its sub-keys' errors on further lines (`format error\nnet0.ip: …`)
+    const params = details.errors ? Object.entries(details.errors).map(([k, v]) => `${k}: ${v.replace(/\s*\n+\s*/g, '; ')}`).join('; ') : '';
     const message = `${details.method} ${details.path} failed: ${details.status} ${details.statusText}${params ? ` (${params})` : ''}`;
     super('ERR_PVE_HTTP', message, { ...details }, {
       ...options,

@@ -237,7 +237,8 @@ describe.each(transports)('over real HTTPS with %s', (_name, transport) => {
     deliberatelyInvalid.add(sim.state.requestLog.at(-1)!.seq);
     expect(e).toMatchObject({ code: 'ERR_PVE_HTTP', status: 400, statusText: 'Parameter verification failed.' });
     const errors = e['errors'] as Record<string, string>;
-    expect(errors['net0.ip']).toMatch(/invalid format - value does not look like a valid ipv4 network configuration/);
+    // PVE folds the sub-key's error into the parameter's own key
+    expect(errors['net0']).toMatch(/^invalid format - format error\nnet0\.ip: invalid format - value does not look like a valid ipv4 network configuration$/);
     expect(e.message).toMatch(/^POST \/nodes\/pve1\/lxc failed: 400 Parameter verification failed\. \(.*net0\.ip: invalid format/);
   });
 

@@ -71,33 +71,22 @@ describe.each(FRONT_ENDS)('PVE simulator parameter verification, PVE texts (%s)'
     });
     expect(reply.status).toBe(400);
     expect(reply.body.errors).toEqual({
-      net0: 'invalid format - format error\n',
-      'net0.ip': 'invalid format - value does not look like a valid ipv4 network configuration\n',
-      net1: 'invalid format - format error\n',
-      'net1.name': 'property is missing and it is not optional',
-      net2: 'invalid format - format error\n',
-      'net2.tag': 'value must have a maximum value of 4094',
-      'net2.firewall': "type check ('boolean') failed - got 'maybe'",
+      net0: 'invalid format - format error\nnet0.ip: invalid format - value does not look like a valid ipv4 network configuration\n\n',
+      net1: 'invalid format - format error\nnet1.name: property is missing and it is not optional\n',
+      net2: 'invalid format - format error\nnet2.firewall: type check (\'boolean\') failed - got \'maybe\'\nnet2.tag: value must have a maximum value of 4094\n',
       net32: 'property is not defined in schema and the schema does not allow additional properties',
-      rootfs: 'invalid format - format error\n',
-      'rootfs.mountoptions': 'value does not match the regex pattern',
+      rootfs: 'invalid format - format error\nrootfs.mountoptions: value does not match the regex pattern\n',
       features: 'invalid format - invalid key in comma-separated list property: color\n',
-      mp0: 'invalid format - format error\n',
-      'mp0.mp': 'property is missing and it is not optional',
+      mp0: 'invalid format - format error\nmp0.mp: property is missing and it is not optional\n',
     });
   });
 
   it('checks dev[n], features.mount and startup the PVE way', async () => {
     const reply = await create({ dev0: '/dev/fuse,mode=777,gid=-1,deny-write=2', dev1: 'path=/tmp/x', features: 'mount=nfs;cifs!', startup: 'order=1,up=x' });
     expect(reply.body.errors).toEqual({
-      dev0: 'invalid format - format error\n',
-      'dev0.mode': 'value does not match the regex pattern',
-      'dev0.gid': 'value must have a minimum value of 0',
-      'dev0.deny-write': "type check ('boolean') failed - got '2'",
-      dev1: 'invalid format - format error\n',
-      'dev1.path': 'invalid format - /tmp/x is not a valid device path\n',
-      features: 'invalid format - format error\n',
-      'features.mount': 'value does not match the regex pattern',
+      dev0: 'invalid format - format error\ndev0.deny-write: type check (\'boolean\') failed - got \'2\'\ndev0.gid: value must have a minimum value of 0\ndev0.mode: value does not match the regex pattern\n',
+      dev1: 'invalid format - format error\ndev1.path: invalid format - /tmp/x is not a valid device path\n\n',
+      features: 'invalid format - format error\nfeatures.mount: value does not match the regex pattern\n',
       startup: 'invalid format - unable to parse startup options\n',
     });
   });
