@@ -247,7 +247,8 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     }
 
     const { matches } = matchEndpoint(apiPath);
-    const found = matches.find((m) => m.endpoint.rules.method === method);
+    // endpoints newer than the imitated release do not exist there
+    const found = matches.find((m) => m.endpoint.rules.method === method && (m.endpoint.rules.since === undefined || m.endpoint.rules.since === state.version || state.version === '9.1'));
     if (!found) {
       const text = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD'].includes(method)
         ? `Method '${method} ${logicalPath}' not implemented`

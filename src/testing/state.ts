@@ -214,6 +214,8 @@ class ConfigLock {
  * (request log, faults, containers, tasks, storage directories).
  */
 export class PveSimulatorState {
+  /** Images `oci-registry-pull` can fetch: reference → oci-archive path (see the `ociImages` option). */
+  readonly ociImages: Map<string, string>;
   /** The resolved options. */
   readonly options: ResolvedPveSimulatorOptions;
   /** The PVE release imitated. */
@@ -253,6 +255,7 @@ export class PveSimulatorState {
     // dozens at once are normal, not a leak.
     setMaxListeners(0, this.closing.signal);
     this.options = options;
+    this.ociImages = new Map(Object.entries(options.ociImages));
     this.version = options.version;
     this.authErrorStyle = options.authErrorStyle ?? (options.version === '8.4' ? 'legacy' : 'unified');
     this.clock = options.clock;

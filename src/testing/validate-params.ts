@@ -125,8 +125,9 @@ function checkProp(
       return undefined;
     }
   }
-  if (rule.enum !== undefined && !rule.enum.includes(text)) {
-    addError(errors, path, `value '${text}' does not have a value in the enumeration '${rule.enum.join(', ')}'`);
+  const enumValues = rule.enumIn?.[version] ?? rule.enum;
+  if (enumValues !== undefined && !enumValues.includes(text)) {
+    addError(errors, path, `value '${text}' does not have a value in the enumeration '${enumValues.join(', ')}'`);
     return undefined;
   }
   if (rule.type === 'integer' || rule.type === 'number' || rule.type === 'boolean') return Number(text);
