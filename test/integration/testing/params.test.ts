@@ -116,9 +116,22 @@ describe.each(FRONT_ENDS)('PVE simulator parameter verification, PVE texts (%s)'
 
   it('applies the "requires" rule and path/body conflicts', async () => {
     const conflict = await api.call('PUT', '/nodes/pve1/lxc/300/config', { vmid: 301, memory: 64 });
-    expect([conflict.status, conflict.statusText]).toEqual([400, 'duplicate parameter (already defined in URI) with conflicting values!']);
+    expect([conflict.status, conflict.statusText]).toEqual([400, 'Parameter verification failed.']);
+    expect(conflict.body.errors).toEqual({ vmid: 'duplicate parameter (already defined in URI) with conflicting values!' });
     const ticketPrivs = await api.call('POST', '/access/ticket', { username: 'root@pam', password: 'x', privs: 'VM.Audit' }, { none: true });
     expect(ticketPrivs.body.errors).toEqual({ path: "missing property - 'privs' requires this property" });
+  });
+
+  it('answers malformed or non-object JSON bodies as pveproxy does (501, JSON::XS text)', async () => {
+    const bad = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: 'garbage body', contentType: 'application/json' });
+    expect([bad.status, bad.statusText]).toEqual([501, 'malformed JSON string, neither tag, array, object, number, string or atom, at character offset 0 (before "garbage body")']);
+    expect(bad.body.message).toBe(`${bad.statusText}\n`);
+    const cut = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: '{"vmid": 1', contentType: 'application/json' });
+    expect([cut.status, cut.statusText]).toEqual([501, expect.stringMatching(/ at character offset \d+ \(before "/) as string]);
+    const array = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: '[1,2]', contentType: 'application/json' });
+    expect([array.status, array.statusText]).toEqual([501, 'Not a HASH reference']);
+    const good = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: '{"vmid": 1}', contentType: 'application/json' });
+    expect(good.status).toBe(400); // parsed, then verified
   });
 
   it('knows the 9.1-only parameters only in 9.1 mode', async () => {
