@@ -40,13 +40,13 @@ describe('PVE simulator through msw (global fetch, in-process)', () => {
     });
     return { status: res.status, statusText: res.statusText, body: (await res.json()) as { data: unknown; errors?: Record<string, string>; message?: string } };
   }
+  /** Waits for the task's end (the simulator's own event), then reads its status over the API. */
   async function waitTask(upid: string): Promise<{ exitstatus?: string }> {
-    for (;;) {
-      const reply = await call('GET', `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`);
-      const data = reply.body.data as { status: string; exitstatus?: string };
-      if (data.status === 'stopped') return data;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await state.tasks.get(upid)?.done;
+    const reply = await call('GET', `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`);
+    const data = reply.body.data as { status: string; exitstatus?: string };
+    expect(data.status).toBe('stopped');
+    return data;
   }
 
   it('logs in, refuses a write without CSRF, and creates a CT with the CSRF token', async () => {

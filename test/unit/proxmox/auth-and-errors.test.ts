@@ -71,10 +71,15 @@ describe('ticket sessions, error bodies and secrets', () => {
 
   it("one caller's abort during the shared login does not fail the other callers", async () => {
     let logins = 0;
+    let arrived!: () => void;
+    const loginArrived = new Promise<void>((r) => (arrived = r));
+    let release!: () => void;
+    const loginGate = new Promise<void>((r) => (release = r));
     server.use(
       http.post(`${API}/access/ticket`, async () => {
         logins++;
-        await new Promise((r) => setTimeout(r, 150));
+        arrived();
+        await loginGate; // the login answers only once caller A has given up
         return HttpResponse.json({ data: { username: 'root@pam', ticket: T1, CSRFPreventionToken: C1 } });
       }),
       http.get(`${API}/version`, () => json({ version: '9.1.3', release: '9.1', repoid: 'x' })),
@@ -83,8 +88,11 @@ describe('ticket sessions, error bodies and secrets', () => {
     const controller = new AbortController();
     const a = c.version.get({ signal: controller.signal });
     const b = c.version.get();
-    setTimeout(() => controller.abort(new Error('caller A gave up')), 30);
-    const [ra, rb] = await Promise.allSettled([a, b]);
+    await loginArrived;
+    controller.abort(new Error('caller A gave up'));
+    const [ra] = await Promise.allSettled([a]);
+    release();
+    const [rb] = await Promise.allSettled([b]);
     expect(ra.status).toBe('rejected');
     expect(ra.status === 'rejected' && (ra.reason as { code?: string }).code).toBe('ERR_ABORTED');
     expect(rb).toMatchObject({ status: 'fulfilled', value: { version: '9.1.3' } });

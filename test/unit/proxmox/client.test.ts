@@ -272,8 +272,12 @@ describe('retries', () => {
   it('honours the caller AbortSignal during backoff', async () => {
     server.use(http.get(`${API}/version`, () => json(null, { status: 503, statusText: 'Service Unavailable' })));
     const controller = new AbortController();
-    const pending = client({ retry: { retries: 5, minDelayMs: 200, maxDelayMs: 200 } }).version.get({ signal: controller.signal });
-    setTimeout(() => controller.abort(), 50);
+    // abort at the moment the client decides to back off and retry
+    const onRetry = (_fields: Record<string, unknown>, message?: string): void => {
+      if (message === 'retrying Proxmox request') controller.abort();
+    };
+    const logger = { debug: onRetry, info: onRetry, warn: onRetry, error: onRetry };
+    const pending = client({ retry: { retries: 5, minDelayMs: 200, maxDelayMs: 200 }, logger }).version.get({ signal: controller.signal });
     const e = await caught(pending);
     expect(isLxcriError(e) && e.code).toBe('ERR_ABORTED');
     expect(seen.length).toBeLessThanOrEqual(2);
