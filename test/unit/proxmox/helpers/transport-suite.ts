@@ -2,6 +2,7 @@
  * One transport test suite, run against every Transport implementation (default fetch+undici and
  * the axios adapter), over real HTTPS to a local node:https server.
  */
+import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../../src/logger.js';
@@ -130,6 +131,33 @@ export function describeTransportSuite(name: string, makeFactory: () => Transpor
       expect((await caught(pending)).code).toBe('ERR_ABORTED');
       expect(await closed).toBe(true);
     });
+
+    it('stops a TLS connect that never completes once the request is aborted (not at the 10 s connect timeout)', async () => {
+      // a TCP server that accepts and never answers the TLS handshake
+      const sockets: Socket[] = [];
+      let connected!: (socket: Socket) => void;
+      const firstConnection = new Promise<Socket>((r) => (connected = r));
+      const silent = createServer((socket) => {
+        sockets.push(socket);
+        connected(socket);
+      });
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      const port = (silent.address() as { port: number }).port;
+      try {
+        const controller = new AbortController();
+        const t = make({ insecure: true });
+        const pending = t.send(req({ url: `https://127.0.0.1:${port}/api2/json/version`, signal: controller.signal }));
+        const socket = await firstConnection;
+        const closed = new Promise<void>((r) => socket.once('close', () => r()));
+        controller.abort(new Error('caller gave up'));
+        expect((await caught(pending)).code).toBe('ERR_ABORTED');
+        await closed; // the client gave up the handshake: the server sees the socket close
+        expect(socket.destroyed).toBe(true);
+      } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((r) => silent.close(() => r()));
+      }
+    }, 5000);
 
     it('refuses a self-signed certificate by default, without retry', async () => {
       const error = await caught(make({}).send(req()));
