@@ -123,13 +123,14 @@ function tarCommand(options: ReadTemplateOptions, compression: string[]): string
 }
 
 /** Decompresses with an external tool (as GNU tar does); its stderr lines become the log. */
-function externalDecompress(tool: string, input: Readable, stderr: string[]): Readable {
+function externalDecompress(tool: string, input: Readable, stderr: string[], status: { failed: boolean } = { failed: false }): Readable {
   const child = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const out = new PassThrough();
   let failed = false;
   const fail = (error: Error): void => {
-    if (failed) return;
+    if (failed || out.destroyed) return;
     failed = true;
+    status.failed = true;
     out.destroy(error);
   };
   child.on('error', (error: NodeJS.ErrnoException) => {
@@ -144,6 +145,10 @@ function externalDecompress(tool: string, input: Readable, stderr: string[]): Re
   child.on('close', (code) => {
     if (code === 0) out.end();
     else fail(new Error(`${tool} exited with ${String(code)}`));
+  });
+  // a reader that gave up (broken tar) must not leave the decompressor blocked on a full pipe
+  out.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
   });
   return out;
 }
@@ -422,28 +427,25 @@ export async function readTemplate(path: string, options: ReadTemplateOptions): 
   const compression = ext === undefined ? undefined : COMPRESSION[ext];
   if (ext !== undefined && !compression) throw new TemplateReadError(`unrecognized compression format: ${ext}`, [], 'name');
   const stderr: string[] = [];
-  let decompressorFailed = false;
+  const decompressor = { failed: false };
   const file = createReadStream(path);
   let input: Readable = file;
   if (compression?.tool) {
-    input = externalDecompress(compression.tool, file, stderr);
+    input = externalDecompress(compression.tool, file, stderr, decompressor);
   } else if (compression) {
     const gunzip = createGunzip();
     gunzip.on('error', (error: NodeJS.ErrnoException) => {
-      decompressorFailed = true;
+      decompressor.failed = true;
       stderr.push(error.code === 'Z_BUF_ERROR' ? 'gzip: stdin: unexpected end of file' : 'gzip: stdin: not in gzip format');
     });
     input = file.pipe(gunzip);
   }
-  input.on('error', () => {
-    if (compression?.tool) decompressorFailed = true;
-  });
   let tree: Tree;
   try {
     tree = await readTar(input, counter);
   } catch (error) {
     file.destroy();
-    const log = [...stderr, ...tarErrorLines(error, decompressorFailed || stderr.length > 0)];
+    const log = [...(decompressor.failed ? stderr : []), ...tarErrorLines(error, decompressor.failed)];
     throw new TemplateReadError(`command '${tarCommand(options, compression ? [compression.flag] : [])}' failed: exit code 2`, log);
   }
   const ostype = detectOsType(tree);

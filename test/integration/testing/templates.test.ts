@@ -4,11 +4,22 @@
  * archives are recognised by their layout, the OS type and architecture come from the contents,
  * and every network interface gets `type=veth` and a random locally administered `hwaddr`.
  */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { PveSimulatorOptions } from '../../../src/testing/index.js';
 import { FRONT_ENDS, useFrontEnd, type PveHttp } from './pve-http.js';
 import { compressFor, distroTree, elfHead, ociArchive, packTree, rootfsTemplate } from './templates.js';
+
+/** Commands of this process's child processes. */
+function childCommands(): string[] {
+  try {
+    return execFileSync('ps', ['-o', 'comm=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n').map((l) => l.trim());
+  } catch {
+    return []; // ps exits 1 when there is no child
+  }
+}
 
 describe.each(FRONT_ENDS)('PVE simulator template reading (%s)', (frontEnd) => {
   const sim = useFrontEnd(frontEnd);
@@ -54,6 +65,11 @@ describe.each(FRONT_ENDS)('PVE simulator template reading (%s)', (frontEnd) => {
     const zst = await create(await put('broken.tar.zst', 'not zstd either'));
     expect(zst.exit).toMatch(/tar xpf - --zstd .*failed: exit code 2$/);
     expect(zst.log.some((l) => /zstd|Cannot exec/.test(l))).toBe(true);
+
+    // a big archive that is not a tar: the reader gives up at once and the decompressor does not linger
+    const bigGarbage = await create(await put('big.tar.zst', compressFor('x.tar.zst', randomBytes(16 << 20))));
+    expect(bigGarbage.log).toContain('tar: This does not look like a tar archive');
+    await vi.waitFor(() => expect(childCommands()).not.toContain('zstd'), { timeout: 5000, interval: 20 });
 
     const privileged = await create(await put('p.tar.gz', 'x'), { unprivileged: 0 });
     expect(privileged.exit).toMatch(/^unable to create CT \d+ - command 'tar xpf - -z /);
