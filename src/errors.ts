@@ -55,6 +55,7 @@ export const LXCRI_ERROR_CODES = [
   'ERR_INTERNAL',
   'ERR_REGISTRY',
   'ERR_REGISTRY_AUTH',
+  'ERR_PVE_OUTCOME_UNKNOWN',
 ] as const;
 
 /** A stable error code. */
@@ -318,7 +319,8 @@ export class ProxmoxHttpError extends LxcriError {
   readonly retryable: boolean;
   readonly vmidConflict: boolean;
   constructor(details: ProxmoxHttpErrorDetails, options: LxcriErrorOptions = {}) {
-    const params = details.errors ? Object.entries(details.errors).map(([k, v]) => `${k}: ${v}`).join('; ') : '';
+    // a property-string error carries its sub-keys' errors on further lines (`format error\nnet0.ip: …`)
+    const params = details.errors ? Object.entries(details.errors).map(([k, v]) => `${k}: ${v.replace(/\s*\n+\s*/g, '; ')}`).join('; ') : '';
     const message = `${details.method} ${details.path} failed: ${details.status} ${details.statusText}${params ? ` (${params})` : ''}`;
     super('ERR_PVE_HTTP', message, { ...details }, {
       ...options,
@@ -349,7 +351,13 @@ export class ProxmoxNetworkError extends LxcriError {
 /** A Proxmox request or task wait ran past its deadline. */
 export class ProxmoxTimeoutError extends LxcriError {
   override name = 'ProxmoxTimeoutError';
-  constructor(message: string, details: { method?: string; path?: string; upid?: string; timeoutMs?: number } = {}, options: LxcriErrorOptions = {}) {
+  /** A deadline that passed can be tried again. */
+  readonly retryable = true;
+  constructor(
+    message: string,
+    details: { method?: string; path?: string; upid?: string; timeoutMs?: number; auth?: boolean; lastStatus?: Readonly<Record<string, unknown>> } = {},
+    options: LxcriErrorOptions = {},
+  ) {
     super('ERR_PVE_TIMEOUT', message, details, { ...options, defaultGrpcStatus: 'DeadlineExceeded' });
   }
 }
@@ -468,5 +476,16 @@ export class RegistryAuthError extends LxcriError {
     });
     this.registryCode = details.registryCode;
     this.status = details.status;
+  }
+}
+
+/**
+ * A request that must not be re-sent (a create, a resize, a start, …) got no answer: PVE may or
+ * may not have carried it out. Check the resource (or the node's task list) before trying again.
+ */
+export class ProxmoxOutcomeUnknownError extends LxcriError {
+  override name = 'ProxmoxOutcomeUnknownError';
+  constructor(message: string, details: { method?: string; path?: string; reason?: string } = {}, options: LxcriErrorOptions = {}) {
+    super('ERR_PVE_OUTCOME_UNKNOWN', message, details, { ...options, defaultGrpcStatus: 'Unknown' });
   }
 }

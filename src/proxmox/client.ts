@@ -13,6 +13,7 @@ import {
   ProxmoxAuthError,
   ProxmoxHttpError,
   ProxmoxNetworkError,
+  ProxmoxOutcomeUnknownError,
   ProxmoxResponseError,
   ProxmoxTimeoutError,
   isLxcriError,
@@ -23,6 +24,7 @@ import { ClusterApi } from './api/cluster.js';
 import type { CallOptions, Endpoint, RetryPolicy } from './api/endpoint.js';
 import { LxcApi } from './api/lxc.js';
 import { NodesApi } from './api/nodes.js';
+import { retryPolicyFor } from './api/retry-policy.js';
 import { StorageApi } from './api/storage.js';
 import { TasksApi } from './api/tasks.js';
 import { VersionApi } from './api/version.js';
@@ -42,8 +44,11 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOST
 /** Options of {@link ProxmoxClient.request}. */
 export interface RequestOptions<T> extends CallOptions {
   /**
-   * Whether the call may be re-sent on transient failures.
-   * @defaultValue true for GET and PUT, false otherwise
+   * Whether the call may be re-sent on transient failures. Calls known not to be repeatable
+   * (`…/resize`, `…/status/*`, migrate, snapshot, clone, create, upload, …) are never re-sent
+   * after a lost answer, whatever this says.
+   * @defaultValue true for GET and for writes known to be idempotent (a CT config PUT that
+   *   allocates no volume); false otherwise
    */
   idempotent?: boolean;
   /** Validates `data` of the answer. @defaultValue `z.unknown()` */
@@ -116,7 +121,7 @@ export class ProxmoxClient {
       resolved.auth,
       this.#secrets,
       this.#clock,
-      (params, signal) => this.#send(ticketEndpoint(params as unknown as TicketParams), { signal }),
+      (params, signal) => this.#send(ticketEndpoint(params as unknown as TicketParams), { signal, login: true }),
       Math.max(60_000, 3 * resolved.timeoutMs),
     );
     const send = <T>(endpoint: Endpoint<T>, callOptions?: CallOptions): Promise<T> => this.#send(endpoint, callOptions);
@@ -130,8 +135,8 @@ export class ProxmoxClient {
       async (params, o) => {
         const answer = await this.#send(ticketEndpoint(params), o);
         // whoever asked gets the ticket; our logs and errors must never show it
-        if (answer.ticket) this.#secrets.add(answer.ticket);
-        if (answer.CSRFPreventionToken) this.#secrets.add(answer.CSRFPreventionToken);
+        this.#auth.remember(answer.ticket);
+        this.#auth.remember(answer.CSRFPreventionToken);
         return answer;
       },
       (o) => this.#auth.login(this.#signalFor(o).signal),
@@ -141,6 +146,10 @@ export class ProxmoxClient {
       sleep: this.#sleep,
       logger: this.#logger,
       nextid: (vmid, signal) => this.cluster.nextid({ ...(vmid === undefined ? {} : { vmid }), ...(signal ? { signal } : {}) }),
+      usedIds: async (signal) => {
+        const guests = await this.cluster.resources({ type: 'vm', ...(signal ? { signal } : {}) });
+        return new Set(guests.map((g) => g.vmid).filter((v): v is number => v !== undefined));
+      },
     });
   }
 
@@ -161,13 +170,12 @@ export class ProxmoxClient {
     if (!path.startsWith('/') || path.includes('?') || path.includes('#')) {
       throw new LxcriError('ERR_INVALID_ARGUMENT', `path: must start with / and carry no query (pass params): ${path}`, { field: 'path' }, { defaultGrpcStatus: 'InvalidArgument' });
     }
-    const idempotent = options.idempotent ?? (method === 'GET' || method === 'PUT');
     const endpoint: Endpoint<T> = {
       method,
       path,
       ...(params ? { params } : {}),
       response: options.response ?? (z.unknown() as unknown as z.ZodType<T>),
-      retry: idempotent ? 'idempotent' : 'never',
+      retry: retryPolicyFor(method, path, params, options.idempotent),
     };
     return this.#send(endpoint, options);
   }
@@ -203,7 +211,35 @@ export class ProxmoxClient {
     return { signal, timeout, timeoutMs };
   }
 
-  async #send<T>(endpoint: Endpoint<T>, options: CallOptions = {}): Promise<T> {
+  async #send<T>(endpoint: Endpoint<T>, options: CallOptions & { login?: boolean } = {}): Promise<T> {
+    try {
+      return await this.#sendOnce(endpoint, options);
+    } catch (error) {
+      throw this.#outcome(endpoint, error, options.login === true);
+    } finally {
+      // a streamed body (upload) that was never sent, or only partly, must release its file now
+      endpoint.body?.stream.stream.destroy();
+    }
+  }
+
+  /**
+   * A request that is not re-sent and got no answer may or may not have been carried out: say
+   * so with {@link ProxmoxOutcomeUnknownError} instead of a plain network error or timeout.
+   */
+  #outcome(endpoint: Endpoint<unknown>, error: unknown, login: boolean): unknown {
+    const policy = endpoint.body ? 'never' : endpoint.retry;
+    if (policy === 'idempotent' || login || isLogin(endpoint)) return error;
+    const lost =
+      (error instanceof ProxmoxNetworkError && error.retryable && !NOT_SENT_CODES.has(String(error.details['reason']))) || error instanceof ProxmoxTimeoutError;
+    if (!lost || !isLxcriError(error) || error.details['auth'] === true) return error;
+    return new ProxmoxOutcomeUnknownError(
+      `${endpoint.method} ${endpoint.path}: no answer (${error.message}); it may or may not have been carried out, and it is not re-sent automatically — check before trying again`,
+      { method: endpoint.method, path: endpoint.path, reason: error.code },
+      { cause: error },
+    );
+  }
+
+  async #sendOnce<T>(endpoint: Endpoint<T>, options: CallOptions = {}): Promise<T> {
     const policy = endpoint.body ? 'never' : endpoint.retry;
     const retry = this.#options.retry;
     const secrets = (): string[] => [...this.#secrets, ...(endpoint.secrets ?? [])];
@@ -259,7 +295,21 @@ export class ProxmoxClient {
     const { signal, timeout, timeoutMs } = this.#signalFor(options);
     const method = endpoint.method;
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (!isLogin(endpoint)) Object.assign(headers, await this.#auth.headers(method, signal));
+    if (!isLogin(endpoint)) {
+      try {
+        Object.assign(headers, await this.#auth.headers(method, signal));
+      } catch (error) {
+        // a login slower than this request's deadline is a timeout, not a cancellation
+        if (timeout.aborted && !options.signal?.aborted) {
+          throw new ProxmoxTimeoutError(
+            `${method} ${endpoint.path}: no ticket within ${timeoutMs} ms (login of ${this.#auth.principal} still running)`,
+            { method, path: endpoint.path, timeoutMs, auth: true },
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    }
     let url = `${this.#options.baseUrl}/api2/json${endpoint.path}`;
     let body: string | StreamBody | undefined;
     if (endpoint.body) {

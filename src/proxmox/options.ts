@@ -35,6 +35,15 @@ export interface Clock {
 /** Waits `ms` milliseconds, rejecting when `signal` fires (injected in tests). */
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
+function hasCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return /^[a-z]+:\/\/[^/?#]*@/i.test(url);
+  }
+}
+
 const USERNAME_RE = /^[^\s@:!]+@[A-Za-z][A-Za-z0-9.\-_]*$/;
 const TOKEN_ID_RE = /^[^\s@:!]+@[A-Za-z][A-Za-z0-9.\-_]*![A-Za-z][A-Za-z0-9.\-_]*$/;
 
@@ -106,6 +115,8 @@ export const proxmoxClientOptionsSchema = z.strictObject({
     .string()
     .url('baseUrl must be a URL like https://pve1:8006')
     .refine((u) => u.startsWith('https://'), 'baseUrl must use https://')
+    // `https://user:pass@host` would put the password in every error message and in `client.baseUrl`
+    .refine((u) => !hasCredentials(u), 'baseUrl must not carry credentials (user:password@): pass them in auth')
     .transform((u) => u.replace(/\/+$/, '').replace(/\/api2\/json$/, '')),
   /** How to authenticate. */
   auth: authOptionsSchema,

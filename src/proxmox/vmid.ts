@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { AbortedError, AlreadyExistsError, ProxmoxHttpError, ProxmoxTaskError, isLxcriError } from '../errors.js';
+import { AbortedError, AlreadyExistsError, FailedPreconditionError, ProxmoxHttpError, ProxmoxTaskError, isLxcriError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sleep } from './options.js';
 
@@ -101,6 +101,7 @@ export class VmidAllocator {
   readonly #inFlight = new Set<number>();
   readonly #options: VmidAllocatorOptions;
   readonly #nextid: (vmid: number | undefined, signal: AbortSignal | undefined) => Promise<number>;
+  readonly #usedIds: ((signal: AbortSignal | undefined) => Promise<ReadonlySet<number>>) | undefined;
   readonly #random: () => number;
   readonly #sleep: Sleep;
   readonly #logger: Logger;
@@ -108,12 +109,19 @@ export class VmidAllocator {
   constructor(deps: {
     options: VmidAllocatorOptions;
     nextid: (vmid: number | undefined, signal: AbortSignal | undefined) => Promise<number>;
+    /**
+     * The VMIDs in use cluster-wide (`GET /cluster/resources?type=vm`): asked in `nextid` mode
+     * when PVE's next id lies outside `[min, max]`. Without it, ids in the range are probed one
+     * by one with `nextid?vmid=`.
+     */
+    usedIds?: (signal: AbortSignal | undefined) => Promise<ReadonlySet<number>>;
     sleep: Sleep;
     logger: Logger;
     random?: () => number;
   }) {
     this.#options = deps.options;
     this.#nextid = deps.nextid;
+    this.#usedIds = deps.usedIds;
     this.#sleep = deps.sleep;
     this.#logger = deps.logger;
     this.#random = deps.random ?? Math.random;
@@ -129,11 +137,13 @@ export class VmidAllocator {
     const maxAttempts = options.maxAttempts ?? this.#options.maxAttempts;
     const signal = options.signal;
     let lastError: unknown;
+    /** Ids this allocation saw taken: never proposed again by the range search. */
+    const taken = new Set<number>();
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (signal?.aborted) throw new AbortedError('VMID allocation aborted', {}, { cause: signal.reason });
       let vmid: number;
       try {
-        vmid = await this.#candidate(signal);
+        vmid = await this.#candidate(signal, taken);
       } catch (error) {
         if (!isVmidConflict(error)) throw error;
         lastError = error;
@@ -145,6 +155,7 @@ export class VmidAllocator {
         return { vmid, result, attempts: attempt };
       } catch (error) {
         if (!isVmidConflict(error)) throw error;
+        taken.add(vmid);
         lastError = error;
         this.#logger.debug({ vmid, attempt }, 'VMID taken, retrying with another');
         await this.#sleep(Math.floor(20 + this.#random() * 80 * attempt), signal);
@@ -155,9 +166,25 @@ export class VmidAllocator {
     throw new AlreadyExistsError(`no free VMID after ${maxAttempts} attempts`, { attempts: maxAttempts }, { cause: lastError });
   }
 
-  async #candidate(signal: AbortSignal | undefined): Promise<number> {
-    if (this.#options.mode === 'nextid') return this.#nextid(undefined, signal);
+  async #candidate(signal: AbortSignal | undefined, taken: Set<number>): Promise<number> {
     const { min, max } = this.#options;
+    if (this.#options.mode === 'nextid') {
+      const next = await this.#nextid(undefined, signal);
+      if (next >= min && next <= max && !taken.has(next)) return next;
+      // PVE's next free id lies outside the configured range: the lowest free id inside it
+      const used = this.#usedIds ? await this.#usedIds(signal) : new Set<number>();
+      for (let vmid = min; vmid <= max; vmid++) {
+        if (used.has(vmid) || taken.has(vmid) || this.#inFlight.has(vmid)) continue;
+        try {
+          return await this.#nextid(vmid, signal);
+        } catch (error) {
+          if (!isVmidConflict(error)) throw error;
+          taken.add(vmid);
+          if (this.#usedIds) throw error;
+        }
+      }
+      throw new FailedPreconditionError(`no free VMID in the configured range ${min}-${max}`, { min, max });
+    }
     let vmid = min;
     for (let i = 0; i < 100; i++) {
       vmid = min + Math.floor(this.#random() * (max - min + 1));

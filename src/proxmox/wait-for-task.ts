@@ -29,8 +29,9 @@ export interface TaskLogLine {
 
 /** What the waiter needs from a client. */
 export interface TaskReader {
-  status(upid: string, options: { signal?: AbortSignal }): Promise<TaskStatus>;
-  log(upid: string, options: { start: number; limit: number; signal?: AbortSignal }): Promise<TaskLogLine[]>;
+  /** `timeoutMs` bounds one attempt, `signal` (when the wait has a deadline) the attempt and its retries. */
+  status(upid: string, options: { signal?: AbortSignal; timeoutMs?: number }): Promise<TaskStatus>;
+  log(upid: string, options: { start: number; limit: number; signal?: AbortSignal; timeoutMs?: number }): Promise<TaskLogLine[]>;
 }
 
 /** Progress of a wait. */
@@ -129,17 +130,32 @@ export async function waitForTask(reader: TaskReader, upid: string, deps: WaitFo
   let delay = deps.pollMinMs;
   let polls = 0;
   let notYetVisible = 0;
+  let last: TaskStatus | undefined;
+  const timedOut = (cause?: unknown): ProxmoxTimeoutError =>
+    new ProxmoxTimeoutError(
+      `task ${info.type} ${info.id} on ${info.node} still ${last?.status ?? 'not seen'} after ${timeoutMs} ms`,
+      { upid, timeoutMs, ...(last ? { lastStatus: { ...last } } : {}) },
+      cause === undefined ? {} : { cause },
+    );
   for (;;) {
     if (signal?.aborted) throw new AbortedError(`waiting for ${info.type} task aborted`, { upid }, { cause: signal.reason });
+    const left = timeoutMs - (deps.clock.now() - start);
+    if (left <= 0) throw timedOut();
+    // one poll, with its own timeout and retries, fits in what is left of the wait
+    const deadline = AbortSignal.timeout(left);
+    const pollSignal = signal ? AbortSignal.any([signal, deadline]) : deadline;
     let status: TaskStatus | undefined;
     try {
-      status = await reader.status(upid, signal ? { signal } : {});
+      status = await reader.status(upid, { signal: pollSignal, timeoutMs: left });
     } catch (error) {
+      if (signal?.aborted) throw error;
+      if (deadline.aborted || (error instanceof ProxmoxTimeoutError && deps.clock.now() - start >= timeoutMs)) throw timedOut(error);
       // Right after a task starts, PVE may not know it yet ("no such task").
       if (error instanceof ProxmoxHttpError && error.status === 400 && /no such task/i.test(`${error.pveMessage ?? ''} ${JSON.stringify(error.errors ?? {})} ${error.statusText}`) && notYetVisible < 5) {
         notYetVisible++;
       } else throw error;
     }
+    if (status) last = status;
     polls++;
     const elapsedMs = deps.clock.now() - start;
     if (status) {
@@ -163,9 +179,7 @@ export async function waitForTask(reader: TaskReader, upid: string, deps: WaitFo
       }
     }
     const remaining = timeoutMs - (deps.clock.now() - start);
-    if (remaining <= 0) {
-      throw new ProxmoxTimeoutError(`task ${info.type} ${info.id} on ${info.node} still running after ${timeoutMs} ms`, { upid, timeoutMs });
-    }
+    if (remaining <= 0) throw timedOut();
     if (signal?.aborted) throw new AbortedError(`waiting for ${info.type} task aborted`, { upid }, { cause: signal.reason });
     await deps.sleep(Math.min(delay, remaining), signal);
     delay = Math.min(deps.pollMaxMs, Math.ceil(delay * 1.5));

@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PveApiError, handlerError, paramError, permissionError } from './api-error.js';
-import { inspectOciArchive } from './oci-archive.js';
 import { PVE_PRIVILEGES } from './param-formats.js';
 import {
   ENDPOINT_RULES,
@@ -22,7 +21,8 @@ import {
 import type { SimulatedCt, PveSimulatorState, SimulatedTask } from './state.js';
 import { TaskExitError } from './state.js';
 import { verifyTotp } from './totp.js';
-import { handleUpload } from './upload.js';
+import { TemplateReadError, readTemplate, type TemplateContents } from './template.js';
+import { handleUpload, normalizeUploadFilename } from './upload.js';
 import { findRule, readPropertyString, type ParamValues, type RawParamValue } from './validate-params.js';
 
 /** Who calls an endpoint. */
@@ -219,10 +219,31 @@ function templateFormat(name: string): string {
   return 'raw';
 }
 
-function ostypeOf(template: string): string {
-  const base = template.split('/').pop() ?? '';
-  const known = ['debian', 'devuan', 'ubuntu', 'centos', 'fedora', 'opensuse', 'archlinux', 'alpine', 'gentoo', 'nixos'];
-  return known.find((os) => base.toLowerCase().startsWith(os)) ?? 'unmanaged';
+/** A random locally administered unicast MAC (`PVE::Tools::random_ether_addr` without a prefix). */
+function randomHwaddr(): string {
+  const bytes = randomBytes(6);
+  bytes[0] = ((bytes[0] ?? 0) & 0xfe) | 0x02;
+  return [...bytes].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(':');
+}
+
+/** `print_property_string`: required keys first, then the rest sorted. */
+function printPropertyString(values: Readonly<Record<string, string | number>>, required: readonly string[]): string {
+  const keys = [...required.filter((k) => values[k] !== undefined), ...Object.keys(values).filter((k) => !required.includes(k)).sort()];
+  return keys.map((k) => `${k}=${String(values[k])}`).join(',');
+}
+
+/**
+ * `parse_lxc_network` + `print_lxc_network`: every interface gets `type=veth` and a random
+ * `hwaddr` when it has none (also `host-managed=1` for OCI application containers).
+ */
+function withNetDefaults(state: PveSimulatorState, value: string, extra: Record<string, string> = {}): string {
+  const parsed = readPropertyString(NET_FORMAT, value, state.version);
+  if (!parsed) return value;
+  const net: Record<string, string | number> = { ...parsed };
+  net['type'] ??= 'veth';
+  net['hwaddr'] ??= randomHwaddr();
+  for (const [k, v] of Object.entries(extra)) net[k] ??= v;
+  return printPropertyString(net, ['name']);
 }
 
 const SSH_KEY_RE = /^(?:(?:[\w-]+=\S*|[\w-]+="[^"]*")(?:,\S+)?\s+)?(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)\s+[A-Za-z0-9+/]+={0,3}(?:\s.*)?$/;
@@ -564,41 +585,63 @@ async function createCt(call: EndpointCall): Promise<EndpointResult> {
         ct.volumes.push(volume.volid);
       }
       const templatePath = state.volumePath(node, ostemplate);
-      let size = -1;
-      try {
-        if (templatePath) size = (await stat(templatePath)).size;
-      } catch {
-        size = -1;
-      }
-      if (!templatePath || size < 0) throw new Error(`unable to create CT ${vmid} - volume '${ostemplate}' does not exist`);
+      const found = templatePath ? await stat(templatePath).then((i) => i.isFile(), () => false) : false;
+      if (!templatePath || !found) throw new Error(`unable to create CT ${vmid} - can't find file '${ostemplate}'`);
       const config: Record<string, string> = {};
       for (const [key, value] of Object.entries(changes)) config[key] = String(value);
       Object.assign(config, finalMounts);
-      config['arch'] ??= 'amd64';
       config['hostname'] ??= `CT${vmid}`;
       config['memory'] ??= '512';
       config['swap'] ??= '512';
-      config['ostype'] ??= ostypeOf(ostemplate);
       config['unprivileged'] = unprivileged ? '1' : '0';
       if (!unprivileged) delete config['unprivileged'];
-      const oci = state.version === '9.1' && /\.tar$/i.test(templatePath) ? await inspectOciArchive(templatePath) : undefined;
-      if (oci) {
+      // the template is read as pct create unpacks it: a broken one fails the task as tar / the OCI reader would
+      let contents: TemplateContents;
+      try {
+        contents = await readTemplate(templatePath, { version: state.version, vmid, unprivileged });
+      } catch (error) {
+        if (!(error instanceof TemplateReadError)) throw error;
+        if (error.stage === 'tar') ctx.log(`extracting archive '${templatePath}'`);
+        if (error.stage === 'oci') ctx.log('Detected OCI archive');
+        for (const line of error.log) ctx.log(line);
+        throw new Error(error.message);
+      }
+      const oci = contents.oci;
+      let hostManaged = false;
+      if (contents.format === 'oci' && oci) {
         ctx.log('Detected OCI archive');
         ctx.log(`unpacking OCI image (${oci.layers} layer${oci.layers === 1 ? '' : 's'})`);
         if (oci.entrypoint !== undefined) {
           config['entrypoint'] = oci.entrypoint;
           config['cmode'] = 'console';
-          for (const key of Object.keys(config).filter((k) => /^net\d+$/.test(k))) {
-            const net = readPropertyString(NET_FORMAT, config[key] ?? '', state.version);
-            if (net && net['host-managed'] === undefined) config[key] = `${config[key] ?? ''},host-managed=1`;
-          }
+          hostManaged = true;
         }
         if (oci.env.length > 0) config['env'] = oci.env.join('\0');
       } else {
         ctx.log(`extracting archive '${templatePath}'`);
-        ctx.log(`Total bytes read: ${size}`);
+        ctx.log(`Total bytes read: ${contents.bytesRead} (${(contents.bytesRead / 1024 ** 2).toFixed(1)}MiB)`);
       }
-      ctx.log(`Detected container architecture: ${config['arch']}`);
+      if (config['arch'] === undefined) {
+        if (contents.arch) {
+          config['arch'] = contents.arch;
+          ctx.log(`Detected container architecture: ${contents.arch}`);
+        } else {
+          config['arch'] = 'amd64';
+          ctx.log(`Architecture detection failed: ${contents.archError ?? 'unknown'}`);
+          ctx.log('Falling back to amd64.');
+          ctx.log('Use `pct set VMID --arch ARCH` to change.');
+        }
+      }
+      // ostype from the contents (Setup.pm); `unmanaged` skips detection
+      if (config['ostype'] !== 'unmanaged') {
+        const detected = contents.ostype ?? (contents.format === 'oci' ? 'unmanaged' : undefined);
+        if (detected === undefined) throw new Error(`unable to create CT ${vmid} - unable to detect OS distribution`);
+        if (config['ostype'] !== undefined && config['ostype'] !== detected) ctx.warn(`got unexpected ostype (${detected} != ${config['ostype']})`);
+        config['ostype'] ??= detected;
+      }
+      for (const key of Object.keys(config).filter((k) => /^net\d+$/.test(k))) {
+        config[key] = withNetDefaults(state, config[key] ?? '', hostManaged ? { 'host-managed': '1' } : {});
+      }
       await ctx.wait();
       ct.config = config;
       if (params['start'] === 1) {
@@ -649,7 +692,7 @@ async function putConfig({ state, params, auth }: EndpointCall): Promise<Endpoin
       if (key === 'rootfs') throw handlerError('unable to delete required option \'rootfs\'');
       delete ct.config[key];
     }
-    for (const [key, value] of Object.entries(changes)) ct.config[key] = String(value);
+    for (const [key, value] of Object.entries(changes)) ct.config[key] = /^net\d+$/.test(key) ? withNetDefaults(state, String(value)) : String(value);
     return { data: null };
   });
 }
@@ -684,7 +727,7 @@ async function getStatusCurrent({ state, params }: EndpointCall): Promise<Endpoi
   };
 }
 
-function powerAction(type: 'vzstart' | 'vzstop' | 'vzshutdown') {
+function powerAction(type: 'vzstart' | 'vzstop' | 'vzshutdown' | 'vzreboot') {
   return async ({ state, params, auth }: EndpointCall): Promise<EndpointResult> => {
     const node = String(params['node']);
     const vmid = Number(params['vmid']);
@@ -703,10 +746,14 @@ function powerAction(type: 'vzstart' | 'vzstop' | 'vzshutdown') {
       const current = ctOrDie(state, node, vmid);
       if (!skiplock) checkLock(current);
       return state.startTask(node, type, String(vmid), auth.authId, async (ctx) => {
-        if (type === 'vzshutdown') ctx.log(`shutting down CT ${vmid} (timeout ${String(params['timeout'] ?? 60)} s)`);
+        if (type === 'vzshutdown' || type === 'vzreboot') ctx.log(`shutting down CT ${vmid} (timeout ${String(params['timeout'] ?? 60)} s)`);
         await ctx.wait();
         if (!state.cts.has(vmid)) throw new Error(`Configuration file 'nodes/${node}/lxc/${vmid}.conf' does not exist`);
-        if (type === 'vzstart') {
+        if (type === 'vzreboot') {
+          ctx.log(`starting CT ${vmid}`);
+          current.status = 'running';
+          current.startedAt = state.clock.now();
+        } else if (type === 'vzstart') {
           current.status = 'running';
           current.startedAt = state.clock.now();
         } else {
@@ -964,6 +1011,211 @@ async function getTaskLog(call: EndpointCall): Promise<EndpointResult> {
   return { data: page, extra: { total: lines.length } };
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// node and cluster status, indexes, interfaces, storage config, pools, OCI registry (9.1)
+
+async function getNodeStatus({ state, params }: EndpointCall): Promise<EndpointResult> {
+  const node = String(params['node']);
+  nodeOrDie(state, node);
+  const total = 32 * 1024 ** 3;
+  const used = 2 * 1024 ** 3 + [...state.cts.values()].filter((ct) => ct.node === node && ct.status === 'running').length * 64 * 1024 ** 2;
+  const release = state.version === '8.4' ? '6.8.12-9-pve' : '6.17.2-1-pve';
+  const manager = state.version === '8.4' ? '8.4.14' : state.authErrorStyle === 'unified' ? '9.1.5' : '9.1.3';
+  return {
+    data: {
+      uptime: Math.floor(state.clock.now() / 1000) % 1_000_000,
+      cpu: 0.02,
+      wait: 0,
+      idle: 0,
+      loadavg: ['0.08', '0.05', '0.01'],
+      cpuinfo: { cpus: 8, cores: 4, sockets: 1, model: 'Simulated CPU', mhz: '2400.000', hvm: '1', flags: 'fpu vme de pse', user_hz: 100 },
+      memory: { total, used, free: total - used, available: total - used },
+      swap: { total: 8 * 1024 ** 3, used: 0, free: 8 * 1024 ** 3 },
+      rootfs: { total: 100 * 1024 ** 3, used: 10 * 1024 ** 3, free: 90 * 1024 ** 3, avail: 85 * 1024 ** 3 },
+      ksm: { shared: 0 },
+      'boot-info': { mode: 'efi', secureboot: 0 },
+      'current-kernel': { sysname: 'Linux', release, version: '#1 SMP PREEMPT_DYNAMIC PMX', machine: 'x86_64' },
+      kversion: `Linux ${release} #1 SMP PREEMPT_DYNAMIC PMX`,
+      pveversion: `pve-manager/${manager}/0000000000000000`,
+    },
+  };
+}
+
+async function getClusterStatus({ state }: EndpointCall): Promise<EndpointResult> {
+  const nodes = state.nodes.map((n, i) => ({
+    id: `node/${n.name}`,
+    name: n.name,
+    type: 'node',
+    ip: `127.0.0.${i + 1}`,
+    level: '',
+    local: i === 0 ? 1 : 0,
+    nodeid: i + 1,
+    online: state.isNodeOffline(n.name) ? 0 : 1,
+  }));
+  const online = nodes.filter((n) => n.online === 1).length;
+  return {
+    data: [
+      { id: 'cluster', name: state.options.clusterName, type: 'cluster', nodes: nodes.length, quorate: online * 2 > nodes.length ? 1 : 0, version: nodes.length },
+      ...nodes,
+    ],
+  };
+}
+
+async function getClusterTasks({ state, auth }: EndpointCall): Promise<EndpointResult> {
+  const privs = privilegesOf(state, auth);
+  const auditor = privs === 'all' || privs.has('Sys.Audit');
+  const list = [...state.tasks.values()]
+    .filter((t) => auditor || t.user === auth.userid)
+    .sort((a, b) => b.starttime - a.starttime || b.pid - a.pid)
+    .slice(0, 1000)
+    .map((t) => ({
+      upid: t.upid,
+      node: t.node,
+      pid: t.pid,
+      pstart: t.pstart,
+      starttime: t.starttime,
+      type: t.type,
+      id: t.id,
+      user: t.user,
+      ...(t.tokenid !== undefined ? { tokenid: t.tokenid } : {}),
+      ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}),
+    }));
+  return { data: list };
+}
+
+async function getCtIndex({ state, params }: EndpointCall): Promise<EndpointResult> {
+  ctOrDie(state, String(params['node']), Number(params['vmid']));
+  const subdirs = ['config', 'pending', 'status', 'vncproxy', 'termproxy', 'vncwebsocket', 'spiceproxy', 'migrate', 'clone', 'rrd', 'rrddata', 'firewall', 'snapshot', 'resize', 'interfaces'];
+  return { data: subdirs.map((subdir) => ({ subdir })) };
+}
+
+async function getCtStatusIndex({ state, params }: EndpointCall): Promise<EndpointResult> {
+  ctOrDie(state, String(params['node']), Number(params['vmid']));
+  return { data: ['current', 'start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume'].map((subdir) => ({ subdir })) };
+}
+
+/** The address a DHCP server would hand out to a CT's interface (stable per CT and interface). */
+function dhcpAddress(vmid: number, index: number): string {
+  return `10.${100 + (index % 100)}.${Math.floor(vmid / 250) % 250}.${(vmid % 250) + 2}`;
+}
+
+/** The EUI-64 link-local IPv6 address of a MAC. */
+function linkLocal(mac: string): string {
+  const b = mac.split(':').map((x) => parseInt(x, 16));
+  const eui = [(b[0] ?? 0) ^ 0x02, b[1] ?? 0, b[2] ?? 0, 0xff, 0xfe, b[3] ?? 0, b[4] ?? 0, b[5] ?? 0];
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i += 2) groups.push((((eui[i] ?? 0) << 8) | (eui[i + 1] ?? 0)).toString(16));
+  return `fe80::${groups.join(':')}`;
+}
+
+async function getCtInterfaces({ state, params }: EndpointCall): Promise<EndpointResult> {
+  const vmid = Number(params['vmid']);
+  const ct = ctOrDie(state, String(params['node']), vmid);
+  if (ct.status !== 'running') throw handlerError(`CT ${vmid} not running`);
+  const entry = (name: string, hwaddr: string, inet: string | undefined, inet6: string | undefined): Record<string, unknown> => {
+    const addresses = [
+      ...(inet ? [{ 'ip-address': inet.split('/')[0], 'ip-address-type': 'inet', prefix: Number(inet.split('/')[1] ?? 32) }] : []),
+      ...(inet6 ? [{ 'ip-address': inet6.split('/')[0], 'ip-address-type': 'inet6', prefix: Number(inet6.split('/')[1] ?? 128) }] : []),
+    ];
+    return { name, hwaddr, 'hardware-address': hwaddr, ...(inet ? { inet } : {}), ...(inet6 ? { inet6 } : {}), 'ip-addresses': addresses };
+  };
+  const out = [entry('lo', '00:00:00:00:00:00', '127.0.0.1/8', '::1/128')];
+  const keys = Object.keys(ct.config).filter((k) => /^net\d+$/.test(k)).sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)));
+  for (const key of keys) {
+    const net = readPropertyString(NET_FORMAT, ct.config[key] ?? '', state.version);
+    if (!net || net['link_down'] === 1) continue;
+    const hwaddr = String(net['hwaddr'] ?? '00:00:00:00:00:00');
+    const ip = net['ip'] === undefined ? undefined : String(net['ip']);
+    const inet = ip === 'dhcp' ? `${dhcpAddress(vmid, Number(key.slice(3)))}/24` : ip && ip !== 'manual' ? ip : undefined;
+    const ip6 = net['ip6'] === undefined ? undefined : String(net['ip6']);
+    const inet6 = ip6 && !['dhcp', 'auto', 'manual'].includes(ip6) ? ip6 : `${linkLocal(hwaddr)}/64`;
+    out.push(entry(String(net['name']), hwaddr.toLowerCase(), inet, inet6));
+  }
+  return { data: out };
+}
+
+async function getStorageConfig({ state, params }: EndpointCall): Promise<EndpointResult> {
+  const type = params['type'] as string | undefined;
+  const list = state.storages
+    .filter((s) => type === undefined || s.type === type)
+    .map((s) => ({
+      storage: s.id,
+      type: s.type,
+      content: [...s.content].sort().join(','),
+      ...(s.type === 'dir' ? { path: s.id === 'local' ? '/var/lib/vz' : `/mnt/pve/${s.id}` } : {}),
+      ...(s.type === 'lvmthin' ? { thinpool: 'data', vgname: 'pve' } : {}),
+      ...(s.shared ? { shared: 1 } : {}),
+      digest: createHash('sha1').update(JSON.stringify(state.storages)).digest('hex'),
+    }));
+  return { data: list };
+}
+
+async function getPools({ params }: EndpointCall): Promise<EndpointResult> {
+  // the simulator has no pools (see docs/simulator.md)
+  if (params['poolid'] !== undefined) throw handlerError(`pool '${String(params['poolid'])}' does not exist`);
+  return { data: [] };
+}
+
+/** `docker.io/library/alpine:3.20` for `alpine:3.20`, as skopeo resolves short names. */
+function canonicalReference(reference: string): string {
+  const slash = reference.indexOf('/');
+  const first = slash < 0 ? '' : reference.slice(0, slash);
+  if (slash < 0) return `docker.io/library/${reference}`;
+  if (!first.includes('.') && !first.includes(':') && first !== 'localhost') return `docker.io/${reference}`;
+  return reference;
+}
+
+function findOciImage(state: PveSimulatorState, reference: string): string | undefined {
+  const wanted = canonicalReference(reference);
+  for (const [ref, path] of state.ociImages) if (canonicalReference(ref) === wanted) return path;
+  return undefined;
+}
+
+async function postOciRegistryPull({ state, params, auth }: EndpointCall): Promise<EndpointResult> {
+  const node = String(params['node']);
+  nodeOrDie(state, node);
+  const storage = storageOrDie(state, String(params['storage']));
+  requirePrivilege(state, auth, `/storage/${storage.id}`, 'Datastore.AllocateTemplate');
+  requirePrivilege(state, auth, `/nodes/${node}`, 'Sys.AccessNetwork');
+  if (!['dir', 'nfs', 'cifs'].includes(storage.type)) throw handlerError(`can't upload to storage type '${storage.type}', not a file based storage!`);
+  if (!storage.content.includes('vztmpl')) throw handlerError(`storage '${storage.id}' does not support 'vztmpl' content`);
+  const reference = String(params['reference']);
+  const name = `${normalizeUploadFilename(String(params['filename'] ?? reference))}.tar`;
+  const volid = `${storage.id}:vztmpl/${name}`;
+  const dest = state.volumePath(node, volid);
+  if (!dest) throw handlerError(`storage '${storage.id}' has no template directory`);
+  if (await stat(dest).then(() => true, () => false)) throw handlerError(`refusing to override existing file '${dest}'`);
+  const task = state.startTask(node, 'ociregistrypull', '', auth.authId, async (ctx) => {
+    const tmp = `${dest}.tmp.${task.pid}`;
+    ctx.log(`skopeo copy docker://${reference} oci-archive:${tmp}`);
+    const source = findOciImage(state, reference);
+    await ctx.wait();
+    if (!source) {
+      const [repo, tag] = [reference.slice(0, reference.lastIndexOf(':')), reference.slice(reference.lastIndexOf(':') + 1)];
+      ctx.log(`time="${new Date(state.clock.now()).toISOString()}" level=fatal msg="initializing source docker://${canonicalReference(reference)}: reading manifest ${tag} in ${canonicalReference(repo)}: manifest unknown"`);
+      throw new Error(`command 'skopeo copy docker://${reference} oci-archive:${tmp}' failed: exit code 1`);
+    }
+    ctx.log('Getting image source signatures');
+    ctx.log('Writing manifest to image destination');
+    await copyFile(source, tmp);
+    await rename(tmp, dest);
+  });
+  return { data: task.upid, upid: task.upid };
+}
+
+async function getOciRepoTags({ state, params }: EndpointCall): Promise<EndpointResult> {
+  nodeOrDie(state, String(params['node']));
+  const repo = canonicalReference(String(params['reference']));
+  const tags = [...state.ociImages.keys()]
+    .map((ref) => canonicalReference(ref))
+    .filter((ref) => ref.slice(0, ref.lastIndexOf(':')) === repo)
+    .map((ref) => ref.slice(ref.lastIndexOf(':') + 1))
+    .sort();
+  if (tags.length === 0) throw handlerError(`failed to query tags of '${String(params['reference'])}' - repository not found`);
+  return { data: [...new Set(tags)] };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const rulesFor = (method: EndpointRules['method'], path: string): EndpointRules => {
@@ -996,6 +1248,17 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { rules: rulesFor('GET', '/nodes/{node}/tasks'), proxied: true, handle: listTasks },
   { rules: rulesFor('GET', '/nodes/{node}/tasks/{upid}/status'), proxied: true, handle: getTaskStatus },
   { rules: rulesFor('GET', '/nodes/{node}/tasks/{upid}/log'), proxied: true, handle: getTaskLog },
+  { rules: rulesFor('GET', '/nodes/{node}/status'), proxied: true, handle: getNodeStatus },
+  { rules: rulesFor('GET', '/cluster/status'), handle: getClusterStatus },
+  { rules: rulesFor('GET', '/cluster/tasks'), handle: getClusterTasks },
+  { rules: rulesFor('GET', '/nodes/{node}/lxc/{vmid}'), proxied: true, handle: getCtIndex },
+  { rules: rulesFor('GET', '/nodes/{node}/lxc/{vmid}/status'), proxied: true, handle: getCtStatusIndex },
+  { rules: rulesFor('GET', '/nodes/{node}/lxc/{vmid}/interfaces'), proxied: true, handle: getCtInterfaces },
+  { rules: rulesFor('POST', '/nodes/{node}/lxc/{vmid}/status/reboot'), proxied: true, handle: powerAction('vzreboot') },
+  { rules: rulesFor('GET', '/storage'), handle: getStorageConfig },
+  { rules: rulesFor('GET', '/pools'), handle: getPools },
+  { rules: rulesFor('POST', '/nodes/{node}/storage/{storage}/oci-registry-pull'), proxied: true, handle: postOciRegistryPull },
+  { rules: rulesFor('GET', '/nodes/{node}/query-oci-repo-tags'), proxied: true, handle: getOciRepoTags },
 ];
 
 /** Exported for the upload module: storage lookup and the privilege check. */

@@ -203,8 +203,28 @@ function authenticate(state: PveSimulatorState, request: PveSimulatorRequest, en
  * Handles one request against the state and returns PVE's answer. Never throws for a bad request;
  * unexpected internal failures become 500 answers.
  */
+/**
+ * JSON::XS's text for a body `decode_json` refuses (without Perl's ` at FILE line N.` suffix):
+ * `malformed JSON string, neither tag, array, object, number, string or atom, at character offset
+ * N (before "…")`, or `unexpected end of string while parsing JSON string` style texts for
+ * truncated input.
+ */
+function jsonXsError(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const at = /position (\d+)/.exec(message);
+  const token = /Unexpected token '(.)'/.exec(message)?.[1];
+  const offset = at ? Number(at[1]) : /end of JSON/i.test(message) ? text.length : token !== undefined ? Math.max(0, text.indexOf(token)) : 0;
+  const rest = text.slice(offset);
+  const before = rest === '' ? '(end of string)' : rest.length > 24 ? `${rest.slice(0, 24)}...` : rest;
+  if (rest === '' && offset > 0) return `unexpected end of string while parsing JSON string, at character offset ${offset} (before "${before}")`;
+  return `malformed JSON string, neither tag, array, object, number, string or atom, at character offset ${offset} (before "${before}")`;
+}
+
 export async function handlePveRequest(state: PveSimulatorState, request: PveSimulatorRequest): Promise<PveSimulatorResponse> {
   const method = request.method.toUpperCase();
+  const started = performance.now();
+  // pveproxy answers a 401 only `3 - elapsed` seconds after the request began (AnyEvent.pm)
+  const delayAuthFailure = (): Promise<void> => state.sleep(Math.max(0, state.options.authFailureDelayMs - (performance.now() - started)));
   const url = new URL(request.url, 'https://simulator.invalid');
   const fullPath = url.pathname;
   const apiPath = fullPath.startsWith(`${API_PREFIX}/`) ? fullPath.slice(API_PREFIX.length) : fullPath === API_PREFIX ? '/' : undefined;
@@ -247,7 +267,8 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     }
 
     const { matches } = matchEndpoint(apiPath);
-    const found = matches.find((m) => m.endpoint.rules.method === method);
+    // endpoints newer than the imitated release do not exist there
+    const found = matches.find((m) => m.endpoint.rules.method === method && (m.endpoint.rules.since === undefined || m.endpoint.rules.since === state.version || state.version === '9.1'));
     if (!found) {
       const text = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD'].includes(method)
         ? `Method '${method} ${logicalPath}' not implemented`
@@ -258,7 +279,7 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
 
     const auth = authenticate(state, request, endpoint, method, apiPath);
     if (!auth.ok) {
-      if (auth.error.status === 401) await state.sleep(state.options.authFailureDelayMs);
+      if (auth.error.status === 401) await delayAuthFailure();
       return finish(errorResponse(auth.error));
     }
     entry.auth = {
@@ -283,14 +304,17 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
         // pveproxy reads a body only for POST and PUT (pve-http-server AnyEvent.pm)
         if (method !== 'POST' && method !== 'PUT') return finish(errorResponse(new PveApiError(501, `Unexpected content for method '${method}'\n`)));
         if (contentType.startsWith('application/json')) {
+          // pveproxy's extract_params runs decode_json inside handle_api2_request's eval: any failure is a 501
+          const text = raw.toString('utf8');
           let parsed: unknown;
           try {
-            parsed = JSON.parse(raw.toString('utf8'));
-          } catch {
-            return finish(errorResponse(new PveApiError(400, 'malformed JSON string\n')));
+            parsed = JSON.parse(text);
+          } catch (error) {
+            return finish(errorResponse(new PveApiError(501, `${jsonXsError(text, error)}\n`)));
           }
           if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-            return finish(errorResponse(new PveApiError(400, 'JSON body is not an object\n')));
+            const what = Array.isArray(parsed) ? 'Not a HASH reference' : `Can't use string ("${String(parsed).slice(0, 32)}") as a HASH ref while "strict refs" in use`;
+            return finish(errorResponse(new PveApiError(501, `${what}\n`)));
           }
           Object.assign(params, parsed as Record<string, RawParamValue>);
         } else if (contentType === '' || contentType.startsWith('application/x-www-form-urlencoded')) {
@@ -303,7 +327,8 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     Object.assign(params, decodeUrlencoded(url.search.slice(1)));
     for (const [key, value] of Object.entries(pathParams)) {
       if (params[key] !== undefined && String(params[key]) !== value) {
-        return finish(errorResponse(new PveApiError(400, 'duplicate parameter (already defined in URI) with conflicting values!\n')));
+        // PVE's rest handler: raise_param_exc({ <param> => … })
+        return finish(errorResponse(paramError({ [key]: 'duplicate parameter (already defined in URI) with conflicting values!' })));
       }
       params[key] = value;
     }
@@ -347,7 +372,7 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
     return finish(response, extra);
   } catch (error) {
     if (error instanceof PveApiError) {
-      if (error.status === 401) await state.sleep(state.options.authFailureDelayMs);
+      if (error.status === 401) await delayAuthFailure();
       return finish(errorResponse(error));
     }
     state.logger.error({ err: error, path: apiPath }, 'simulator handler failed');

@@ -169,6 +169,14 @@ export const pveSimulatorOptionsSchema = z.strictObject({
     .strictObject({ lower: z.number().int().min(100), upper: z.number().int().max(1_000_000_000) })
     .default({ lower: 100, upper: 1_000_000 }),
   /**
+   * What `POST …/oci-registry-pull` and `GET …/query-oci-repo-tags` (9.1) can reach, since the
+   * simulator has no network: image reference (`docker.io/library/alpine:3.20`, or the short
+   * `alpine:3.20`) → path of an oci-archive on disk (`skopeo copy … oci-archive:FILE`). Add more
+   * at run time with `state.ociImages.set(reference, path)`.
+   * @defaultValue `{}`
+   */
+  ociImages: z.record(z.string().min(1), z.string().min(1)).default({}),
+  /**
    * The cluster name returned with tickets.
    * @defaultValue `'lxcri-sim'`
    */

@@ -16,6 +16,8 @@ export interface ParamRule {
   /** Absent from the request is fine. */
   readonly optional?: boolean;
   readonly enum?: readonly string[];
+  /** An enum that differs per release (overrides `enum` there). */
+  readonly enumIn?: Readonly<Partial<Record<PveVersion, readonly string[]>>>;
   readonly minimum?: number;
   readonly maximum?: number;
   readonly minLength?: number;
@@ -44,6 +46,8 @@ export interface EndpointRules {
   readonly path: string;
   /** 0 means API tokens are refused. */
   readonly allowToken: boolean;
+  /** Only in this PVE release and later (older ones answer 501). */
+  readonly since?: PveVersion;
   readonly params: Readonly<Record<string, ParamRule>>;
 }
 
@@ -52,6 +56,9 @@ const bool = { type: 'boolean', optional: true } as const;
 const node = { type: 'string', format: 'pve-node' } as const;
 const vmid = { type: 'integer', format: 'pve-vmid', minimum: 100, maximum: 999_999_999 } as const;
 const storageId = { type: 'string', format: 'pve-storage-id' } as const;
+/** An OCI repository reference (`[host[:port]/]name[/name…]`), as pve-storage's pattern has it. */
+const OCI_REPOSITORY =
+  '(?:(?:[a-zA-Z\\d]|[a-zA-Z\\d][a-zA-Z\\d-]*[a-zA-Z\\d])(?:\\.(?:[a-zA-Z\\d]|[a-zA-Z\\d][a-zA-Z\\d-]*[a-zA-Z\\d]))*(?::\\d+)?/)?[a-z\\d]+(?:(?:[._]|__|[-]*)[a-z\\d]+)*(?:/[a-z\\d]+(?:(?:[._]|__|[-]*)[a-z\\d]+)*)*';
 const MOUNT_OPTION = '(?^:(discard|lazytime|noatime|nodev|noexec|nosuid))';
 
 const ROOTFS_KEYS: PropertyStringFormat = {
@@ -312,6 +319,57 @@ export const ENDPOINT_RULES: readonly EndpointRules[] = [
     },
   },
   { method: 'GET', path: '/nodes/{node}/tasks/{upid}/status', allowToken: true, params: { node, upid: { type: 'string' } } },
+  { method: 'GET', path: '/nodes/{node}/status', allowToken: true, params: { node } },
+  { method: 'GET', path: '/cluster/status', allowToken: true, params: {} },
+  { method: 'GET', path: '/cluster/tasks', allowToken: true, params: {} },
+  { method: 'GET', path: '/nodes/{node}/lxc/{vmid}', allowToken: true, params: { node, vmid } },
+  { method: 'GET', path: '/nodes/{node}/lxc/{vmid}/status', allowToken: true, params: { node, vmid } },
+  { method: 'GET', path: '/nodes/{node}/lxc/{vmid}/interfaces', allowToken: true, params: { node, vmid } },
+  {
+    method: 'POST',
+    path: '/nodes/{node}/lxc/{vmid}/status/reboot',
+    allowToken: true,
+    params: { node, vmid, timeout: { type: 'integer', ...opt, minimum: 0 } },
+  },
+  {
+    method: 'GET',
+    path: '/storage',
+    allowToken: true,
+    params: {
+      type: {
+        type: 'string',
+        ...opt,
+        enum: ['btrfs', 'cephfs', 'cifs', 'dir', 'esxi', 'iscsi', 'iscsidirect', 'lvm', 'lvmthin', 'nfs', 'pbs', 'rbd', 'zfs', 'zfspool'],
+        // PVE 9 dropped GlusterFS
+        enumIn: { '8.4': ['btrfs', 'cephfs', 'cifs', 'dir', 'esxi', 'glusterfs', 'iscsi', 'iscsidirect', 'lvm', 'lvmthin', 'nfs', 'pbs', 'rbd', 'zfs', 'zfspool'] },
+      },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/pools',
+    allowToken: true,
+    params: { poolid: { type: 'string', ...opt, format: 'pve-poolid' }, type: { type: 'string', ...opt, enum: ['qemu', 'lxc', 'storage'], requires: 'poolid' } },
+  },
+  {
+    method: 'POST',
+    path: '/nodes/{node}/storage/{storage}/oci-registry-pull',
+    allowToken: true,
+    since: '9.1',
+    params: {
+      node,
+      storage: storageId,
+      reference: { type: 'string', pattern: `^${OCI_REPOSITORY}:\\w[\\w.-]{0,127}$` },
+      filename: { type: 'string', ...opt, minLength: 1, maxLength: 255 },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/nodes/{node}/query-oci-repo-tags',
+    allowToken: true,
+    since: '9.1',
+    params: { node, reference: { type: 'string', pattern: `^${OCI_REPOSITORY}$` } },
+  },
   {
     method: 'GET',
     path: '/nodes/{node}/tasks/{upid}/log',

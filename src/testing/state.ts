@@ -136,6 +136,8 @@ export interface TaskContext {
   log(line: string): void;
   /** Waits the task's configured duration; throws the injected failure when a `task-failure` fault matched. */
   wait(): Promise<void>;
+  /** Logs `WARN: <line>`; a task that warned and otherwise succeeds ends `WARNINGS: <n>` (PVE's `warn` in a worker). */
+  warn(line: string): void;
 }
 
 /** Thrown inside a task to end it with exactly this exit status. */
@@ -212,6 +214,8 @@ class ConfigLock {
  * (request log, faults, containers, tasks, storage directories).
  */
 export class PveSimulatorState {
+  /** Images `oci-registry-pull` can fetch: reference → oci-archive path (see the `ociImages` option). */
+  readonly ociImages: Map<string, string>;
   /** The resolved options. */
   readonly options: ResolvedPveSimulatorOptions;
   /** The PVE release imitated. */
@@ -251,6 +255,7 @@ export class PveSimulatorState {
     // dozens at once are normal, not a leak.
     setMaxListeners(0, this.closing.signal);
     this.options = options;
+    this.ociImages = new Map(Object.entries(options.ociImages));
     this.version = options.version;
     this.authErrorStyle = options.authErrorStyle ?? (options.version === '8.4' ? 'legacy' : 'unified');
     this.clock = options.clock;
@@ -493,9 +498,14 @@ export class PveSimulatorState {
       log: [],
       done: Promise.resolve(),
     };
+    let warned = 0;
     const ctx: TaskContext = {
       log: (line) => {
         task.log.push(line);
+      },
+      warn: (line) => {
+        warned++;
+        task.log.push(`WARN: ${line}`);
       },
       wait: async () => {
         await this.sleep(this.taskDuration(type));
@@ -512,6 +522,9 @@ export class PveSimulatorState {
           for (let i = 0; i < Number(warnings[1]); i++) task.log.push(`WARN: simulated warning ${i + 1}`);
           task.exitstatus = injected.exitStatus;
           task.log.push(`TASK ${injected.exitStatus}`);
+        } else if (warned > 0) {
+          task.exitstatus = `WARNINGS: ${warned}`;
+          task.log.push(`TASK WARNINGS: ${warned}`);
         } else {
           task.exitstatus = 'OK';
           task.log.push('TASK OK');

@@ -95,7 +95,7 @@ function checkProp(
   }
   if (rule.format !== undefined) {
     const failure =
-      typeof rule.format === 'string' ? checkNamedFormat(rule.format, text) : checkPropertyString(rule.format, text, path, errors, version);
+      typeof rule.format === 'string' ? checkNamedFormat(rule.format, text) : checkPropertyString(rule.format, text, path, version);
     if (failure !== undefined) {
       addError(errors, path, `invalid format - ${failure}`);
       return undefined;
@@ -125,8 +125,9 @@ function checkProp(
       return undefined;
     }
   }
-  if (rule.enum !== undefined && !rule.enum.includes(text)) {
-    addError(errors, path, `value '${text}' does not have a value in the enumeration '${rule.enum.join(', ')}'`);
+  const enumValues = rule.enumIn?.[version] ?? rule.enum;
+  if (enumValues !== undefined && !enumValues.includes(text)) {
+    addError(errors, path, `value '${text}' does not have a value in the enumeration '${enumValues.join(', ')}'`);
     return undefined;
   }
   if (rule.type === 'integer' || rule.type === 'number' || rule.type === 'boolean') return Number(text);
@@ -140,23 +141,21 @@ function checkNamedFormat(format: string, value: string): string | undefined {
 }
 
 /**
- * Parses a property string against its sub-key rules. Sub-key errors go into `errors` as
- * `path.key`; the return value is the text for `path` itself (`format error\n` or a parse error).
+ * Parses a property string against its sub-key rules. Returns the error text for `path` itself:
+ * a parse error, or `format error\n` followed by one `path.key: message\n` line per sub-key
+ * error (pve-common's `check_prop` folds the sub-keys' errors into the parameter's own key
+ * through `PVE::Exception::stringify`), or `undefined` when the value verifies.
  */
-function checkPropertyString(
-  format: PropertyStringFormat,
-  data: string,
-  path: string,
-  errors: Record<string, string>,
-  version: PveVersion,
-): string | undefined {
+function checkPropertyString(format: PropertyStringFormat, data: string, path: string, version: PveVersion): string | undefined {
   const parsed = splitPropertyString(format, data, version);
   if (typeof parsed === 'string') return parsed;
   const sub: Record<string, string> = {};
   checkObject(path, activeRules(format, version), parsed, sub, version);
   if (Object.keys(sub).length === 0) return undefined;
-  for (const [key, message] of Object.entries(sub)) addError(errors, key, message);
-  return 'format error\n';
+  return `format error\n${Object.keys(sub)
+    .sort()
+    .map((key) => `${key}: ${sub[key] ?? ''}\n`)
+    .join('')}`;
 }
 
 function activeRules(rules: Readonly<Record<string, ParamRule>>, version: PveVersion): Record<string, ParamRule> {

@@ -39,7 +39,7 @@ describe('entry points', () => {
     expect(entries.map(([key]) => key)).toEqual(['.', './cri', './runtime-selector', './oci', './runtimes', './proxmox', './errors', './testing']);
   });
 
-  it.each(entries)('%s exports exactly the pinned names, and its values load', async (key, target) => {
+  it.each(entries)('%s exports exactly the pinned names, and its values load', async (_key, target) => {
     const file = sourceOf(typeof target === 'string' ? target : target.default);
     const names = exportedNames(file);
     const loaded = Object.keys(await import(file)).sort();

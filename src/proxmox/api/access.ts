@@ -18,7 +18,9 @@ export interface TicketParams {
 /** Endpoint: `POST /access/ticket` (sent without auth; carries secrets). */
 export function ticketEndpoint(params: TicketParams): Endpoint<TicketResponse> {
   const secrets = [params.password, params['tfa-challenge'], params.otp].filter((s): s is string => typeof s === 'string');
-  return { method: 'POST', path: '/access/ticket', params: { ...params }, response: ticketResponseSchema, retry: 'idempotent', secrets };
+  // a TFA answer is single-use (and PVE locks TOTP after repeated failures): it is sent once
+  const oneTime = params['tfa-challenge'] !== undefined || params.otp !== undefined;
+  return { method: 'POST', path: '/access/ticket', params: { ...params }, response: ticketResponseSchema, retry: oneTime ? 'never' : 'idempotent', secrets };
 }
 
 /** `client.access`. */

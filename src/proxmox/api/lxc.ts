@@ -180,7 +180,7 @@ export function toLxcWireParams(params: LxcConfigParams & Record<string, unknown
 }
 
 /** True when a `rootfs`/`mp[n]` value asks PVE to allocate a new volume (`<storage>:<size in GiB>`). */
-function allocatesVolume(wire: Readonly<Record<string, ParamValue>>): boolean {
+export function allocatesVolume(wire: Readonly<Record<string, ParamValue>>): boolean {
   return Object.entries(wire).some(([key, value]) => {
     if (!/^(?:rootfs|mp\d+)$/.test(key) || typeof value !== 'string') return false;
     const parts = value.split(',');

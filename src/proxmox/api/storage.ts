@@ -99,6 +99,19 @@ async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * The bytes of a file, opened when the first chunk is asked for (so a login that fails before
+ * the body is sent never opens it) and closed when the iteration ends, fails or is abandoned.
+ */
+async function* readLazily(path: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  const stream = createReadStream(path, { highWaterMark: 1 << 16, ...(signal ? { signal } : {}) });
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
+  } finally {
+    stream.destroy();
+  }
+}
+
 /** Endpoint builders (pure). */
 export const storageEndpoints = {
   list: (node: string, params: { content?: string; enabled?: boolean; storage?: string } = {}): Endpoint<PveStorage[]> => ({
@@ -173,7 +186,8 @@ export class StorageApi {
       const wanted = options.checksum ?? 'sha256';
       if (wanted === 'sha256') checksum = { algorithm: 'sha256', value: await sha256File(source.path, signal) };
       else if (wanted) checksum = wanted;
-      file = createReadStream(source.path, { highWaterMark: 1 << 16, ...(signal ? { signal } : {}) });
+      // opened only when the body is sent (after login), and closed on every path
+      file = readLazily(source.path, signal);
     } else {
       if (!Number.isInteger(source.size) || source.size < 0) throw invalid('source.size', 'must be the exact byte length of the stream');
       if (!filename) throw invalid('filename', 'is required when uploading a stream');

@@ -45,6 +45,18 @@ function tfaMethodsOf(halfTicket: string): string[] {
 const STILL_VALID_MS = 7_200_000 - 300_000;
 /** After a transiently failed renewal, the next attempt waits this long. */
 const RENEW_RETRY_MS = 60_000;
+/** Short-lived secrets (tickets, CSRF tokens, TFA answers) kept for scrubbing: the last few logins' worth. */
+const MAX_TRANSIENT_SECRETS = 12;
+
+/** One login shared by every request that waits for it. */
+interface PendingLogin {
+  promise: Promise<Ticket>;
+  controller: AbortController;
+  /** Requests waiting for it; when the last one gives up, the login is cancelled. */
+  waiters: number;
+  /** A renewal started while the old ticket is still valid: nobody waits, it runs to its own deadline. */
+  background: boolean;
+}
 
 interface Ticket {
   value: string;
@@ -59,8 +71,14 @@ export class AuthSession {
   readonly #clock: Clock;
   readonly #post: TicketPoster;
   #ticket: Ticket | undefined;
-  #pending: Promise<Ticket> | undefined;
+  #pending: PendingLogin | undefined;
   #renewNotBefore = 0;
+  /** Configured secrets: never dropped from the scrub set. */
+  readonly #permanent = new Set<string>();
+  /** Short-lived secrets in the scrub set, oldest first (bounded). */
+  readonly #transient: string[] = [];
+  /** A static `otp` string is a one-time code: it serves the first login only. */
+  #staticOtpUsed = false;
 
   readonly #loginTimeoutMs: number;
 
@@ -75,15 +93,35 @@ export class AuthSession {
     this.#secrets = secrets;
     this.#clock = clock;
     this.#post = post;
-    if (auth.type === 'token') secrets.add(auth.secret);
+    const permanent = (value: string): void => {
+      this.#permanent.add(value);
+      secrets.add(value);
+    };
+    if (auth.type === 'token') permanent(auth.secret);
     if (auth.type === 'password') {
-      secrets.add(auth.password);
-      if (typeof auth.otp === 'string') secrets.add(auth.otp);
+      permanent(auth.password);
+      if (typeof auth.otp === 'string') permanent(auth.otp);
     }
     if (auth.type === 'ticket') {
-      secrets.add(auth.ticket);
-      secrets.add(auth.csrfToken);
+      this.remember(auth.ticket);
+      this.remember(auth.csrfToken);
       this.#ticket = { value: auth.ticket, csrf: auth.csrfToken, issuedAt: auth.issuedAt ?? ticketIssuedAt(auth.ticket, clock.now()) };
+    }
+  }
+
+  /**
+   * Adds a short-lived secret (ticket, CSRF token, TFA answer) to the scrub set. The set stays
+   * bounded: the oldest short-lived secrets leave it once newer logins replaced them.
+   */
+  remember(value: string | undefined): void {
+    if (!value || this.#permanent.has(value)) return;
+    const at = this.#transient.indexOf(value);
+    if (at >= 0) this.#transient.splice(at, 1);
+    this.#transient.push(value);
+    this.#secrets.add(value);
+    while (this.#transient.length > MAX_TRANSIENT_SECRETS) {
+      const old = this.#transient.shift();
+      if (old !== undefined && old !== this.#ticket?.value && old !== this.#ticket?.csrf) this.#secrets.delete(old);
     }
   }
 
@@ -138,16 +176,48 @@ export class AuthSession {
     const ticket = this.#ticket;
     const now = this.#clock.now();
     if (ticket && now - ticket.issuedAt < auth.renewAfterMs) return Promise.resolve(ticket);
-    // a renewal failed for a reason other than auth: keep the still-valid ticket for a while
-    if (ticket && now < this.#renewNotBefore && now - ticket.issuedAt < STILL_VALID_MS) return Promise.resolve(ticket);
-    if (!this.#pending) {
-      this.#pending = this.#obtain(ticket, AbortSignal.timeout(this.#loginTimeoutMs)).finally(() => {
-        this.#pending = undefined;
-      });
-      // a login nobody waits for any more must not surface as an unhandled rejection
-      this.#pending.catch(() => undefined);
+    if (ticket && now - ticket.issuedAt < STILL_VALID_MS) {
+      // due for renewal but valid for a while yet: renew in the background, nobody waits
+      if (now >= this.#renewNotBefore && !this.#pending) this.#start(ticket, true);
+      return Promise.resolve(ticket);
     }
-    return untilAborted(this.#pending, signal);
+    const pending = this.#pending ?? this.#start(ticket, false);
+    return this.#wait(pending, signal);
+  }
+
+  #start(previous: Ticket | undefined, background: boolean): PendingLogin {
+    const controller = new AbortController();
+    const deadline = AbortSignal.timeout(this.#loginTimeoutMs);
+    const signal = AbortSignal.any([controller.signal, deadline]);
+    const pending: PendingLogin = { controller, waiters: 0, background, promise: Promise.resolve(undefined as unknown as Ticket) };
+    pending.promise = this.#obtain(previous, signal).finally(() => {
+      if (this.#pending === pending) this.#pending = undefined;
+    });
+    // a login nobody waits for any more (or a background renewal) must not surface as an unhandled rejection
+    pending.promise.catch(() => {
+      // a failed background renewal is tried again a minute later, not on every request
+      if (background) this.#renewNotBefore = this.#clock.now() + RENEW_RETRY_MS;
+    });
+    this.#pending = pending;
+    return pending;
+  }
+
+  /** Waits for a shared login until `signal` fires; the last waiter to give up cancels the login. */
+  #wait(pending: PendingLogin, signal: AbortSignal): Promise<Ticket> {
+    if (signal.aborted) return Promise.reject(new AbortedError('login aborted', {}, { cause: signal.reason }));
+    pending.waiters++;
+    pending.background = false;
+    let left = false;
+    const leave = (): void => {
+      if (left) return;
+      left = true;
+      pending.waiters--;
+      if (pending.waiters === 0 && !pending.background && this.#pending === pending) {
+        pending.controller.abort(new Error('no request waits for the login any more'));
+        this.#pending = undefined;
+      }
+    };
+    return untilAborted(pending.promise, signal, leave);
   }
 
   async #obtain(previous: Ticket | undefined, signal: AbortSignal): Promise<Ticket> {
@@ -164,7 +234,14 @@ export class AuthSession {
           this.#renewNotBefore = this.#clock.now() + RENEW_RETRY_MS;
           return previous;
         }
-        if (!(isAuthFailure(error) && auth.type === 'password')) throw this.#authError(error, 'ticket renewal failed');
+        if (!isAuthFailure(error)) throw this.#authError(error, 'ticket renewal failed');
+        if (auth.type === 'ticket') {
+          throw new ProxmoxAuthError(
+            `the ticket of ${auth.username} was refused on renewal and no password is configured to obtain a new one`,
+            { username: auth.username, reason: 'ticket-expired', status: 401 },
+            { cause: error, secrets: this.#secrets },
+          );
+        }
       }
     }
     if (auth.type === 'ticket') {
@@ -182,17 +259,27 @@ export class AuthSession {
     if (!isTruthy(first.NeedTFA)) return this.#store(first);
     const half = first.ticket;
     if (!half) throw new ProxmoxAuthError(`login of ${auth.username}: PVE asked for TFA without a challenge`, { username: auth.username, reason: 'tfa-protocol' });
-    this.#secrets.add(half);
+    this.remember(half);
     if (auth.otp === undefined) {
       throw new ProxmoxAuthError(`login of ${auth.username} needs a second factor (TFA) but no otp is configured`, {
         username: auth.username,
         reason: 'tfa-required',
       });
     }
+    if (typeof auth.otp === 'string') {
+      // a TOTP code is good for one login; a later login (the ticket expired or was refused) needs a fresh one
+      if (this.#staticOtpUsed) {
+        throw new ProxmoxAuthError(
+          `login of ${auth.username} needs a new second factor: the static otp served the first login; pass otp as a function that returns a fresh code`,
+          { username: auth.username, reason: 'tfa-required' },
+        );
+      }
+      this.#staticOtpUsed = true;
+    }
     const code = await this.#askOtp(auth.otp, auth.username, tfaMethodsOf(half), signal);
-    this.#secrets.add(code);
+    this.remember(code);
     const response = /^[a-z0-9-]+:/i.test(code) ? code : `totp:${code}`;
-    this.#secrets.add(response);
+    this.remember(response);
     try {
       const second = await this.#exchange({ username: auth.username, 'tfa-challenge': half, password: response }, signal);
       if (isTruthy(second.NeedTFA)) throw new ProxmoxAuthError(`login of ${auth.username}: second factor not accepted`, { username: auth.username, reason: 'tfa-rejected' });
@@ -214,8 +301,8 @@ export class AuthSession {
 
   async #exchange(params: Record<string, string>, signal: AbortSignal): Promise<TicketResponse> {
     const data = await this.#post(params, signal);
-    if (data.ticket) this.#secrets.add(data.ticket);
-    if (data.CSRFPreventionToken) this.#secrets.add(data.CSRFPreventionToken);
+    this.remember(data.ticket);
+    this.remember(data.CSRFPreventionToken);
     return data;
   }
 
@@ -251,18 +338,26 @@ function ticketIssuedAt(ticket: string, now: number): number {
 }
 
 /** Settles with `promise`, or rejects with {@link AbortedError} as soon as `signal` fires. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new AbortedError('login aborted', {}, { cause: signal.reason }));
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, onLeave: () => void = () => undefined): Promise<T> {
+  if (signal.aborted) {
+    onLeave();
+    return Promise.reject(new AbortedError('login aborted', {}, { cause: signal.reason }));
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new AbortedError('login aborted', {}, { cause: signal.reason }));
+    const onAbort = (): void => {
+      onLeave();
+      reject(new AbortedError('login aborted', {}, { cause: signal.reason }));
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
         signal.removeEventListener('abort', onAbort);
+        onLeave();
         resolve(value);
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
+        onLeave();
         reject(error instanceof Error ? error : new Error(String(error)));
       },
     );

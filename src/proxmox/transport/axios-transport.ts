@@ -9,7 +9,7 @@
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Transport, TransportContext, TransportFactory, TransportRequest, TransportResponse } from './types.js';
-import { connectTls, serverNameFor, type ResolvedTlsOptions } from './tls.js';
+import { ConnectSignals, connectTls, serverNameFor, type ResolvedTlsOptions } from './tls.js';
 import { toTransportError } from './network-error.js';
 
 /** The part of an axios request config this transport sets. */
@@ -44,6 +44,8 @@ export interface AxiosLike {
 
 class PolicyAgent extends https.Agent {
   readonly #tls: ResolvedTlsOptions;
+  /** The signals of the requests in flight: a connect stops once all of them were aborted. */
+  readonly connects = new ConnectSignals();
   constructor(tls: ResolvedTlsOptions) {
     super({ keepAlive: true, maxSockets: 8 });
     this.#tls = tls;
@@ -51,7 +53,7 @@ class PolicyAgent extends https.Agent {
   override createConnection(options: https.RequestOptions, callback?: (error: Error | null, stream: Duplex) => void): undefined {
     const host = options.hostname ?? options.host ?? 'localhost';
     const servername = serverNameFor(host);
-    connectTls({ host, port: Number(options.port) || 443, ...(servername ? { servername } : {}) }, this.#tls).then(
+    connectTls({ host, port: Number(options.port) || 443, ...(servername ? { servername } : {}) }, this.#tls, this.connects.signal).then(
       (socket) => callback?.(null, socket),
       (error: Error) => callback?.(error, undefined as unknown as Duplex),
     );
@@ -102,6 +104,7 @@ class AxiosTransport implements Transport {
       headers['content-length'] = String(request.body.length);
       data = request.body.stream;
     }
+    const untrack = this.#agent.connects.track(request.signal);
     try {
       const response = await this.#axios.request({
         url: request.url,
@@ -123,6 +126,8 @@ class AxiosTransport implements Transport {
     } catch (error) {
       if (typeof request.body === 'object') request.body.stream.destroy();
       throw toTransportError(error, request.method, request.url, request.signal);
+    } finally {
+      untrack();
     }
   }
 

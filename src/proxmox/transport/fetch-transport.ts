@@ -18,7 +18,7 @@
  */
 import { Agent, request as undiciRequest, type buildConnector } from 'undici';
 import type { StreamBody, Transport, TransportContext, TransportFactory, TransportRequest, TransportResponse } from './types.js';
-import { connectTls, serverNameFor, type ResolvedTlsOptions } from './tls.js';
+import { ConnectSignals, connectTls, serverNameFor, type ResolvedTlsOptions } from './tls.js';
 import { toTransportError } from './network-error.js';
 
 /** Options of {@link fetchTransport}. */
@@ -42,7 +42,7 @@ export interface FetchTransportOptions {
 
 
 /** Creates the undici Agent with the TLS policy of `tls`. */
-function createAgent(tls: ResolvedTlsOptions, options: FetchTransportOptions = {}): Agent {
+function createAgent(tls: ResolvedTlsOptions, options: FetchTransportOptions, connects: ConnectSignals): Agent {
   return new Agent({
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
     connections: options.connections ?? 8,
@@ -52,7 +52,7 @@ function createAgent(tls: ResolvedTlsOptions, options: FetchTransportOptions = {
         return;
       }
       const servername = serverNameFor(opts.hostname);
-      connectTls({ host: opts.hostname, port: Number(opts.port) || 443, ...(servername ? { servername } : {}) }, tls).then(
+      connectTls({ host: opts.hostname, port: Number(opts.port) || 443, ...(servername ? { servername } : {}) }, tls, connects.signal).then(
         (socket) => callback(null, socket),
         (error: Error) => callback(error, null),
       );
@@ -76,14 +76,24 @@ class FetchTransport implements Transport {
   readonly name = 'fetch+undici';
   readonly #agent: Agent;
   readonly #options: FetchTransportOptions;
+  readonly #connects = new ConnectSignals();
   #closed = false;
 
   constructor(context: TransportContext, options: FetchTransportOptions) {
     this.#options = options;
-    this.#agent = createAgent(context.tls, options);
+    this.#agent = createAgent(context.tls, options, this.#connects);
   }
 
   async send(request: TransportRequest): Promise<TransportResponse> {
+    const untrack = this.#connects.track(request.signal);
+    try {
+      return await this.#send(request);
+    } finally {
+      untrack();
+    }
+  }
+
+  async #send(request: TransportRequest): Promise<TransportResponse> {
     if (request.body !== undefined && typeof request.body !== 'string') return this.#sendStream(request, request.body);
     const doFetch = this.#options.fetch ?? globalThis.fetch;
     try {

@@ -150,3 +150,40 @@ export function serverNameFor(host: string): string | undefined {
   if (/^\d{1,3}(?:\.\d{1,3}){3}$/.test(bare) || bare.includes(':')) return undefined;
   return bare;
 }
+
+/**
+ * The signal a pooled connection attempt runs under. A connection is opened for whichever
+ * requests wait for the pool, not for one request, so a connect stops once every request that
+ * was waiting has been aborted (or there is none left): the TLS connect honours the requests'
+ * `AbortSignal`s instead of running on to its own timeout.
+ */
+export class ConnectSignals {
+  readonly #waiting = new Set<AbortSignal>();
+  #controller = new AbortController();
+
+  /** Registers a request for the time it runs; returns the function that unregisters it. */
+  track(signal: AbortSignal): () => void {
+    if (signal.aborted) return () => undefined;
+    this.#waiting.add(signal);
+    const onAbort = (): void => {
+      this.#waiting.delete(signal);
+      this.#check();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      signal.removeEventListener('abort', onAbort);
+      this.#waiting.delete(signal);
+    };
+  }
+
+  /** The signal for a connect starting now. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  #check(): void {
+    for (const s of this.#waiting) if (!s.aborted) return;
+    this.#controller.abort(new Error('every request waiting for this connection was aborted'));
+    this.#controller = new AbortController();
+  }
+}

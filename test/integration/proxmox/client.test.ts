@@ -230,7 +230,8 @@ describe.each(transports)('over real HTTPS with %s', (_name, transport) => {
     deliberatelyInvalid.add(sim.state.requestLog.at(-1)!.seq);
     expect(e).toMatchObject({ code: 'ERR_PVE_HTTP', status: 400, statusText: 'Parameter verification failed.' });
     const errors = e['errors'] as Record<string, string>;
-    expect(errors['net0.ip']).toMatch(/invalid format - value does not look like a valid ipv4 network configuration/);
+    // PVE folds the sub-key's error into the parameter's own key
+    expect(errors['net0']).toMatch(/^invalid format - format error\nnet0\.ip: invalid format - value does not look like a valid ipv4 network configuration$/);
     expect(e.message).toMatch(/^POST \/nodes\/pve1\/lxc failed: 400 Parameter verification failed\. \(.*net0\.ip: invalid format/);
   });
 
@@ -274,7 +275,7 @@ describe.each(transports)('over real HTTPS with %s', (_name, transport) => {
     sim.state.addFault({ kind: 'lose-response', match: { method: 'POST', path: '/nodes/pve1/lxc' }, times: 1 });
     const before = sim.state.requestLog.length;
     const e = await caught(c.lxc.create('pve1', { vmid: 9006, ostemplate: templateVolid, rootfs: 'local-lvm:1' }));
-    expect(e).toMatchObject({ code: 'ERR_PVE_NETWORK', retryable: true });
+    expect(e).toMatchObject({ code: 'ERR_PVE_OUTCOME_UNKNOWN', grpcStatus: 'Unknown', cause: { code: 'ERR_PVE_NETWORK' } });
     const creates = sim.state.requestLog.slice(before).filter((x) => x.method === 'POST' && x.path === '/nodes/pve1/lxc');
     expect(creates).toHaveLength(1); // the CT was created, the answer lost: no second POST
     expect(sim.state.cts.has(9006)).toBe(true);

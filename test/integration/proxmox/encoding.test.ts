@@ -4,6 +4,7 @@
  * break naive encoders, over real HTTPS against the simulator, read back from the CT config.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { rootfsTemplate } from '../testing/templates.js';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxmoxClient } from '../../../src/index.js';
@@ -22,10 +23,10 @@ beforeAll(async () => {
       { userid: 'enc@pve', password: NASTY },
     ],
   });
-  // the template only has to exist for the simulated create task
+  // the simulator reads the template as pct create does: a real rootfs tar
   const path = sim.state.volumePath('pve1', 'local:vztmpl/enc.tar')!;
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, Buffer.alloc(1024));
+  await writeFile(path, await rootfsTemplate('enc.tar', 'debian'));
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));

@@ -28,16 +28,24 @@ describe('lxcri simulator', () => {
   it('runs in-process until its signal aborts, printing URL, fingerprint and a working token', async () => {
     let out = '';
     let err = '';
+    let printedAll!: () => void;
+    const printedJson = new Promise<void>((r) => (printedAll = r));
     const controller = new AbortController();
     const io: CliIo = {
-      stdout: { write: (s: string) => (out += s) },
+      stdout: {
+        write: (s: string) => {
+          out += s;
+          if (out.includes('}\n')) printedAll();
+          return true;
+        },
+      },
       stderr: { write: (s: string) => (err += s) },
       env: {},
       cwd: process.cwd(),
       signal: controller.signal,
     };
     const running = main(['simulator', '--pve-version', '8.4', '--nodes', 'pve1,pve2', '--task-duration-ms', '5'], io);
-    while (!out.includes('}\n')) await new Promise((r) => setTimeout(r, 10));
+    await printedJson; // the JSON line is printed once the server listens
     const printed = JSON.parse(out) as Printed;
     expect(printed).toMatchObject({ pveVersion: '8.4', nodes: ['pve1', 'pve2'], username: 'root@pam' });
     expect(printed.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
@@ -70,9 +78,15 @@ describe('lxcri simulator', () => {
   it('stops on SIGINT when run as the lxcri binary', async () => {
     const child = spawn(process.execPath, ['bin/lxcri.js', 'simulator', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    for (let i = 0; i < 600 && !out.includes('}\n'); i++) await new Promise((r) => setTimeout(r, 50));
+    // the JSON line arrives once the server listens; an early exit fails the wait
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('}\n')) resolve();
+      });
+      void exited.then((code) => reject(new Error(`lxcri simulator exited with ${String(code)} before printing: ${out}`)));
+    });
     const printed = JSON.parse(out) as Printed;
     const agent = pinnedAgent(printed.fingerprint256);
     const res = await request(`${printed.apiUrl}/version`, { dispatcher: agent, headers: { authorization: printed.authorization } });

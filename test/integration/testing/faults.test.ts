@@ -2,15 +2,16 @@ import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { PveSimulatorOptions, PveSimulatorState } from '../../../src/testing/index.js';
 import { FRONT_ENDS, useFrontEnd, type PveHttp } from './pve-http.js';
+import { rootfsTemplate } from './templates.js';
 
-const TEMPLATE = 'local:vztmpl/alpine-3.20-default_20240908_amd64.tar.xz';
+const TEMPLATE = 'local:vztmpl/alpine-3.20-default_20240908_amd64.tar.gz';
 
 describe.each(FRONT_ENDS)('PVE simulator fault injection (%s)', (frontEnd) => {
   const sim = useFrontEnd(frontEnd);
 
   async function start(options: PveSimulatorOptions = {}): Promise<{ http: PveHttp; s: { state: PveSimulatorState } }> {
     const handle = await sim.start({ nodes: ['pve1', 'pve2'], ...options });
-    for (const node of handle.state.nodes) await writeFile(handle.state.volumePath(node.name, TEMPLATE) ?? '', 'alpine');
+    for (const node of handle.state.nodes) await writeFile(handle.state.volumePath(node.name, TEMPLATE) ?? '', await rootfsTemplate(TEMPLATE, 'alpine'));
     return { http: handle.http, s: { state: handle.state } };
   }
   const createParams = (vmid: number) => ({ vmid, ostemplate: TEMPLATE, rootfs: 'local-lvm:1' });

@@ -2,8 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { createSimulatorToken, createSimulatorUser, type PveSimulatorOptions } from '../../../src/testing/index.js';
 import { FRONT_ENDS, useFrontEnd, type PveHttp } from './pve-http.js';
+import { rootfsTemplate } from './templates.js';
 
-const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst';
+const TEMPLATE = 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.gz';
 
 describe.each(FRONT_ENDS)('PVE simulator containers (%s)', (frontEnd) => {
   const sim = useFrontEnd(frontEnd);
@@ -12,7 +13,7 @@ describe.each(FRONT_ENDS)('PVE simulator containers (%s)', (frontEnd) => {
     const handle = await sim.start(options);
     for (const node of handle.state.nodes) {
       const path = handle.state.volumePath(node.name, TEMPLATE);
-      if (path) await writeFile(path, 'rootfs template bytes');
+      if (path) await writeFile(path, await rootfsTemplate(TEMPLATE, 'debian'));
     }
     return handle.http;
   }
@@ -32,8 +33,10 @@ describe.each(FRONT_ENDS)('PVE simulator containers (%s)', (frontEnd) => {
       arch: 'amd64',
       ostype: 'debian',
       rootfs: 'local-lvm:vm-110-disk-0,size=8G',
-      net0: 'name=eth0,bridge=vmbr0,ip=dhcp',
+      // PVE adds type=veth and a random locally administered hwaddr (name first, then sorted)
+      net0: expect.stringMatching(/^name=eth0,bridge=vmbr0,hwaddr=[0-9A-F]{2}(?::[0-9A-F]{2}){5},ip=dhcp,type=veth$/) as string,
     });
+    expect(parseInt(String(data['net0']).split('hwaddr=')[1]!.slice(0, 2), 16) & 0x03).toBe(0x02);
     expect(data['digest']).toMatch(/^[0-9a-f]{40}$/);
     expect(data['lock']).toBeUndefined();
     const content = await http.call('GET', '/nodes/pve1/storage/local-lvm/content');
@@ -162,7 +165,7 @@ describe.each(FRONT_ENDS)('PVE simulator containers (%s)', (frontEnd) => {
     // the default source is the archive: finished tasks only, newest first
     const archive = await list({});
     expect(archive.ids.map((t) => `${t.type}:${t.id}:${t.status}`)).toEqual([
-      "vzcreate:181:unable to create CT 181 - volume 'local:vztmpl/missing.tar.gz' does not exist",
+      "vzcreate:181:unable to create CT 181 - can't find file 'local:vztmpl/missing.tar.gz'",
       'vzcreate:180:OK',
     ]);
     expect((await list({ source: 'active' })).ids.map((t) => t.upid)).toEqual([running]);

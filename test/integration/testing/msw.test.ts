@@ -3,9 +3,10 @@ import { setupServer } from 'msw/node';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PveSimulatorState, createSimulatorUser, pveSimulatorHandlers, startPveSimulator, totp } from '../../../src/testing/index.js';
+import { rootfsTemplate } from './templates.js';
 
 const BASE = 'https://pve.simulator.test:8006';
-const TEMPLATE = 'local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst';
+const TEMPLATE = 'local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.gz';
 const TOTP_SECRET = 'KRSXG5CTMVRXEZLUKRSXG5CT';
 
 describe('PVE simulator through msw (global fetch, in-process)', () => {
@@ -20,7 +21,7 @@ describe('PVE simulator through msw (global fetch, in-process)', () => {
         createSimulatorUser('tfa@pve', 'tfa-pass', { totpSecret: TOTP_SECRET }),
       ],
     });
-    await writeFile(state.volumePath('pve1', TEMPLATE) ?? '', 'ubuntu');
+    await writeFile(state.volumePath('pve1', TEMPLATE) ?? '', await rootfsTemplate(TEMPLATE, 'ubuntu'));
     server.listen({ onUnhandledRequest: 'error' });
     server.use(...(await pveSimulatorHandlers(state, { baseUrl: BASE })));
   });
@@ -39,13 +40,13 @@ describe('PVE simulator through msw (global fetch, in-process)', () => {
     });
     return { status: res.status, statusText: res.statusText, body: (await res.json()) as { data: unknown; errors?: Record<string, string>; message?: string } };
   }
+  /** Waits for the task's end (the simulator's own event), then reads its status over the API. */
   async function waitTask(upid: string): Promise<{ exitstatus?: string }> {
-    for (;;) {
-      const reply = await call('GET', `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`);
-      const data = reply.body.data as { status: string; exitstatus?: string };
-      if (data.status === 'stopped') return data;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await state.tasks.get(upid)?.done;
+    const reply = await call('GET', `/nodes/pve1/tasks/${encodeURIComponent(upid)}/status`);
+    const data = reply.body.data as { status: string; exitstatus?: string };
+    expect(data.status).toBe('stopped');
+    return data;
   }
 
   it('logs in, refuses a write without CSRF, and creates a CT with the CSRF token', async () => {

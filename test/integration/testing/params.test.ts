@@ -71,33 +71,22 @@ describe.each(FRONT_ENDS)('PVE simulator parameter verification, PVE texts (%s)'
     });
     expect(reply.status).toBe(400);
     expect(reply.body.errors).toEqual({
-      net0: 'invalid format - format error\n',
-      'net0.ip': 'invalid format - value does not look like a valid ipv4 network configuration\n',
-      net1: 'invalid format - format error\n',
-      'net1.name': 'property is missing and it is not optional',
-      net2: 'invalid format - format error\n',
-      'net2.tag': 'value must have a maximum value of 4094',
-      'net2.firewall': "type check ('boolean') failed - got 'maybe'",
+      net0: 'invalid format - format error\nnet0.ip: invalid format - value does not look like a valid ipv4 network configuration\n\n',
+      net1: 'invalid format - format error\nnet1.name: property is missing and it is not optional\n',
+      net2: 'invalid format - format error\nnet2.firewall: type check (\'boolean\') failed - got \'maybe\'\nnet2.tag: value must have a maximum value of 4094\n',
       net32: 'property is not defined in schema and the schema does not allow additional properties',
-      rootfs: 'invalid format - format error\n',
-      'rootfs.mountoptions': 'value does not match the regex pattern',
+      rootfs: 'invalid format - format error\nrootfs.mountoptions: value does not match the regex pattern\n',
       features: 'invalid format - invalid key in comma-separated list property: color\n',
-      mp0: 'invalid format - format error\n',
-      'mp0.mp': 'property is missing and it is not optional',
+      mp0: 'invalid format - format error\nmp0.mp: property is missing and it is not optional\n',
     });
   });
 
   it('checks dev[n], features.mount and startup the PVE way', async () => {
     const reply = await create({ dev0: '/dev/fuse,mode=777,gid=-1,deny-write=2', dev1: 'path=/tmp/x', features: 'mount=nfs;cifs!', startup: 'order=1,up=x' });
     expect(reply.body.errors).toEqual({
-      dev0: 'invalid format - format error\n',
-      'dev0.mode': 'value does not match the regex pattern',
-      'dev0.gid': 'value must have a minimum value of 0',
-      'dev0.deny-write': "type check ('boolean') failed - got '2'",
-      dev1: 'invalid format - format error\n',
-      'dev1.path': 'invalid format - /tmp/x is not a valid device path\n',
-      features: 'invalid format - format error\n',
-      'features.mount': 'value does not match the regex pattern',
+      dev0: 'invalid format - format error\ndev0.deny-write: type check (\'boolean\') failed - got \'2\'\ndev0.gid: value must have a minimum value of 0\ndev0.mode: value does not match the regex pattern\n',
+      dev1: 'invalid format - format error\ndev1.path: invalid format - /tmp/x is not a valid device path\n\n',
+      features: 'invalid format - format error\nfeatures.mount: value does not match the regex pattern\n',
       startup: 'invalid format - unable to parse startup options\n',
     });
   });
@@ -127,9 +116,22 @@ describe.each(FRONT_ENDS)('PVE simulator parameter verification, PVE texts (%s)'
 
   it('applies the "requires" rule and path/body conflicts', async () => {
     const conflict = await api.call('PUT', '/nodes/pve1/lxc/300/config', { vmid: 301, memory: 64 });
-    expect([conflict.status, conflict.statusText]).toEqual([400, 'duplicate parameter (already defined in URI) with conflicting values!']);
+    expect([conflict.status, conflict.statusText]).toEqual([400, 'Parameter verification failed.']);
+    expect(conflict.body.errors).toEqual({ vmid: 'duplicate parameter (already defined in URI) with conflicting values!' });
     const ticketPrivs = await api.call('POST', '/access/ticket', { username: 'root@pam', password: 'x', privs: 'VM.Audit' }, { none: true });
     expect(ticketPrivs.body.errors).toEqual({ path: "missing property - 'privs' requires this property" });
+  });
+
+  it('answers malformed or non-object JSON bodies as pveproxy does (501, JSON::XS text)', async () => {
+    const bad = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: 'garbage body', contentType: 'application/json' });
+    expect([bad.status, bad.statusText]).toEqual([501, 'malformed JSON string, neither tag, array, object, number, string or atom, at character offset 0 (before "garbage body")']);
+    expect(bad.body.message).toBe(`${bad.statusText}\n`);
+    const cut = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: '{"vmid": 1', contentType: 'application/json' });
+    expect([cut.status, cut.statusText]).toEqual([501, expect.stringMatching(/ at character offset \d+ \(before "/) as string]);
+    const array = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: '[1,2]', contentType: 'application/json' });
+    expect([array.status, array.statusText]).toEqual([501, 'Not a HASH reference']);
+    const good = await api.call('POST', '/nodes/pve1/lxc', {}, undefined, { rawBody: '{"vmid": 1}', contentType: 'application/json' });
+    expect(good.status).toBe(400); // parsed, then verified
   });
 
   it('knows the 9.1-only parameters only in 9.1 mode', async () => {

@@ -106,16 +106,16 @@ export class PveHttp {
     return { ticket: data.ticket, csrf: data.CSRFPreventionToken };
   }
 
-  /** Polls a task until it stops and returns its status. */
+  /** Waits for the task's end (the simulator's own event), then returns its status as the API reports it. */
   async waitTask(upid: string, auth?: Credentials): Promise<{ status: string; exitstatus?: string; [k: string]: unknown }> {
     const node = upid.split(':')[1] ?? '';
-    for (let i = 0; i < 1000; i++) {
-      const reply = await this.call('GET', `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`, {}, auth);
-      const data = reply.body.data as { status: string; exitstatus?: string };
-      if (data.status === 'stopped') return data;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`task ${upid} did not stop`);
+    const task = this.state.tasks.get(upid);
+    if (!task) throw new Error(`no task ${upid} in the simulator`);
+    await task.done;
+    const reply = await this.call('GET', `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`, {}, auth);
+    const data = reply.body.data as { status: string; exitstatus?: string };
+    if (data.status !== 'stopped') throw new Error(`task ${upid} ended but reads as ${data.status}`);
+    return data;
   }
 
   async close(): Promise<void> {

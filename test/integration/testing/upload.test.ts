@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { startPveSimulator, type PveSimulatorOptions } from '../../../src/testing/index.js';
+import { ociArchive } from './templates.js';
 import { FRONT_ENDS, useFrontEnd, type PveHttp, type PveReply } from './pve-http.js';
 
 const BOUNDARY = '----lxcri-test-boundary-7f3a';
@@ -26,33 +26,6 @@ function multipart(parts: Part[]): Buffer {
     }
   }
   chunks.push(Buffer.from(`--${BOUNDARY}--\r\n`));
-  return Buffer.concat(chunks);
-}
-
-async function ociArchive(config: Record<string, unknown>): Promise<Buffer> {
-  const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-  const layer = Buffer.from('not really a layer');
-  const configBlob = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] } }));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${sha(configBlob)}`, size: configBlob.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${sha(layer)}`, size: layer.length }],
-    }),
-  );
-  const index = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}`, size: manifest.length }] }),
-  );
-  const pack = tar.pack();
-  pack.entry({ name: 'oci-layout' }, '{"imageLayoutVersion":"1.0.0"}');
-  pack.entry({ name: 'index.json' }, index);
-  pack.entry({ name: 'blobs/', type: 'directory' });
-  pack.entry({ name: 'blobs/sha256/', type: 'directory' });
-  for (const blob of [layer, configBlob, manifest]) pack.entry({ name: `blobs/sha256/${sha(blob)}` }, blob);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
@@ -197,7 +170,7 @@ describe.each(FRONT_ENDS)('PVE simulator template upload (%s)', (frontEnd) => {
       entrypoint: '/usr/bin/app "--serve" "8080"',
       env: 'PATH=/usr/bin\0MODE=prod',
       cmode: 'console',
-      net0: 'name=eth0,bridge=vmbr0,host-managed=1',
+      net0: expect.stringMatching(/^name=eth0,bridge=vmbr0,host-managed=1,hwaddr=[0-9A-F:]{17},type=veth$/) as string,
     });
     const log = await http.call('GET', `/nodes/pve1/tasks/${encodeURIComponent(created.body.data as string)}/log`);
     expect((log.body.data as { t: string }[]).map((l) => l.t)).toContain('Detected OCI archive');

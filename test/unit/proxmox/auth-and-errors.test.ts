@@ -5,7 +5,7 @@
 import { inspect } from 'node:util';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ProxmoxClient, type ProxmoxClientOptions } from '../../../src/index.js';
 import { caught } from '../../helpers/caught.js';
 
@@ -71,10 +71,15 @@ describe('ticket sessions, error bodies and secrets', () => {
 
   it("one caller's abort during the shared login does not fail the other callers", async () => {
     let logins = 0;
+    let arrived!: () => void;
+    const loginArrived = new Promise<void>((r) => (arrived = r));
+    let release!: () => void;
+    const loginGate = new Promise<void>((r) => (release = r));
     server.use(
       http.post(`${API}/access/ticket`, async () => {
         logins++;
-        await new Promise((r) => setTimeout(r, 150));
+        arrived();
+        await loginGate; // the login answers only once caller A has given up
         return HttpResponse.json({ data: { username: 'root@pam', ticket: T1, CSRFPreventionToken: C1 } });
       }),
       http.get(`${API}/version`, () => json({ version: '9.1.3', release: '9.1', repoid: 'x' })),
@@ -83,8 +88,11 @@ describe('ticket sessions, error bodies and secrets', () => {
     const controller = new AbortController();
     const a = c.version.get({ signal: controller.signal });
     const b = c.version.get();
-    setTimeout(() => controller.abort(new Error('caller A gave up')), 30);
-    const [ra, rb] = await Promise.allSettled([a, b]);
+    await loginArrived;
+    controller.abort(new Error('caller A gave up'));
+    const [ra] = await Promise.allSettled([a]);
+    release();
+    const [rb] = await Promise.allSettled([b]);
     expect(ra.status).toBe('rejected');
     expect(ra.status === 'rejected' && (ra.reason as { code?: string }).code).toBe('ERR_ABORTED');
     expect(rb).toMatchObject({ status: 'fulfilled', value: { version: '9.1.3' } });
@@ -164,15 +172,21 @@ describe('ticket sessions, error bodies and secrets', () => {
     const c = client({ clock: { now: () => now } });
     await c.version.get();
     now += 61 * 60_000;
-    await c.version.get(); // renewal answers 503 (3 attempts): the request still goes out with T1
-    await c.version.get(); // within a minute: no new renewal attempt
-    expect(posts).toEqual(['login', 'renew', 'renew', 'renew']);
-    expect(cookies).toEqual([T1, T1, T1]);
+    await c.version.get(); // renewal due: it runs in the background (503, 3 attempts) while the request goes out with T1
+    await vi.waitFor(() => expect(posts).toEqual(['login', 'renew', 'renew', 'renew']), { timeout: 5000, interval: 5 });
+    await vi.waitFor(async () => {
+      await c.version.get(); // within a minute of the failed renewal: no new renewal attempt
+      expect(posts).toHaveLength(4);
+    });
+    expect(cookies.every((t) => t === T1)).toBe(true);
     now += 61_000;
     renewalsFail = false;
-    await c.version.get();
-    expect(posts.at(-1)).toBe('renew');
-    expect(cookies.at(-1)).toBe(T2);
+    await c.version.get(); // starts the next background renewal, still with T1
+    await vi.waitFor(() => expect(posts.at(-1)).toBe('renew'), { timeout: 5000, interval: 5 });
+    await vi.waitFor(async () => {
+      await c.version.get();
+      expect(cookies.at(-1)).toBe(T2);
+    }, { timeout: 5000, interval: 5 });
     // a ticket close to PVE's 2 h expiry is not kept on a failed renewal
     renewalsFail = true;
     now += 116 * 60_000;

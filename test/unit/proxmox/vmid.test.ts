@@ -120,20 +120,26 @@ describe('VMID allocation under cancellation', () => {
   it('a caller waiting for the per-client mutex stops at its own signal, without waiting for the holder', async () => {
     let releaseHolder!: () => void;
     const holderCreate = new Promise<string>((r) => (releaseHolder = () => r('UPID:pve1:00000001:00000002:00000003:vzcreate:100:root@pam:')));
+    let holding!: () => void;
+    const holderHolds = new Promise<void>((r) => (holding = r));
     const allocator = new VmidAllocator({
       options: { mode: 'nextid', min: 100, max: 200, maxAttempts: 3 },
       nextid: async () => 100,
       sleep: noSleep,
       logger: silentLogger,
     });
-    const holder = allocator.allocate(() => holderCreate);
+    const holder = allocator.allocate(() => {
+      holding();
+      return holderCreate;
+    });
     const controller = new AbortController();
     let created = false;
     const waiter = allocator.allocate(async () => {
       created = true;
       return 'never';
     }, { signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('caller gave up')), 20);
+    await holderHolds; // the holder is inside create: the waiter is queued on the mutex
+    controller.abort(new Error('caller gave up'));
     const started = Date.now();
     await expect(waiter).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     expect(Date.now() - started).toBeLessThan(1000);
