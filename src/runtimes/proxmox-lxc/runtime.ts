@@ -618,8 +618,8 @@ export class ProxmoxLxcRuntime {
 
   /**
    * CRI state: `running`; `created` (never started, or still being created); `exited` (stopped
-   * after a start: times from the start and stop tasks, no exit code — PVE keeps none); `unknown`.
-   * @throws {@link NotFoundError} when the CT does not exist
+   * after a start: times from the start and stop tasks, no exit code — PVE keeps none); `unknown`
+   * for other PVE states and for a CT that does not exist (`pveStatus: 'missing'`).
    */
   async status(ct: LxcContainerRef, options: LxcCallOptions = {}): Promise<LxcContainerStatus> {
     const call = options.signal ? { signal: options.signal } : {};
@@ -627,7 +627,8 @@ export class ProxmoxLxcRuntime {
     try {
       current = await this.#client.lxc.status(ct.node, ct.vmid, call);
     } catch (error) {
-      if (isMissingCt(error)) throw new NotFoundError(`CT ${ct.vmid} does not exist on node ${ct.node}`, { ...ct }, { cause: error });
+      // a CT that is gone (removed, or never made) is not an error here: the facade reconciles with it
+      if (isMissingCt(error)) return { state: 'unknown', pveStatus: 'missing' };
       throw error;
     }
     const pveStatus = current.lock ? `${current.status} (lock: ${current.lock})` : current.status;
