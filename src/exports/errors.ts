@@ -10,3 +10,4 @@ export { silentLogger } from '../logger.js';
 export type { Logger, LogFn } from '../logger.js';
 export { RegistryError, RegistryAuthError } from '../errors.js';
 export type { RegistryErrorDetails } from '../errors.js';
+export { ProxmoxOutcomeUnknownError } from '../errors.js';

@@ -10,3 +10,5 @@ export { ProxmoxLxcRuntime } from '../runtimes/proxmox-lxc/runtime.js';
 export type { LxcContainerRef, LxcCreateOptions, LxcCreateResult, LxcContainerStatus, LxcContainerInfo, LxcCallOptions } from '../runtimes/proxmox-lxc/runtime.js';
 export type { ProxmoxLxcRuntimeOptions } from '../runtimes/proxmox-lxc/options.js';
 export type { LxcProgress, LxcProgressPhase } from '../runtimes/proxmox-lxc/progress.js';
+export { LXC_ANNOTATIONS, LXCRI_TAG, parseMarker } from '../runtimes/proxmox-lxc/ct-params.js';
+export type { LxcMarker } from '../runtimes/proxmox-lxc/ct-params.js';

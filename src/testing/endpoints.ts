@@ -1244,7 +1244,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { rules: rulesFor('GET', '/nodes/{node}/storage/{storage}/content'), proxied: true, handle: getContent },
   { rules: rulesFor('GET', '/nodes/{node}/storage/{storage}/content/{volume}'), proxied: true, handle: getVolume },
   { rules: rulesFor('DELETE', '/nodes/{node}/storage/{storage}/content/{volume}'), proxied: true, handle: deleteVolume },
-  { rules: rulesFor('POST', '/nodes/{node}/storage/{storage}/upload'), upload: true, skipCsrf: true, handle: handleUpload },
+  { rules: rulesFor('POST', '/nodes/{node}/storage/{storage}/upload'), upload: true, skipCsrf: true, handle: (call) => handleUpload(call, endpointHelpers) },
   { rules: rulesFor('GET', '/nodes/{node}/tasks'), proxied: true, handle: listTasks },
   { rules: rulesFor('GET', '/nodes/{node}/tasks/{upid}/status'), proxied: true, handle: getTaskStatus },
   { rules: rulesFor('GET', '/nodes/{node}/tasks/{upid}/log'), proxied: true, handle: getTaskLog },
@@ -1262,4 +1262,6 @@ export const ENDPOINTS: readonly Endpoint[] = [
 ];
 
 /** Exported for the upload module: storage lookup and the privilege check. */
-export const endpointHelpers = { storageOrDie, requirePrivilege, nodeOrDie };
+const endpointHelpers = { storageOrDie, requirePrivilege, nodeOrDie };
+/** The checks the upload handler borrows from the endpoint table. */
+export type EndpointHelpers = typeof endpointHelpers;

@@ -14,7 +14,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, join } from 'node:path';
 import { PveApiError, handlerError, paramError } from './api-error.js';
-import { endpointHelpers, type EndpointCall, type EndpointResult } from './endpoints.js';
+import type { EndpointCall, EndpointResult, EndpointHelpers } from './endpoints.js';
 import { ENDPOINT_RULES, type EndpointRules } from './param-rules.js';
 import { validateParams, type RawParamValue } from './validate-params.js';
 
@@ -162,8 +162,11 @@ export function normalizeUploadFilename(name: string): string {
   return basename(name.replace(/\\/g, '/')).replace(/[^a-zA-Z0-9_.-]/g, '_');
 }
 
-/** Handles the upload endpoint. */
-export async function handleUpload(call: EndpointCall): Promise<EndpointResult> {
+/**
+ * `POST /nodes/{node}/storage/{storage}/upload`. The endpoint table passes its node, storage and
+ * privilege checks in (`helpers`), so this module does not import the table back.
+ */
+export async function handleUpload(call: EndpointCall, endpointHelpers: EndpointHelpers): Promise<EndpointResult> {
   const { state, raw, auth, upload } = call;
   if (!upload) throw handlerError('upload without body');
   const contentType = upload.headers['content-type'] ?? '';

@@ -19,6 +19,7 @@ import {
   NotFoundError,
   ProxmoxHttpError,
   ProxmoxNetworkError,
+  ProxmoxOutcomeUnknownError,
   ProxmoxTimeoutError,
   isLxcriError,
   throwIfAborted,
@@ -458,7 +459,7 @@ export class ProxmoxLxcRuntime {
             { cause: error },
           );
         }
-        if (!(error instanceof ProxmoxNetworkError || error instanceof ProxmoxTimeoutError)) throw error;
+        if (!(error instanceof ProxmoxNetworkError || error instanceof ProxmoxTimeoutError || error instanceof ProxmoxOutcomeUnknownError)) throw error;
         // The answer was lost: the CT may exist. Never create again before knowing.
         if (await this.#recoverLostCreate(node, vmid, containerId, signal)) return undefined;
         throw error;
