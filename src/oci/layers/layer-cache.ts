@@ -374,6 +374,8 @@ export class LayerCache {
         signal,
         onProgress,
         lower,
+        // a fresh directory: nothing in it carries xattrs before this layer writes them
+        existingXattrs: false,
       });
       if (index > 0 && result.record.implicitDirs.length > 0) await this.#inheritImplicitDirs(image, index, join(tmp, 'diff'), result.record.implicitDirs, rootless, signal, onProgress);
       const info: CachedLayerInfo = {
@@ -420,9 +422,12 @@ export class LayerCache {
     onProgress: ProgressCallback | undefined,
   ): Promise<void> {
     const lowers: string[] = [];
+    const withXattrs = new Set<string>();
     for (let j = index - 1; j >= 0; j--) {
-      await this.#ensureLayer(image, j, rootless, signal, onProgress);
-      lowers.push(join(this.layerPath(image.chainIds[j] as string, rootless), 'diff'));
+      const info = await this.#ensureLayer(image, j, rootless, signal, onProgress);
+      const lowerDiff = join(this.layerPath(image.chainIds[j] as string, rootless), 'diff');
+      lowers.push(lowerDiff);
+      if (info.hasXattrs) withXattrs.add(lowerDiff);
     }
     const pending: PendingXattr[] = [];
     const sources: { target: string; source: string }[] = [];
@@ -444,19 +449,25 @@ export class LayerCache {
         } finally {
           closeSync(fd);
         }
-        sources.push({ target, source: join(lower, rel) });
+        // only layers that recorded xattrs have any to copy (no getfattr for the others)
+        if (withXattrs.has(lower)) sources.push({ target, source: join(lower, rel) });
         break;
       }
     }
     if (sources.length === 0) return;
-    const attrs = await readXattrs(sources.map((x) => x.source), signal);
+    const attrs = await readXattrs(
+      sources.map((x) => x.source),
+      signal,
+      `layer ${image.layers[index]?.digest} creates parent directories whose lower layers carry extended attributes`,
+    );
     for (const { target, source } of sources) {
       for (const [name, value] of attrs.get(source) ?? []) {
         if (name.startsWith('trusted.overlay.')) continue;
+        if (rootless && (name.startsWith('security.') || name.startsWith('trusted.'))) continue;
         pending.push({ path: target, name, value });
       }
     }
-    await writeXattrs(pending, this.#logger, signal);
+    await writeXattrs(pending, this.#logger, signal, image.layers[index]?.digest);
   }
 
   /**
@@ -563,7 +574,10 @@ export class LayerCache {
       await mkdirOwned(rootfs);
       if (targetExisted) made.push(rootfs);
       try {
-        for (const [i, dir] of dirs.entries()) await this.#copyLayer(dir, layers[i] as CachedLayerInfo, rootfs, rootless, o.signal);
+        for (const [i, dir] of dirs.entries()) {
+          const existingXattrs = layers.slice(0, i).some((l) => l.hasXattrs);
+          await this.#copyLayer(dir, layers[i] as CachedLayerInfo, rootfs, rootless, o.signal, existingXattrs);
+        }
       } catch (error) {
         await rm(rootfs, { recursive: true, force: true });
         throw error;
@@ -599,9 +613,9 @@ export class LayerCache {
   }
 
   /** Applies one cached layer onto a rootfs through the safe applier (whiteouts first, then content). */
-  async #copyLayer(layerDir: string, info: CachedLayerInfo, rootfs: string, rootless: boolean, signal: AbortSignal | undefined): Promise<void> {
+  async #copyLayer(layerDir: string, info: CachedLayerInfo, rootfs: string, rootless: boolean, signal: AbortSignal | undefined, existingXattrs: boolean): Promise<void> {
     const diff = join(layerDir, 'diff');
-    const applier = new LayerApplier({ root: rootfs, rootless, whiteouts: 'apply', allowSetuid: this.#o.allowSetuid, limits: this.#o.limits, logger: this.#logger, layer: info.digest });
+    const applier = new LayerApplier({ root: rootfs, rootless, whiteouts: 'apply', allowSetuid: this.#o.allowSetuid, limits: this.#o.limits, logger: this.#logger, layer: info.digest, existingXattrs });
     const xattrs = info.hasXattrs ? await readXattrsRecursive(diff, signal) : new Map<string, Map<string, Buffer>>();
     const none = new Map<string, Buffer>();
     const header = (rel: string, st: Stats, type: TarEntryHeader['type'], extra: Partial<TarEntryHeader> = {}): TarEntryHeader => {
