@@ -90,6 +90,12 @@ export interface LayerApplierOptions {
    * @defaultValue true
    */
   existingXattrs?: boolean | undefined;
+  /**
+   * Overlay mode as root: mark opaque directories with `trusted.overlay.opaque=y` (needs
+   * `setfattr`). When false they are only listed in the record (a copy can still apply them).
+   * @defaultValue true
+   */
+  opaqueMarkers?: boolean | undefined;
 }
 
 /** What a layer left that the overlay/copy consumer needs to know (whiteouts mode `overlay`). */
@@ -600,7 +606,7 @@ export class LayerApplier implements TarHandler {
     if (this.#opaqueDirs.has(rel)) return;
     this.#opaqueDirs.add(rel);
     this.record.opaques.push(rel);
-    if (this.#asRoot && !this.#o.rootless) this.#xattrs.push({ path: abs, name: 'trusted.overlay.opaque', value: Buffer.from('y') });
+    if (this.#asRoot && !this.#o.rootless && this.#o.opaqueMarkers !== false) this.#xattrs.push({ path: abs, name: 'trusted.overlay.opaque', value: Buffer.from('y') });
   }
 
   #opaque(parentComponents: readonly string[], h: TarEntryHeader): void {

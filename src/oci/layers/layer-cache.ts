@@ -35,7 +35,7 @@ import { extractionLimitsSchema } from './limits.js';
 import type { TarEntryHeader } from './tar-reader.js';
 import { parseOptions } from '../../options.js';
 import { applyLayerBlob, type ProgressCallback } from './unpack-image.js';
-import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, type PendingXattr } from './xattr.js';
+import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';
 
 const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
 const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
@@ -121,6 +121,12 @@ export interface CachedLayerInfo extends LayerRecord {
   entries: number;
   bytes: number;
   createdAt: string;
+  /**
+   * False when the layer has opaque directories but was extracted without `setfattr`: they are
+   * not marked for overlayfs (`trusted.overlay.opaque`), so root filesystems are copied.
+   * Absent (older records) means true.
+   */
+  opaqueMarkers?: boolean;
 }
 
 /** What {@link LayerCache.gc} did. */
@@ -363,6 +369,9 @@ export class LayerCache {
     await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
     await mkdir(tmp, { mode: 0o700 });
     await mkdir(join(tmp, 'diff'), { mode: 0o755 });
+    // overlayfs opaque markers are xattrs: without the attr tools a layer is still cached (its
+    // opaque directories listed in layer.json) and root filesystems made of it are copied
+    const opaqueMarkers = !rootless && isRoot() && xattrToolsAvailable();
     try {
       const result = await applyLayerBlob(image, index, {
         root: join(tmp, 'diff'),
@@ -376,6 +385,7 @@ export class LayerCache {
         lower,
         // a fresh directory: nothing in it carries xattrs before this layer writes them
         existingXattrs: false,
+        opaqueMarkers,
       });
       if (index > 0 && result.record.implicitDirs.length > 0) await this.#inheritImplicitDirs(image, index, join(tmp, 'diff'), result.record.implicitDirs, rootless, signal, onProgress);
       const info: CachedLayerInfo = {
@@ -387,6 +397,7 @@ export class LayerCache {
         entries: result.entries,
         bytes: result.bytes,
         createdAt: new Date().toISOString(),
+        ...(result.record.opaques.length > 0 && !opaqueMarkers ? { opaqueMarkers: false } : {}),
       };
       await writeFile(join(tmp, 'layer.json'), `${JSON.stringify(info)}\n`);
       await mkdir(join(dir, '..'), { recursive: true, mode: 0o700 });
@@ -526,6 +537,13 @@ export class LayerCache {
       await chmod(target, 0o700);
       if (!targetExisted) made.push(target);
       let wantOverlay = o.mode === 'overlay' || (o.mode === 'auto' && !rootless && isRoot());
+      const unmarked = layers.find((l) => l.opaqueMarkers === false);
+      if (wantOverlay && unmarked !== undefined) {
+        const message = `layer ${unmarked.digest} has opaque directories that were cached without setfattr (package attr), so overlayfs cannot see them`;
+        if (o.mode === 'overlay') throw new FailedPreconditionError(`${message}; use mode copy or auto, or install attr and gc the layer`, { mode: o.mode });
+        this.#logger.info({ layer: unmarked.digest }, `${message}: copying layers instead`);
+        wantOverlay = false;
+      }
       let lower = '';
       if (wantOverlay) {
         lower = await this.#lowerdirs(dirs);

@@ -128,6 +128,8 @@ export interface ApplyLayerBlobOptions {
    * @defaultValue true
    */
   existingXattrs?: boolean | undefined;
+  /** Overlay mode as root: mark opaque directories with `trusted.overlay.opaque` (default true). */
+  opaqueMarkers?: boolean | undefined;
 }
 
 /**
@@ -190,6 +192,7 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
     layer: descriptor.digest,
     lower: options.lower,
     existingXattrs: options.existingXattrs ?? true,
+    opaqueMarkers: options.opaqueMarkers,
   });
   const parser = new TarParser(applier, { maxMetaBytes: limits.maxMetaBytes });
   const reader = new LayerReader({

@@ -8,8 +8,25 @@
  * @module
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
 import { LayerExtractionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+
+/** Whether `setfattr` and `getfattr` (package `attr`) are on PATH. */
+export function xattrToolsAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
+  const dirs = (env['PATH'] ?? '').split(':').filter((d) => d !== '');
+  const found = (tool: string): boolean =>
+    dirs.some((d) => {
+      try {
+        accessSync(join(d, tool), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  return found('setfattr') && found('getfattr');
+}
 
 /** One attribute to set. */
 export interface PendingXattr {

@@ -13,7 +13,7 @@ import { openImageLayout, unpackImage } from '../../../../src/index.js';
 import { TarParser, type TarEntryHeader } from '../../../../src/oci/layers/tar-reader.js';
 import { encodeRootlessOwner, quoteAttrText, unquoteAttrText } from '../../../../src/oci/layers/xattr.js';
 import { packTar, snapshotTree, writeImageLayout, type FixtureEntry } from '../../../helpers/oci-fixtures.js';
-import { hasTool } from '../../../helpers/requirements.js';
+import { missing } from '../../../helpers/requirements.js';
 
 interface Parsed {
   header: TarEntryHeader;
@@ -105,7 +105,7 @@ describe('TarParser', () => {
     expect(entry?.header.xattrs.get('user.text')?.toString()).toBe('hello');
   });
 
-  it.skipIf(!hasTool('setfattr') || process.getuid?.() !== 0)('reads GNU tar archives with binary security.capability xattrs and base-256 ids', () => {
+  it.skipIf(missing({ root: true, tools: ['setfattr', 'tar'] }))('reads GNU tar archives with binary security.capability xattrs and base-256 ids', () => {
     const src = join(work, 'gnu');
     mkdirSync(src);
     writeFileSync(join(src, 'ping'), 'ping');
