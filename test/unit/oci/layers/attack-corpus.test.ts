@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -587,6 +587,22 @@ describe('attack corpus: integrity (§5.5 10)', () => {
       for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : (patched[i] as number);
       patched.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
       expectRejected(await runCase(() => [{ tar: patched, compression: 'none' }]), 'unsupported entry type');
+    }
+  });
+
+  it.skipIf(missing({ tools: ['mkfifo'] }))('a layer blob that is a symlink or a FIFO is refused: opened without following links, never blocking', async () => {
+    for (const kind of ['symlink', 'fifo'] as const) {
+      const base = join(work, `case-${++caseNo}`);
+      const { layerDigests } = writeImageLayout(join(base, 'image'), [await tarLayer([{ name: 'f', content: 'x' }])]);
+      const blob = join(base, 'image', 'blobs', 'sha256', (layerDigests[0] as string).slice(7));
+      // the same bytes elsewhere: only how the blob is reached differs
+      renameSync(blob, join(base, 'elsewhere'));
+      if (kind === 'symlink') symlinkSync(join(base, 'elsewhere'), blob);
+      else execFileSync('mkfifo', [blob]);
+      const image = await (await openImageLayout(join(base, 'image'))).resolve('latest');
+      const error = await unpackImage(image, join(base, 'bundle'), { rootless: !asRoot }).catch((e: unknown) => e);
+      expect(error, kind).toMatchObject({ code: 'ERR_IMAGE', details: { reason: 'not a regular file' } });
+      expect(existsSync(join(base, 'bundle'))).toBe(false);
     }
   });
 
