@@ -61,9 +61,9 @@ export const extractionLimitsSchema = z.strictObject({
   minCompressedBytesPerEntry: z.number().int().nonnegative().default(12),
   /**
    * Entries a layer may always have, however densely packed.
-   * @defaultValue 100,000
+   * @defaultValue 50,000
    */
-  entryDensityAfter: z.number().int().nonnegative().default(100_000),
+  entryDensityAfter: z.number().int().nonnegative().default(50_000),
   /**
    * Longest entry or link name, in bytes.
    * @defaultValue 4096
