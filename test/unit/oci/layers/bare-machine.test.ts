@@ -9,7 +9,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LayerCache, openImageLayout, unpackImage, type ResolvedImage } from '../../../../src/index.js';
+import { openImageLayout, type ResolvedImage } from '../../../../src/oci/image/layout.js';
+import { LayerCache } from '../../../../src/oci/layers/layer-cache.js';
+import { unpackImage } from '../../../../src/oci/layers/unpack-image.js';
 import { xattrToolsAvailable } from '../../../../src/oci/layers/xattr.js';
 import { packTar, writeImageLayout, type FixtureEntry } from '../../../helpers/oci-fixtures.js';
 import { missing } from '../../../helpers/requirements.js';
