@@ -52,7 +52,7 @@ import { LayerApplier, type LayerRecord, type LowerEntry, type LowerView } from 
 import { extractionLimitsSchema } from './limits.js';
 import type { TarEntryHeader } from './tar-reader.js';
 import { parseOptions } from '../../options.js';
-import { applyLayerBlob, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
+import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
 import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';
 
 const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
@@ -771,7 +771,10 @@ export class LayerCache {
     let count = 0;
     const walk = (rel: string): void => {
       for (const name of readdirSync(rel === '' ? diff : join(diff, rel))) {
-        if ((++count & 1023) === 0 && signal?.aborted) throw new AbortedError('copy aborted', {}, { cause: signal.reason });
+        if ((++count & 1023) === 0) {
+          if (signal?.aborted) throw new AbortedError('copy aborted', {}, { cause: signal.reason });
+          checkFreeSpace(rootfs, this.#o.limits, info.digest);
+        }
         const childRel = rel === '' ? name : `${rel}/${name}`;
         if (whiteouts.has(childRel)) continue;
         const abs = join(diff, childRel);
@@ -811,6 +814,7 @@ export class LayerCache {
         } else if (st.isFIFO()) entry(header(childRel, st, 'fifo'));
       }
     };
+    checkFreeSpace(rootfs, this.#o.limits, info.digest);
     const rootStat = lstatSync(diff);
     if (info.hasRootEntry) entry(header('.', rootStat, 'dir'));
     try {

@@ -103,6 +103,16 @@ describe('LayerCache paths', () => {
     expect(readdirSync(join(base, 'keep'))).toEqual([]);
   });
 
+  it('copying cached layers into a rootfs stops under the free-space reserve too', async () => {
+    const base = join(work, `case-${++n}`);
+    const img = await image(join(base, 'image'));
+    await new LayerCache({ root: join(base, 'cache') }).ensureLayers(img);
+    const strict = new LayerCache({ root: join(base, 'cache'), limits: { minFreeBytes: Number.MAX_SAFE_INTEGER } });
+    const error = await strict.createRootfs(img, join(base, 'ctr'), { mode: 'copy' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_LAYER_EXTRACTION', grpcStatus: 'ResourceExhausted', details: { reason: 'no space' } });
+    expect(existsSync(join(base, 'ctr'))).toBe(false);
+  });
+
   it.skipIf(missing({ root: true, tools: ['mount', 'umount'] }))('a cache root and a target with ":" mount as overlayfs; with "," auto copies and overlay refuses clearly', async () => {
     const base = join(work, `case-${++n}`);
     const img = await image(join(base, 'image'));
