@@ -3,11 +3,11 @@
  * compression, tampered digests, ...), images built with umoci from real files, and a snapshot of
  * a directory tree to compare two root filesystems.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants as zlibConstants, deflateRawSync, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 
 /** One entry of a test archive. */
@@ -141,13 +141,6 @@ export function writeImageLayout(
     }),
   );
   return { manifestDigest, configDigest, layerDigests: descriptors.map((d) => d.digest) };
-}
-
-/** Compresses with the zstd CLI. */
-export function zstd(data: Buffer): Buffer {
-  const result = spawnSync('zstd', ['-q', '-c', '-3'], { input: data, maxBuffer: 1 << 30 });
-  if (result.status !== 0) throw new Error(`zstd failed: ${String(result.stderr)}`);
-  return result.stdout;
 }
 
 /**
@@ -319,35 +312,109 @@ export function buildFeatureImage(layout: string, tag: string, work: string): vo
   execFileSync('umoci', ['insert', '--image', `${layout}:${tag}`, join(readd, 'shadow'), '/etc/shadow']);
 }
 
-/**
- * A compression bomb: a tar with one file of `size` zero bytes, compressed with the zstd CLI as
- * it is generated (never held in memory). Returns the compressed blob and the tar's DiffID.
- */
-export async function zstdZeroBomb(size: number): Promise<{ blob: Buffer; diffId: string }> {
-  const child = spawn('zstd', ['-q', '-c', '-19'], { stdio: ['pipe', 'pipe', 'ignore'] });
-  const out: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  const closed = new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd exited ${code}`)))));
-  const hash = createHash('sha256');
-  const pack = tar.pack();
-  pack.on('data', (c: unknown) => {
-    hash.update(c as Buffer);
-    if (!child.stdin.write(c as Buffer)) {
-      pack.pause();
-      child.stdin.once('drain', () => pack.resume());
+/** A ustar header of one regular file (size in base-256 when it does not fit in octal). */
+export function tarFileHeader(name: string, size: number, mode = 0o644): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'utf8');
+  h.write(`${mode.toString(8).padStart(7, '0')}\0`, 100, 'latin1');
+  h.write('0000000\0', 108, 'latin1');
+  h.write('0000000\0', 116, 'latin1');
+  if (size < 8 ** 11) h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  else {
+    h[124] = 0x80;
+    let v = size;
+    for (let i = 135; i > 124; i--) {
+      h[i] = v % 256;
+      v = Math.floor(v / 256);
     }
-  });
-  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
-  const entry = pack.entry({ name: 'zeros', size, mode: 0o644 });
-  const zero = Buffer.alloc(1 << 20);
-  for (let left = size; left > 0; left -= zero.length) {
-    const piece = left >= zero.length ? zero : zero.subarray(0, left);
-    if (!entry.write(piece)) await new Promise<void>((resolve) => entry.once('drain', () => resolve()));
   }
-  entry.end(undefined);
-  pack.finalize();
-  await ended;
-  child.stdin.end();
-  await closed;
-  return { blob: Buffer.concat(out), diffId: `sha256:${hash.digest('hex')}` };
+  h.write('14544554000\0', 136, 'latin1');
+  h[156] = 0x30;
+  h.write('ustar\x0000', 257, 'latin1');
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : (h[i] as number);
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return h;
+}
+
+/**
+ * A zstd frame of raw and RLE blocks (no entropy coding): valid zstd, written without the zstd
+ * CLI. Runs of one byte become 4-byte RLE blocks of 128 KiB, so zeros compress 32768:1.
+ */
+export function zstdFrame(parts: readonly (Buffer | { zeros: number })[]): Buffer {
+  const BLOCK = 128 * 1024;
+  const out: Buffer[] = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38])]; // magic, no size/checksum, 128 KiB window
+  const blocks: { type: 0 | 1; size: number; body: Buffer }[] = [];
+  for (const part of parts) {
+    if (Buffer.isBuffer(part)) {
+      for (let i = 0; i < part.length; i += BLOCK) {
+        const piece = part.subarray(i, i + BLOCK);
+        blocks.push(piece.every((b) => b === piece[0]) ? { type: 1, size: piece.length, body: piece.subarray(0, 1) } : { type: 0, size: piece.length, body: piece });
+      }
+    } else {
+      for (let left = part.zeros; left > 0; left -= BLOCK) blocks.push({ type: 1, size: Math.min(BLOCK, left), body: Buffer.alloc(1) });
+    }
+  }
+  if (blocks.length === 0) blocks.push({ type: 0, size: 0, body: Buffer.alloc(0) });
+  for (const [i, b] of blocks.entries()) {
+    const header = (b.size << 3) | (b.type << 1) | (i === blocks.length - 1 ? 1 : 0);
+    out.push(Buffer.from([header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff]), b.body);
+  }
+  return Buffer.concat(out);
+}
+
+/** Compresses with zstd (raw and RLE blocks; see {@link zstdFrame}). */
+export function zstd(data: Buffer): Buffer {
+  return zstdFrame([data]);
+}
+
+/**
+ * A zstd compression bomb: a tar with one file of `size` zero bytes (a multiple of 512) in RLE
+ * blocks — 10 GiB in 320 KiB. Built without holding the stream; `diffId` is the real DiffID only
+ * when `hash` is set (hashing gigabytes of zeros takes seconds), otherwise a placeholder: the
+ * limits stop a bomb long before its DiffID is compared.
+ */
+export function zstdZeroBomb(size: number, options: { hash?: boolean } = {}): { blob: Buffer; diffId: string } {
+  const header = tarFileHeader('zeros', size);
+  const blob = zstdFrame([header, { zeros: size + 1024 }]);
+  return { blob, diffId: options.hash ? zeroStreamDiffId(header, size + 1024) : `sha256:${'0'.repeat(64)}` };
+}
+
+/**
+ * A gzip compression bomb: a tar with one file of `size` zero bytes (a multiple of 1 MiB), made
+ * by repeating one full-flushed deflate block of 1 MiB of zeros — 10 GiB in about 10 MiB, in
+ * milliseconds. The gzip trailer's CRC is a placeholder (the stream is refused long before it),
+ * and so is the DiffID unless `hash` is set.
+ */
+export function gzipZeroBomb(size: number, options: { hash?: boolean } = {}): { blob: Buffer; diffId: string } {
+  const MIB = 1024 * 1024;
+  const header = tarFileHeader('zeros', size);
+  const flush = { level: 9, finishFlush: zlibConstants.Z_FULL_FLUSH };
+  const zeros = deflateRawSync(Buffer.alloc(MIB), flush);
+  const parts = [Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]), deflateRawSync(header, flush)];
+  for (let i = 0; i < size / MIB; i++) parts.push(zeros);
+  parts.push(deflateRawSync(Buffer.alloc(1024), flush), Buffer.from([0x03, 0x00]));
+  const isize = Buffer.alloc(8);
+  isize.writeUInt32LE((512 + size + 1024) % 2 ** 32, 4);
+  parts.push(isize);
+  return { blob: Buffer.concat(parts), diffId: options.hash ? zeroStreamDiffId(header, size + 1024) : `sha256:${'0'.repeat(64)}` };
+}
+
+function zeroStreamDiffId(header: Buffer, zeros: number): string {
+  const hash = createHash('sha256').update(header);
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let left = zeros; left > 0; left -= chunk.length) hash.update(left >= chunk.length ? chunk : chunk.subarray(0, left));
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * An entry flood: `dirs` directories of `perDir` empty files each (`d<i>/f<j>`), tar+gzip,
+ * built header by header (no tar-stream round trips).
+ */
+export function entryFlood(dirs: number, perDir: number): { blob: Buffer; diffId: string; tar: Buffer } {
+  const headers: Buffer[] = [];
+  for (let d = 0; d < dirs; d++) for (let f = 0; f < perDir; f++) headers.push(tarFileHeader(`d${d}/f${f}`, 0));
+  headers.push(Buffer.alloc(1024));
+  const tarData = Buffer.concat(headers);
+  return { tar: tarData, blob: gzipSync(tarData), diffId: `sha256:${createHash('sha256').update(tarData).digest('hex')}` };
 }

@@ -18,14 +18,27 @@ function unmet(reason: string): string {
   return reason;
 }
 
-/** True when `name` is on PATH and answers `--version`. */
+const probed = new Map<string, boolean>();
+
+/**
+ * True when `name` is on PATH and answers `--version` (probed once per PATH).
+ *
+ * Do not branch a test on it: a test (or part of one) that needs a tool asks {@link missing} or
+ * {@link available}, which print the reason locally and fail under `CI=true`.
+ */
 export function hasTool(name: string): boolean {
-  try {
-    execFileSync(name, ['--version'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
+  const key = `${name}\0${process.env['PATH'] ?? ''}`;
+  let found = probed.get(key);
+  if (found === undefined) {
+    try {
+      execFileSync(name, ['--version'], { stdio: 'ignore', timeout: 10_000 });
+      found = true;
+    } catch {
+      found = false;
+    }
+    probed.set(key, found);
   }
+  return found;
 }
 
 /**
@@ -38,6 +51,19 @@ export function missing(requirements: { tools?: readonly string[]; root?: boolea
     if (!hasTool(tool)) return unmet(`needs ${tool} on PATH`);
   }
   return undefined;
+}
+
+/**
+ * For a check inside a test that runs only when its prerequisites are there (for example an
+ * extra comparison with umoci, or xattrs in a canary snapshot): `true` when every requirement is
+ * met; otherwise prints `[skip] <what>: <reason>` and returns `false` — and in CI (`CI=true`)
+ * throws, so nothing is silently left untested there.
+ */
+export function available(requirements: { tools?: readonly string[]; root?: boolean }, what: string): boolean {
+  const reason = requirements.root && process.getuid?.() !== 0 ? 'needs root' : (requirements.tools ?? []).filter((t) => !hasTool(t)).map((t) => `needs ${t} on PATH`)[0];
+  if (reason === undefined) return true;
+  unmet(`${what}: ${reason}`);
+  return false;
 }
 
 /**

@@ -84,6 +84,18 @@ export interface LayerApplierOptions {
    * exist only below are followed, and hardlinks to files below are copied up first.
    */
   lower?: LowerView | undefined;
+  /**
+   * Whether `root` may already carry extended attributes from earlier layers. When it cannot,
+   * directories this layer sets again have none to remove, and `getfattr` is never run.
+   * @defaultValue true
+   */
+  existingXattrs?: boolean | undefined;
+  /**
+   * Overlay mode as root: mark opaque directories with `trusted.overlay.opaque=y` (needs
+   * `setfattr`). When false they are only listed in the record (a copy can still apply them).
+   * @defaultValue true
+   */
+  opaqueMarkers?: boolean | undefined;
 }
 
 /** What a layer left that the overlay/copy consumer needs to know (whiteouts mode `overlay`). */
@@ -434,8 +446,19 @@ export class LayerApplier implements TarHandler {
         this.#o.logger.warn({ entry: h.name, layer: this.#o.layer }, 'dropping user.rootlesscontainers xattr from the layer');
         continue;
       }
-      // security.* and trusted.* need privilege: only as root (rootless mode as root writes them, as umoci does)
-      if ((name.startsWith('security.') || name.startsWith('trusted.')) && !this.#asRoot) continue;
+      if (name.startsWith('security.') || name.startsWith('trusted.')) {
+        // rootless (umoci --rootless): a file capability or trusted.* attribute set by whoever
+        // unpacks (root, or root of a user namespace) would take effect on the host; dropped
+        if (this.#o.rootless) {
+          this.#o.logger.warn({ entry: h.name, xattr: name, layer: this.#o.layer }, 'dropping privileged xattr in rootless mode');
+          continue;
+        }
+        // they need privilege: without it they cannot be set
+        if (!this.#asRoot) {
+          this.#o.logger.warn({ entry: h.name, xattr: name, layer: this.#o.layer }, 'dropping privileged xattr (not root)');
+          continue;
+        }
+      }
       this.#xattrs.push({ path: abs, name, value });
     }
   }
@@ -583,7 +606,7 @@ export class LayerApplier implements TarHandler {
     if (this.#opaqueDirs.has(rel)) return;
     this.#opaqueDirs.add(rel);
     this.record.opaques.push(rel);
-    if (this.#asRoot && !this.#o.rootless) this.#xattrs.push({ path: abs, name: 'trusted.overlay.opaque', value: Buffer.from('y') });
+    if (this.#asRoot && !this.#o.rootless && this.#o.opaqueMarkers !== false) this.#xattrs.push({ path: abs, name: 'trusted.overlay.opaque', value: Buffer.from('y') });
   }
 
   #opaque(parentComponents: readonly string[], h: TarEntryHeader): void {
@@ -618,23 +641,23 @@ export class LayerApplier implements TarHandler {
       closeSync(this.#fd);
       this.#fd = undefined;
     }
-    if (this.#respecified.length > 0) {
+    if (this.#respecified.length > 0 && this.#o.existingXattrs !== false) {
       // umoci semantics: a directory given again by a later layer gets exactly that layer's xattrs
       const wanted = new Set(this.#xattrs.map((x) => `${x.path}\0${x.name}`));
-      const existing = await readXattrs(this.#respecified, signal);
+      const existing = await readXattrs(this.#respecified, signal, `layer ${this.#o.layer} sets directories again whose lower layers carry extended attributes`);
       for (const [path, attrs] of existing) {
         for (const name of attrs.keys()) {
           if (wanted.has(`${path}\0${name}`)) continue;
           if (this.#o.rootless && name === 'user.rootlesscontainers') continue;
-          if ((name.startsWith('security.') || name.startsWith('trusted.')) && !this.#asRoot) continue;
+          if ((name.startsWith('security.') || name.startsWith('trusted.')) && (this.#o.rootless || !this.#asRoot)) continue;
           await removeXattr(path, name, this.#o.logger);
         }
       }
-      this.#respecified = [];
     }
+    this.#respecified = [];
     if (this.#xattrs.length > 0) {
       this.record.hasXattrs = true;
-      await writeXattrs(this.#xattrs, this.#o.logger, signal);
+      await writeXattrs(this.#xattrs, this.#o.logger, signal, this.#o.layer);
       this.#xattrs = [];
     }
     for (const [rel, t] of this.#touchedParents) {

@@ -22,9 +22,27 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, futimesSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  futimesSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { dirname, join, relative, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { AbortedError, FailedPreconditionError, LayerExtractionError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
@@ -34,8 +52,8 @@ import { LayerApplier, type LayerRecord, type LowerEntry, type LowerView } from 
 import { extractionLimitsSchema } from './limits.js';
 import type { TarEntryHeader } from './tar-reader.js';
 import { parseOptions } from '../../options.js';
-import { applyLayerBlob, type ProgressCallback } from './unpack-image.js';
-import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, type PendingXattr } from './xattr.js';
+import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
+import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';
 
 const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
 const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
@@ -121,6 +139,12 @@ export interface CachedLayerInfo extends LayerRecord {
   entries: number;
   bytes: number;
   createdAt: string;
+  /**
+   * False when the layer has opaque directories but was extracted without `setfattr`: they are
+   * not marked for overlayfs (`trusted.overlay.opaque`), so root filesystems are copied.
+   * Absent (older records) means true.
+   */
+  opaqueMarkers?: boolean;
 }
 
 /** What {@link LayerCache.gc} did. */
@@ -132,6 +156,42 @@ export interface LayerCacheGcResult {
 }
 
 const isRoot = (): boolean => process.getuid?.() === 0;
+
+/** What a lease file holds. */
+interface LeaseFile {
+  pid: number;
+  /** Start time of the process (`/proc/<pid>/stat` field 22), to tell a reused pid apart. */
+  start?: string | undefined;
+  /** Layer directories, relative to the cache root. */
+  layers: string[];
+  createdAt: string;
+}
+
+/** The start time of a process in clock ticks since boot, or `undefined` when unknown. */
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function leaseHolderAlive(lease: LeaseFile): boolean {
+  if (!Number.isSafeInteger(lease.pid) || lease.pid <= 0) return false;
+  try {
+    process.kill(lease.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const start = processStartTime(lease.pid);
+  return lease.start === undefined || start === undefined || start === lease.start;
+}
+
+/** Escapes a path for an overlayfs mount option (`\`, `:` and `,` are special there). */
+function overlayPath(path: string): string {
+  return path.replace(/[\\:,]/g, (c) => `\\${c}`);
+}
 
 /**
  * The merged view of cached lower layers (top first) for per-layer extraction: a path is what the
@@ -309,19 +369,66 @@ export class LayerCache {
     return results;
   }
 
-  /** Marks layer directories as in use (gc keeps them); returns the idempotent undo. */
+  /**
+   * Marks layer directories as in use (gc keeps them): in this instance, and for other processes
+   * sharing the cache root in a lease file `leases/<pid>-<random>.json` naming this process (pid
+   * and start time) and the layers. Returns the idempotent undo, which removes the lease.
+   */
   #pin(dirs: readonly string[]): () => void {
+    const lease = this.#writeLease(dirs);
     for (const d of dirs) this.#inUse.set(d, (this.#inUse.get(d) ?? 0) + 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
+      rmSync(lease, { force: true });
       for (const d of dirs) {
         const n = (this.#inUse.get(d) ?? 1) - 1;
         if (n <= 0) this.#inUse.delete(d);
         else this.#inUse.set(d, n);
       }
     };
+  }
+
+  #writeLease(dirs: readonly string[]): string {
+    const leases = join(this.root, 'leases');
+    mkdirSync(leases, { recursive: true, mode: 0o700 });
+    const name = `${process.pid}-${randomBytes(6).toString('hex')}.json`;
+    const lease: LeaseFile = { pid: process.pid, start: processStartTime(process.pid), layers: dirs.map((d) => relative(this.root, d)), createdAt: new Date().toISOString() };
+    // written under a temporary name and renamed: gc never reads half a lease
+    writeFileSync(join(leases, `.${name}.tmp`), JSON.stringify(lease), { mode: 0o600 });
+    renameSync(join(leases, `.${name}.tmp`), join(leases, name));
+    return join(leases, name);
+  }
+
+  /**
+   * The layer directories named by live leases of any process (this one included). Leases of
+   * processes that are gone (or whose pid now belongs to a newer process) are removed.
+   */
+  async #leasedDirs(): Promise<Set<string>> {
+    const leases = join(this.root, 'leases');
+    const out = new Set<string>();
+    for (const name of await readdir(leases).catch(() => [] as string[])) {
+      const path = join(leases, name);
+      if (!name.endsWith('.json') || name.startsWith('.')) {
+        // a lease its writer never renamed into place (killed in between)
+        const st = await lstat(path).catch(() => undefined);
+        if (st && Date.now() - st.mtimeMs > 3_600_000) await rm(path, { force: true });
+        continue;
+      }
+      let lease: LeaseFile;
+      try {
+        lease = JSON.parse(await readFile(path, 'utf8')) as LeaseFile;
+      } catch {
+        continue; // removed meanwhile
+      }
+      if (!leaseHolderAlive(lease)) {
+        await rm(path, { force: true });
+        continue;
+      }
+      for (const layer of lease.layers ?? []) out.add(join(this.root, layer));
+    }
+    return out;
   }
 
   #ensureLayer(image: ResolvedImage, index: number, rootless: boolean, signal: AbortSignal | undefined, onProgress: ProgressCallback | undefined): Promise<CachedLayerInfo> {
@@ -363,6 +470,9 @@ export class LayerCache {
     await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
     await mkdir(tmp, { mode: 0o700 });
     await mkdir(join(tmp, 'diff'), { mode: 0o755 });
+    // overlayfs opaque markers are xattrs: without the attr tools a layer is still cached (its
+    // opaque directories listed in layer.json) and root filesystems made of it are copied
+    const opaqueMarkers = !rootless && isRoot() && xattrToolsAvailable();
     try {
       const result = await applyLayerBlob(image, index, {
         root: join(tmp, 'diff'),
@@ -374,6 +484,9 @@ export class LayerCache {
         signal,
         onProgress,
         lower,
+        // a fresh directory: nothing in it carries xattrs before this layer writes them
+        existingXattrs: false,
+        opaqueMarkers,
       });
       if (index > 0 && result.record.implicitDirs.length > 0) await this.#inheritImplicitDirs(image, index, join(tmp, 'diff'), result.record.implicitDirs, rootless, signal, onProgress);
       const info: CachedLayerInfo = {
@@ -385,6 +498,7 @@ export class LayerCache {
         entries: result.entries,
         bytes: result.bytes,
         createdAt: new Date().toISOString(),
+        ...(result.record.opaques.length > 0 && !opaqueMarkers ? { opaqueMarkers: false } : {}),
       };
       await writeFile(join(tmp, 'layer.json'), `${JSON.stringify(info)}\n`);
       await mkdir(join(dir, '..'), { recursive: true, mode: 0o700 });
@@ -420,9 +534,12 @@ export class LayerCache {
     onProgress: ProgressCallback | undefined,
   ): Promise<void> {
     const lowers: string[] = [];
+    const withXattrs = new Set<string>();
     for (let j = index - 1; j >= 0; j--) {
-      await this.#ensureLayer(image, j, rootless, signal, onProgress);
-      lowers.push(join(this.layerPath(image.chainIds[j] as string, rootless), 'diff'));
+      const info = await this.#ensureLayer(image, j, rootless, signal, onProgress);
+      const lowerDiff = join(this.layerPath(image.chainIds[j] as string, rootless), 'diff');
+      lowers.push(lowerDiff);
+      if (info.hasXattrs) withXattrs.add(lowerDiff);
     }
     const pending: PendingXattr[] = [];
     const sources: { target: string; source: string }[] = [];
@@ -444,19 +561,25 @@ export class LayerCache {
         } finally {
           closeSync(fd);
         }
-        sources.push({ target, source: join(lower, rel) });
+        // only layers that recorded xattrs have any to copy (no getfattr for the others)
+        if (withXattrs.has(lower)) sources.push({ target, source: join(lower, rel) });
         break;
       }
     }
     if (sources.length === 0) return;
-    const attrs = await readXattrs(sources.map((x) => x.source), signal);
+    const attrs = await readXattrs(
+      sources.map((x) => x.source),
+      signal,
+      `layer ${image.layers[index]?.digest} creates parent directories whose lower layers carry extended attributes`,
+    );
     for (const { target, source } of sources) {
       for (const [name, value] of attrs.get(source) ?? []) {
         if (name.startsWith('trusted.overlay.')) continue;
+        if (rootless && (name.startsWith('security.') || name.startsWith('trusted.'))) continue;
         pending.push({ path: target, name, value });
       }
     }
-    await writeXattrs(pending, this.#logger, signal);
+    await writeXattrs(pending, this.#logger, signal, image.layers[index]?.digest);
   }
 
   /**
@@ -490,6 +613,8 @@ export class LayerCache {
       for (const p of [...made].reverse()) await rm(p, { recursive: true, force: true });
     };
     let targetExisted = true;
+    /** the first parent directory of targetDir this call created (removed again on failure) */
+    let parentsMade: string | undefined;
     /** Makes a dir of the rootfs; when it exists, another call owns this targetDir: leave it alone. */
     const mkdirOwned = async (p: string): Promise<void> => {
       try {
@@ -503,7 +628,7 @@ export class LayerCache {
     };
     try {
       // atomic: of two concurrent calls only one believes it made targetDir
-      await mkdir(dirname(target), { recursive: true });
+      parentsMade = await mkdir(dirname(target), { recursive: true });
       targetExisted = await mkdir(target, { mode: 0o700 }).then(
         () => false,
         (error: NodeJS.ErrnoException) => {
@@ -515,11 +640,20 @@ export class LayerCache {
       await chmod(target, 0o700);
       if (!targetExisted) made.push(target);
       let wantOverlay = o.mode === 'overlay' || (o.mode === 'auto' && !rootless && isRoot());
+      const unmarked = layers.find((l) => l.opaqueMarkers === false);
+      if (wantOverlay && unmarked !== undefined) {
+        const message = `layer ${unmarked.digest} has opaque directories that were cached without setfattr (package attr), so overlayfs cannot see them`;
+        if (o.mode === 'overlay') throw new FailedPreconditionError(`${message}; use mode copy or auto, or install attr and gc the layer`, { mode: o.mode });
+        this.#logger.info({ layer: unmarked.digest }, `${message}: copying layers instead`);
+        wantOverlay = false;
+      }
       let lower = '';
       if (wantOverlay) {
         lower = await this.#lowerdirs(dirs);
-        if (lower.includes(',') || lower.length > 3000) {
-          if (o.mode === 'overlay') throw new LayerExtractionError('too many layers (or a cache path with commas) for one overlayfs mount', { reason: 'overlay options too long' });
+        // `:` and `\` are escaped for overlayfs; a comma is refused (not every mount(8) passes an
+        // escaped one through), and so is an option string past what one mount call takes
+        if (`${this.root}${target}`.includes(',') || lower.length > 3000) {
+          if (o.mode === 'overlay') throw new LayerExtractionError('too many layers, or a comma in the cache or target path, for one overlayfs mount (use mode copy or auto)', { reason: 'overlay options too long' });
           wantOverlay = false;
         }
       }
@@ -530,7 +664,7 @@ export class LayerCache {
           await mkdirOwned(p);
           if (targetExisted) made.push(p);
         }
-        const result = await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, rootfs], o.signal);
+        const result = await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${overlayPath(upper)},workdir=${overlayPath(work)}`, rootfs], o.signal);
         if (result.code !== 0) {
           if (o.mode === 'overlay') throw new LayerExtractionError(`mounting overlayfs failed: ${result.stderr.trim()}`, { reason: 'mount failed' });
           this.#logger.warn({ stderr: result.stderr.trim() }, 'overlayfs mount failed; copying layers instead');
@@ -563,7 +697,10 @@ export class LayerCache {
       await mkdirOwned(rootfs);
       if (targetExisted) made.push(rootfs);
       try {
-        for (const [i, dir] of dirs.entries()) await this.#copyLayer(dir, layers[i] as CachedLayerInfo, rootfs, rootless, o.signal);
+        for (const [i, dir] of dirs.entries()) {
+          const existingXattrs = layers.slice(0, i).some((l) => l.hasXattrs);
+          await this.#copyLayer(dir, layers[i] as CachedLayerInfo, rootfs, rootless, o.signal, existingXattrs);
+        }
       } catch (error) {
         await rm(rootfs, { recursive: true, force: true });
         throw error;
@@ -584,6 +721,7 @@ export class LayerCache {
     } catch (error) {
       releaseUse();
       await cleanupMade();
+      if (parentsMade !== undefined) await removeCreatedDirs(dirname(target), parentsMade);
       if (o.signal?.aborted) throw new AbortedError('createRootfs aborted', {}, { cause: error });
       throw error;
     }
@@ -593,15 +731,15 @@ export class LayerCache {
     if (dirs.length === 0) {
       const empty = join(this.root, 'empty');
       await mkdir(empty, { recursive: true, mode: 0o755 });
-      return empty;
+      return overlayPath(empty);
     }
-    return [...dirs].reverse().map((d) => join(d, 'diff')).join(':');
+    return [...dirs].reverse().map((d) => overlayPath(join(d, 'diff'))).join(':');
   }
 
   /** Applies one cached layer onto a rootfs through the safe applier (whiteouts first, then content). */
-  async #copyLayer(layerDir: string, info: CachedLayerInfo, rootfs: string, rootless: boolean, signal: AbortSignal | undefined): Promise<void> {
+  async #copyLayer(layerDir: string, info: CachedLayerInfo, rootfs: string, rootless: boolean, signal: AbortSignal | undefined, existingXattrs: boolean): Promise<void> {
     const diff = join(layerDir, 'diff');
-    const applier = new LayerApplier({ root: rootfs, rootless, whiteouts: 'apply', allowSetuid: this.#o.allowSetuid, limits: this.#o.limits, logger: this.#logger, layer: info.digest });
+    const applier = new LayerApplier({ root: rootfs, rootless, whiteouts: 'apply', allowSetuid: this.#o.allowSetuid, limits: this.#o.limits, logger: this.#logger, layer: info.digest, existingXattrs });
     const xattrs = info.hasXattrs ? await readXattrsRecursive(diff, signal) : new Map<string, Map<string, Buffer>>();
     const none = new Map<string, Buffer>();
     const header = (rel: string, st: Stats, type: TarEntryHeader['type'], extra: Partial<TarEntryHeader> = {}): TarEntryHeader => {
@@ -633,7 +771,10 @@ export class LayerCache {
     let count = 0;
     const walk = (rel: string): void => {
       for (const name of readdirSync(rel === '' ? diff : join(diff, rel))) {
-        if ((++count & 1023) === 0 && signal?.aborted) throw new AbortedError('copy aborted', {}, { cause: signal.reason });
+        if ((++count & 1023) === 0) {
+          if (signal?.aborted) throw new AbortedError('copy aborted', {}, { cause: signal.reason });
+          checkFreeSpace(rootfs, this.#o.limits, info.digest);
+        }
         const childRel = rel === '' ? name : `${rel}/${name}`;
         if (whiteouts.has(childRel)) continue;
         const abs = join(diff, childRel);
@@ -673,6 +814,7 @@ export class LayerCache {
         } else if (st.isFIFO()) entry(header(childRel, st, 'fifo'));
       }
     };
+    checkFreeSpace(rootfs, this.#o.limits, info.digest);
     const rootStat = lstatSync(diff);
     if (info.hasRootEntry) entry(header('.', rootStat, 'dir'));
     try {
@@ -695,6 +837,7 @@ export class LayerCache {
       else for (const c of k.chainIds) keep.add(parseDigest(c).encoded);
     }
     const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+    const leased = await this.#leasedDirs();
     const removed: string[] = [];
     const kept: string[] = [];
     for (const [rootless, allowSetuid] of [[false, true], [true, true], [false, false], [true, false]] as const) {
@@ -706,13 +849,26 @@ export class LayerCache {
         if (!/^(?:[a-f0-9]{64}|[a-f0-9]{128})$/.test(name)) continue;
         const chainId = `${name.length === 64 ? 'sha256' : 'sha512'}:${name}`;
         const dir = join(base, name);
-        if (keep.has(name) || this.#inUse.has(dir) || this.#inflight.has(dir) || mounts.includes(`${dir}/diff`)) {
+        if (keep.has(name) || this.#inUse.has(dir) || this.#inflight.has(dir) || mounts.includes(`${dir}/diff`) || mounts.includes(`${overlayPath(dir)}/diff`) || leased.has(dir)) {
           kept.push(chainId);
           continue;
         }
         const doomed = join(this.root, 'tmp', `gc-${name.slice(0, 16)}-${randomBytes(4).toString('hex')}`);
         await mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
-        await rename(dir, doomed);
+        try {
+          await rename(dir, doomed);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // another gc was first
+          throw error;
+        }
+        // another process may have leased the layer between the lease scan and the rename (it
+        // writes its lease before it looks at the layer): look again, and put it back if so
+        if ((await this.#leasedDirs()).has(dir)) {
+          await rename(doomed, dir).catch(() => undefined);
+          await rm(doomed, { recursive: true, force: true });
+          kept.push(chainId);
+          continue;
+        }
         await rm(doomed, { recursive: true, force: true });
         removed.push(chainId);
       }

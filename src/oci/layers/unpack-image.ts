@@ -6,8 +6,9 @@
  * @module
  */
 import { parseOptions } from '../../options.js';
-import { chmod, lstat, mkdir, rm, utimes } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
+import { statfsSync } from 'node:fs';
+import { chmod, lstat, mkdir, rm, rmdir, utimes } from 'node:fs/promises';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { AbortedError, AlreadyExistsError, isLxcriError, LayerExtractionError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
@@ -57,7 +58,8 @@ export const unpackImageOptionsSchema = z.strictObject({
   /**
    * Unprivileged extraction: no chown (owners recorded in the `user.rootlesscontainers` xattr as
    * umoci does), block/char devices become empty regular files (FIFOs stay FIFOs); `security.*`
-   * and `trusted.*` xattrs are written only when the process is root.
+   * (file capabilities) and `trusted.*` xattrs are dropped with a warning, as umoci's rootless
+   * mode does, also when the process could set them (root, or root in a user namespace).
    * @defaultValue true when not running as root, else false
    */
   rootless: z.boolean().optional(),
@@ -120,6 +122,43 @@ export interface ApplyLayerBlobOptions {
   imageBytesBefore?: number;
   /** The layers below, when the layer is extracted on its own (layer cache). */
   lower?: LowerView | undefined;
+  /**
+   * Whether `root` may already carry extended attributes (a lower layer had some): only then are
+   * they read back (with `getfattr`) for directories this layer sets again.
+   * @defaultValue true
+   */
+  existingXattrs?: boolean | undefined;
+  /** Overlay mode as root: mark opaque directories with `trusted.overlay.opaque` (default true). */
+  opaqueMarkers?: boolean | undefined;
+}
+
+/**
+ * The free-space guard: throws when the filesystem of `path` has fewer free bytes or inodes than
+ * the limits reserve.
+ */
+export function checkFreeSpace(path: string, limits: ResolvedExtractionLimits, layer: string): void {
+  if (limits.minFreeBytes === 0 && limits.minFreeInodes === 0) return;
+  let st;
+  try {
+    st = statfsSync(path);
+  } catch {
+    return; // nothing to measure (the write that follows reports the real problem)
+  }
+  const freeBytes = st.bavail * st.bsize;
+  if (freeBytes < limits.minFreeBytes) {
+    throw new LayerExtractionError(
+      `stopping: the filesystem of ${path} has ${freeBytes} bytes free, less than the reserve of ${limits.minFreeBytes} (limits.minFreeBytes)`,
+      { layer, reason: 'no space' },
+      { grpcStatus: 'ResourceExhausted' },
+    );
+  }
+  if (st.files > 0 && st.ffree < limits.minFreeInodes) {
+    throw new LayerExtractionError(
+      `stopping: the filesystem of ${path} has ${st.ffree} free inodes, less than the reserve of ${limits.minFreeInodes} (limits.minFreeInodes)`,
+      { layer, reason: 'no space' },
+      { grpcStatus: 'ResourceExhausted' },
+    );
+  }
 }
 
 /** What one layer's application did. */
@@ -152,6 +191,8 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
     logger: options.logger,
     layer: descriptor.digest,
     lower: options.lower,
+    existingXattrs: options.existingXattrs ?? true,
+    opaqueMarkers: options.opaqueMarkers,
   });
   const parser = new TarParser(applier, { maxMetaBytes: limits.maxMetaBytes });
   const reader = new LayerReader({
@@ -161,6 +202,7 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
     compression,
     diffAlgorithm: algorithm,
     maxBytes: limits.maxLayerBytes + 1,
+    inflation: limits.maxInflationRatio > 0 ? { ratio: limits.maxInflationRatio, afterBytes: limits.inflationRatioAfterBytes } : undefined,
   });
   const base = options.progressBase ?? { layers: image.layers.length, totalCompressedSize: descriptor.size, totalCompressedBytesBefore: 0 };
   const report = (done: boolean): void => {
@@ -180,9 +222,18 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
   };
   const imageBytesBefore = options.imageBytesBefore ?? 0;
   try {
+    checkFreeSpace(options.root, limits, descriptor.digest);
     for await (const chunk of reader) {
       if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: signal.reason });
+      checkFreeSpace(options.root, limits, descriptor.digest);
       parser.push(chunk);
+      const entries = applier.entries;
+      if (limits.minCompressedBytesPerEntry > 0 && entries > limits.entryDensityAfter && entries * limits.minCompressedBytesPerEntry > reader.compressedBytes) {
+        throw new LayerExtractionError(
+          `layer ${descriptor.digest} packs ${entries} entries into ${reader.compressedBytes} compressed bytes (fewer than ${limits.minCompressedBytesPerEntry} per entry): refused as an entry flood (limits.minCompressedBytesPerEntry)`,
+          { layer: descriptor.digest, reason: 'limit exceeded' },
+        );
+      }
       if (parser.bytes > limits.maxLayerBytes) {
         throw new LayerExtractionError(`layer expands to more than maxLayerBytes (${limits.maxLayerBytes} bytes)`, { layer: descriptor.digest, reason: 'limit exceeded' });
       }
@@ -210,12 +261,30 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
 }
 
 /**
+ * Removes `dir` (recursively) and then its parents up to `firstCreated` — what one
+ * `mkdir(dir, { recursive: true })` returned — while they are empty: a parent something else
+ * has meanwhile put a file into stays.
+ */
+export async function removeCreatedDirs(dir: string, firstCreated: string | undefined): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  if (firstCreated === undefined) return;
+  for (let p = dirname(dir); p.length >= firstCreated.length && (p === firstCreated || p.startsWith(`${firstCreated}/`)); p = dirname(p)) {
+    try {
+      await rmdir(p);
+    } catch {
+      return;
+    }
+  }
+}
+
+/**
  * Applies an image's layers, base first, into `targetDir/rootfs` — the tree `umoci unpack`
  * writes. `targetDir` is created if needed and set to mode 0700 (it protects setuid binaries and
  * device nodes from other host users); `targetDir/rootfs` must not exist yet.
  *
  * On failure (bad layer, limit, abort) the `rootfs` directory it made is removed — and
- * `targetDir` too when this call created it; nothing outside `targetDir` is ever written.
+ * `targetDir` too when this call created it, with the parent directories it created for it;
+ * nothing outside `targetDir` is ever written.
  */
 export async function unpackImage(image: ResolvedImage, targetDir: string, options?: UnpackImageOptions): Promise<UnpackImageResult> {
   const o = parseOptions(unpackImageOptionsSchema, options ?? {}, 'unpackImage options');
@@ -233,7 +302,8 @@ export async function unpackImage(image: ResolvedImage, targetDir: string, optio
   if (await lstat(rootfs).then(() => true, () => false)) {
     throw new AlreadyExistsError(`${rootfs} already exists`, { path: rootfs });
   }
-  await mkdir(target, { recursive: true, mode: 0o700 });
+  // the first directory this call created (targetDir or one of its parents): removed on failure
+  const created = await mkdir(target, { recursive: true, mode: 0o700 });
   await chmod(target, 0o700);
   await mkdir(rootfs, { mode: 0o755 });
   await utimes(rootfs, 0, 0);
@@ -241,6 +311,7 @@ export async function unpackImage(image: ResolvedImage, targetDir: string, optio
   let before = 0;
   let entries = 0;
   let bytes = 0;
+  let existingXattrs = false;
   try {
     for (let i = 0; i < image.layers.length; i++) {
       const result = await applyLayerBlob(image, i, {
@@ -254,14 +325,17 @@ export async function unpackImage(image: ResolvedImage, targetDir: string, optio
         onProgress: o.onProgress,
         progressBase: { layers: image.layers.length, totalCompressedSize, totalCompressedBytesBefore: before },
         imageBytesBefore: bytes,
+        existingXattrs,
       });
+      existingXattrs ||= result.record.hasXattrs;
       before += image.layers[i]?.size ?? 0;
       entries += result.entries;
       bytes += result.bytes;
       logger.debug({ layer: image.layers[i]?.digest, entries: result.entries, bytes: result.bytes }, 'layer applied');
     }
   } catch (error) {
-    await rm(targetExisted ? rootfs : target, { recursive: true, force: true });
+    if (targetExisted) await rm(rootfs, { recursive: true, force: true });
+    else await removeCreatedDirs(target, created);
     throw error;
   }
   return { rootfs, layers: image.layers.length, entries, bytes };

@@ -2,12 +2,31 @@
  * Extended attributes. Node has no xattr API, so attributes are collected during a layer and
  * written in one batch through `setfattr -h --restore=-` (the `attr` package): one process per
  * layer, `lsetxattr` semantics (never follows the final symlink). Read back with `getfattr`.
+ * Callers run these tools only for layers that really carry xattrs (the layer records and
+ * `layer.json` say which), so ordinary images unpack without the `attr` package.
  *
  * @module
  */
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
 import { LayerExtractionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+
+/** Whether `setfattr` and `getfattr` (package `attr`) are on PATH. */
+export function xattrToolsAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
+  const dirs = (env['PATH'] ?? '').split(':').filter((d) => d !== '');
+  const found = (tool: string): boolean =>
+    dirs.some((d) => {
+      try {
+        accessSync(join(d, tool), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  return found('setfattr') && found('getfattr');
+}
 
 /** One attribute to set. */
 export interface PendingXattr {
@@ -31,7 +50,7 @@ export function quoteAttrText(text: string): string {
  * `security.*` without privilege, ENOTSUP on the target filesystem) are logged, not thrown, the
  * way umoci treats them; a missing `setfattr` binary is an error.
  */
-export async function writeXattrs(items: readonly PendingXattr[], logger: Logger, signal?: AbortSignal): Promise<void> {
+export async function writeXattrs(items: readonly PendingXattr[], logger: Logger, signal?: AbortSignal, layer?: string): Promise<void> {
   if (items.length === 0) return;
   const byPath = new Map<string, PendingXattr[]>();
   for (const item of items) {
@@ -55,7 +74,11 @@ export async function writeXattrs(items: readonly PendingXattr[], logger: Logger
     child.on('error', (error: NodeJS.ErrnoException) => {
       reject(
         error.code === 'ENOENT'
-          ? new LayerExtractionError('setfattr (package attr) is needed to apply extended attributes', { reason: 'missing tool' }, { cause: error })
+          ? new LayerExtractionError(
+              `${layer === undefined ? 'this layer' : `layer ${layer}`} carries extended attributes (${items.length} on ${byPath.size} paths, e.g. ${items[0]?.name}); setting them needs setfattr from the attr package, which is not on PATH (layers without xattrs need no attr tools)`,
+              { ...(layer === undefined ? {} : { layer }), reason: 'missing tool' },
+              { cause: error },
+            )
           : new LayerExtractionError('setting extended attributes failed', { reason: 'xattr' }, { cause: error }),
       );
     });
@@ -72,15 +95,15 @@ export async function writeXattrs(items: readonly PendingXattr[], logger: Logger
  * Reads every extended attribute under `dir` (recursively, not following symlinks) with one
  * `getfattr` process. Returns absolute path → name → value.
  */
-export async function readXattrsRecursive(dir: string, signal?: AbortSignal): Promise<Map<string, Map<string, Buffer>>> {
-  return readXattrsOf(['-R', dir], signal);
+export async function readXattrsRecursive(dir: string, signal?: AbortSignal, why = 'a cached layer carries extended attributes'): Promise<Map<string, Map<string, Buffer>>> {
+  return readXattrsOf(['-R', dir], why, signal);
 }
 
 /** Reads the extended attributes of the given paths (not following symlinks), in batches of 500 paths per `getfattr`. */
-export async function readXattrs(paths: readonly string[], signal?: AbortSignal): Promise<Map<string, Map<string, Buffer>>> {
+export async function readXattrs(paths: readonly string[], signal?: AbortSignal, why = 'lower layers carry extended attributes'): Promise<Map<string, Map<string, Buffer>>> {
   const out = new Map<string, Map<string, Buffer>>();
   for (let i = 0; i < paths.length; i += 500) {
-    for (const [k, v] of await readXattrsOf(['--', ...paths.slice(i, i + 500)], signal)) out.set(k, v);
+    for (const [k, v] of await readXattrsOf(['--', ...paths.slice(i, i + 500)], why, signal)) out.set(k, v);
   }
   return out;
 }
@@ -97,14 +120,20 @@ export async function removeXattr(path: string, name: string, logger: Logger): P
   });
 }
 
-async function readXattrsOf(args: readonly string[], signal?: AbortSignal): Promise<Map<string, Map<string, Buffer>>> {
+async function readXattrsOf(args: readonly string[], why: string, signal?: AbortSignal): Promise<Map<string, Map<string, Buffer>>> {
   const out = new Map<string, Map<string, Buffer>>();
   const text = await new Promise<string>((resolve, reject) => {
     const child = spawn('getfattr', ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => chunks.push(d));
     child.stderr.on('data', () => undefined);
-    child.on('error', (error) => reject(new LayerExtractionError('getfattr (package attr) is needed to read extended attributes', { reason: 'missing tool' }, { cause: error })));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'ENOENT'
+          ? new LayerExtractionError(`${why}: reading them needs getfattr from the attr package, which is not on PATH (layers without xattrs need no attr tools)`, { reason: 'missing tool' }, { cause: error })
+          : new LayerExtractionError('reading extended attributes failed', { reason: 'xattr' }, { cause: error }),
+      ),
+    );
     child.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
   let current: Map<string, Buffer> | undefined;

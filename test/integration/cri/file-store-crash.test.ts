@@ -83,8 +83,9 @@ describe('FileContainerStore crash safety (child process, SIGKILL)', () => {
     for (let round = 0; round < 5; round++) {
       const directory = join(root, `churn-${round}`);
       const { proc, lines, waitFor } = start('churn', directory);
-      await waitFor((l) => l.startsWith('SEQ '));
-      await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 200)));
+      // kill at a random point of the write loop: after a random number of acknowledged writes
+      const target = 1 + Math.floor(Math.random() * 30);
+      await waitFor((l) => l.startsWith('SEQ ') && Number(l.slice(4)) >= target);
       await kill(proc);
       const lastAcknowledged = Math.max(...lines.filter((l) => l.startsWith('SEQ ')).map((l) => Number(l.slice(4))));
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import { AbortedError, InvalidOptionsError, selectRuntime } from '../../../src/i
 import { createRuntimeProbes, type ProxmoxVersionSource } from '../../../src/exports/runtime-selector.js';
 import { type RuntimeProbeSpawn } from '../../../src/runtime-selector/probes.js';
 import { missing } from '../../helpers/requirements.js';
+import { processExists, until } from '../../helpers/wait.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -78,15 +80,19 @@ describe('OCI runtime probe failures', () => {
     expect(result).toEqual({ available: false, path, detail: `${path} --version did not answer within 300 ms` });
     const { readFile } = await import('node:fs/promises');
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
-    await new Promise((r) => setTimeout(r, 100));
+    // killed at the deadline: it goes away (how soon depends on the machine's load)
+    await until(() => !processExists(pid), `the timed-out runtime (pid ${pid}) to be gone`);
     expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   });
 
   it('rejects with AbortedError when the caller aborts', async () => {
-    const path = await script('slow-runtime-2', 'exec sleep 30');
+    const pidFile = join(dir, 'slow-2.pid');
+    const path = await script('slow-runtime-2', `echo $$ > ${pidFile}\nexec sleep 30`);
     const controller = new AbortController();
     const pending = createRuntimeProbes({ ociRuntimePath: path }).probeOciRuntime({ signal: controller.signal });
-    setTimeout(() => controller.abort(), 100);
+    // abort while the runtime runs
+    await until(() => existsSync(pidFile), 'the slow runtime to start');
+    controller.abort();
     await expect(pending).rejects.toBeInstanceOf(AbortedError);
     await expect(createRuntimeProbes().run({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortedError);
   });
@@ -159,7 +165,7 @@ describe('Proxmox probe over a real HTTP server', () => {
     const before = closedEarly;
     const result = await createRuntimeProbes({ proxmox: source('/hang'), timeoutMs: 300 }).probeProxmox();
     expect(result).toEqual({ available: false, rootPam: false, detail: 'GET /version did not answer within 300 ms' });
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => closedEarly === before + 1, 'the server to see the request closed');
     expect(closedEarly).toBe(before + 1);
   });
 

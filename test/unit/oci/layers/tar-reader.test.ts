@@ -14,7 +14,7 @@ import { unpackImage } from '../../../../src/exports/oci.js';
 import { TarParser, type TarEntryHeader } from '../../../../src/oci/layers/tar-reader.js';
 import { encodeRootlessOwner, quoteAttrText, unquoteAttrText } from '../../../../src/oci/layers/xattr.js';
 import { packTar, snapshotTree, writeImageLayout, type FixtureEntry } from '../../../helpers/oci-fixtures.js';
-import { hasTool } from '../../../helpers/requirements.js';
+import { missing } from '../../../helpers/requirements.js';
 
 interface Parsed {
   header: TarEntryHeader;
@@ -106,7 +106,7 @@ describe('TarParser', () => {
     expect(entry?.header.xattrs.get('user.text')?.toString()).toBe('hello');
   });
 
-  it.skipIf(!hasTool('setfattr') || process.getuid?.() !== 0)('reads GNU tar archives with binary security.capability xattrs and base-256 ids', () => {
+  it.skipIf(missing({ root: true, tools: ['setfattr', 'tar'] }))('reads GNU tar archives with binary security.capability xattrs and base-256 ids', () => {
     const src = join(work, 'gnu');
     mkdirSync(src);
     writeFileSync(join(src, 'ping'), 'ping');
@@ -185,5 +185,17 @@ describe('layer formats', () => {
     expect(trees['nondistributable']).toEqual(trees['tar']);
     expect(Object.keys(trees['tar'] as object).sort()).toEqual(['.', 'etc', 'etc/link', 'etc/new']);
     expect(readFileSync(join(work, 'out-zstd', 'rootfs', 'etc', 'new'), 'utf8')).toBe('new');
+  });
+
+  it('a layer compressed by the zstd CLI (-19: entropy-coded blocks, checksum) unpacks without the CLI', async () => {
+    // `zstd -19` of a tar of etc/ and etc/motd (the text below), made once and kept here so the
+    // decoder's Huffman/FSE paths are tested on machines without zstd
+    const blob = Buffer.from('KLUv/WQAFZ0LAPZSMhtgT9qfePkgHSSQ4tQgiKglIrSyt/gBBQ0VSAIuAC8AJABuEo8F5uahaBhy2oR6KTMZHseBzJBk8EwoCCnymdnNZmm7eZq3IauumaFA4WkC/t1X/1+p7HtMtjQvUeH9vgdMEI7BmMygYbOkqTieQByUhc0X5+CHxZEQzCgoKJEJf8VMtCPi4TqeoVp3dbtn6ZLefer7fenzfV5fvvfKv7+++SnIvhSVrtVLqlSfulazJqtvqit/lblpT4maK/Mw1eWfa2kLk7ovaoCLqEFs2ySV7LMZUElJQfMSQEAI1hCYCO4WECJoL38KDI0BURGtAg+wVoS72jmi0CCC0PLNGXv2dRHc1e5SUNop0lrqzikz9nUR2lQk/KsmdJlHcfRAdFRDkLEhBy0YGQh29ivJh6c8lO2AjMPzGyiJ6GT4wbBx8LtqUJkOahlFGkUcRYxGTKlYYaYKTFPdCUM5jhkAsEjnAFxh8f5/qNwAtOQUO5wfWKLcGw==', 'base64');
+    const text = Array.from({ length: 60 }, (_, i) => `line ${i}: the quick brown fox ${(i * 7) % 13} jumps over ${i % 5} lazy dogs\n`).join('');
+    const dir = join(work, 'fmt-zstd-cli');
+    writeImageLayout(dir, [{ tar: Buffer.alloc(0), blob, mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', diffId: 'sha256:60f144ad2d19f2272f8ff4a6ac2484afe9d514eb91e7eb6a61b8990c484628e8' }]);
+    const image = await (await openImageLayout(dir)).resolve();
+    const result = await unpackImage(image, join(work, 'out-zstd-cli'), { rootless: process.getuid?.() !== 0 });
+    expect(readFileSync(join(result.rootfs, 'etc', 'motd'), 'utf8')).toBe(text);
   });
 });

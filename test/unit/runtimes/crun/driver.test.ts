@@ -12,6 +12,7 @@ import { InvalidOptionsError, OciRuntimeDriver } from '../../../../src/index.js'
 import { OciRuntimeError } from '../../../../src/exports/errors.js';
 import { ociRuntimeDriverOptionsSchema, type SpawnFunction } from '../../../../src/runtimes/crun/options.js';
 import { missing } from '../../../helpers/requirements.js';
+import { until } from '../../../helpers/wait.js';
 
 let dir: string;
 let fake: string;
@@ -30,6 +31,7 @@ beforeAll(async () => {
       'for last; do :; done',
       'case " $* " in',
       '  *" hang "*) exec sleep 30 ;;',
+      '  *" hang-create "*" create "*) exec sleep 30 ;;',
       '  *" state "*) case "$last" in',
       '      ok) echo \'{"ociVersion":"1.0.2","id":"ok","pid":0,"status":"stopped","bundle":"/b","created":"2026-01-01T00:00:00Z"}\' ;;',
       '      garbage) echo "not json" ;;',
@@ -122,9 +124,12 @@ describe('running the runtime', () => {
     await expect(d.state('x')).rejects.toThrow(/timed out after 200 ms/);
     expect(Date.now() - started).toBeLessThan(5000);
     const controller = new AbortController();
-    const slow = new OciRuntimeDriver({ runtime: fake, globalArgs: ['hang'] });
+    const marker = `abort-${process.pid}-${Date.now()}`;
+    const slow = new OciRuntimeDriver({ runtime: fake, globalArgs: ['hang', marker] });
     const pending = slow.state('x', { signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('stop')), 100);
+    // abort once the runtime really runs (it logs its argv first)
+    await until(async () => (await readFile(argsLog, 'utf8').catch(() => '')).includes(marker), 'the hanging runtime to start');
+    controller.abort(new Error('stop'));
     await expect(pending).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     await expect(slow.state('x', { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
   });
@@ -183,12 +188,11 @@ describe('create', () => {
 
     it('aborting a create kills the monitor and the runtime and removes the monitor state', async () => {
       const marker = `marker-${process.pid}-${Date.now()}`;
-      const d = new OciRuntimeDriver({ runtime: fake, stateDir: join(dir, 'state'), globalArgs: ['hang', marker], timeoutMs: 500 });
+      // no timeout to race with: the abort comes once the runtime runs under its monitor (only
+      // its create hangs; the delete that cleans up after the abort answers at once)
+      const d = new OciRuntimeDriver({ runtime: fake, stateDir: join(dir, 'state'), globalArgs: ['hang-create', marker], timeoutMs: 60_000 });
       const controller = new AbortController();
       const pending = d.create('c4', { bundle: join(dir, 'bundle'), signal: controller.signal });
-      setTimeout(() => controller.abort(new Error('stop')), 300);
-      await expect(pending).rejects.toMatchObject({ code: 'ERR_ABORTED' });
-      expect(existsSync(join(dir, 'state', 'c4'))).toBe(false);
       const alive = async (): Promise<string[]> => {
         const found: string[] = [];
         for (const pid of await readdir('/proc')) {
@@ -198,9 +202,12 @@ describe('create', () => {
         }
         return found;
       };
-      for (let i = 0; i < 40 && (await alive()).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(await alive()).toEqual([]);
-    });
+      await until(async () => (await alive()).length > 0, 'the hanging runtime to start');
+      controller.abort(new Error('stop'));
+      await expect(pending).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+      expect(existsSync(join(dir, 'state', 'c4'))).toBe(false);
+      await until(async () => (await alive()).length === 0, 'the monitor and the runtime to be gone');
+    }, 60_000);
 
     it('a missing interpreter is a clear error', async () => {
       const d = new OciRuntimeDriver({ runtime: fake, stateDir: join(dir, 'state'), perl: join(dir, 'no-perl') });

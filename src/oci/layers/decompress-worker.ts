@@ -1,0 +1,225 @@
+/**
+ * The worker thread of {@link LayerReader} (`decompress.ts`): reads a layer blob, checks its size
+ * and digest, decompresses it (gzip through zlib, zstd through `fzstd`, or none) and posts the
+ * uncompressed bytes to the main thread in batches, waiting for credits so at most
+ * `credits` batches are in flight. A compression bomb stops here, at `maxBytes` (the layer
+ * limit) or at `ratioBytes` (the inflation-ratio guard), before it is handed on.
+ *
+ * This file runs only as a worker (it talks to `parentPort`); other modules import its types.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createGunzip } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import type { LayerCompression } from '../image/types.js';
+
+/** What the worker is started with. */
+export interface DecompressWorkerData {
+  /** Path of the blob file (opened without following a symlink). */
+  path: string;
+  /** Blob digest and size from the descriptor. */
+  digest: string;
+  size: number;
+  compression: LayerCompression;
+  /** More uncompressed bytes than this: `limit`. */
+  maxBytes: number;
+  /** More uncompressed bytes than this: `ratio` (the inflation-ratio guard). */
+  ratioBytes: number;
+  /** Bytes per batch, and batches in flight. */
+  batchBytes: number;
+  credits: number;
+}
+
+/** Why the worker stopped. */
+export type DecompressFailure = 'missing' | 'not a file' | 'size' | 'digest' | 'limit' | 'ratio' | 'decompression' | 'stopped' | 'io';
+
+/** Worker → main thread. */
+export type DecompressWorkerMessage =
+  | { type: 'out'; data: Uint8Array; compressed: number }
+  | { type: 'done'; compressed: number; bytes: number }
+  | { type: 'error'; kind: DecompressFailure; message: string };
+
+/** Main thread → worker: a batch was consumed (its buffer comes back for reuse), or stop. */
+export type DecompressControlMessage = { type: 'credit'; buffer?: ArrayBuffer } | { type: 'stop' };
+
+/** How much is read from the blob at a time. */
+const READ_BYTES = 256 * 1024;
+/** zstd is fed in slices this small, so even a 30000:1 stream cannot balloon in one push. */
+const ZSTD_SLICE = 4096;
+
+class Failure extends Error {
+  constructor(
+    readonly kind: DecompressFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const fail = (kind: DecompressFailure, message: string): never => {
+  throw new Failure(kind, message);
+};
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerData): Promise<void> {
+  let credits = job.credits;
+  let wake: (() => void) | undefined;
+  let stopped = false;
+  const pool: ArrayBuffer[] = [];
+  port.on('message', (m: DecompressControlMessage) => {
+    if (m.type === 'credit') {
+      credits++;
+      if (m.buffer) pool.push(m.buffer);
+    } else stopped = true;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  });
+  const waitCredit = (): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (credits > 0 || stopped) resolve();
+        else wake = check;
+      };
+      check();
+    });
+
+  let out = 0;
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let compressed = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    await waitCredit();
+    if (stopped) fail('stopped', 'stopped');
+    credits--;
+    let backing = pool.pop();
+    if (!backing || backing.byteLength < pendingBytes) backing = new ArrayBuffer(Math.max(pendingBytes, job.batchBytes + 512 * 1024));
+    const data = new Uint8Array(backing, 0, pendingBytes);
+    let offset = 0;
+    for (const p of pending) {
+      data.set(p, offset);
+      offset += p.length;
+    }
+    pending = [];
+    pendingBytes = 0;
+    port.postMessage({ type: 'out', data, compressed } satisfies DecompressWorkerMessage, [backing]);
+  };
+  const take = (chunk: Uint8Array): void => {
+    out += chunk.length;
+    if (out > job.maxBytes) fail('limit', 'limit');
+    if (out > job.ratioBytes) fail('ratio', 'ratio');
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+  };
+
+  const colon = job.digest.indexOf(':');
+  const blobHash = createHash(job.digest.slice(0, colon));
+  let fd: number | undefined;
+  try {
+    // never through a symlink (a blob file swapped for a link to a host file), and never block on
+    // a FIFO: anything but a regular file is refused
+    fd = openSync(job.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    fail(code === 'ENOENT' ? 'missing' : code === 'ELOOP' ? 'not a file' : 'io', errorText(error));
+  }
+  const blob = fd as number;
+  try {
+    if (!fstatSync(blob).isFile()) fail('not a file', 'is not a regular file');
+    const readNext = (): Buffer | null => {
+      // a fresh buffer per read: the decompressor keeps it until it is consumed (no copy needed)
+      const buf = Buffer.allocUnsafeSlow(READ_BYTES);
+      const n = readSync(blob, buf, 0, buf.length, null);
+      if (n === 0) return null;
+      compressed += n;
+      if (compressed > job.size) fail('size', 'is larger than its descriptor');
+      const piece = buf.subarray(0, n);
+      blobHash.update(piece);
+      return piece;
+    };
+    if (job.compression === 'gzip') {
+      const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
+      gunzip.on('error', () => undefined);
+      let consumerError: unknown;
+      const consumer = (async () => {
+        for await (const c of gunzip) {
+          take(c as Buffer);
+          if (pendingBytes >= job.batchBytes) await flush();
+        }
+      })().catch((error: unknown) => {
+        consumerError = error ?? new Error('failed');
+        gunzip.destroy();
+      });
+      for (;;) {
+        if (stopped) fail('stopped', 'stopped');
+        if (consumerError !== undefined) break;
+        const piece = readNext();
+        if (piece === null) break;
+        if (!gunzip.write(piece)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              gunzip.off('drain', done);
+              gunzip.off('close', done);
+              resolve();
+            };
+            gunzip.on('drain', done);
+            gunzip.on('close', done);
+          });
+        }
+      }
+      if (consumerError === undefined) gunzip.end();
+      await consumer;
+      if (consumerError !== undefined) {
+        if (consumerError instanceof Failure) throw consumerError;
+        fail('decompression', errorText(consumerError));
+      }
+    } else if (job.compression === 'zstd') {
+      const decoder = new Decompress((chunk) => take(chunk.slice()));
+      const push = (data: Uint8Array, final?: boolean): void => {
+        try {
+          decoder.push(data, final);
+        } catch (error) {
+          if (error instanceof Failure) throw error;
+          fail('decompression', errorText(error));
+        }
+      };
+      for (;;) {
+        if (stopped) fail('stopped', 'stopped');
+        const piece = readNext();
+        if (piece === null) break;
+        for (let i = 0; i < piece.length; i += ZSTD_SLICE) {
+          push(piece.subarray(i, i + ZSTD_SLICE));
+          if (pendingBytes >= job.batchBytes) await flush();
+        }
+      }
+      push(new Uint8Array(0), true);
+    } else {
+      for (;;) {
+        if (stopped) fail('stopped', 'stopped');
+        const piece = readNext();
+        if (piece === null) break;
+        take(piece);
+        if (pendingBytes >= job.batchBytes) await flush();
+      }
+    }
+    if (compressed !== job.size) fail('size', `has ${compressed} bytes, its descriptor says ${job.size}`);
+    const actual = `${job.digest.slice(0, colon)}:${blobHash.digest('hex')}`;
+    if (actual !== job.digest) fail('digest', `does not match its digest: got ${actual}`);
+    await flush();
+    port.postMessage({ type: 'done', compressed, bytes: out } satisfies DecompressWorkerMessage);
+  } finally {
+    closeSync(blob);
+  }
+}
+
+if (parentPort) {
+  const port = parentPort;
+  run(port, workerData as DecompressWorkerData).catch((error: unknown) => {
+    port.postMessage({ type: 'error', kind: error instanceof Failure ? error.kind : 'io', message: errorText(error) } satisfies DecompressWorkerMessage);
+  });
+}
