@@ -431,17 +431,17 @@ export const CreateContainerRequestSchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Inferred types
 
-/** What {@link CreateContainerRequestSchema} accepts (proto3 JSON, camelCase). */
+/** What `CreateContainerRequestSchema` accepts (proto3 JSON, camelCase). */
 export type CreateContainerRequestInput = z.input<typeof CreateContainerRequestSchema>;
-/** What {@link ContainerConfigSchema} accepts (proto3 JSON, camelCase). */
+/** What `ContainerConfigSchema` accepts (proto3 JSON, camelCase). */
 export type ContainerConfigInput = z.input<typeof ContainerConfigSchema>;
-/** What {@link PodSandboxConfigSchema} accepts (proto3 JSON, camelCase). */
+/** What `PodSandboxConfigSchema` accepts (proto3 JSON, camelCase). */
 export type PodSandboxConfigInput = z.input<typeof PodSandboxConfigSchema>;
-/** Output of {@link CreateContainerRequestSchema}; the same shape as `NormalizedCreateContainerRequest`. */
+/** Output of `CreateContainerRequestSchema`; the same shape as `NormalizedCreateContainerRequest`. */
 export type CreateContainerRequestOutput = z.output<typeof CreateContainerRequestSchema>;
-/** Output of {@link ContainerConfigSchema}. */
+/** Output of `ContainerConfigSchema`. */
 export type ContainerConfigOutput = z.output<typeof ContainerConfigSchema>;
-/** Output of {@link PodSandboxConfigSchema}. */
+/** Output of `PodSandboxConfigSchema`. */
 export type PodSandboxConfigOutput = z.output<typeof PodSandboxConfigSchema>;
 
 // Compile-time proof that the schemas produce exactly the hand-documented types of types.ts.

@@ -34,7 +34,7 @@ export interface Placement {
 
 /**
  * Picks a node (pure). Ties are broken by node name for determinism.
- * @throws {@link FailedPreconditionError} listing why each node was rejected.
+ * @throws `FailedPreconditionError` listing why each node was rejected.
  */
 export function choosePlacement(resources: readonly ClusterResource[], criteria: PlacementCriteria): Placement {
   const content = criteria.content ?? ['rootdir'];

@@ -42,7 +42,7 @@ const UPID_RE =
  * ```ts
  * parseUpid('UPID:pve1:0009E9B0:103F1191:660069E7:vzcreate:101:root@pam:').node; // 'pve1'
  * ```
- * @throws {@link LxcriError} with code `ERR_INVALID_ARGUMENT` (field `upid`) when the text is not a UPID.
+ * @throws `LxcriError` with code `ERR_INVALID_ARGUMENT` (field `upid`) when the text is not a UPID.
  */
 export function parseUpid(upid: string): Upid {
   const m = typeof upid === 'string' ? UPID_RE.exec(upid) : null;

@@ -1,7 +1,7 @@
 /**
  * Waiting for a Proxmox task (UPID): polls the node named in the UPID with backoff until the
  * task stops, the deadline passes or the signal fires. `OK` and `WARNINGS: n` are success;
- * anything else is a {@link ProxmoxTaskError} carrying the exit status and the task log, read
+ * anything else is a `ProxmoxTaskError` carrying the exit status and the task log, read
  * page by page (PVE's default page is only 50 lines).
  *
  * @module
@@ -82,7 +82,7 @@ export interface TaskResult {
   status: TaskStatus;
 }
 
-/** Default sleep: a timer that rejects with {@link AbortedError} when the signal fires. */
+/** Default sleep: a timer that rejects with `AbortedError` when the signal fires. */
 export const timerSleep: Sleep = (ms, signal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {
@@ -118,9 +118,9 @@ export function isTaskSuccess(exitStatus: string | undefined): boolean {
 
 /**
  * Polls until the task stops.
- * @throws {@link ProxmoxTaskError} exit status not OK/WARNINGS (with the log)
- * @throws {@link ProxmoxTimeoutError} deadline passed
- * @throws {@link AbortedError} signal fired
+ * @throws `ProxmoxTaskError` exit status not OK/WARNINGS (with the log)
+ * @throws `ProxmoxTimeoutError` deadline passed
+ * @throws `AbortedError` signal fired
  */
 export async function waitForTask(reader: TaskReader, upid: string, deps: WaitForTaskDeps, options: WaitForTaskOptions = {}): Promise<TaskResult> {
   const info = parseUpid(upid);

@@ -70,7 +70,7 @@ export const layerCacheOptionsSchema = z.strictObject({
   logger: loggerSchema.optional(),
   /**
    * Resource limits for every extraction.
-   * @defaultValue see {@link ExtractionLimits}
+   * @defaultValue see `ExtractionLimits`
    */
   limits: extractionLimitsSchema.default(extractionLimitsSchema.parse({})),
   /**
@@ -587,7 +587,7 @@ export class LayerCache {
    * the cache first; then overlayfs is mounted (lower = cached layers, upper and work dirs in
    * `targetDir`) or the layers are copied. `release()` undoes exactly this. `targetDir` is set to
    * mode 0700 (it protects setuid files and device nodes from other host users), as
-   * {@link unpackImage} does.
+   * `unpackImage` does.
    */
   async createRootfs(image: ResolvedImage, targetDir: string, options?: CreateRootfsOptions): Promise<RootfsHandle> {
     const o = parseOptions(createRootfsOptionsSchema, options ?? {}, 'createRootfs options');

@@ -23,7 +23,7 @@ export const extractionLimitsSchema = z.strictObject({
    */
   maxImageBytes: z.number().int().positive().default(64 * 1024 ** 3),
   /**
-   * Inflation-ratio guard: once a layer has expanded past {@link inflationRatioAfterBytes}, it
+   * Inflation-ratio guard: once a layer has expanded past `inflationRatioAfterBytes`, it
    * may not expand to more than this many times its compressed (blob) size. Real layers compress
    * 2–10×; only long runs of one byte (zeros) reach 100×. `0` turns the guard off.
    * @defaultValue 100
@@ -52,7 +52,7 @@ export const extractionLimitsSchema = z.strictObject({
    */
   maxEntries: z.number().int().positive().default(500_000),
   /**
-   * Entry-flood guard: past {@link entryDensityAfter} entries, a layer must carry at least this
+   * Entry-flood guard: past `entryDensityAfter` entries, a layer must carry at least this
    * many compressed bytes per entry. A flood of empty files compresses to 6–8 bytes per entry;
    * the headers alone of real trees (`/usr/share`, `/usr/lib` with every file emptied) to 22–30
    * with gzip -9, and real layers carry content besides. `0` turns the guard off.

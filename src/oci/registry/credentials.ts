@@ -99,7 +99,7 @@ export async function credentialsFromAuthFile(file: string, registry: string, re
 
 /**
  * Finds credentials for a registry: in `authFile` when given, else in the conventional files
- * ({@link authFileCandidates}).
+ * (`authFileCandidates`).
  */
 export async function findCredentials(
   registry: string,

@@ -212,7 +212,7 @@ export function defaultSeccompProfile(arch: string, bounding: readonly string[] 
 
 /**
  * The opt-in deny-list profile (`buildRuntimeSpec` option `runtimeDefaultSeccomp: 'deny-list'`):
- * allow by default, EPERM for {@link DEFAULT_SECCOMP_DENIED_SYSCALLS}, whatever the capabilities.
+ * allow by default, EPERM for `DEFAULT_SECCOMP_DENIED_SYSCALLS`, whatever the capabilities.
  * Shorter to audit and it cannot break a program that uses a syscall newer than the allow-list,
  * but it is looser than `RuntimeDefault` for every syscall it does not name.
  */

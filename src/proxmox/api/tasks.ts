@@ -66,7 +66,7 @@ export class TasksApi {
   }
   /**
    * Waits for a task to stop. `OK` and `WARNINGS: n` resolve (warnings returned); anything else
-   * throws {@link ProxmoxTaskError} with the exit status and the log.
+   * throws `ProxmoxTaskError` with the exit status and the log.
    *
    * @example
    * ```ts

@@ -44,8 +44,8 @@ export interface TransportResponse {
 }
 
 /**
- * Sends requests. Implementations throw {@link ProxmoxNetworkError} when no HTTP answer arrived
- * (`retryable` false for TLS trust failures) and {@link AbortedError} when `signal` fired; an
+ * Sends requests. Implementations throw `ProxmoxNetworkError` when no HTTP answer arrived
+ * (`retryable` false for TLS trust failures) and `AbortedError` when `signal` fired; an
  * HTTP error status is a normal {@link TransportResponse}, not an exception.
  */
 export interface Transport {
