@@ -5,31 +5,18 @@
  *
  * @module
  */
-import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BundleError } from '../errors.js';
 import { mountsBelow } from '../oci/bundle/write-bundle.js';
-
-function umount(path: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('umount', [path], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', (error) => resolve({ code: null, stderr: error.message }));
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
+import { runCommand } from '../internal/process.js';
 
 /** Unmounts `<dir>/rootfs` when it is a mount and removes `dir`. Idempotent; refuses while another mount is inside. */
 export async function removeBundleDir(dir: string): Promise<void> {
   const rootfs = join(dir, 'rootfs');
   const mounts = await mountsBelow(dir);
   if (mounts.includes(rootfs)) {
-    const result = await umount(rootfs);
+    const result = await runCommand('umount', [rootfs]);
     if (result.code !== 0) throw new BundleError(`cannot unmount ${rootfs}: ${result.stderr.trim()}`, { path: dir, reason: 'umount failed' });
   }
   const left = await mountsBelow(dir);

@@ -11,7 +11,6 @@
  *
  * @module
  */
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { FailedPreconditionError, throwIfAborted } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { NormalizedPodSandboxConfig, SandboxNamespacePaths } from '../cri/types.js';
 import { mountsBelow } from '../oci/bundle/write-bundle.js';
+import { runCommand } from '../internal/process.js';
 
 /** Files a pod provides to its containers (absolute host paths). */
 export interface PodFiles {
@@ -49,26 +49,8 @@ const DEFAULT_HOSTS = [
 /** Size of a pod's `/dev/shm`, containerd's default (64 MiB). */
 const SHM_SIZE = '65536k';
 
-interface RunResult {
-  code: number | null;
-  stderr: string;
-}
-
-function run(command: string, args: readonly string[], signal?: AbortSignal): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(signal ? { signal } : {}) });
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
-      if (stderr.length < 8192) stderr += d;
-    });
-    child.on('error', (error) => resolve({ code: null, stderr: error.message }));
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 async function mustRun(command: string, args: readonly string[], what: string, signal?: AbortSignal): Promise<void> {
-  const result = await run(command, args, signal);
+  const result = await runCommand(command, args, signal);
   throwIfAborted(signal, what);
   if (result.code !== 0) throw new FailedPreconditionError(`${what} failed: ${command} ${args.join(' ')}: ${result.stderr.trim() || `exit ${String(result.code)}`}`, { reason: what });
 }
@@ -176,10 +158,10 @@ export async function removePodNamespaces(dir: string, logger: Logger): Promise<
 async function unmountBelow(dir: string, logger: Logger): Promise<void> {
   const mounts = await mountsBelow(dir).catch(() => [] as string[]);
   for (const mount of mounts.sort((a, b) => b.length - a.length)) {
-    const result = await run('umount', [mount]);
+    const result = await runCommand('umount', [mount]);
     if (result.code !== 0) {
       // a namespace file still in use by a container is detached lazily; the namespace lives on until it exits
-      const lazy = await run('umount', ['-l', mount]);
+      const lazy = await runCommand('umount', ['-l', mount]);
       if (lazy.code !== 0) throw new FailedPreconditionError(`cannot unmount ${mount}: ${lazy.stderr.trim()}`, { path: mount, reason: 'umount failed' });
       logger.warn({ mount }, 'pod mount was busy; detached lazily');
     }
