@@ -20,6 +20,16 @@ export default defineConfig({
       },
       {
         test: {
+          // fault matrix, crash safety, load, secrets, fuzz (LXCRI_SOAK=1: the heavy variants)
+          name: 'reliability',
+          include: ['test/reliability/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
 let failed = 0;
-for (const file of readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run.ts').sort()) {
+for (const file of readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_')).sort()) {
   if (only.length > 0 && !only.some((o) => file.startsWith(o))) continue;
   console.log(`\n== bench/${file}`);
   const result = spawnSync(process.execPath, [...process.execArgv, join(here, file)], { stdio: 'inherit' });

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LayerCache, openImageLayout } from '../src/index.js';
+import { writeResult } from './_lib.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cacheDir = join(here, '.cache');
@@ -231,6 +232,9 @@ async function mainBench(): Promise<void> {
   console.log(`  lxcri / umoci   = ${(L / U).toFixed(2)}   (target <= 0.6)  ${check(L / U <= 0.6)}`);
   console.log(`  warm rootfs     = ${W.toFixed(1)} ms (target <= 50 ms) ${check(W <= 50)}`);
   console.log(`  peak RSS        = ${rssMiB.toFixed(0)} MiB (target <= 150 MiB) ${check(rssMiB <= 150)}`);
+  const r = (v: number): number => Math.round(v * 100) / 100;
+  const file = writeResult('unpack', { runs, entries, mib: Math.round(bytes / 1048576), lxcriMs: r(L), tarMs: r(T), umociMs: r(U), warmRootfsMs: r(W), lxcriVsTar: r(L / T), lxcriVsUmoci: r(L / U), peakRssMiB: Math.round(rssMiB) });
+  console.log(`written to ${file}`);
 }
 
 await mainBench();

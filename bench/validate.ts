@@ -12,9 +12,16 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CriValidationError, validateCreateContainerRequest } from '../src/index.js';
-import { InMemoryContainerStore, InMemorySandboxStore, normalizeCreateContainerRequest, normalizePodSandboxConfig } from '../src/exports/cri.js';
 import type { NormalizedPodSandboxConfig, SandboxRecord, ValidateContext } from '../src/exports/cri.js';
+import type * as Normalize from '../src/cri/normalize.js';
+import { loadDist, writeResult } from './_lib.js';
+
+// the compiled package (dist/), as users run it
+const { CriValidationError, InMemoryContainerStore, InMemorySandboxStore, normalizeCreateContainerRequest, normalizePodSandboxConfig, validateCreateContainerRequest } =
+  await loadDist();
+const { fastNormalizeCreateContainerRequest, tryNormalizeCreateContainerRequestWithSchema } = (await import(
+  new URL('../dist/cri/normalize.js', import.meta.url).href
+)) as typeof Normalize;
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
 const seconds = Number(values.seconds);
@@ -53,8 +60,12 @@ interface Rate {
   runs: number;
 }
 
-async function rate(label: string, inputs: readonly unknown[], expectValid: boolean): Promise<Rate> {
+async function rate(label: string, inputs: readonly unknown[], expectValid: boolean, only?: (input: unknown) => unknown): Promise<Rate> {
   const run = async (input: unknown) => {
+    if (only) {
+      if (only(input) === undefined) throw new Error(`${label}: not accepted`);
+      return;
+    }
     try {
       await validateCreateContainerRequest(input, ctx);
       if (!expectValid) throw new Error(`${label}: expected a rejection`);
@@ -84,6 +95,21 @@ for (const [label, input] of Object.entries(shapes)) results.push(await rate(lab
 const mix = await rate('mix of the three', Object.values(shapes), true);
 results.push(mix);
 results.push(await rate('rejected (error path, 4 issues)', [invalid], false));
-console.log(
-  JSON.stringify({ benchmark: 'validateCreateContainerRequest', node: process.version, seconds, target: 50000, meetsTarget: mix.perCpuSecond >= 50000, results }, null, 2),
-);
+// normalisation alone: the hand-written fast path, and the full zod schemas it stands in for
+const fast = await rate('normalise: fast path (mix)', Object.values(shapes), true, (i) => fastNormalizeCreateContainerRequest(i));
+const zod = await rate('normalise: full zod path (mix)', Object.values(shapes), true, (i) => {
+  const r = tryNormalizeCreateContainerRequestWithSchema(i);
+  return r.ok ? r.value : undefined;
+});
+results.push(fast, zod);
+const summary = {
+  benchmark: 'validateCreateContainerRequest',
+  node: process.version,
+  seconds,
+  target: 50000,
+  meetsTarget: mix.perCpuSecond >= 50000,
+  fastVsZod: Math.round((fast.perCpuSecond / zod.perCpuSecond) * 100) / 100,
+  results,
+};
+console.log(JSON.stringify(summary, null, 2));
+console.log(`written to ${writeResult('validate', summary)}`);

@@ -6,7 +6,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
@@ -138,7 +138,16 @@ export interface ReconcileReport {
   orphans: { runtime: RuntimeName; id: string; bundlePath?: string; node?: string; vmid?: number }[];
   /** What was removed (with `remove: true`). */
   removed: string[];
+  /**
+   * Temporary template files and rootfs directories (with their overlay mount) that a create
+   * killed mid-build left in the LXC work dir; removed with `remove: true` while this instance
+   * has no create in flight.
+   */
+  leftovers: string[];
 }
+
+/** The names of the LXC runtime's temporary files in its work dir (`<16 hex>.tar`, `.tar.gz`, `.rootfs`). */
+const TEMPLATE_TEMP_RE = /^[0-9a-f]{16}\.(?:tar|tar\.gz|rootfs)$/;
 
 /** Dependencies `Lxcri` makes from its options unless they are passed in (tests, custom wiring). */
 export interface LxcriDependencies {
@@ -208,6 +217,8 @@ export class Lxcri implements AsyncDisposable {
   #policy: Promise<ResolvedRuntimePolicy> | undefined;
   #probes: { at: number; value: Promise<RuntimeProbeResults> } | undefined;
   #closed = false;
+  /** createContainer calls running in this instance (reconcile leaves the LXC work dir alone meanwhile). */
+  #creating = 0;
   readonly #podSetups = new Map<string, Promise<SandboxRecord>>();
 
   constructor(options: LxcriOptions = {}, dependencies: LxcriDependencies = {}) {
@@ -433,6 +444,7 @@ export class Lxcri implements AsyncDisposable {
       return value;
     };
     const sig = signal ? { signal } : {};
+    this.#creating++;
     try {
       const oci = await this.ociRuntime();
       const { req, sandbox } = await step('validate', async () => {
@@ -557,6 +569,8 @@ export class Lxcri implements AsyncDisposable {
         (error.details as Record<string, unknown>)['rollbackFailures'] = failures;
       }
       throw error;
+    } finally {
+      this.#creating--;
     }
   }
 
@@ -754,7 +768,7 @@ export class Lxcri implements AsyncDisposable {
   async reconcile(options: LxcriCallOptions & { remove?: boolean } = {}): Promise<ReconcileReport> {
     this.#assertOpen();
     const { signal } = options;
-    const report: ReconcileReport = { consistent: [], missingInRuntime: [], orphans: [], removed: [] };
+    const report: ReconcileReport = { consistent: [], missingInRuntime: [], orphans: [], removed: [], leftovers: [] };
     const records = await this.containers.list({}, signal ? { signal } : {});
     const known = new Set(records.map((r) => r.id));
     const driver = await this.#ociDriver();
@@ -806,6 +820,19 @@ export class Lxcri implements AsyncDisposable {
           await this.lxc.remove({ node: orphan.node, vmid: orphan.vmid }, signal ? { signal } : {});
         }
         if (!report.removed.includes(orphan.id)) report.removed.push(orphan.id);
+      }
+    }
+    if (this.lxc) {
+      const workDir = this.lxc.options.workDir;
+      for (const name of await readdir(workDir).catch(() => [] as string[])) {
+        if (TEMPLATE_TEMP_RE.test(name)) report.leftovers.push(join(workDir, name));
+      }
+      if (options.remove && this.#creating === 0) {
+        for (const path of report.leftovers) {
+          // a .rootfs directory may still have the template's overlay rootfs mounted at <dir>/rootfs
+          if (path.endsWith('.rootfs')) await removeBundleDir(path);
+          else await rm(path, { force: true });
+        }
       }
     }
     return report;
