@@ -122,6 +122,13 @@ export const proxmoxLxcRuntimeOptionsSchema = z.strictObject({
    */
   pollMs: z.number().int().positive().default(250),
   /**
+   * How long the placement (node, storage checks) and a template found or uploaded on a storage
+   * are trusted without asking PVE again, in milliseconds; a failed create forgets them at once.
+   * `0` asks every time.
+   * @defaultValue 10000
+   */
+  cacheTtlMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  /**
    * Tags added to every CT (besides `lxcri`).
    * @defaultValue `[]`
    */

@@ -131,6 +131,8 @@ export class ProxmoxLxcRuntime {
   readonly #logger: Logger;
   /** Template builds in flight, by `node/storage/name`: one build and upload per template. */
   readonly #templates = new Map<string, Promise<string>>();
+  /** What PVE told us recently (see the `cacheTtlMs` option). */
+  readonly #known = new Map<string, { value: string; at: number }>();
   #version: Promise<number> | undefined;
 
   constructor(client: ProxmoxClient, options?: ProxmoxLxcRuntimeOptions) {
@@ -197,7 +199,11 @@ export class ProxmoxLxcRuntime {
 
     const params = paramsFor(templateVolid, ostype);
     onProgress?.({ phase: 'create' });
-    const vmid = await this.#createCt(node, params, containerId, signal, onProgress);
+    // a failed create may mean the node, a storage or the template changed: ask PVE next time
+    const vmid = await this.#createCt(node, params, containerId, signal, onProgress).catch((error: unknown) => {
+      this.#known.clear();
+      throw error;
+    });
     if (ociConfig) {
       try {
         onProgress?.({ phase: 'configure' });
@@ -214,6 +220,12 @@ export class ProxmoxLxcRuntime {
   // placement and templates
 
   async #placement(signal: AbortSignal | undefined): Promise<string> {
+    const known = this.#recent('placement');
+    if (known !== undefined) return known;
+    return this.#remember('placement', await this.#choosePlacement(signal));
+  }
+
+  async #choosePlacement(signal: AbortSignal | undefined): Promise<string> {
     const { template, rootfs } = this.options.storages;
     const call = signal ? { signal } : {};
     const node =
@@ -248,11 +260,28 @@ export class ProxmoxLxcRuntime {
    * for the same build and upload.
    */
   #once(key: string, produce: () => Promise<string>): Promise<string> {
+    const known = this.#recent(key);
+    if (known !== undefined) return Promise.resolve(known);
     const existing = this.#templates.get(key);
     if (existing) return existing;
-    const promise = produce().finally(() => this.#templates.delete(key));
+    const promise = produce()
+      .then((value) => this.#remember(key, value))
+      .finally(() => this.#templates.delete(key));
     this.#templates.set(key, promise);
     return promise;
+  }
+
+  /** A value learnt from PVE less than `cacheTtlMs` ago (placement, a template's volid), or `undefined`. */
+  #recent(key: string): string | undefined {
+    const hit = this.#known.get(key);
+    if (hit && Date.now() - hit.at < this.options.cacheTtlMs) return hit.value;
+    this.#known.delete(key);
+    return undefined;
+  }
+
+  #remember(key: string, value: string): string {
+    if (this.options.cacheTtlMs > 0) this.#known.set(key, { value, at: Date.now() });
+    return value;
   }
 
   async #upload(node: string, path: string, filename: string, signal: AbortSignal | undefined, onProgress: LxcCreateOptions['onProgress']): Promise<string> {
