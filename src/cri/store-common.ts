@@ -31,20 +31,3 @@ export function containerNameKey(sandboxId: string, name: string, attempt: numbe
 export function describeContainerName(record: { sandboxId: string; name: string; attempt: number }): string {
   return `${JSON.stringify(record.name)} (attempt ${record.attempt}) in sandbox ${record.sandboxId}`;
 }
-
-/** A promise-chain mutex: `run` executes callbacks one at a time, in call order. */
-export interface Mutex {
-  run<T>(task: () => Promise<T>): Promise<T>;
-}
-
-/** Creates a {@link Mutex}. */
-export function createMutex(): Mutex {
-  let tail: Promise<unknown> = Promise.resolve();
-  return {
-    run<T>(task: () => Promise<T>): Promise<T> {
-      const result = tail.then(task, task);
-      tail = result.catch(() => undefined);
-      return result;
-    },
-  };
-}

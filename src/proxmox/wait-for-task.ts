@@ -8,6 +8,7 @@
  */
 import { AbortedError, ProxmoxHttpError, ProxmoxTaskError, ProxmoxTimeoutError } from '../errors.js';
 import { parseUpid } from './upid.js';
+import { sleep } from '../internal/sleep.js';
 import type { Clock, Sleep } from './options.js';
 
 /** `GET /nodes/{node}/tasks/{upid}/status`, as the waiter needs it. */
@@ -83,22 +84,7 @@ export interface TaskResult {
 }
 
 /** Default sleep: a timer that rejects with {@link AbortedError} when the signal fires. */
-export const timerSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortedError('wait aborted', {}, { cause: signal.reason }));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError('wait aborted', {}, { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+export const timerSleep: Sleep = (ms, signal) => sleep(ms, signal, 'wait aborted');
 
 /** Reads a whole task log, page by page. */
 export async function readTaskLog(reader: TaskReader, upid: string, pageSize: number, signal?: AbortSignal, maxPages = 200): Promise<TaskLogLine[]> {
