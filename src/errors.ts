@@ -178,10 +178,10 @@ export class AbortedError extends LxcriError {
 
 /**
  * Throws an {@link AbortedError} (`<what> was aborted`, with the signal's reason as `cause`) when
- * `signal` has fired. Long operations call it between steps.
+ * `signal` has fired. Long operations call it between steps; `details` go on the error.
  */
-export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new AbortedError(`${what} was aborted`, {}, { cause: signal.reason });
+export function throwIfAborted(signal: AbortSignal | undefined, what: string, details: Record<string, unknown> = {}): void {
+  if (signal?.aborted) throw new AbortedError(`${what} was aborted`, details, { cause: signal.reason });
 }
 
 /** A sandbox or container store could not read or write a record. */

@@ -8,7 +8,6 @@
 import pRetry from 'p-retry';
 import { z } from 'zod';
 import {
-  AbortedError,
   LxcriError,
   ProxmoxAuthError,
   ProxmoxHttpError,
@@ -17,6 +16,7 @@ import {
   ProxmoxResponseError,
   ProxmoxTimeoutError,
   isLxcriError,
+  throwIfAborted,
 } from '../errors.js';
 import { createRedactingLogger, silentLogger, type Logger } from '../logger.js';
 import { AccessApi, ticketEndpoint, type TicketParams } from './api/access.js';
@@ -244,7 +244,7 @@ export class ProxmoxClient {
     const retry = this.#options.retry;
     const secrets = (): string[] => [...this.#secrets, ...(endpoint.secrets ?? [])];
     const userSignal = options.signal;
-    if (userSignal?.aborted) throw new AbortedError(`${endpoint.method} ${endpoint.path} aborted`, { method: endpoint.method, path: endpoint.path }, { cause: userSignal.reason });
+    throwIfAborted(userSignal, `${endpoint.method} ${endpoint.path}`, { method: endpoint.method, path: endpoint.path });
     let attemptNo = 0;
     const run = async (): Promise<T> => {
       attemptNo++;
@@ -286,7 +286,7 @@ export class ProxmoxClient {
       });
     } catch (error) {
       if (isLxcriError(error)) throw error;
-      if (userSignal?.aborted) throw new AbortedError(`${endpoint.method} ${endpoint.path} aborted`, { method: endpoint.method, path: endpoint.path }, { cause: userSignal.reason });
+      throwIfAborted(userSignal, `${endpoint.method} ${endpoint.path}`, { method: endpoint.method, path: endpoint.path });
       throw new LxcriError('ERR_INTERNAL', `${endpoint.method} ${endpoint.path} failed unexpectedly`, { method: endpoint.method, path: endpoint.path }, { cause: sanitizeCause(error), secrets: secrets() });
     }
   }

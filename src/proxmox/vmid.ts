@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { AbortedError, AlreadyExistsError, FailedPreconditionError, ProxmoxHttpError, ProxmoxTaskError, isLxcriError } from '../errors.js';
+import { AlreadyExistsError, FailedPreconditionError, ProxmoxHttpError, ProxmoxTaskError, isLxcriError, throwIfAborted } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sleep } from './options.js';
 import { Mutex } from '../internal/mutex.js';
@@ -101,7 +101,7 @@ export class VmidAllocator {
     /** Ids this allocation saw taken: never proposed again by the range search. */
     const taken = new Set<number>();
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      if (signal?.aborted) throw new AbortedError('VMID allocation aborted', {}, { cause: signal.reason });
+      throwIfAborted(signal, 'VMID allocation');
       let vmid: number;
       try {
         vmid = await this.#candidate(signal, taken);

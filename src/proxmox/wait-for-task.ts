@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { AbortedError, ProxmoxHttpError, ProxmoxTaskError, ProxmoxTimeoutError } from '../errors.js';
+import { ProxmoxHttpError, ProxmoxTaskError, ProxmoxTimeoutError, throwIfAborted } from '../errors.js';
 import { parseUpid } from './upid.js';
 import { sleep } from '../internal/sleep.js';
 import type { Clock, Sleep } from './options.js';
@@ -124,7 +124,7 @@ export async function waitForTask(reader: TaskReader, upid: string, deps: WaitFo
       cause === undefined ? {} : { cause },
     );
   for (;;) {
-    if (signal?.aborted) throw new AbortedError(`waiting for ${info.type} task aborted`, { upid }, { cause: signal.reason });
+    throwIfAborted(signal, `waiting for ${info.type} task`, { upid });
     const left = timeoutMs - (deps.clock.now() - start);
     if (left <= 0) throw timedOut();
     // one poll, with its own timeout and retries, fits in what is left of the wait
@@ -166,7 +166,7 @@ export async function waitForTask(reader: TaskReader, upid: string, deps: WaitFo
     }
     const remaining = timeoutMs - (deps.clock.now() - start);
     if (remaining <= 0) throw timedOut();
-    if (signal?.aborted) throw new AbortedError(`waiting for ${info.type} task aborted`, { upid }, { cause: signal.reason });
+    throwIfAborted(signal, `waiting for ${info.type} task`, { upid });
     await deps.sleep(Math.min(delay, remaining), signal);
     delay = Math.min(deps.pollMaxMs, Math.ceil(delay * 1.5));
   }

@@ -44,7 +44,7 @@ import {
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, FailedPreconditionError, LayerExtractionError } from '../../errors.js';
+import { AbortedError, FailedPreconditionError, LayerExtractionError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
@@ -772,7 +772,7 @@ export class LayerCache {
     const walk = (rel: string): void => {
       for (const name of readdirSync(rel === '' ? diff : join(diff, rel))) {
         if ((++count & 1023) === 0) {
-          if (signal?.aborted) throw new AbortedError('copy aborted', {}, { cause: signal.reason });
+          throwIfAborted(signal, 'copy');
           checkFreeSpace(rootfs, this.#o.limits, info.digest);
         }
         const childRel = rel === '' ? name : `${rel}/${name}`;
@@ -844,7 +844,7 @@ export class LayerCache {
       const base = this.#layersDir(rootless, allowSetuid);
       const names = await readdir(base).catch(() => [] as string[]);
       for (const name of names) {
-        if (options.signal?.aborted) throw new AbortedError('gc aborted', {}, { cause: options.signal.reason });
+        throwIfAborted(options.signal, 'gc');
         // a ChainID is sha256, except the base layer's, which is its DiffID (sha256 or sha512)
         if (!/^(?:[a-f0-9]{64}|[a-f0-9]{128})$/.test(name)) continue;
         const chainId = `${name.length === 64 ? 'sha256' : 'sha512'}:${name}`;

@@ -6,7 +6,7 @@
 import { lstat, mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { AbortedError, CriValidationError, type CriValidationIssue } from '../../errors.js';
+import { CriValidationError, type CriValidationIssue, throwIfAborted } from '../../errors.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { BuildRuntimeSpecOptions, HostDeviceInfo, HostDeviceNode } from './options.js';
 import { readImageUserDb } from './user-db.js';
@@ -68,7 +68,7 @@ function linuxDevice(rdev: number): { major: number; minor: number } {
 export async function collectSpecInputs(request: NormalizedCreateContainerRequest, options: CollectSpecInputsOptions): Promise<CollectedSpecInputs> {
   const { signal } = options;
   const check = (): void => {
-    if (signal?.aborted) throw new AbortedError('collecting runtime spec inputs was aborted', {}, { cause: signal.reason });
+    throwIfAborted(signal, 'collecting runtime spec inputs');
   };
   check();
   const issues: CriValidationIssue[] = [];
@@ -156,7 +156,7 @@ const SKIPPED_DEV_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mo
 export async function listHostDevices(root = '/dev', options: { signal?: AbortSignal } = {}): Promise<HostDeviceNode[]> {
   const out: HostDeviceNode[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
-    if (options.signal?.aborted) throw new AbortedError('listing host devices was aborted', {}, { cause: options.signal.reason });
+    throwIfAborted(options.signal, 'listing host devices');
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const hostPath = `${dir}/${e.name}`;

@@ -7,7 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, LxcriError } from '../../errors.js';
+import { LxcriError, throwIfAborted } from '../../errors.js';
 import { expandPath } from '../transport/encode.js';
 import { buildMultipartBody, type UploadProgress } from '../transport/multipart.js';
 import { boolLike, intLike, numLike, upidResponse, type CallOptions, type Endpoint, type EndpointSender } from './endpoint.js';
@@ -88,7 +88,7 @@ async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   try {
     const buffer = Buffer.allocUnsafe(1 << 18);
     for (;;) {
-      if (signal?.aborted) throw new AbortedError('checksum aborted', {}, { cause: signal.reason });
+      throwIfAborted(signal, 'checksum');
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
@@ -196,7 +196,7 @@ export class StorageApi {
       size = source.size;
       file = source.stream;
     }
-    if (signal?.aborted) throw new AbortedError('upload aborted', {}, { cause: signal.reason });
+    throwIfAborted(signal, 'upload');
     if (content === 'vztmpl' && !/\.(?:tar|tar\.(?:gz|xz|zst|bz2))$/i.test(filename)) {
       throw invalid('filename', 'a vztmpl upload must end in .tar, .tar.gz, .tar.xz, .tar.zst or .tar.bz2');
     }
