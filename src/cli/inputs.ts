@@ -3,7 +3,7 @@
  * (`validate`, `select`, `bundle`), and an image given as `DIR[:REF]` (`unpack`, `bundle`).
  */
 import { resolve } from 'node:path';
-import { RECORD_ID_PATTERN } from '../cri/store-common.js';
+import { CONTAINER_ID_PATTERN } from '../internal/schemas.js';
 import { InMemorySandboxStore } from '../cri/store-memory.js';
 import type { SandboxNamespacePaths, SandboxRecord } from '../cri/types.js';
 import { validatePodSandboxConfig } from '../cri/validate.js';
@@ -94,7 +94,7 @@ export async function readRequestInput(io: CliIo, requestFile: string, sandboxFi
  * config are reported under `sandboxConfig.`.
  */
 export function standaloneSandbox(input: CliRequestInput, options: Parameters<typeof validatePodSandboxConfig>[1] = {}): { record?: SandboxRecord; store: InMemorySandboxStore } {
-  if (!RECORD_ID_PATTERN.test(input.podSandboxId)) return { store: new InMemorySandboxStore() };
+  if (!CONTAINER_ID_PATTERN.test(input.podSandboxId)) return { store: new InMemorySandboxStore() };
   let config;
   try {
     config = validatePodSandboxConfig(input.sandboxConfig, options);

@@ -62,7 +62,7 @@ import type {
   SandboxRecord,
   SandboxStore,
 } from './types.js';
-import { RECORD_ID_PATTERN } from './store-common.js';
+import { CONTAINER_ID_PATTERN } from '../internal/schemas.js';
 
 /** What the runtime handler supports; decides some checks. */
 export interface RuntimeHandlerFeatures {
@@ -729,7 +729,7 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   let sandbox: SandboxRecord | undefined;
   if (req.podSandboxId === '') {
     issues.add(['podSandboxId'], 'required', 'pod_sandbox_id is required');
-  } else if (!RECORD_ID_PATTERN.test(req.podSandboxId)) {
+  } else if (!CONTAINER_ID_PATTERN.test(req.podSandboxId)) {
     issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId.slice(0, 140))}: not a valid sandbox id`, 'NotFound');
   } else {
     sandbox = await ctx.sandboxes.get(req.podSandboxId, signalOption);
@@ -753,7 +753,7 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   }
 
   // 5. Name reservation.
-  if (RECORD_ID_PATTERN.test(req.podSandboxId) && req.config.metadata.name !== '') {
+  if (CONTAINER_ID_PATTERN.test(req.podSandboxId) && req.config.metadata.name !== '') {
     const holder = await ctx.containers.findByName(req.podSandboxId, req.config.metadata.name, req.config.metadata.attempt, signalOption);
     if (holder) {
       const name = runtimeName(req);
@@ -770,7 +770,7 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   // pid TARGET: the target container must exist, be in this sandbox, and run.
   const ns = req.config.linux.securityContext.namespaceOptions;
   if (ns.pid === 'TARGET' && ns.targetId !== '') {
-    const target: ContainerRecord | undefined = RECORD_ID_PATTERN.test(ns.targetId) ? await ctx.containers.get(ns.targetId, signalOption) : undefined;
+    const target: ContainerRecord | undefined = CONTAINER_ID_PATTERN.test(ns.targetId) ? await ctx.containers.get(ns.targetId, signalOption) : undefined;
     const tp = ['config', 'linux', 'securityContext', 'namespaceOptions', 'targetId'];
     if (!target) issues.add(tp, 'target_not_found', `invalid target container: container ${JSON.stringify(ns.targetId)} does not exist`, 'NotFound');
     else if (target.sandboxId !== req.podSandboxId) {

@@ -17,6 +17,7 @@ import { collectSpecInputs, detectHostSpecDefaults } from '../spec/collect.js';
 import type { BuildRuntimeSpecOptions } from '../spec/options.js';
 import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
 import { mapToHost, shiftOwnership } from './shift-ownership.js';
+import { containerIdSchema, loggerSchema } from '../../internal/schemas.js';
 
 /** How a rootfs is made: an overlay mount over cached layers, a copy, or whichever works. */
 export type RootfsMode = 'auto' | 'overlay' | 'copy';
@@ -56,13 +57,10 @@ export function unpackRootfsProvider(options: { logger?: Logger } = {}): RootfsP
   };
 }
 
-const isLogger = (v: unknown): v is Logger =>
-  typeof v === 'object' && v !== null && ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function');
-
 /** zod schema of {@link WriteBundleOptions}. */
 export const writeBundleOptionsSchema = z.strictObject({
   /** The container id (used in `cgroupsPath`); the bundle directory is usually `<root>/<id>`. */
-  containerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'container id: 1-128 of [A-Za-z0-9_.-], starting with a letter or digit'),
+  containerId: containerIdSchema,
   /** The normalised, validated CRI request. */
   request: z.custom<NormalizedCreateContainerRequest>((v) => typeof v === 'object' && v !== null && 'config' in v && 'sandboxConfig' in v, {
     message: 'expected a normalised CreateContainerRequest',
@@ -107,7 +105,7 @@ export const writeBundleOptionsSchema = z.strictObject({
    * Where progress and cleanup problems are logged.
    * @defaultValue the silent logger
    */
-  logger: z.custom<Logger>(isLogger, { message: 'expected a logger' }).default(silentLogger),
+  logger: loggerSchema.default(silentLogger),
 });
 
 /** Spec options a caller may pass through the `spec` field of {@link WriteBundleOptions}. */

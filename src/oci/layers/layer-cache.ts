@@ -54,8 +54,8 @@ import type { TarEntryHeader } from './tar-reader.js';
 import { parseOptions } from '../../options.js';
 import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
 import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';
+import { loggerSchema } from '../../internal/schemas.js';
 
-const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
 const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
 

@@ -19,6 +19,7 @@ import { LayerApplier, type LayerRecord, type LowerView, type WhiteoutMode } fro
 import { LayerReader } from './decompress.js';
 import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
 import { TarParser } from './tar-reader.js';
+import { loggerSchema } from '../../internal/schemas.js';
 
 /** Progress of layer extraction. */
 export interface LayerProgress {
@@ -50,7 +51,6 @@ export interface LayerProgress {
 export type ProgressCallback = (progress: LayerProgress) => void;
 
 const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
-const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
 const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
 
 /** Options of {@link unpackImage}. */

@@ -20,6 +20,7 @@ import {
   type ResolvedOciRuntimeDriverOptions,
   type SpawnFunction,
 } from './options.js';
+import { CONTAINER_ID_PATTERN } from '../../internal/schemas.js';
 
 /** How a container's init process ended, as recorded by the monitor. */
 export interface ContainerExitStatus {
@@ -106,7 +107,6 @@ interface RunResult {
   stderr: string;
 }
 
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const OUTPUT_CAP = 1024 * 1024;
 const STDERR_IN_ERROR_CAP = 8 * 1024;
 
@@ -523,7 +523,7 @@ function lastLine(text: string): string {
 }
 
 function validateId(id: string): void {
-  if (typeof id !== 'string' || !CONTAINER_ID.test(id) || isAbsolute(id)) {
+  if (typeof id !== 'string' || !CONTAINER_ID_PATTERN.test(id) || isAbsolute(id)) {
     throw new InvalidArgumentError(`invalid container id ${JSON.stringify(id)}: use 1-128 of [A-Za-z0-9_.-], starting with a letter or digit`, { field: 'id' });
   }
 }
