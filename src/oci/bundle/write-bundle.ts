@@ -4,7 +4,7 @@
  * @module
  */
 import { parseOptions } from '../../options.js';
-import { chmod, chown, lstat, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { AlreadyExistsError, BundleError, isLxcriError, throwIfAborted } from '../../errors.js';
@@ -18,6 +18,7 @@ import type { BuildRuntimeSpecOptions } from '../spec/options.js';
 import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
 import { mapToHost, shiftOwnership } from './shift-ownership.js';
 import { containerIdSchema, loggerSchema } from '../../internal/schemas.js';
+import { mountPointsBelow, readMountinfo } from '../../internal/mountinfo.js';
 
 /** How a rootfs is made: an overlay mount over cached layers, a copy, or whichever works. */
 export type RootfsMode = 'auto' | 'overlay' | 'copy';
@@ -142,14 +143,7 @@ export function bundlePath(root: string, containerId: string): string {
 
 /** Mount points at or below `dir`, from /proc/self/mountinfo. */
 export async function mountsBelow(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const base = resolve(dir);
-  return info
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined)
-    .map((p) => p.replace(/\\(\d{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
-    .filter((p) => p === base || p.startsWith(`${base}/`));
+  return mountPointsBelow(await readMountinfo(), dir);
 }
 
 /**

@@ -55,6 +55,7 @@ import { parseOptions } from '../../options.js';
 import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
 import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';
 import { loggerSchema } from '../../internal/schemas.js';
+import { readMountinfo } from '../../internal/mountinfo.js';
 
 const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
@@ -274,11 +275,8 @@ function lstatBelow(base: string, rel: string): Stats | undefined | null {
 
 /** Throws when something is mounted at or below one of `paths` (`/proc/self/mountinfo`). */
 async function refuseMounts(paths: readonly string[]): Promise<void> {
-  const text = await readFile('/proc/self/mountinfo', 'latin1').catch(() => '');
-  for (const line of text.split('\n')) {
-    const field = line.split(' ')[4];
-    if (field === undefined) continue;
-    const mountPoint = Buffer.from(field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))), 'latin1').toString('utf8');
+  const mounts = await readMountinfo().catch(() => []);
+  for (const { mountPoint } of mounts) {
     const inside = paths.find((p) => mountPoint === p || mountPoint.startsWith(`${p}/`));
     if (inside !== undefined) {
       throw new FailedPreconditionError(`${mountPoint} is still mounted inside ${inside}; unmount it before release()`, { path: mountPoint });
