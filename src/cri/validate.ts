@@ -46,7 +46,8 @@ import { CriValidationError, InvalidOptionsError, throwIfAborted } from '../erro
 import type { CriValidationIssue, GrpcStatus } from '../errors.js';
 import { parseImageReference } from '../oci/image/reference.js';
 import type { HostInspector } from './host-inspector.js';
-import { formatPath, tryNormalizeCreateContainerRequest, tryNormalizePodSandboxConfig } from './normalize.js';
+import { tryNormalizeCreateContainerRequest, tryNormalizePodSandboxConfig } from './normalize.js';
+import { formatPath } from '../internal/format-path.js';
 import type { NormalizeOptions } from './normalize.js';
 import type {
   ContainerRecord,
