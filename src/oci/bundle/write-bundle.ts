@@ -13,7 +13,7 @@ import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { unpackImage, type ProgressCallback } from '../layers/unpack-image.js';
 import { buildRuntimeSpec } from '../spec/build.js';
-import { collectSpecInputs, detectHostSpecDefaults } from '../spec/collect.js';
+import { collectSpecInputs, createMissingHostPaths, detectHostSpecDefaults } from '../spec/collect.js';
 import type { BuildRuntimeSpecOptions } from '../spec/options.js';
 import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
 import { mapToHost, shiftOwnership } from './shift-ownership.js';
@@ -187,12 +187,8 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
 
     rootfs = await provider.createRootfs(o.image, bundle, { mode: o.rootfsMode, ...(signal ? { signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     throwIfAborted(signal, 'writing the bundle');
-    const inputs = await collectSpecInputs(o.request, {
-      rootfs: rootfs.path,
-      createMissingHostPaths: o.createMissingHostPaths,
-      createdHostPaths,
-      ...(signal ? { signal } : {}),
-    });
+    if (o.createMissingHostPaths) await createMissingHostPaths(o.request, createdHostPaths, signal);
+    const inputs = await collectSpecInputs(o.request, { rootfs: rootfs.path, ...(signal ? { signal } : {}) });
     const rel = relative(bundle, rootfs.path);
     const rootPath = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : rootfs.path;
     const host = await detectHostSpecDefaults();
