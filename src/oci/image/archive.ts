@@ -9,7 +9,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageError, throwIfAborted } from '../../errors.js';
-import { TarParser, type TarEntryHeader, type TarHandler } from '../layers/tar-reader.js';
+import { TarParser, type TarEntryHeader, type TarHandler } from './tar-reader.js';
 import { parseDigest } from './digest.js';
 
 const BLOB_NAME = /^blobs\/(sha256|sha512)\/([a-f0-9]{64}|[a-f0-9]{128})$/;

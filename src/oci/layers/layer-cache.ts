@@ -50,7 +50,7 @@ import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { LayerApplier, type LayerRecord, type LowerEntry, type LowerView } from './apply-layer.js';
 import { extractionLimitsSchema } from './limits.js';
-import type { TarEntryHeader } from './tar-reader.js';
+import type { TarEntryHeader } from '../image/tar-reader.js';
 import { parseOptions } from '../../options.js';
 import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
 import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';

@@ -18,7 +18,7 @@ import { layerCompression } from '../image/types.js';
 import { LayerApplier, type LayerRecord, type LowerView, type WhiteoutMode } from './apply-layer.js';
 import { LayerReader } from './decompress.js';
 import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
-import { TarParser } from './tar-reader.js';
+import { TarParser } from '../image/tar-reader.js';
 import { loggerSchema } from '../../internal/schemas.js';
 
 /** Progress of layer extraction. */
