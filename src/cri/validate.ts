@@ -101,8 +101,13 @@ export interface RuntimeHandlerFeatures {
 
 /** What {@link validateCreateContainerRequest} needs besides the request. */
 export interface ValidateContext {
-  /** Where sandboxes are looked up. */
-  sandboxes: SandboxStore;
+  /** Where sandboxes are looked up. May be left out when the `sandbox` key is given (even as `undefined`: no pod). */
+  sandboxes?: SandboxStore | undefined;
+  /**
+   * The pod's record, when the caller already holds it: used instead of a lookup in
+   * `sandboxes` when its id is the request's `podSandboxId`. @defaultValue none
+   */
+  sandbox?: SandboxRecord | undefined;
   /** Where containers (name reservations, pid TARGET containers) are looked up. */
   containers: ContainerStore;
   /** Aborts the store lookups and host checks. @defaultValue none */
@@ -669,7 +674,7 @@ export function validatePodSandboxConfig(input: unknown, options: { normalize?: 
   return result.value;
 }
 
-const CONTEXT_KEYS = new Set(['sandboxes', 'containers', 'signal', 'normalize', 'features', 'host']);
+const CONTEXT_KEYS = new Set(['sandboxes', 'sandbox', 'containers', 'signal', 'normalize', 'features', 'host']);
 const FEATURE_KEYS = new Set(['recursiveReadOnlyMounts', 'userNamespaces', 'supplementalGroupsPolicy', 'hugetlbController', 'cdi', 'minimumMemoryLimitBytes']);
 
 /** Checks the context a caller passes (cheap: runs on every call). */
@@ -678,7 +683,11 @@ function assertContext(ctx: ValidateContext): void {
   if (typeof ctx !== 'object' || ctx === null) {
     problems.push({ path: '', message: 'the validation context must be an object with sandboxes and containers' });
   } else {
-    if (typeof ctx.sandboxes?.get !== 'function') problems.push({ path: 'sandboxes', message: 'sandboxes must be a SandboxStore' });
+    const storeNeeded = !('sandbox' in ctx) || ctx.sandboxes !== undefined;
+    if (storeNeeded && typeof ctx.sandboxes?.get !== 'function') {
+      problems.push({ path: 'sandboxes', message: 'sandboxes must be a SandboxStore' });
+    }
+    if (ctx.sandbox !== undefined && (typeof ctx.sandbox !== 'object' || ctx.sandbox === null || typeof ctx.sandbox.id !== 'string')) problems.push({ path: 'sandbox', message: 'sandbox must be a SandboxRecord' });
     if (typeof ctx.containers?.get !== 'function' || typeof ctx.containers?.findByName !== 'function') problems.push({ path: 'containers', message: 'containers must be a ContainerStore' });
     for (const key of Object.keys(ctx)) if (!CONTEXT_KEYS.has(key)) problems.push({ path: key, message: `unknown option "${key}"` });
     if (ctx.signal !== undefined && !(ctx.signal instanceof AbortSignal)) problems.push({ path: 'signal', message: 'signal must be an AbortSignal' });
@@ -733,7 +742,7 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   } else if (!CONTAINER_ID_PATTERN.test(req.podSandboxId)) {
     issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId.slice(0, 140))}: not a valid sandbox id`, 'NotFound');
   } else {
-    sandbox = await ctx.sandboxes.get(req.podSandboxId, signalOption);
+    sandbox = ctx.sandbox?.id === req.podSandboxId ? ctx.sandbox : await ctx.sandboxes?.get(req.podSandboxId, signalOption);
     if (!sandbox) {
       issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId)}: not found`, 'NotFound');
     } else if (sandbox.state !== 'SANDBOX_READY') {
