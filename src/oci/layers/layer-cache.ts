@@ -273,6 +273,28 @@ function lstatBelow(base: string, rel: string): Stats | undefined | null {
   return undefined;
 }
 
+/**
+ * The `release` of a rootfs handle: unmounts `mountPoint` (an overlay rootfs) once, refuses while
+ * anything is still mounted inside what this call made (never deletes through a container's
+ * volume), removes it, then unpins the layers. Idempotent once it has succeeded.
+ */
+function releaseOnce(made: readonly string[], cleanupMade: () => Promise<void>, releaseUse: () => void, mountPoint?: string): () => Promise<void> {
+  let released = false;
+  let unmounted = mountPoint === undefined;
+  return async () => {
+    if (released) return;
+    if (!unmounted && mountPoint !== undefined) {
+      const umount = await run('umount', [mountPoint]);
+      if (umount.code !== 0) throw new LayerExtractionError(`unmounting ${mountPoint} failed: ${umount.stderr.trim()}`, { reason: 'umount failed' });
+      unmounted = true;
+    }
+    await refuseMounts(made);
+    await cleanupMade();
+    released = true;
+    releaseUse();
+  };
+}
+
 /** Throws when something is mounted at or below one of `paths` (`/proc/self/mountinfo`). */
 async function refuseMounts(paths: readonly string[]): Promise<void> {
   const mounts = await readMountinfo().catch(() => []);
@@ -670,26 +692,7 @@ export class LayerCache {
           await rm(work, { recursive: true, force: true });
           await rm(rootfs, { recursive: true, force: true });
         } else {
-          let released = false;
-          let unmounted = false;
-          return {
-            path: rootfs,
-            mode: 'overlay',
-            release: async () => {
-              if (released) return;
-              if (!unmounted) {
-                const umount = await run('umount', [rootfs]);
-                if (umount.code !== 0) {
-                  throw new LayerExtractionError(`unmounting ${rootfs} failed: ${umount.stderr.trim()}`, { reason: 'umount failed' });
-                }
-                unmounted = true;
-              }
-              await refuseMounts(made);
-              await cleanupMade();
-              released = true;
-              releaseUse();
-            },
-          };
+          return { path: rootfs, mode: 'overlay', release: releaseOnce(made, cleanupMade, releaseUse, rootfs) };
         }
       }
       await mkdirOwned(rootfs);
@@ -703,19 +706,7 @@ export class LayerCache {
         await rm(rootfs, { recursive: true, force: true });
         throw error;
       }
-      let released = false;
-      return {
-        path: rootfs,
-        mode: 'copy',
-        release: async () => {
-          if (released) return;
-          // never delete through a mount left inside (a volume of the container): refuse instead
-          await refuseMounts(made);
-          await cleanupMade();
-          released = true;
-          releaseUse();
-        },
-      };
+      return { path: rootfs, mode: 'copy', release: releaseOnce(made, cleanupMade, releaseUse) };
     } catch (error) {
       releaseUse();
       await cleanupMade();
