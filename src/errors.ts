@@ -178,10 +178,10 @@ export class AbortedError extends LxcriError {
 
 /**
  * Throws an {@link AbortedError} (`<what> was aborted`, with the signal's reason as `cause`) when
- * `signal` has fired. Long operations call it between steps.
+ * `signal` has fired. Long operations call it between steps; `details` go on the error.
  */
-export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
-  if (signal?.aborted) throw new AbortedError(`${what} was aborted`, {}, { cause: signal.reason });
+export function throwIfAborted(signal: AbortSignal | undefined, what: string, details: Record<string, unknown> = {}): void {
+  if (signal?.aborted) throw new AbortedError(`${what} was aborted`, details, { cause: signal.reason });
 }
 
 /** A sandbox or container store could not read or write a record. */
@@ -293,6 +293,8 @@ export interface ProxmoxHttpErrorDetails {
   retryable: boolean;
   /** Set when PVE says the VMID is taken (`already exists`, `File exists`). */
   vmidConflict?: boolean;
+  /** Set when the answer proves PVE did not carry the request out (kept off `details`). */
+  notExecuted?: boolean;
 }
 
 function httpStatusToGrpc(status: number): GrpcStatus {
@@ -318,7 +320,9 @@ export class ProxmoxHttpError extends LxcriError {
   readonly errors: Readonly<Record<string, string>> | undefined;
   readonly retryable: boolean;
   readonly vmidConflict: boolean;
-  constructor(details: ProxmoxHttpErrorDetails, options: LxcriErrorOptions = {}) {
+  /** The answer proves the request had no effect, so even a create may be re-sent. */
+  readonly notExecuted: boolean;
+  constructor({ notExecuted, ...details }: ProxmoxHttpErrorDetails, options: LxcriErrorOptions = {}) {
     // a property-string error carries its sub-keys' errors on further lines (`format error\nnet0.ip: …`)
     const params = details.errors ? Object.entries(details.errors).map(([k, v]) => `${k}: ${v.replace(/\s*\n+\s*/g, '; ')}`).join('; ') : '';
     const message = `${details.method} ${details.path} failed: ${details.status} ${details.statusText}${params ? ` (${params})` : ''}`;
@@ -335,6 +339,7 @@ export class ProxmoxHttpError extends LxcriError {
     this.errors = d.errors;
     this.retryable = d.retryable;
     this.vmidConflict = d.vmidConflict === true;
+    this.notExecuted = notExecuted === true;
   }
 }
 
@@ -487,5 +492,21 @@ export class ProxmoxOutcomeUnknownError extends LxcriError {
   override name = 'ProxmoxOutcomeUnknownError';
   constructor(message: string, details: { method?: string; path?: string; reason?: string } = {}, options: LxcriErrorOptions = {}) {
     super('ERR_PVE_OUTCOME_UNKNOWN', message, details, { ...options, defaultGrpcStatus: 'Unknown' });
+  }
+}
+
+/**
+ * An argument of a library call is wrong (a bad UPID, a path parameter missing, an unknown kill
+ * signal, ...). Code `ERR_INVALID_ARGUMENT`; `details.field` names the argument when known.
+ */
+export class InvalidArgumentError extends LxcriError {
+  override name = 'InvalidArgumentError';
+  constructor(message: string, details: { field?: string } & Record<string, unknown> = {}, options: LxcriErrorOptions = {}) {
+    super('ERR_INVALID_ARGUMENT', message, details, { ...options, defaultGrpcStatus: 'InvalidArgument' });
+  }
+
+  /** The usual form: `<field>: <problem>`, with `details.field` set. */
+  static forField(field: string, problem: string, options: LxcriErrorOptions = {}): InvalidArgumentError {
+    return new InvalidArgumentError(`${field}: ${problem}`, { field }, options);
   }
 }

@@ -3,8 +3,7 @@
  * (`validate`, `select`, `bundle`), and an image given as `DIR[:REF]` (`unpack`, `bundle`).
  */
 import { resolve } from 'node:path';
-import { RECORD_ID_PATTERN } from '../cri/store-common.js';
-import { InMemorySandboxStore } from '../cri/store-memory.js';
+import { CONTAINER_ID_PATTERN } from '../internal/schemas.js';
 import type { SandboxNamespacePaths, SandboxRecord } from '../cri/types.js';
 import { validatePodSandboxConfig } from '../cri/validate.js';
 import { CriValidationError } from '../errors.js';
@@ -89,12 +88,12 @@ export async function readRequestInput(io: CliIo, requestFile: string, sandboxFi
 }
 
 /**
- * A store holding the pod the request names, READY, as RunPodSandbox would have stored it — so a
- * request given on the command line is checked like a real CreateContainer. Issues in the pod
- * config are reported under `sandboxConfig.`.
+ * The record of the pod the request names, READY, as RunPodSandbox would have stored it — passed
+ * to validation as `sandbox`, so a request given on the command line is checked like a real
+ * CreateContainer. Issues in the pod config are reported under `sandboxConfig.`.
  */
-export function standaloneSandbox(input: CliRequestInput, options: Parameters<typeof validatePodSandboxConfig>[1] = {}): { record?: SandboxRecord; store: InMemorySandboxStore } {
-  if (!RECORD_ID_PATTERN.test(input.podSandboxId)) return { store: new InMemorySandboxStore() };
+export function standaloneSandbox(input: CliRequestInput, options: Parameters<typeof validatePodSandboxConfig>[1] = {}): SandboxRecord | undefined {
+  if (!CONTAINER_ID_PATTERN.test(input.podSandboxId)) return undefined;
   let config;
   try {
     config = validatePodSandboxConfig(input.sandboxConfig, options);
@@ -111,7 +110,7 @@ export function standaloneSandbox(input: CliRequestInput, options: Parameters<ty
     namespacePaths: input.sandbox?.namespacePaths ?? {},
     createdAt: Date.now(),
   };
-  return { record, store: new InMemorySandboxStore([record]) };
+  return record;
 }
 
 /** Splits `DIR[:REF]`: the reference is what follows the first ':' after the last '/'. */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { throwIfAborted } from '../errors.js';
 import type { GrpcStatus } from '../errors.js';
 import { ociSeccompSchema } from '../oci/spec/runtime-spec.js';
+import { parseMountinfo as parseMountinfoEntries } from '../internal/mountinfo.js';
 
 /** What a device host path is. */
 export type HostPathKind = 'char-device' | 'block-device' | 'directory' | 'other' | 'missing';
@@ -84,25 +85,14 @@ export interface LinuxHostInspectorOptions {
   procSysPath?: string;
 }
 
-/** Decodes the octal escapes (`\040`) mountinfo uses for spaces and the like. */
-function unescapeMountinfo(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
 /** Parses `/proc/self/mountinfo` text into (mount point, propagation) pairs. */
 export function parseMountinfo(text: string): HostMountPropagation[] {
-  const out: HostMountPropagation[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const fields = line.split(' ');
-    const separator = fields.indexOf('-');
-    const mountPoint = fields[4];
-    if (separator < 6 || mountPoint === undefined) continue;
-    const optional = fields.slice(6, separator);
-    const propagation = optional.some((f) => f.startsWith('shared:')) ? 'shared' : optional.some((f) => f.startsWith('master:')) ? 'slave' : 'private';
-    out.push({ mountPoint: unescapeMountinfo(mountPoint), propagation });
-  }
-  return out;
+  return parseMountinfoEntries(text).map(({ mountPoint, optionalFields }) => ({ mountPoint, propagation: propagationOf(optionalFields) }));
+}
+
+function propagationOf(optionalFields: readonly string[]): HostMountPropagation['propagation'] {
+  if (optionalFields.some((f) => f.startsWith('shared:'))) return 'shared';
+  return optionalFields.some((f) => f.startsWith('master:')) ? 'slave' : 'private';
 }
 
 /** A {@link HostInspector} that reads the real Linux host. */

@@ -13,6 +13,7 @@ import type { CriValidationIssue } from '../errors.js';
 import { closestName, ContainerConfigSchema, CreateContainerRequestSchema, PodSandboxConfigSchema, scalarKindOf } from './schema.js';
 import type { ScalarKind } from './schema.js';
 import type { NormalizedContainerConfig, NormalizedCreateContainerRequest, NormalizedPodSandboxConfig } from './types.js';
+import { formatPath } from '../internal/format-path.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -155,18 +156,6 @@ const PLANS = (() => {
 // Paths
 
 type PathPart = string | number;
-const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-/** Formats a path as `config.mounts[0].containerPath` / `config.labels["app/name"]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else if (typeof part === 'string' && IDENT.test(part)) out += out === '' ? part : `.${part}`;
-    else out += `[${JSON.stringify(String(part))}]`;
-  }
-  return out;
-}
 
 function issue(path: readonly PathPart[], code: string, message: string, meta?: Record<string, unknown>): CriValidationIssue {
   return { path: formatPath(path), code, message, grpcStatus: 'InvalidArgument', ...(meta ? { meta } : {}) };

@@ -4,13 +4,11 @@
  * @module
  */
 import { StoreError } from '../errors.js';
-
-/** Record ids the stores accept: they name files, so no separators, no dot files. */
-export const RECORD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+import { CONTAINER_ID_PATTERN } from '../internal/schemas.js';
 
 /** Throws `StoreError` when `id` cannot be a record id. */
 export function assertRecordId(id: unknown, kind: 'sandbox' | 'container'): asserts id is string {
-  if (typeof id !== 'string' || !RECORD_ID_PATTERN.test(id)) {
+  if (typeof id !== 'string' || !CONTAINER_ID_PATTERN.test(id)) {
     throw new StoreError(`invalid ${kind} id ${JSON.stringify(id)}: expected 1-128 characters [A-Za-z0-9_.-], not starting with . _ or -`, {
       id: typeof id === 'string' ? id.slice(0, 140) : String(id),
     });
@@ -30,21 +28,4 @@ export function containerNameKey(sandboxId: string, name: string, attempt: numbe
 /** Human form of a container name reservation. */
 export function describeContainerName(record: { sandboxId: string; name: string; attempt: number }): string {
   return `${JSON.stringify(record.name)} (attempt ${record.attempt}) in sandbox ${record.sandboxId}`;
-}
-
-/** A promise-chain mutex: `run` executes callbacks one at a time, in call order. */
-export interface Mutex {
-  run<T>(task: () => Promise<T>): Promise<T>;
-}
-
-/** Creates a {@link Mutex}. */
-export function createMutex(): Mutex {
-  let tail: Promise<unknown> = Promise.resolve();
-  return {
-    run<T>(task: () => Promise<T>): Promise<T> {
-      const result = tail.then(task, task);
-      tail = result.catch(() => undefined);
-      return result;
-    },
-  };
 }

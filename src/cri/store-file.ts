@@ -20,13 +20,11 @@ import { z } from 'zod';
 import { AlreadyExistsError, NotFoundError, StoreError, isLxcriError, throwIfAborted } from '../errors.js';
 import {
   assertRecordId,
-  
   compareRecords,
   containerNameKey,
-  createMutex,
   describeContainerName,
 } from './store-common.js';
-import type { Mutex } from './store-common.js';
+import { Mutex } from '../internal/mutex.js';
 import type {
   ContainerListFilter,
   ContainerRecord,
@@ -226,7 +224,7 @@ class RecordDirectory<T extends { id: string; createdAt: number }> {
 /** Sandbox store with one JSON file per sandbox under `<directory>/sandboxes/`. */
 export class FileSandboxStore implements SandboxStore {
   readonly #files: RecordDirectory<SandboxRecord>;
-  readonly #mutex: Mutex = createMutex();
+  readonly #mutex = new Mutex();
 
   /** @throws InvalidOptionsError when the options are wrong. */
   constructor(options: FileStoreOptions) {
@@ -284,7 +282,7 @@ export class FileSandboxStore implements SandboxStore {
  */
 export class FileContainerStore implements ContainerStore {
   readonly #files: RecordDirectory<ContainerRecord>;
-  readonly #mutex: Mutex = createMutex();
+  readonly #mutex = new Mutex();
   #names: Promise<Map<string, string>> | undefined;
 
   /** @throws InvalidOptionsError when the options are wrong. */

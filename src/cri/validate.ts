@@ -46,7 +46,8 @@ import { CriValidationError, InvalidOptionsError, throwIfAborted } from '../erro
 import type { CriValidationIssue, GrpcStatus } from '../errors.js';
 import { parseImageReference } from '../oci/image/reference.js';
 import type { HostInspector } from './host-inspector.js';
-import { formatPath, tryNormalizeCreateContainerRequest, tryNormalizePodSandboxConfig } from './normalize.js';
+import { tryNormalizeCreateContainerRequest, tryNormalizePodSandboxConfig } from './normalize.js';
+import { formatPath } from '../internal/format-path.js';
 import type { NormalizeOptions } from './normalize.js';
 import type {
   ContainerRecord,
@@ -62,7 +63,7 @@ import type {
   SandboxRecord,
   SandboxStore,
 } from './types.js';
-import { RECORD_ID_PATTERN } from './store-common.js';
+import { CONTAINER_ID_PATTERN } from '../internal/schemas.js';
 
 /** What the runtime handler supports; decides some checks. */
 export interface RuntimeHandlerFeatures {
@@ -100,8 +101,13 @@ export interface RuntimeHandlerFeatures {
 
 /** What {@link validateCreateContainerRequest} needs besides the request. */
 export interface ValidateContext {
-  /** Where sandboxes are looked up. */
-  sandboxes: SandboxStore;
+  /** Where sandboxes are looked up. May be left out when the `sandbox` key is given (even as `undefined`: no pod). */
+  sandboxes?: SandboxStore | undefined;
+  /**
+   * The pod's record, when the caller already holds it: used instead of a lookup in
+   * `sandboxes` when its id is the request's `podSandboxId`. @defaultValue none
+   */
+  sandbox?: SandboxRecord | undefined;
   /** Where containers (name reservations, pid TARGET containers) are looked up. */
   containers: ContainerStore;
   /** Aborts the store lookups and host checks. @defaultValue none */
@@ -668,7 +674,7 @@ export function validatePodSandboxConfig(input: unknown, options: { normalize?: 
   return result.value;
 }
 
-const CONTEXT_KEYS = new Set(['sandboxes', 'containers', 'signal', 'normalize', 'features', 'host']);
+const CONTEXT_KEYS = new Set(['sandboxes', 'sandbox', 'containers', 'signal', 'normalize', 'features', 'host']);
 const FEATURE_KEYS = new Set(['recursiveReadOnlyMounts', 'userNamespaces', 'supplementalGroupsPolicy', 'hugetlbController', 'cdi', 'minimumMemoryLimitBytes']);
 
 /** Checks the context a caller passes (cheap: runs on every call). */
@@ -677,7 +683,11 @@ function assertContext(ctx: ValidateContext): void {
   if (typeof ctx !== 'object' || ctx === null) {
     problems.push({ path: '', message: 'the validation context must be an object with sandboxes and containers' });
   } else {
-    if (typeof ctx.sandboxes?.get !== 'function') problems.push({ path: 'sandboxes', message: 'sandboxes must be a SandboxStore' });
+    const storeNeeded = !('sandbox' in ctx) || ctx.sandboxes !== undefined;
+    if (storeNeeded && typeof ctx.sandboxes?.get !== 'function') {
+      problems.push({ path: 'sandboxes', message: 'sandboxes must be a SandboxStore' });
+    }
+    if (ctx.sandbox !== undefined && (typeof ctx.sandbox !== 'object' || ctx.sandbox === null || typeof ctx.sandbox.id !== 'string')) problems.push({ path: 'sandbox', message: 'sandbox must be a SandboxRecord' });
     if (typeof ctx.containers?.get !== 'function' || typeof ctx.containers?.findByName !== 'function') problems.push({ path: 'containers', message: 'containers must be a ContainerStore' });
     for (const key of Object.keys(ctx)) if (!CONTEXT_KEYS.has(key)) problems.push({ path: key, message: `unknown option "${key}"` });
     if (ctx.signal !== undefined && !(ctx.signal instanceof AbortSignal)) problems.push({ path: 'signal', message: 'signal must be an AbortSignal' });
@@ -729,10 +739,10 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   let sandbox: SandboxRecord | undefined;
   if (req.podSandboxId === '') {
     issues.add(['podSandboxId'], 'required', 'pod_sandbox_id is required');
-  } else if (!RECORD_ID_PATTERN.test(req.podSandboxId)) {
+  } else if (!CONTAINER_ID_PATTERN.test(req.podSandboxId)) {
     issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId.slice(0, 140))}: not a valid sandbox id`, 'NotFound');
   } else {
-    sandbox = await ctx.sandboxes.get(req.podSandboxId, signalOption);
+    sandbox = ctx.sandbox?.id === req.podSandboxId ? ctx.sandbox : await ctx.sandboxes?.get(req.podSandboxId, signalOption);
     if (!sandbox) {
       issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId)}: not found`, 'NotFound');
     } else if (sandbox.state !== 'SANDBOX_READY') {
@@ -753,7 +763,7 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   }
 
   // 5. Name reservation.
-  if (RECORD_ID_PATTERN.test(req.podSandboxId) && req.config.metadata.name !== '') {
+  if (CONTAINER_ID_PATTERN.test(req.podSandboxId) && req.config.metadata.name !== '') {
     const holder = await ctx.containers.findByName(req.podSandboxId, req.config.metadata.name, req.config.metadata.attempt, signalOption);
     if (holder) {
       const name = runtimeName(req);
@@ -770,7 +780,7 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   // pid TARGET: the target container must exist, be in this sandbox, and run.
   const ns = req.config.linux.securityContext.namespaceOptions;
   if (ns.pid === 'TARGET' && ns.targetId !== '') {
-    const target: ContainerRecord | undefined = RECORD_ID_PATTERN.test(ns.targetId) ? await ctx.containers.get(ns.targetId, signalOption) : undefined;
+    const target: ContainerRecord | undefined = CONTAINER_ID_PATTERN.test(ns.targetId) ? await ctx.containers.get(ns.targetId, signalOption) : undefined;
     const tp = ['config', 'linux', 'securityContext', 'namespaceOptions', 'targetId'];
     if (!target) issues.add(tp, 'target_not_found', `invalid target container: container ${JSON.stringify(ns.targetId)} does not exist`, 'NotFound');
     else if (target.sandboxId !== req.podSandboxId) {

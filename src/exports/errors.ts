@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-export { LXCRI_ERROR_CODES, LxcriError, isLxcriError, hasErrorCode, InvalidOptionsError, NotFoundError, AlreadyExistsError, FailedPreconditionError, AbortedError, StoreError, CriValidationError, RuntimeSelectionError, ImageError, LayerExtractionError, BundleError, OciRuntimeError, ProxmoxHttpError, ProxmoxNetworkError, ProxmoxTimeoutError, ProxmoxAuthError, ProxmoxTaskError, ProxmoxResponseError } from '../errors.js';
+export { LXCRI_ERROR_CODES, LxcriError, isLxcriError, hasErrorCode, InvalidOptionsError, NotFoundError, AlreadyExistsError, FailedPreconditionError, AbortedError, StoreError, CriValidationError, RuntimeSelectionError, ImageError, LayerExtractionError, BundleError, OciRuntimeError, ProxmoxHttpError, ProxmoxNetworkError, ProxmoxTimeoutError, ProxmoxAuthError, ProxmoxTaskError, ProxmoxResponseError, InvalidArgumentError } from '../errors.js';
 export type { GrpcStatus, LxcriErrorCode, LxcriErrorOptions, CriValidationIssue, ProxmoxHttpErrorDetails } from '../errors.js';
 export { redact, redactString } from '../redact.js';
 export { silentLogger } from '../logger.js';

@@ -6,7 +6,7 @@
  * @module
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readMountinfo } from '../internal/mountinfo.js';
 import { release } from 'node:os';
 import { basename, join } from 'node:path';
 import type { RuntimeHandlerFeatures } from '../cri/validate.js';
@@ -46,8 +46,8 @@ function exec(file: string, args: readonly string[], timeoutMs: number): Promise
 
 /** True when `/sys/fs/cgroup/unified` is a mount point (a hybrid cgroup v1/v2 host). */
 export async function isHybridCgroupHost(): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  return info.split('\n').some((line) => line.split(' ')[4] === '/sys/fs/cgroup/unified');
+  const mounts = await readMountinfo().catch(() => []);
+  return mounts.some((m) => m.mountPoint === '/sys/fs/cgroup/unified');
 }
 
 interface FeaturesOutput {

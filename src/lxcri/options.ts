@@ -6,11 +6,8 @@
  */
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
-import type { Logger } from '../logger.js';
+import { loggerSchema } from '../internal/schemas.js';
 import type { ProxmoxClientOptions } from '../proxmox/options.js';
-
-const isLogger = (v: unknown): v is Logger =>
-  typeof v === 'object' && v !== null && ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function');
 
 /** zod schema of the `oci` part of {@link LxcriOptions}: how containers run on this node. */
 export const lxcriOciOptionsSchema = z.strictObject({
@@ -162,7 +159,7 @@ export const lxcriOptionsSchema = z.strictObject({
    * Where lxcri logs (pino-compatible); secrets are redacted before they reach it.
    * @defaultValue the silent logger
    */
-  logger: z.custom<Logger>(isLogger, 'expected a logger with debug/info/warn/error methods').optional(),
+  logger: loggerSchema.optional(),
 });
 
 /** What users pass to `new Lxcri(...)` and to `createContainer(request, options)`. */

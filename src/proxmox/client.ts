@@ -8,7 +8,6 @@
 import pRetry from 'p-retry';
 import { z } from 'zod';
 import {
-  AbortedError,
   LxcriError,
   ProxmoxAuthError,
   ProxmoxHttpError,
@@ -17,6 +16,8 @@ import {
   ProxmoxResponseError,
   ProxmoxTimeoutError,
   isLxcriError,
+  throwIfAborted,
+  InvalidArgumentError,
 } from '../errors.js';
 import { createRedactingLogger, silentLogger, type Logger } from '../logger.js';
 import { AccessApi, ticketEndpoint, type TicketParams } from './api/access.js';
@@ -62,7 +63,7 @@ function shouldRetry(policy: RetryPolicy, error: unknown): boolean {
     return error instanceof ProxmoxTimeoutError;
   }
   // not-executed: only failures that prove the request had no effect
-  if (error instanceof ProxmoxHttpError) return (error as ProxmoxHttpError & { notExecuted?: boolean }).notExecuted === true;
+  if (error instanceof ProxmoxHttpError) return error.notExecuted;
   if (error instanceof ProxmoxNetworkError) return NOT_SENT_CODES.has(String(error.details['reason']));
   return false;
 }
@@ -168,7 +169,7 @@ export class ProxmoxClient {
    */
   request<T = unknown>(method: HttpMethod, path: string, params?: Params, options: RequestOptions<T> = {}): Promise<T> {
     if (!path.startsWith('/') || path.includes('?') || path.includes('#')) {
-      throw new LxcriError('ERR_INVALID_ARGUMENT', `path: must start with / and carry no query (pass params): ${path}`, { field: 'path' }, { defaultGrpcStatus: 'InvalidArgument' });
+      throw InvalidArgumentError.forField('path', `must start with / and carry no query (pass params): ${path}`);
     }
     const endpoint: Endpoint<T> = {
       method,
@@ -244,7 +245,7 @@ export class ProxmoxClient {
     const retry = this.#options.retry;
     const secrets = (): string[] => [...this.#secrets, ...(endpoint.secrets ?? [])];
     const userSignal = options.signal;
-    if (userSignal?.aborted) throw new AbortedError(`${endpoint.method} ${endpoint.path} aborted`, { method: endpoint.method, path: endpoint.path }, { cause: userSignal.reason });
+    throwIfAborted(userSignal, `${endpoint.method} ${endpoint.path}`, { method: endpoint.method, path: endpoint.path });
     let attemptNo = 0;
     const run = async (): Promise<T> => {
       attemptNo++;
@@ -286,7 +287,7 @@ export class ProxmoxClient {
       });
     } catch (error) {
       if (isLxcriError(error)) throw error;
-      if (userSignal?.aborted) throw new AbortedError(`${endpoint.method} ${endpoint.path} aborted`, { method: endpoint.method, path: endpoint.path }, { cause: userSignal.reason });
+      throwIfAborted(userSignal, `${endpoint.method} ${endpoint.path}`, { method: endpoint.method, path: endpoint.path });
       throw new LxcriError('ERR_INTERNAL', `${endpoint.method} ${endpoint.path} failed unexpectedly`, { method: endpoint.method, path: endpoint.path }, { cause: sanitizeCause(error), secrets: secrets() });
     }
   }

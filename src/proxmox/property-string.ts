@@ -13,7 +13,7 @@
  * @module
  */
 import { z } from 'zod';
-import { LxcriError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 const bool = z.boolean();
 const mountOption = z.enum(['discard', 'lazytime', 'noatime', 'nodev', 'noexec', 'nosuid']);
@@ -158,13 +158,8 @@ const KINDS: Readonly<Record<PropertyStringKind, KindSpec>> = {
 /** Index limits of indexed parameters (pve-container `MAX_LXC_NETWORKS`, `MAX_MOUNT_POINTS`, `MAX_DEVICES`). */
 export const INDEXED_PARAM_LIMITS = Object.freeze({ net: 32, mp: 256, dev: 256, unused: 256 } as const);
 
-function invalid(field: string, message: string, cause?: unknown): LxcriError {
-  return new LxcriError(
-    'ERR_INVALID_ARGUMENT',
-    `${field}: ${message}`,
-    { field },
-    { defaultGrpcStatus: 'InvalidArgument', ...(cause === undefined ? {} : { cause }) },
-  );
+function invalid(field: string, message: string, cause?: unknown): InvalidArgumentError {
+  return InvalidArgumentError.forField(field, message, cause === undefined ? {} : { cause });
 }
 
 function issuesText(error: z.ZodError): string {
@@ -182,7 +177,7 @@ function issuesText(error: z.ZodError): string {
  * // 'name=eth0,bridge=vmbr0,firewall=1,ip=10.0.0.5/24'
  * encodePropertyString('rootfs', { volume: 'local-lvm:8' }); // 'local-lvm:8'
  * ```
- * @throws `LxcriError` with code `ERR_INVALID_ARGUMENT` naming the offending key.
+ * @throws `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) naming the offending key.
  */
 export function encodePropertyString<K extends PropertyStringKind>(kind: K, value: PropertyStringTypes[K], field: string = kind): string {
   const spec = KINDS[kind];
@@ -237,7 +232,7 @@ function decodeValue(spec: KindSpec, key: string, raw: string, field: string): u
  * parsePropertyString('mp', 'local-lvm:16,mp=/data,backup=1');
  * // { volume: 'local-lvm:16', mp: '/data', backup: true }
  * ```
- * @throws `LxcriError` with code `ERR_INVALID_ARGUMENT` naming the offending key.
+ * @throws `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) naming the offending key.
  */
 export function parsePropertyString<K extends PropertyStringKind>(kind: K, text: string, field: string = kind): PropertyStringTypes[K] {
   const spec = KINDS[kind];
@@ -277,7 +272,7 @@ export type IndexedPropertyKind = 'net' | 'mp' | 'dev';
  * `{ net0: '…', net1: '…' }`; a sparse record (`{ 3: a }`) keeps its indices. Indices are checked
  * against PVE's limits (`net0..net31`, `mp0..mp255`, `dev0..dev255`).
  *
- * @throws `LxcriError` with code `ERR_INVALID_ARGUMENT` for an index out of range or a bad value.
+ * @throws `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) for an index out of range or a bad value.
  */
 export function encodeIndexedParams<K extends IndexedPropertyKind>(
   kind: K,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { LxcriError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** The fields of a UPID. Numbers are decoded from hex. */
 export interface Upid {
@@ -42,13 +42,13 @@ const UPID_RE =
  * ```ts
  * parseUpid('UPID:pve1:0009E9B0:103F1191:660069E7:vzcreate:101:root@pam:').node; // 'pve1'
  * ```
- * @throws `LxcriError` with code `ERR_INVALID_ARGUMENT` (field `upid`) when the text is not a UPID.
+ * @throws `InvalidArgumentError` (`ERR_INVALID_ARGUMENT`) (field `upid`) when the text is not a UPID.
  */
 export function parseUpid(upid: string): Upid {
   const m = typeof upid === 'string' ? UPID_RE.exec(upid) : null;
   if (!m) {
     const shown = typeof upid === 'string' ? `'${upid.length > 200 ? `${upid.slice(0, 200)}…` : upid}'` : typeof upid;
-    throw new LxcriError('ERR_INVALID_ARGUMENT', `upid: not a Proxmox task id: ${shown}`, { field: 'upid' }, { defaultGrpcStatus: 'InvalidArgument' });
+    throw InvalidArgumentError.forField('upid', `not a Proxmox task id: ${shown}`);
   }
   const [, node, pid, pstart, starttime, type, id, user] = m as unknown as [string, string, string, string, string, string, string, string];
   const bang = user.indexOf('!');

@@ -11,9 +11,10 @@
  *
  * @module
  */
-import { AbortedError, AlreadyExistsError, FailedPreconditionError, ProxmoxHttpError, ProxmoxTaskError, isLxcriError } from '../errors.js';
+import { AlreadyExistsError, FailedPreconditionError, ProxmoxHttpError, ProxmoxTaskError, isLxcriError, throwIfAborted } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Sleep } from './options.js';
+import { Mutex } from '../internal/mutex.js';
 
 /** Resolved `vmid` options. */
 export interface VmidAllocatorOptions {
@@ -41,46 +42,6 @@ export interface AllocateVmidResult<T> {
 
 /** Creates something with a given VMID; throws PVE's error on a conflict. */
 export type CreateWithVmid<T> = (vmid: number, signal: AbortSignal | undefined) => Promise<T>;
-
-/** A FIFO async mutex. */
-export class Mutex {
-  #tail: Promise<void> = Promise.resolve();
-  /**
-   * Runs `fn` when every earlier holder is done. When `signal` fires while waiting, rejects with
-   * {@link AbortedError} at once and gives up its turn (later callers are not held up).
-   */
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    let release!: () => void;
-    const next = new Promise<void>((r) => (release = r));
-    const previous = this.#tail;
-    this.#tail = previous.then(() => next);
-    try {
-      await waitUnlessAborted(previous, signal);
-    } catch (error) {
-      void previous.then(release);
-      throw error;
-    }
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-}
-
-function waitUnlessAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return promise;
-  const aborted = (): AbortedError => new AbortedError('VMID allocation aborted', {}, { cause: signal.reason });
-  if (signal.aborted) return Promise.reject(aborted());
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    void promise.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
-}
 
 const CONFLICT_TEXT = /\b(?:CT|VM) \d+ already exists|config file already exists|File exists/;
 
@@ -129,7 +90,7 @@ export class VmidAllocator {
 
   /** Runs `create` with a free VMID, retrying with a fresh id on conflict. */
   allocate<T>(create: CreateWithVmid<T>, options: AllocateVmidOptions = {}): Promise<AllocateVmidResult<T>> {
-    if (this.#options.mode === 'nextid') return this.#mutex.run(() => this.#loop(create, options), options.signal);
+    if (this.#options.mode === 'nextid') return this.#mutex.run(() => this.#loop(create, options), options.signal, 'VMID allocation');
     return this.#loop(create, options);
   }
 
@@ -140,7 +101,7 @@ export class VmidAllocator {
     /** Ids this allocation saw taken: never proposed again by the range search. */
     const taken = new Set<number>();
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      if (signal?.aborted) throw new AbortedError('VMID allocation aborted', {}, { cause: signal.reason });
+      throwIfAborted(signal, 'VMID allocation');
       let vmid: number;
       try {
         vmid = await this.#candidate(signal, taken);

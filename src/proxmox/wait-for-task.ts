@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { AbortedError, ProxmoxHttpError, ProxmoxTaskError, ProxmoxTimeoutError } from '../errors.js';
+import { ProxmoxHttpError, ProxmoxTaskError, ProxmoxTimeoutError, throwIfAborted } from '../errors.js';
 import { parseUpid } from './upid.js';
+import { sleep } from '../internal/sleep.js';
 import type { Clock, Sleep } from './options.js';
 
 /** `GET /nodes/{node}/tasks/{upid}/status`, as the waiter needs it. */
@@ -83,22 +84,7 @@ export interface TaskResult {
 }
 
 /** Default sleep: a timer that rejects with `AbortedError` when the signal fires. */
-export const timerSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortedError('wait aborted', {}, { cause: signal.reason }));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError('wait aborted', {}, { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+export const timerSleep: Sleep = (ms, signal) => sleep(ms, signal, 'wait aborted');
 
 /** Reads a whole task log, page by page. */
 export async function readTaskLog(reader: TaskReader, upid: string, pageSize: number, signal?: AbortSignal, maxPages = 200): Promise<TaskLogLine[]> {
@@ -138,7 +124,7 @@ export async function waitForTask(reader: TaskReader, upid: string, deps: WaitFo
       cause === undefined ? {} : { cause },
     );
   for (;;) {
-    if (signal?.aborted) throw new AbortedError(`waiting for ${info.type} task aborted`, { upid }, { cause: signal.reason });
+    throwIfAborted(signal, `waiting for ${info.type} task`, { upid });
     const left = timeoutMs - (deps.clock.now() - start);
     if (left <= 0) throw timedOut();
     // one poll, with its own timeout and retries, fits in what is left of the wait
@@ -180,7 +166,7 @@ export async function waitForTask(reader: TaskReader, upid: string, deps: WaitFo
     }
     const remaining = timeoutMs - (deps.clock.now() - start);
     if (remaining <= 0) throw timedOut();
-    if (signal?.aborted) throw new AbortedError(`waiting for ${info.type} task aborted`, { upid }, { cause: signal.reason });
+    throwIfAborted(signal, `waiting for ${info.type} task`, { upid });
     await deps.sleep(Math.min(delay, remaining), signal);
     delay = Math.min(deps.pollMaxMs, Math.ceil(delay * 1.5));
   }

@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { AbortedError, InvalidOptionsError } from '../errors.js';
 import { checkGlob } from './glob.js';
+import { formatPath } from '../internal/format-path.js';
 
 /** The runtimes a container can be given. */
 export const RUNTIME_NAMES = ['crun', 'proxmox-lxc'] as const;
@@ -261,16 +262,6 @@ const _outputMatches: Equal<z.output<typeof runtimePolicySchema>, ResolvedRuntim
 const _inputAccepted: RuntimePolicy extends z.input<typeof runtimePolicySchema> ? true : false = true;
 void _outputMatches;
 void _inputAccepted;
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) {
-    if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
-    else out += `[${JSON.stringify(String(key))}]`;
-  }
-  return out;
-}
 
 function findProtoKeys(value: unknown, path: PropertyKey[]): PropertyKey[][] {
   if (typeof value !== 'object' || value === null) return [];

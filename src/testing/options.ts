@@ -7,18 +7,14 @@ import { parseOptions } from '../options.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidOptionsError } from '../errors.js';
-import { silentLogger, type Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
 import { STORAGE_CONTENT_TYPES } from './param-formats.js';
+import { loggerSchema } from '../internal/schemas.js';
 
 /** A clock: milliseconds since the epoch. Inject one to test ticket expiry without waiting. */
 export interface SimulatorClock {
   now(): number;
 }
-
-const isLogger = (value: unknown): value is Logger =>
-  typeof value === 'object' &&
-  value !== null &&
-  ['debug', 'info', 'warn', 'error'].every((k) => typeof (value as Record<string, unknown>)[k] === 'function');
 
 const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const USERID_RE = /^[^\s:/@!]+@[A-Za-z][A-Za-z0-9.\-_]+$/;
@@ -192,7 +188,7 @@ export const pveSimulatorOptionsSchema = z.strictObject({
    * Where the simulator logs (pino-compatible).
    * @defaultValue the silent logger
    */
-  logger: z.custom<Logger>(isLogger, { message: 'expected a logger with debug/info/warn/error methods' }).default(silentLogger),
+  logger: loggerSchema.default(silentLogger),
   /**
    * Address the HTTPS server listens on (`startPveSimulator` only).
    * @defaultValue `'127.0.0.1'`

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runInNewContext } from 'node:vm';
 import { CriValidationError, LxcriError, hasErrorCode, isLxcriError, type Logger } from '../../src/index.js';
 import { OciRuntimeError, ProxmoxAuthError, ProxmoxHttpError, ProxmoxNetworkError, ProxmoxTaskError, redact, redactString } from '../../src/exports/errors.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { REDACTED } from '../../src/redact.js';
 import { createRedactingLogger } from '../../src/logger.js';
 
@@ -156,5 +157,19 @@ describe('redaction', () => {
     expect(text).not.toContain(PASSWORD);
     expect(text).not.toContain(TICKET);
     expect(text).toContain('/version');
+  });
+});
+
+describe('InvalidArgumentError', () => {
+  it('keeps the ERR_INVALID_ARGUMENT code, names the field and maps to InvalidArgument', () => {
+    const cause = new Error('ENOENT');
+    const error = InvalidArgumentError.forField('source.path', 'cannot read /nope', { cause });
+    expect(error).toBeInstanceOf(LxcriError);
+    expect(error).toMatchObject({ name: 'InvalidArgumentError', code: 'ERR_INVALID_ARGUMENT', grpcStatus: 'InvalidArgument', message: 'source.path: cannot read /nope', details: { field: 'source.path' }, cause });
+    expect(hasErrorCode(error, 'ERR_INVALID_ARGUMENT')).toBe(true);
+  });
+
+  it('lets the caller choose another gRPC status', () => {
+    expect(new InvalidArgumentError('tty is not supported', { field: 'process.terminal' }, { grpcStatus: 'Unimplemented' }).grpcStatus).toBe('Unimplemented');
   });
 });

@@ -65,9 +65,9 @@ export const bundleCommand: CliCommand = {
 
     const resolved = await resolveImageArg(io, values['image'], values['platform']);
     const input = await readRequestInput(io, requestFile, typeof sandboxFile === 'string' ? sandboxFile : undefined);
-    const { record, store } = standaloneSandbox(input);
+    const record = standaloneSandbox(input);
     const request = await validateCreateContainerRequest(input.request, {
-      sandboxes: store,
+      sandbox: record,
       containers: new InMemoryContainerStore(),
       ...(io.signal ? { signal: io.signal } : {}),
     });

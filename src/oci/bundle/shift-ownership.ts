@@ -6,7 +6,7 @@
  */
 import { chmod, chown, lchown, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortedError } from '../../errors.js';
+import { throwIfAborted } from '../../errors.js';
 import type { OciIdMapping } from '../spec/runtime-spec.js';
 
 /** Maps a container id to its host id, or `undefined` when no mapping covers it. */
@@ -32,7 +32,7 @@ export async function shiftOwnership(
   const seen = new Set<string>();
   let changed = 0;
   const visit = async (path: string): Promise<void> => {
-    if (options.signal?.aborted) throw new AbortedError('shifting the rootfs ownership was aborted', {}, { cause: options.signal.reason });
+    throwIfAborted(options.signal, 'shifting the rootfs ownership');
     const st = await lstat(path, { bigint: true });
     const key = `${st.dev}:${st.ino}`;
     if (!seen.has(key)) {

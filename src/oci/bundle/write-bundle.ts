@@ -4,7 +4,7 @@
  * @module
  */
 import { parseOptions } from '../../options.js';
-import { chmod, chown, lstat, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { AlreadyExistsError, BundleError, isLxcriError, throwIfAborted } from '../../errors.js';
@@ -13,10 +13,12 @@ import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { unpackImage, type ProgressCallback } from '../layers/unpack-image.js';
 import { buildRuntimeSpec } from '../spec/build.js';
-import { collectSpecInputs, detectHostSpecDefaults } from '../spec/collect.js';
+import { collectSpecInputs, createMissingHostPaths, detectHostSpecDefaults } from '../spec/collect.js';
 import type { BuildRuntimeSpecOptions } from '../spec/options.js';
 import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
 import { mapToHost, shiftOwnership } from './shift-ownership.js';
+import { containerIdSchema, loggerSchema } from '../../internal/schemas.js';
+import { mountPointsBelow, readMountinfo } from '../../internal/mountinfo.js';
 
 /** How a rootfs is made: an overlay mount over cached layers, a copy, or whichever works. */
 export type RootfsMode = 'auto' | 'overlay' | 'copy';
@@ -56,13 +58,10 @@ export function unpackRootfsProvider(options: { logger?: Logger } = {}): RootfsP
   };
 }
 
-const isLogger = (v: unknown): v is Logger =>
-  typeof v === 'object' && v !== null && ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function');
-
 /** zod schema of {@link WriteBundleOptions}. */
 export const writeBundleOptionsSchema = z.strictObject({
   /** The container id (used in `cgroupsPath`); the bundle directory is usually `<root>/<id>`. */
-  containerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'container id: 1-128 of [A-Za-z0-9_.-], starting with a letter or digit'),
+  containerId: containerIdSchema,
   /** The normalised, validated CRI request. */
   request: z.custom<NormalizedCreateContainerRequest>((v) => typeof v === 'object' && v !== null && 'config' in v && 'sandboxConfig' in v, {
     message: 'expected a normalised CreateContainerRequest',
@@ -107,7 +106,7 @@ export const writeBundleOptionsSchema = z.strictObject({
    * Where progress and cleanup problems are logged.
    * @defaultValue the silent logger
    */
-  logger: z.custom<Logger>(isLogger, { message: 'expected a logger' }).default(silentLogger),
+  logger: loggerSchema.default(silentLogger),
 });
 
 /** Spec options a caller may pass through the `spec` field of {@link WriteBundleOptions}. */
@@ -144,14 +143,7 @@ export function bundlePath(root: string, containerId: string): string {
 
 /** Mount points at or below `dir`, from /proc/self/mountinfo. */
 export async function mountsBelow(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const base = resolve(dir);
-  return info
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined)
-    .map((p) => p.replace(/\\(\d{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8))))
-    .filter((p) => p === base || p.startsWith(`${base}/`));
+  return mountPointsBelow(await readMountinfo(), dir);
 }
 
 /**
@@ -195,12 +187,8 @@ export async function writeBundle(dir: string, options: WriteBundleOptions): Pro
 
     rootfs = await provider.createRootfs(o.image, bundle, { mode: o.rootfsMode, ...(signal ? { signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
     throwIfAborted(signal, 'writing the bundle');
-    const inputs = await collectSpecInputs(o.request, {
-      rootfs: rootfs.path,
-      createMissingHostPaths: o.createMissingHostPaths,
-      createdHostPaths,
-      ...(signal ? { signal } : {}),
-    });
+    if (o.createMissingHostPaths) await createMissingHostPaths(o.request, createdHostPaths, signal);
+    const inputs = await collectSpecInputs(o.request, { rootfs: rootfs.path, ...(signal ? { signal } : {}) });
     const rel = relative(bundle, rootfs.path);
     const rootPath = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : rootfs.path;
     const host = await detectHostSpecDefaults();

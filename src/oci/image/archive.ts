@@ -8,8 +8,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { AbortedError, ImageError } from '../../errors.js';
-import { TarParser, type TarEntryHeader, type TarHandler } from '../layers/tar-reader.js';
+import { ImageError, throwIfAborted } from '../../errors.js';
+import { TarParser, type TarEntryHeader, type TarHandler } from './tar-reader.js';
 import { parseDigest } from './digest.js';
 
 const BLOB_NAME = /^blobs\/(sha256|sha512)\/([a-f0-9]{64}|[a-f0-9]{128})$/;
@@ -75,7 +75,7 @@ export async function extractOciArchive(file: string, dir: string, options: { si
   const parser = new TarParser(handler, { maxMetaBytes: 1024 * 1024 });
   try {
     for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-      if (options.signal?.aborted) throw new AbortedError('archive import aborted', {}, { cause: options.signal.reason });
+      throwIfAborted(options.signal, 'archive import');
       parser.push(chunk);
     }
     parser.finish();

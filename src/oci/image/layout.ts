@@ -31,13 +31,13 @@ import {
   type OciIndex,
   type OciManifest,
 } from './types.js';
+import { loggerSchema } from '../../internal/schemas.js';
 
 /** The annotation that names a manifest in an image layout. */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 /** The annotation containerd uses for the full image name. */
 export const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
 
-const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
 
 /** Options of {@link openImageLayout}. */
 export const imageLayoutOptionsSchema = z.strictObject({

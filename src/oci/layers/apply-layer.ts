@@ -48,7 +48,7 @@ import {
 import { LayerExtractionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { ResolvedExtractionLimits } from './limits.js';
-import type { TarEntryHeader, TarHandler } from './tar-reader.js';
+import type { TarEntryHeader, TarHandler } from '../image/tar-reader.js';
 import { encodeRootlessOwner, readXattrs, removeXattr, writeXattrs, type PendingXattr } from './xattr.js';
 
 /** How whiteouts are treated. */

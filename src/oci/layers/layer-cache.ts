@@ -44,18 +44,19 @@ import {
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, FailedPreconditionError, LayerExtractionError } from '../../errors.js';
+import { AbortedError, FailedPreconditionError, LayerExtractionError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { LayerApplier, type LayerRecord, type LowerEntry, type LowerView } from './apply-layer.js';
 import { extractionLimitsSchema } from './limits.js';
-import type { TarEntryHeader } from './tar-reader.js';
+import type { TarEntryHeader } from '../image/tar-reader.js';
 import { parseOptions } from '../../options.js';
 import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
 import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';
+import { loggerSchema } from '../../internal/schemas.js';
+import { readMountinfo } from '../../internal/mountinfo.js';
 
-const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
 const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
 
@@ -272,13 +273,32 @@ function lstatBelow(base: string, rel: string): Stats | undefined | null {
   return undefined;
 }
 
+/**
+ * The `release` of a rootfs handle: unmounts `mountPoint` (an overlay rootfs) once, refuses while
+ * anything is still mounted inside what this call made (never deletes through a container's
+ * volume), removes it, then unpins the layers. Idempotent once it has succeeded.
+ */
+function releaseOnce(made: readonly string[], cleanupMade: () => Promise<void>, releaseUse: () => void, mountPoint?: string): () => Promise<void> {
+  let released = false;
+  let unmounted = mountPoint === undefined;
+  return async () => {
+    if (released) return;
+    if (!unmounted && mountPoint !== undefined) {
+      const umount = await run('umount', [mountPoint]);
+      if (umount.code !== 0) throw new LayerExtractionError(`unmounting ${mountPoint} failed: ${umount.stderr.trim()}`, { reason: 'umount failed' });
+      unmounted = true;
+    }
+    await refuseMounts(made);
+    await cleanupMade();
+    released = true;
+    releaseUse();
+  };
+}
+
 /** Throws when something is mounted at or below one of `paths` (`/proc/self/mountinfo`). */
 async function refuseMounts(paths: readonly string[]): Promise<void> {
-  const text = await readFile('/proc/self/mountinfo', 'latin1').catch(() => '');
-  for (const line of text.split('\n')) {
-    const field = line.split(' ')[4];
-    if (field === undefined) continue;
-    const mountPoint = Buffer.from(field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))), 'latin1').toString('utf8');
+  const mounts = await readMountinfo().catch(() => []);
+  for (const { mountPoint } of mounts) {
     const inside = paths.find((p) => mountPoint === p || mountPoint.startsWith(`${p}/`));
     if (inside !== undefined) {
       throw new FailedPreconditionError(`${mountPoint} is still mounted inside ${inside}; unmount it before release()`, { path: mountPoint });
@@ -672,26 +692,7 @@ export class LayerCache {
           await rm(work, { recursive: true, force: true });
           await rm(rootfs, { recursive: true, force: true });
         } else {
-          let released = false;
-          let unmounted = false;
-          return {
-            path: rootfs,
-            mode: 'overlay',
-            release: async () => {
-              if (released) return;
-              if (!unmounted) {
-                const umount = await run('umount', [rootfs]);
-                if (umount.code !== 0) {
-                  throw new LayerExtractionError(`unmounting ${rootfs} failed: ${umount.stderr.trim()}`, { reason: 'umount failed' });
-                }
-                unmounted = true;
-              }
-              await refuseMounts(made);
-              await cleanupMade();
-              released = true;
-              releaseUse();
-            },
-          };
+          return { path: rootfs, mode: 'overlay', release: releaseOnce(made, cleanupMade, releaseUse, rootfs) };
         }
       }
       await mkdirOwned(rootfs);
@@ -705,19 +706,7 @@ export class LayerCache {
         await rm(rootfs, { recursive: true, force: true });
         throw error;
       }
-      let released = false;
-      return {
-        path: rootfs,
-        mode: 'copy',
-        release: async () => {
-          if (released) return;
-          // never delete through a mount left inside (a volume of the container): refuse instead
-          await refuseMounts(made);
-          await cleanupMade();
-          released = true;
-          releaseUse();
-        },
-      };
+      return { path: rootfs, mode: 'copy', release: releaseOnce(made, cleanupMade, releaseUse) };
     } catch (error) {
       releaseUse();
       await cleanupMade();
@@ -772,7 +761,7 @@ export class LayerCache {
     const walk = (rel: string): void => {
       for (const name of readdirSync(rel === '' ? diff : join(diff, rel))) {
         if ((++count & 1023) === 0) {
-          if (signal?.aborted) throw new AbortedError('copy aborted', {}, { cause: signal.reason });
+          throwIfAborted(signal, 'copy');
           checkFreeSpace(rootfs, this.#o.limits, info.digest);
         }
         const childRel = rel === '' ? name : `${rel}/${name}`;
@@ -844,7 +833,7 @@ export class LayerCache {
       const base = this.#layersDir(rootless, allowSetuid);
       const names = await readdir(base).catch(() => [] as string[]);
       for (const name of names) {
-        if (options.signal?.aborted) throw new AbortedError('gc aborted', {}, { cause: options.signal.reason });
+        throwIfAborted(options.signal, 'gc');
         // a ChainID is sha256, except the base layer's, which is its DiffID (sha256 or sha512)
         if (!/^(?:[a-f0-9]{64}|[a-f0-9]{128})$/.test(name)) continue;
         const chainId = `${name.length === 64 ? 'sha256' : 'sha512'}:${name}`;

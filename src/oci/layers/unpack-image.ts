@@ -10,7 +10,7 @@ import { statfsSync } from 'node:fs';
 import { chmod, lstat, mkdir, rm, rmdir, utimes } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, AlreadyExistsError, isLxcriError, LayerExtractionError } from '../../errors.js';
+import { AbortedError, AlreadyExistsError, isLxcriError, LayerExtractionError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
@@ -18,7 +18,8 @@ import { layerCompression } from '../image/types.js';
 import { LayerApplier, type LayerRecord, type LowerView, type WhiteoutMode } from './apply-layer.js';
 import { LayerReader } from './decompress.js';
 import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
-import { TarParser } from './tar-reader.js';
+import { TarParser } from '../image/tar-reader.js';
+import { loggerSchema } from '../../internal/schemas.js';
 
 /** Progress of layer extraction. */
 export interface LayerProgress {
@@ -50,7 +51,6 @@ export interface LayerProgress {
 export type ProgressCallback = (progress: LayerProgress) => void;
 
 const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
-const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
 const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
 
 /** Options of {@link unpackImage}. */
@@ -180,7 +180,7 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
   const { algorithm } = parseDigest(diffId, `rootfs.diff_ids[${index}]`);
   const compression = layerCompression(descriptor.mediaType);
   const { signal, limits } = options;
-  if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: signal.reason });
+  throwIfAborted(signal, 'layer extraction', { layer: descriptor.digest });
 
   const applier = new LayerApplier({
     root: options.root,
@@ -224,7 +224,7 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
   try {
     checkFreeSpace(options.root, limits, descriptor.digest);
     for await (const chunk of reader) {
-      if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: signal.reason });
+      throwIfAborted(signal, 'layer extraction', { layer: descriptor.digest });
       checkFreeSpace(options.root, limits, descriptor.digest);
       parser.push(chunk);
       const entries = applier.entries;

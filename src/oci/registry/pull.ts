@@ -23,6 +23,7 @@ import { layerCompression, MEDIA_TYPES, ociIndexSchema, ociManifestSchema, parse
 import { RegistryClient, type FetchedManifest } from './client.js';
 import { findCredentials, type RegistryCredentials } from './credentials.js';
 import { acquireLockFile, addIndexEntry, hasBlob, ingestDir, ingestPath, openStore, registerPull, signalSchema, storeSchema, writeBlob } from './store.js';
+import { loggerSchema } from '../../internal/schemas.js';
 
 /** Progress of a pull, reported through `onProgress`. */
 export interface PullProgress {
@@ -54,7 +55,6 @@ export function hostPlatform(): string {
 }
 
 const platformSchema = z.union([z.string().min(1), z.strictObject({ os: z.string().min(1), architecture: z.string().min(1), variant: z.string().min(1).optional() })]);
-const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null && typeof (v as Logger).warn === 'function', 'must be a Logger');
 
 /** Options of {@link pullImage}. */
 export const pullImageOptionsSchema = z.strictObject({

@@ -6,7 +6,7 @@
 import { lstat, mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { isAbsolute } from 'node:path';
-import { AbortedError, CriValidationError, type CriValidationIssue } from '../../errors.js';
+import { CriValidationError, type CriValidationIssue, throwIfAborted } from '../../errors.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { BuildRuntimeSpecOptions, HostDeviceInfo, HostDeviceNode } from './options.js';
 import { readImageUserDb } from './user-db.js';
@@ -31,14 +31,6 @@ export interface CollectSpecInputsOptions {
   /** The container's rootfs on the host: its `/etc/passwd` and `/etc/group` are read from inside it. */
   rootfs: string;
   /**
-   * Create a missing mount source directory (mode 0755), as containerd and CRI-O do. Off by
-   * default: the CRI comment says a missing host path is an error.
-   * @defaultValue `false`
-   */
-  createMissingHostPaths?: boolean;
-  /** Receives the top-most directory of each host path created, so a caller can remove them on failure. */
-  createdHostPaths?: string[];
-  /**
    * Where the host's device nodes are listed for a privileged request.
    * @defaultValue `'/dev'`
    */
@@ -58,17 +50,34 @@ function linuxDevice(rdev: number): { major: number; minor: number } {
 }
 
 /**
+ * Creates each missing absolute mount source directory of `request` (mode 0755), as containerd
+ * and CRI-O do, and pushes the top-most directory made for each onto `created` (so a caller can
+ * remove them on failure). The CRI comment says a missing host path is an error: call this only
+ * when asked for containerd's behaviour, before {@link collectSpecInputs}.
+ */
+export async function createMissingHostPaths(request: NormalizedCreateContainerRequest, created: string[], signal?: AbortSignal): Promise<void> {
+  for (const m of request.config.mounts) {
+    if (m.hostPath === '' || m.image || !isAbsolute(m.hostPath)) continue;
+    throwIfAborted(signal, 'creating missing host paths');
+    if (await lstat(m.hostPath).then(() => true, () => false)) continue;
+    // containerd: MkdirAll(0755). A failure shows up as collectSpecInputs' missing host path.
+    const first = await mkdir(m.hostPath, { recursive: true, mode: 0o755 }).catch(() => undefined);
+    if (first !== undefined) created.push(first);
+  }
+}
+
+/**
  * Collects: the image's passwd/group (read inside `rootfs`, never following a symlink out of it),
  * the JSON of each Localhost seccomp profile, the real path of every CRI mount's `hostPath` (the
- * CRI says symlinks are followed; a missing host path is an error, as the CRI comment asks,
- * unless `createMissingHostPaths` asks for containerd's behaviour), and the device numbers of
- * every CRI device.
+ * CRI says symlinks are followed; a missing host path is an error, as the CRI comment asks —
+ * {@link createMissingHostPaths} is the separate step for containerd's behaviour), and the device
+ * numbers of every CRI device. It only reads: nothing on the host is created or changed.
  * @throws CriValidationError naming each request field whose host object is missing or invalid
  */
 export async function collectSpecInputs(request: NormalizedCreateContainerRequest, options: CollectSpecInputsOptions): Promise<CollectedSpecInputs> {
   const { signal } = options;
   const check = (): void => {
-    if (signal?.aborted) throw new AbortedError('collecting runtime spec inputs was aborted', {}, { cause: signal.reason });
+    throwIfAborted(signal, 'collecting runtime spec inputs');
   };
   check();
   const issues: CriValidationIssue[] = [];
@@ -106,11 +115,6 @@ export async function collectSpecInputs(request: NormalizedCreateContainerReques
     if (m.hostPath === '' || m.image) continue;
     check();
     try {
-      if (options.createMissingHostPaths && isAbsolute(m.hostPath) && !(await lstat(m.hostPath).then(() => true, () => false))) {
-        // containerd: MkdirAll(0755). Record what was made so a failed write can remove it.
-        const first = await mkdir(m.hostPath, { recursive: true, mode: 0o755 });
-        if (first !== undefined) options.createdHostPaths?.push(first);
-      }
       hostPaths[m.hostPath] = await realpath(m.hostPath);
     } catch (error) {
       issues.push({
@@ -156,7 +160,7 @@ const SKIPPED_DEV_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mo
 export async function listHostDevices(root = '/dev', options: { signal?: AbortSignal } = {}): Promise<HostDeviceNode[]> {
   const out: HostDeviceNode[] = [];
   const walk = async (dir: string, rel: string): Promise<void> => {
-    if (options.signal?.aborted) throw new AbortedError('listing host devices was aborted', {}, { cause: options.signal.reason });
+    throwIfAborted(options.signal, 'listing host devices');
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const hostPath = `${dir}/${e.name}`;

@@ -11,6 +11,7 @@ import { parseOptions } from '../../options.js';
 import { z } from 'zod';
 import { ALL_CAPABILITIES } from './defaults.js';
 import { ociSeccompSchema } from './runtime-spec.js';
+import { containerIdSchema } from '../../internal/schemas.js';
 
 /** A host device node, as {@link collectSpecInputs} found it. */
 export const hostDeviceInfoSchema = z.strictObject({
@@ -45,7 +46,7 @@ export const buildRuntimeSpecOptionsSchema = z.strictObject({
   /**
    * The container id (used in `cgroupsPath`). 1-128 of `[A-Za-z0-9_.-]`.
    */
-  containerId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'container id: 1-128 of [A-Za-z0-9_.-], starting with a letter or digit'),
+  containerId: containerIdSchema,
   /**
    * The sandbox the container joins: namespace paths of the pod (e.g. `/proc/<pid>/ns/net`).
    * A namespace without a path is created new for the container; the pod's `NODE` modes still

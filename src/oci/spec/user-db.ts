@@ -7,7 +7,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { AbortedError, BundleError } from '../../errors.js';
+import { BundleError, throwIfAborted } from '../../errors.js';
 
 /** One `/etc/passwd` line. */
 export interface PasswdEntry {
@@ -81,7 +81,7 @@ export async function readRootfsFile(
   path: string,
   options: { maxBytes?: number; signal?: AbortSignal } = {},
 ): Promise<string | undefined> {
-  if (options.signal?.aborted) throw new AbortedError(`reading ${path} was aborted`, {}, { cause: options.signal.reason });
+  throwIfAborted(options.signal, `reading ${path}`);
   const host = await resolveInRootfs(rootfs, path);
   if (host === undefined) return undefined;
   const maxBytes = options.maxBytes ?? USER_DB_MAX_BYTES;

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from 'zod';
-import { LxcriError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { expandPath, type ParamValue, type Params } from '../transport/encode.js';
 import {
   INDEXED_PARAM_LIMITS,
@@ -104,9 +104,6 @@ export interface LxcConfigUpdateParams extends LxcConfigParams {
   revert?: string | readonly string[] | undefined;
 }
 
-function invalid(field: string, message: string): LxcriError {
-  return new LxcriError('ERR_INVALID_ARGUMENT', `${field}: ${message}`, { field }, { defaultGrpcStatus: 'InvalidArgument' });
-}
 
 function encodeIndexedMixed<K extends 'net' | 'mp' | 'dev'>(kind: K, values: Indexed<unknown>): Record<string, string> {
   const entries = Array.isArray(values) ? values.map((v, i) => [i, v] as const) : Object.entries(values).map(([k, v]) => [Number(k), v] as const);
@@ -115,7 +112,7 @@ function encodeIndexedMixed<K extends 'net' | 'mp' | 'dev'>(kind: K, values: Ind
     if (value === undefined) continue;
     if (typeof value === 'string') {
       if (!Number.isInteger(index) || index < 0 || index >= INDEXED_PARAM_LIMITS[kind]) {
-        throw invalid(`${kind}${index}`, `index must be an integer from 0 to ${INDEXED_PARAM_LIMITS[kind] - 1}`);
+        throw InvalidArgumentError.forField(`${kind}${index}`, `index must be an integer from 0 to ${INDEXED_PARAM_LIMITS[kind] - 1}`);
       }
       out[`${kind}${index}`] = value;
     } else {
@@ -147,8 +144,8 @@ export function toLxcWireParams(params: LxcConfigParams & Record<string, unknown
         if (typeof value === 'string') out[key] = value;
         else {
           const pairs = Object.entries(value as Record<string, string>).map(([k, v]) => {
-            if (!/^\w+$/.test(k)) throw invalid(`env.${k}`, 'variable names must match \\w+');
-            if (/[\0\n\r]/.test(v)) throw invalid(`env.${k}`, 'value must not contain NUL or newlines');
+            if (!/^\w+$/.test(k)) throw InvalidArgumentError.forField(`env.${k}`, 'variable names must match \\w+');
+            if (/[\0\n\r]/.test(v)) throw InvalidArgumentError.forField(`env.${k}`, 'value must not contain NUL or newlines');
             return `${k}=${v}`;
           });
           if (pairs.length > 0) out[key] = pairs.join('\0');
@@ -172,7 +169,7 @@ export function toLxcWireParams(params: LxcConfigParams & Record<string, unknown
   const extra = params.extra;
   if (extra) {
     for (const [key, value] of Object.entries(extra)) {
-      if (key in out) throw invalid(key, 'given both typed and in extra');
+      if (key in out) throw InvalidArgumentError.forField(key, 'given both typed and in extra');
       out[key] = value;
     }
   }
@@ -225,7 +222,7 @@ export const lxcConfigSchema = z.looseObject({ digest: z.string().optional() });
 export type LxcConfig = z.output<typeof lxcConfigSchema>;
 
 const vmidPath = (node: string, vmid: number, suffix = ''): string => {
-  if (!Number.isInteger(vmid) || vmid < 100 || vmid > 999_999_999) throw invalid('vmid', 'must be an integer from 100 to 999999999');
+  if (!Number.isInteger(vmid) || vmid < 100 || vmid > 999_999_999) throw InvalidArgumentError.forField('vmid', 'must be an integer from 100 to 999999999');
   return expandPath(`/nodes/{node}/lxc/{vmid}${suffix}`, { node, vmid });
 };
 
@@ -238,8 +235,8 @@ export const lxcEndpoints = {
     retry: 'idempotent',
   }),
   create: (node: string, params: LxcCreateParams): Endpoint<string> => {
-    if (!Number.isInteger(params.vmid) || params.vmid < 100 || params.vmid > 999_999_999) throw invalid('vmid', 'must be an integer from 100 to 999999999');
-    if (typeof params.ostemplate !== 'string' || params.ostemplate === '') throw invalid('ostemplate', 'is required');
+    if (!Number.isInteger(params.vmid) || params.vmid < 100 || params.vmid > 999_999_999) throw InvalidArgumentError.forField('vmid', 'must be an integer from 100 to 999999999');
+    if (typeof params.ostemplate !== 'string' || params.ostemplate === '') throw InvalidArgumentError.forField('ostemplate', 'is required');
     return {
       method: 'POST',
       path: expandPath('/nodes/{node}/lxc', { node }),

@@ -7,7 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { AbortedError, LxcriError } from '../../errors.js';
+import { throwIfAborted, InvalidArgumentError } from '../../errors.js';
 import { expandPath } from '../transport/encode.js';
 import { buildMultipartBody, type UploadProgress } from '../transport/multipart.js';
 import { boolLike, intLike, numLike, upidResponse, type CallOptions, type Endpoint, type EndpointSender } from './endpoint.js';
@@ -77,9 +77,6 @@ export function normalizeContentFilename(name: string): string {
   return basename(name).replace(/[^a-zA-Z0-9_.-]/g, '_');
 }
 
-function invalid(field: string, message: string): LxcriError {
-  return new LxcriError('ERR_INVALID_ARGUMENT', `${field}: ${message}`, { field }, { defaultGrpcStatus: 'InvalidArgument' });
-}
 
 /** Hashes a file with SHA-256 through one reused 256 KiB buffer (constant memory, no allocation churn). */
 async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
@@ -88,7 +85,7 @@ async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   try {
     const buffer = Buffer.allocUnsafe(1 << 18);
     for (;;) {
-      if (signal?.aborted) throw new AbortedError('checksum aborted', {}, { cause: signal.reason });
+      throwIfAborted(signal, 'checksum');
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
@@ -178,9 +175,9 @@ export class StorageApi {
     let checksum: { algorithm: ChecksumAlgorithm; value: string } | undefined;
     if ('path' in source) {
       const info = await stat(source.path).catch((error: unknown) => {
-        throw new LxcriError('ERR_INVALID_ARGUMENT', `source.path: cannot read ${source.path}`, { field: 'source.path' }, { cause: error, defaultGrpcStatus: 'InvalidArgument' });
+        throw InvalidArgumentError.forField('source.path', `cannot read ${source.path}`, { cause: error });
       });
-      if (!info.isFile()) throw invalid('source.path', `${source.path} is not a regular file`);
+      if (!info.isFile()) throw InvalidArgumentError.forField('source.path', `${source.path} is not a regular file`);
       size = info.size;
       filename ??= basename(source.path);
       const wanted = options.checksum ?? 'sha256';
@@ -189,16 +186,16 @@ export class StorageApi {
       // opened only when the body is sent (after login), and closed on every path
       file = readLazily(source.path, signal);
     } else {
-      if (!Number.isInteger(source.size) || source.size < 0) throw invalid('source.size', 'must be the exact byte length of the stream');
-      if (!filename) throw invalid('filename', 'is required when uploading a stream');
-      if (options.checksum === 'sha256') throw invalid('checksum', "'sha256' can only be computed for a path; pass { algorithm, value } for a stream");
+      if (!Number.isInteger(source.size) || source.size < 0) throw InvalidArgumentError.forField('source.size', 'must be the exact byte length of the stream');
+      if (!filename) throw InvalidArgumentError.forField('filename', 'is required when uploading a stream');
+      if (options.checksum === 'sha256') throw InvalidArgumentError.forField('checksum', "'sha256' can only be computed for a path; pass { algorithm, value } for a stream");
       if (options.checksum) checksum = options.checksum;
       size = source.size;
       file = source.stream;
     }
-    if (signal?.aborted) throw new AbortedError('upload aborted', {}, { cause: signal.reason });
+    throwIfAborted(signal, 'upload');
     if (content === 'vztmpl' && !/\.(?:tar|tar\.(?:gz|xz|zst|bz2))$/i.test(filename)) {
-      throw invalid('filename', 'a vztmpl upload must end in .tar, .tar.gz, .tar.xz, .tar.zst or .tar.bz2');
+      throw InvalidArgumentError.forField('filename', 'a vztmpl upload must end in .tar, .tar.gz, .tar.xz, .tar.zst or .tar.bz2');
     }
     const fields: [string, string][] = [['content', content]];
     if (checksum) fields.push(['checksum-algorithm', checksum.algorithm], ['checksum', checksum.value]);

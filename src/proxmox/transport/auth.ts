@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import { AbortedError, ProxmoxAuthError, ProxmoxHttpError, isLxcriError } from '../../errors.js';
+import { AbortedError, ProxmoxAuthError, ProxmoxHttpError, isLxcriError, throwIfAborted } from '../../errors.js';
 import type { Clock, OtpProvider, ResolvedAuthOptions } from '../options.js';
 import type { HttpMethod } from './types.js';
 
@@ -291,7 +291,7 @@ export class AuthSession {
 
   async #askOtp(otp: string | OtpProvider, username: string, methods: string[], signal: AbortSignal): Promise<string> {
     if (typeof otp === 'string') return otp.trim();
-    if (signal.aborted) throw new AbortedError('login aborted', {}, { cause: signal.reason });
+    throwIfAborted(signal, 'login');
     const code = await otp({ username, methods, signal });
     if (typeof code !== 'string' || code.trim() === '') {
       throw new ProxmoxAuthError(`login of ${username}: the otp provider returned no code`, { username, reason: 'tfa-no-code' });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { LxcriError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 
 /** A value the API accepts as a parameter. */
 export type ParamValue = string | number | boolean | null | undefined | readonly (string | number | boolean)[];
@@ -17,12 +17,12 @@ function scalar(key: string, value: string | number | boolean): string {
   if (typeof value === 'boolean') return value ? '1' : '0';
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
-      throw new LxcriError('ERR_INVALID_ARGUMENT', `${key}: must be a finite number`, { field: key }, { defaultGrpcStatus: 'InvalidArgument' });
+      throw InvalidArgumentError.forField(key, 'must be a finite number');
     }
     return String(value);
   }
   if (typeof value !== 'string') {
-    throw new LxcriError('ERR_INVALID_ARGUMENT', `${key}: unsupported parameter type ${typeof value}`, { field: key }, { defaultGrpcStatus: 'InvalidArgument' });
+    throw InvalidArgumentError.forField(key, `unsupported parameter type ${typeof value}`);
   }
   return value;
 }
@@ -56,13 +56,13 @@ export function encodeForm(params: Params | undefined): string {
 
 /**
  * Substitutes `{name}` placeholders in an API path with percent-encoded values.
- * @throws {@link LxcriError} `ERR_INVALID_ARGUMENT` for a missing or empty path parameter.
+ * @throws {@link InvalidArgumentError} (`ERR_INVALID_ARGUMENT`) for a missing or empty path parameter.
  */
 export function expandPath(template: string, values: Readonly<Record<string, string | number>>): string {
   return template.replace(/\{([^}]+)\}/g, (_, name: string) => {
     const value = values[name];
     if (value === undefined || value === '') {
-      throw new LxcriError('ERR_INVALID_ARGUMENT', `${name}: path parameter is required`, { field: name }, { defaultGrpcStatus: 'InvalidArgument' });
+      throw InvalidArgumentError.forField(name, 'path parameter is required');
     }
     return percentEncode(String(value));
   });

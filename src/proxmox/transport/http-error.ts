@@ -50,7 +50,7 @@ function parseJsonBody(response: TransportResponse): unknown {
 }
 
 /** Builds the error for a non-2xx answer. `secrets` are scrubbed from every field. */
-export function toHttpError(response: TransportResponse, method: string, path: string, secrets: Iterable<string>): ProxmoxHttpError & { notExecuted: boolean } {
+export function toHttpError(response: TransportResponse, method: string, path: string, secrets: Iterable<string>): ProxmoxHttpError {
   const body = parseJsonBody(response);
   let pveMessage: string | undefined;
   let errors: Record<string, string> | undefined;
@@ -67,7 +67,7 @@ export function toHttpError(response: TransportResponse, method: string, path: s
   }
   const statusText = response.statusText.trim() || pveMessage?.split('\n')[0] || '';
   const c = classifyPveError(response.status, [statusText, pveMessage ?? '', ...Object.values(errors ?? {})]);
-  const error = new ProxmoxHttpError(
+  return new ProxmoxHttpError(
     {
       status: response.status,
       statusText,
@@ -77,9 +77,8 @@ export function toHttpError(response: TransportResponse, method: string, path: s
       ...(errors === undefined ? {} : { errors }),
       retryable: c.retryable,
       ...(c.vmidConflict ? { vmidConflict: true } : {}),
+      notExecuted: c.notExecuted,
     },
     { secrets },
   );
-  Object.defineProperty(error, 'notExecuted', { value: c.notExecuted, enumerable: false });
-  return error as ProxmoxHttpError & { notExecuted: boolean };
 }

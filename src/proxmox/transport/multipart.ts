@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { LxcriError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import type { StreamBody } from './types.js';
 
 /** Progress of an upload. */
@@ -60,13 +60,13 @@ export function buildMultipartBody(input: MultipartInput): { body: StreamBody; c
       const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       done += buffer.length;
       if (done > size) {
-        throw new LxcriError('ERR_INVALID_ARGUMENT', `size: ${filename} yielded more than the declared ${size} bytes`, { field: 'size' }, { defaultGrpcStatus: 'InvalidArgument' });
+        throw InvalidArgumentError.forField('size', `${filename} yielded more than the declared ${size} bytes`);
       }
       yield buffer;
       onProgress?.({ bytesDone: done, bytesTotal: size });
     }
     if (done !== size) {
-      throw new LxcriError('ERR_INVALID_ARGUMENT', `size: ${filename} yielded ${done} bytes, declared ${size}`, { field: 'size' }, { defaultGrpcStatus: 'InvalidArgument' });
+      throw InvalidArgumentError.forField('size', `${filename} yielded ${done} bytes, declared ${size}`);
     }
     yield tailBytes;
   }

@@ -12,7 +12,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { AbortedError, AlreadyExistsError, LxcriError, NotFoundError, OciRuntimeError, throwIfAborted } from '../../errors.js';
+import { AbortedError, AlreadyExistsError, NotFoundError, OciRuntimeError, throwIfAborted, InvalidArgumentError } from '../../errors.js';
 import { MONITOR_SCRIPT, prctlSyscallNumber } from './monitor-script.js';
 import {
   resolveOciRuntimeDriverOptions,
@@ -20,6 +20,7 @@ import {
   type ResolvedOciRuntimeDriverOptions,
   type SpawnFunction,
 } from './options.js';
+import { CONTAINER_ID_PATTERN } from '../../internal/schemas.js';
 
 /** How a container's init process ended, as recorded by the monitor. */
 export interface ContainerExitStatus {
@@ -106,7 +107,6 @@ interface RunResult {
   stderr: string;
 }
 
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const OUTPUT_CAP = 1024 * 1024;
 const STDERR_IN_ERROR_CAP = 8 * 1024;
 
@@ -143,7 +143,7 @@ function signalNumber(value: string | number): number {
     const n = (osConstants.signals as Record<string, number | undefined>)[name];
     if (n !== undefined) return n;
   }
-  throw new LxcriError('ERR_INVALID_ARGUMENT', `unknown signal ${JSON.stringify(value)}`, { field: 'killSignal' }, { grpcStatus: 'InvalidArgument' });
+  throw new InvalidArgumentError(`unknown signal ${JSON.stringify(value)}`, { field: 'killSignal' });
 }
 
 function tail(text: string, cap: number): string {
@@ -229,18 +229,17 @@ export class OciRuntimeDriver {
     if ((config as { process?: { terminal?: unknown } } | null)?.process?.terminal === true) {
       // The runtime would hand the pty master over a --console-socket (SCM_RIGHTS), which neither
       // Node nor perl-base can receive.
-      throw new LxcriError('ERR_INVALID_ARGUMENT', `container ${id} asks for a terminal (tty), which this driver does not support`, { field: 'process.terminal' }, { grpcStatus: 'Unimplemented' });
+      throw new InvalidArgumentError(`container ${id} asks for a terminal (tty), which this driver does not support`, { field: 'process.terminal' }, { grpcStatus: 'Unimplemented' });
     }
     const logPath = options.logPath ? resolve(options.logPath) : undefined;
     if (logPath !== undefined) {
       try {
         closeSync(openSync(logPath, 'a', 0o640));
       } catch (error) {
-        throw new LxcriError(
-          'ERR_INVALID_ARGUMENT',
+        throw new InvalidArgumentError(
           `cannot open the container log ${logPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
           { field: 'logPath', path: logPath },
-          { cause: error, grpcStatus: 'InvalidArgument' },
+          { cause: error },
         );
       }
     }
@@ -524,7 +523,7 @@ function lastLine(text: string): string {
 }
 
 function validateId(id: string): void {
-  if (typeof id !== 'string' || !CONTAINER_ID.test(id) || isAbsolute(id)) {
-    throw new LxcriError('ERR_INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}: use 1-128 of [A-Za-z0-9_.-], starting with a letter or digit`, { field: 'id' }, { grpcStatus: 'InvalidArgument' });
+  if (typeof id !== 'string' || !CONTAINER_ID_PATTERN.test(id) || isAbsolute(id)) {
+    throw new InvalidArgumentError(`invalid container id ${JSON.stringify(id)}: use 1-128 of [A-Za-z0-9_.-], starting with a letter or digit`, { field: 'id' });
   }
 }

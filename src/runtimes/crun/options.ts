@@ -6,15 +6,11 @@
 import { parseOptions } from '../../options.js';
 import type { spawn as nodeSpawn } from 'node:child_process';
 import { z } from 'zod';
-import { silentLogger, type Logger } from '../../logger.js';
+import { silentLogger } from '../../logger.js';
+import { loggerSchema } from '../../internal/schemas.js';
 
 /** The process spawner the driver uses: `child_process.spawn` or a compatible function. */
 export type SpawnFunction = typeof nodeSpawn;
-
-const isLogger = (value: unknown): value is Logger =>
-  typeof value === 'object' &&
-  value !== null &&
-  ['debug', 'info', 'warn', 'error'].every((k) => typeof (value as Record<string, unknown>)[k] === 'function');
 
 /** zod schema of {@link OciRuntimeDriverOptions}: the single source of truth for the options and their defaults. */
 export const ociRuntimeDriverOptionsSchema = z.strictObject({
@@ -55,7 +51,7 @@ export const ociRuntimeDriverOptionsSchema = z.strictObject({
    * Where the driver logs (pino-compatible).
    * @defaultValue the silent logger
    */
-  logger: z.custom<Logger>(isLogger, { message: 'expected a logger with debug/info/warn/error methods' }).default(silentLogger),
+  logger: loggerSchema.default(silentLogger),
   /**
    * The process spawner (injected for tests and for wrapping).
    * @defaultValue `child_process.spawn`

@@ -6,14 +6,10 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { silentLogger, type Logger } from '../../logger.js';
+import { silentLogger } from '../../logger.js';
 import type { LayerCache } from '../../oci/layers/layer-cache.js';
 import { parseOptions } from '../../options.js';
-
-const isLogger = (value: unknown): value is Logger =>
-  typeof value === 'object' &&
-  value !== null &&
-  ['debug', 'info', 'warn', 'error'].every((k) => typeof (value as Record<string, unknown>)[k] === 'function');
+import { loggerSchema } from '../../internal/schemas.js';
 
 const storageId = z.string().regex(/^[a-z][a-z0-9\-_.]*[a-z0-9]$/i, 'a PVE storage id');
 
@@ -23,7 +19,7 @@ export const proxmoxLxcRuntimeOptionsSchema = z.strictObject({
    * Where the runtime logs (pino-compatible).
    * @defaultValue the silent logger
    */
-  logger: z.custom<Logger>(isLogger, { message: 'expected a logger with debug/info/warn/error methods' }).default(silentLogger),
+  logger: loggerSchema.default(silentLogger),
   /**
    * The node CTs are created on.
    * @defaultValue the online node with the most free memory whose rootfs storage holds `rootdir` (`choosePlacement`)

@@ -24,6 +24,7 @@ import {
   isLxcriError,
   throwIfAborted,
 } from '../../errors.js';
+import { sleep } from '../../internal/sleep.js';
 import type { Logger } from '../../logger.js';
 import type { ResolvedImage } from '../../oci/image/layout.js';
 import type { RootfsHandle } from '../../oci/layers/layer-cache.js';
@@ -554,7 +555,7 @@ export class ProxmoxLxcRuntime {
         return marker?.containerId === containerId;
       }
       if (Date.now() > deadline) return false;
-      await sleep(this.options.pollMs, signal);
+      await sleep(this.options.pollMs, signal, 'aborted while waiting');
     }
   }
 
@@ -599,7 +600,7 @@ export class ProxmoxLxcRuntime {
       const status = await this.#client.lxc.status(ct.node, ct.vmid, signal ? { signal } : {});
       if (!status.lock) return;
       if (Date.now() > deadline) throw new FailedPreconditionError(`CT ${ct.vmid} is still locked (${status.lock}) after ${this.options.timeouts.taskMs} ms`, { ...ct, lock: status.lock });
-      await sleep(this.options.pollMs, signal);
+      await sleep(this.options.pollMs, signal, 'aborted while waiting');
     }
   }
 
@@ -785,20 +786,3 @@ function specId(containerId: string): string {
   return cleaned === '' ? 'lxcri' : cleaned;
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new AbortedError('aborted while waiting', {}, { cause: signal.reason }));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError('aborted while waiting', {}, { cause: signal?.reason }));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

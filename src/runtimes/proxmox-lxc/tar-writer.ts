@@ -13,7 +13,7 @@ import tar from 'tar-stream';
 
 type Headers = Parameters<tar.Pack['entry']>[0];
 type Sink = ReturnType<tar.Pack['entry']>;
-import { AbortedError } from '../../errors.js';
+import { throwIfAborted } from '../../errors.js';
 
 /** One entry to write. */
 export interface TarEntry {
@@ -95,7 +95,7 @@ export class TarFileWriter {
 
   /** Writes an entry; `data` is the content of a regular file (exactly `entry.size` bytes). */
   async add(entry: TarEntry, data?: Buffer | AsyncIterable<Buffer>): Promise<void> {
-    if (this.#signal?.aborted) throw new AbortedError('writing the template was aborted', {}, { cause: this.#signal.reason });
+    throwIfAborted(this.#signal, 'writing the template');
     const records: Buffer[] = [];
     let name = entry.name;
     let linkname = entry.linkname;

@@ -409,9 +409,23 @@ describe('validatePodSandboxConfig', () => {
 describe('validation context', () => {
   it('rejects a context without stores, with unknown keys or wrong feature types, naming the field', async () => {
     await expect(validateCreateContainerRequest(baseRequest(), {} as never)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS', message: /sandboxes: sandboxes must be a SandboxStore/ });
-    await expect(validateCreateContainerRequest(baseRequest(), { ...makeWorld(), sandbox: 1 } as never)).rejects.toMatchObject({ message: /sandbox: unknown option "sandbox"/ });
+    await expect(validateCreateContainerRequest(baseRequest(), { ...makeWorld(), sandboxRecord: 1 } as never)).rejects.toMatchObject({ message: /sandboxRecord: unknown option "sandboxRecord"/ });
+    await expect(validateCreateContainerRequest(baseRequest(), { ...makeWorld(), sandbox: 1 } as never)).rejects.toMatchObject({ message: /sandbox: sandbox must be a SandboxRecord/ });
     await expect(validateCreateContainerRequest(baseRequest(), { ...makeWorld(), features: { rro: true } } as never)).rejects.toMatchObject({ message: /features.rro: unknown feature/ });
     await expect(validateCreateContainerRequest(baseRequest(), { ...makeWorld(), features: { cdi: 'yes' } } as never)).rejects.toMatchObject({ message: /features.cdi: must be a boolean/ });
+  });
+});
+
+describe('validation with the sandbox record the caller holds', () => {
+  it('uses the record instead of a store lookup, and reports a missing pod when there is none', async () => {
+    const world = makeWorld();
+    const record = await world.sandboxes.get(SB);
+    const request = await validateCreateContainerRequest(baseRequest(), { sandbox: record, containers: world.containers });
+    expect(request.podSandboxId).toBe(SB);
+    await expect(validateCreateContainerRequest(baseRequest(), { sandbox: undefined, containers: world.containers })).rejects.toMatchObject({
+      code: 'ERR_CRI_VALIDATION',
+      issues: expect.arrayContaining([expect.objectContaining({ path: 'podSandboxId', code: 'sandbox_not_found' })]),
+    });
   });
 });
 

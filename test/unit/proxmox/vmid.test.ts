@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProxmoxHttpError, ProxmoxTaskError, silentLogger } from '../../../src/exports/errors.js';
-import { Mutex, VmidAllocator, isVmidConflict } from '../../../src/proxmox/vmid.js';
+import { VmidAllocator, isVmidConflict } from '../../../src/proxmox/vmid.js';
 
 const conflict = (vmid: number): ProxmoxHttpError =>
   new ProxmoxHttpError({ status: 500, statusText: `CT ${vmid} already exists on node 'pve1'`, method: 'POST', path: '/nodes/pve1/lxc', retryable: false, vmidConflict: true });
@@ -95,24 +95,6 @@ describe('VmidAllocator', () => {
     expect(isVmidConflict(new ProxmoxTaskError({ upid: 'UPID:x', exitStatus: "unable to create CT 101 - CT 101 already exists on node 'b'" }))).toBe(true);
     expect(isVmidConflict(new ProxmoxTaskError({ upid: 'UPID:x', exitStatus: 'unable to create CT 101 - no space left' }))).toBe(false);
     expect(isVmidConflict(new Error('CT 1 already exists'))).toBe(false);
-  });
-});
-
-describe('Mutex', () => {
-  it('runs holders one at a time in FIFO order, also after a failure', async () => {
-    const m = new Mutex();
-    const order: string[] = [];
-    const job = (name: string, ms: number, fail = false) =>
-      m.run(async () => {
-        order.push(`start ${name}`);
-        await new Promise((r) => setTimeout(r, ms));
-        order.push(`end ${name}`);
-        if (fail) throw new Error(name);
-        return name;
-      });
-    const results = await Promise.allSettled([job('a', 10), job('b', 1, true), job('c', 1)]);
-    expect(order).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 });
 

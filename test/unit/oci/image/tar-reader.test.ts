@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openImageLayout } from '../../../../src/index.js';
 import { unpackImage } from '../../../../src/exports/oci.js';
-import { TarParser, type TarEntryHeader } from '../../../../src/oci/layers/tar-reader.js';
+import { TarParser, type TarEntryHeader } from '../../../../src/oci/image/tar-reader.js';
 import { encodeRootlessOwner, quoteAttrText, unquoteAttrText } from '../../../../src/oci/layers/xattr.js';
 import { packTar, snapshotTree, writeImageLayout, type FixtureEntry } from '../../../helpers/oci-fixtures.js';
 import { missing } from '../../../helpers/requirements.js';

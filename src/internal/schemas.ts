@@ -1,0 +1,25 @@
+/**
+ * Validators shared by the options schemas and the parts: one logger check, one container-id
+ * pattern.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import type { Logger } from '../logger.js';
+
+/** True for an object with `debug`, `info`, `warn` and `error` methods. */
+export function isLogger(value: unknown): value is Logger {
+  return typeof value === 'object' && value !== null && ['debug', 'info', 'warn', 'error'].every((k) => typeof (value as Record<string, unknown>)[k] === 'function');
+}
+
+/** zod schema of an injected {@link Logger}. */
+export const loggerSchema = z.custom<Logger>(isLogger, { message: 'expected a logger with debug/info/warn/error methods' });
+
+/**
+ * A container (or sandbox) id as the OCI runtimes and the stores accept it: 1-128 of
+ * `[A-Za-z0-9_.-]`, starting with a letter or digit.
+ */
+export const CONTAINER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** zod schema of a container id ({@link CONTAINER_ID_PATTERN}). */
+export const containerIdSchema = z.string().regex(CONTAINER_ID_PATTERN, 'container id: 1-128 of [A-Za-z0-9_.-], starting with a letter or digit');
