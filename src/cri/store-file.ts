@@ -221,7 +221,12 @@ class RecordDirectory<T extends { id: string; createdAt: number }> {
   }
 }
 
-/** Sandbox store with one JSON file per sandbox under `<directory>/sandboxes/`. */
+/** Sandbox store with one JSON file per sandbox under `<directory>/sandboxes/`. * @example
+ * ```ts
+ * const sandboxes = new FileSandboxStore({ directory: '/var/lib/lxcri' }); // records in /var/lib/lxcri/sandboxes
+ * const pod = await sandboxes.get(podSandboxId);
+ * ```
+ */
 export class FileSandboxStore implements SandboxStore {
   readonly #files: RecordDirectory<SandboxRecord>;
   readonly #mutex = new Mutex();
@@ -279,6 +284,11 @@ export class FileSandboxStore implements SandboxStore {
  * Container store with one JSON file per container under `<directory>/containers/`. The
  * (sandboxId, name, attempt) index is rebuilt from the files when the store opens and kept
  * in memory afterwards; this instance must be the only writer of the directory.
+ * @example
+ * ```ts
+ * const containers = new FileContainerStore({ directory: '/var/lib/lxcri' }); // records in /var/lib/lxcri/containers
+ * const running = await containers.list({ state: 'CONTAINER_RUNNING' });
+ * ```
  */
 export class FileContainerStore implements ContainerStore {
   readonly #files: RecordDirectory<ContainerRecord>;

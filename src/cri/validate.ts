@@ -724,6 +724,14 @@ function runtimeName(config: NormalizedCreateContainerRequest): string {
  * @throws AbortedError when `ctx.signal` fires.
  * @throws InvalidOptionsError when `ctx` is not a valid context.
  * @throws StoreError when a store cannot be read (a damaged record is not a request problem).
+ * @example
+ * ```ts
+ * const request = await validateCreateContainerRequest(
+ *   { podSandboxId, config: { metadata: { name: 'app' }, image: { image: 'busybox:1.36' } }, sandboxConfig },
+ *   { sandboxes, containers }, // e.g. FileSandboxStore / FileContainerStore, or the in-memory stores
+ * );
+ * console.log(request.config.metadata.name, request.config.envs);
+ * ```
  */
 export async function validateCreateContainerRequest(input: unknown, ctx: ValidateContext): Promise<NormalizedCreateContainerRequest> {
   assertContext(ctx);

@@ -241,6 +241,12 @@ function privilegedAllows(policy: PrivilegedPolicy, runtime: RuntimeName): boole
  *   `privileged-rejected`, `privileged-conflict`, `unsupported`, `unavailable`) and
  *   `details.trace`
  * @throws InvalidOptionsError when `policy` is not a valid policy
+ * @example
+ * ```ts
+ * const decision = selectRuntime(request, { defaultRuntime: 'crun', rules: [{ match: { containerName: ['db-*'] }, runtime: 'proxmox-lxc' }] });
+ * console.log(decision.runtime, decision.reason);
+ * for (const step of decision.trace) console.log(step.step, step.outcome, step.detail);
+ * ```
  */
 export function selectRuntime(
   request: NormalizedCreateContainerRequest,

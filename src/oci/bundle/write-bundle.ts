@@ -156,6 +156,12 @@ export async function mountsBelow(dir: string): Promise<string[]> {
  * @throws AlreadyExistsError when `dir` exists
  * @throws CriValidationError when the request cannot be mapped (unknown user, missing host path, ...)
  * @throws BundleError for I/O failures
+ * @example
+ * ```ts
+ * const bundle = await writeBundle('/run/bundles/c1', { containerId: 'c1', request, image, rootfsProvider: new LayerCache({ root: '/var/lib/lxcri/layers' }) });
+ * // crun run --bundle /run/bundles/c1 c1
+ * await bundle.remove();
+ * ```
  */
 export async function writeBundle(dir: string, options: WriteBundleOptions): Promise<OciBundle> {
   const o = parseOptions(writeBundleOptionsSchema, options, 'writeBundle options');

@@ -560,6 +560,12 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
  * Opens an OCI image layout directory. Checks `oci-layout` (`imageLayoutVersion` 1.0.0) and that
  * `index.json` exists; with `create: true` an empty layout is made when the directory has none.
  * @throws ImageError when the directory is not an image layout
+ * @example
+ * ```ts
+ * const layout = await openImageLayout('/srv/oci/busybox'); // skopeo copy docker://busybox oci:/srv/oci/busybox:1.36
+ * const image = await layout.resolve('busybox:1.36', { platform: 'linux/amd64' });
+ * console.log(image.manifestDigest, image.layers.length, image.config.config?.Cmd);
+ * ```
  */
 export async function openImageLayout(dir: string, options?: ImageLayoutOptions): Promise<ImageLayout> {
   const resolved = optionsOf(options);

@@ -331,6 +331,13 @@ function decodeRootlessOwner(value: Buffer): { uid: number; gid: number } {
 
 /**
  * A content-addressed cache of extracted layers. See the module documentation for the layout.
+ * @example
+ * ```ts
+ * const cache = new LayerCache({ root: '/var/lib/lxcri/layers' });
+ * const rootfs = await cache.createRootfs(image, '/run/my-bundle', { mode: 'auto' }); // overlay as root, else a copy
+ * // ... run something in rootfs.path ...
+ * await rootfs.release();
+ * ```
  */
 export class LayerCache {
   /** Absolute path of the cache. */

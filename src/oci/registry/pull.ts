@@ -254,6 +254,11 @@ async function runPool<T>(items: readonly T[], limit: number, signal: AbortSigna
  *   NotFound, ResourceExhausted, Unavailable, ...), RegistryAuthError (`ERR_REGISTRY_AUTH`:
  *   Unauthenticated, PermissionDenied), ImageError (a digest or size mismatch, an unsupported
  *   document), AbortedError
+ * @example
+ * ```ts
+ * const image = await pullImage('docker.io/library/busybox:1.36', { store: '/var/lib/lxcri/images' });
+ * console.log(image.manifestDigest); // openImageLayout('/var/lib/lxcri/images') resolves it too
+ * ```
  */
 export async function pullImage(reference: string, options: PullImageOptions): Promise<PulledImage> {
   const o = parseOptions(pullImageOptionsSchema, options, 'pullImage options');
@@ -433,6 +438,11 @@ export type EnsureImageOptions = z.input<typeof ensureImageOptionsSchema>;
  * Returns `openImageLayout(store).resolve(reference)`, pulling first when the pull policy says so.
  * @throws NotFoundError when the policy is `never` and the store lacks the image; whatever
  *   {@link pullImage} throws otherwise
+ * @example
+ * ```ts
+ * // kubelet's IfNotPresent: pull only when the store lacks the image
+ * const image = await ensureImage('nginx:1.27', { store: '/var/lib/lxcri/images', pullPolicy: 'if-missing' });
+ * ```
  */
 export async function ensureImage(reference: string, options: EnsureImageOptions): Promise<ResolvedImage> {
   const { pullPolicy, ...pullOptions } = parseOptions(ensureImageOptionsSchema, options, 'ensureImage options');

@@ -194,6 +194,14 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
  * - **Wrappers.** Every invocation is `[...commandPrefix, runtime, ...globalArgs, subcommand, ...]`,
  *   so a wrapper such as the `unshare -m` crun workaround of DEVELOPERS.md, or `--root` to keep
  *   test containers apart, applies to all subcommands.
+ * @example
+ * ```ts
+ * const driver = new OciRuntimeDriver({ runtime: 'runc', globalArgs: ['--root', '/run/lxcri/runc'] });
+ * await driver.create('c1', { bundle: '/run/bundles/c1', logPath: '/var/log/pods/c1.log' });
+ * await driver.start('c1');
+ * const exit = await driver.waitForExit('c1', { timeoutMs: 30_000 });
+ * await driver.delete('c1');
+ * ```
  */
 export class OciRuntimeDriver {
   /** The options after defaults. */
