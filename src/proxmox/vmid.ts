@@ -66,6 +66,8 @@ export class VmidAllocator {
   readonly #random: () => number;
   readonly #sleep: Sleep;
   readonly #logger: Logger;
+  /** In `nextid` mode when PVE's next id lies outside `[min, max]`: the id to try next inside it. */
+  #hint: number | undefined;
 
   constructor(deps: {
     options: VmidAllocatorOptions;
@@ -127,17 +129,36 @@ export class VmidAllocator {
     throw new AlreadyExistsError(`no free VMID after ${maxAttempts} attempts`, { attempts: maxAttempts }, { cause: lastError });
   }
 
+  #remember(vmid: number): number {
+    this.#hint = vmid + 1;
+    return vmid;
+  }
+
   async #candidate(signal: AbortSignal | undefined, taken: Set<number>): Promise<number> {
     const { min, max } = this.#options;
     if (this.#options.mode === 'nextid') {
+      // PVE's next id was outside the range last time: try the id after the last one given first
+      // (one request), then fall back to the full search
+      const hint = this.#hint;
+      if (hint !== undefined && hint <= max && !taken.has(hint) && !this.#inFlight.has(hint)) {
+        try {
+          return this.#remember(await this.#nextid(hint, signal));
+        } catch (error) {
+          if (!isVmidConflict(error)) throw error;
+          taken.add(hint);
+        }
+      }
       const next = await this.#nextid(undefined, signal);
-      if (next >= min && next <= max && !taken.has(next)) return next;
+      if (next >= min && next <= max && !taken.has(next)) {
+        this.#hint = undefined;
+        return next;
+      }
       // PVE's next free id lies outside the configured range: the lowest free id inside it
       const used = this.#usedIds ? await this.#usedIds(signal) : new Set<number>();
       for (let vmid = min; vmid <= max; vmid++) {
         if (used.has(vmid) || taken.has(vmid) || this.#inFlight.has(vmid)) continue;
         try {
-          return await this.#nextid(vmid, signal);
+          return this.#remember(await this.#nextid(vmid, signal));
         } catch (error) {
           if (!isVmidConflict(error)) throw error;
           taken.add(vmid);

@@ -65,6 +65,29 @@ describe('VmidAllocator', () => {
     await expect(alloc.allocate(async (id) => Promise.reject(conflict(id)))).rejects.toMatchObject({ code: 'ERR_ALREADY_EXISTS', message: 'no free VMID after 3 attempts' });
   });
 
+  it('nextid mode with the next id of PVE below the range: later allocations ask for the id after the last one (one request each)', async () => {
+    const cluster = fakeCluster();
+    const asked: (number | undefined)[] = [];
+    const nextid = (vmid: number | undefined): Promise<number> => {
+      asked.push(vmid);
+      return cluster.nextid(vmid);
+    };
+    const alloc = new VmidAllocator({ options: { mode: 'nextid', min: 10_000, max: 10_010, maxAttempts: 5 }, nextid, usedIds: async () => new Set(cluster.used), sleep: noSleep, logger: silentLogger });
+    expect((await alloc.allocate((id) => cluster.create(id))).vmid).toBe(10_000);
+    expect(asked).toEqual([undefined, 10_000]);
+    asked.length = 0;
+    expect((await alloc.allocate((id) => cluster.create(id))).vmid).toBe(10_001);
+    expect(asked).toEqual([10_001]);
+    // someone else took the hinted id: the full search finds the next free one
+    cluster.used.add(10_002);
+    asked.length = 0;
+    expect((await alloc.allocate((id) => cluster.create(id))).vmid).toBe(10_003);
+    expect(asked[0]).toBe(10_002);
+    // and the range's end is respected
+    for (let id = 10_004; id <= 10_010; id++) cluster.used.add(id);
+    await expect(alloc.allocate((id) => cluster.create(id))).rejects.toMatchObject({ code: 'ERR_FAILED_PRECONDITION' });
+  });
+
   it('passes other errors through at once', async () => {
     const alloc = new VmidAllocator({ options: { mode: 'nextid', min: 100, max: 999, maxAttempts: 5 }, nextid: async () => 100, sleep: noSleep, logger: silentLogger });
     const boom = new ProxmoxHttpError({ status: 403, statusText: 'Permission check failed', method: 'POST', path: '/x', retryable: false });
