@@ -161,10 +161,17 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     expect(w.sim.state.cts.has(ct.vmid)).toBe(false);
     await w.runtime.remove(ct);
     expect(await w.runtime.status(ct)).toEqual({ state: 'unknown', pveStatus: 'missing' });
-    // the VMID is free again and reused: the new CT has not been started, whatever its predecessor did
-    const again = await w.runtime.create(request(), w.image, { containerId: 'ctr-life-2' });
-    expect(again.vmid).toBe(ct.vmid);
-    expect(await w.runtime.status(again)).toMatchObject({ state: 'created' });
+    // the VMID is free again and another process (its own client, so no memory of the last VMID)
+    // reuses it: the new CT has not been started, whatever its predecessor did
+    const { tokenId, tokenSecret } = w.sim.state.credentials;
+    const other = new ProxmoxClient({ baseUrl: w.sim.url, auth: { type: 'token', tokenId: tokenId as string, secret: tokenSecret as string }, tls: { fingerprint256: w.sim.fingerprint256 }, tasks: { pollMinMs: 5, pollMaxMs: 40 } });
+    try {
+      const again = await new ProxmoxLxcRuntime(other, { layerCache: w.cache, workDir: join(w.work, 'tmp-other'), pollMs: 10 }).create(request(), w.image, { containerId: 'ctr-life-2' });
+      expect(again.vmid).toBe(ct.vmid);
+      expect(await w.runtime.status(again)).toMatchObject({ state: 'created' });
+    } finally {
+      await other.close();
+    }
   });
 
   it('start waits for the create lock instead of failing with a lock timeout', async () => {
