@@ -219,6 +219,23 @@ function templateFormat(name: string): string {
   return 'raw';
 }
 
+/** Templates already read, per state: path + size + mtime → contents (failures are not kept). */
+const templateCache = new WeakMap<PveSimulatorState, Map<string, TemplateContents>>();
+
+/** {@link readTemplate}, remembering what an unchanged file gave (many CTs from one template stay fast). */
+async function readTemplateCached(state: PveSimulatorState, path: string, options: Parameters<typeof readTemplate>[1]): Promise<TemplateContents> {
+  const info = await stat(path);
+  const key = `${path}\0${info.size}\0${info.mtimeMs}`;
+  let cache = templateCache.get(state);
+  if (!cache) templateCache.set(state, (cache = new Map()));
+  const known = cache.get(key);
+  if (known) return known;
+  const contents = await readTemplate(path, options);
+  if (cache.size > 64) cache.clear();
+  cache.set(key, contents);
+  return contents;
+}
+
 /** A random locally administered unicast MAC (`PVE::Tools::random_ether_addr` without a prefix). */
 function randomHwaddr(): string {
   const bytes = randomBytes(6);
@@ -598,7 +615,7 @@ async function createCt(call: EndpointCall): Promise<EndpointResult> {
       // the template is read as pct create unpacks it: a broken one fails the task as tar / the OCI reader would
       let contents: TemplateContents;
       try {
-        contents = await readTemplate(templatePath, { version: state.version, vmid, unprivileged });
+        contents = await readTemplateCached(state, templatePath, { version: state.version, vmid, unprivileged });
       } catch (error) {
         if (!(error instanceof TemplateReadError)) throw error;
         if (error.stage === 'tar') ctx.log(`extracting archive '${templatePath}'`);

@@ -216,6 +216,21 @@ export const lxcStatusSchema = z.looseObject({
 /** Current CT status. */
 export type LxcStatus = z.output<typeof lxcStatusSchema>;
 
+/** One entry of `GET …/interfaces` (a running CT's network interfaces, as the kernel sees them). */
+export const lxcInterfaceSchema = z.looseObject({
+  name: z.string(),
+  hwaddr: z.string(),
+  'hardware-address': z.string().optional(),
+  /** IPv4 address with prefix, e.g. `10.0.0.5/24` (a DHCP lease shows here). */
+  inet: z.string().optional(),
+  inet6: z.string().optional(),
+  'ip-addresses': z
+    .array(z.looseObject({ 'ip-address': z.string().optional(), 'ip-address-type': z.string().optional(), prefix: intLike.optional() }))
+    .optional(),
+});
+/** A CT network interface. */
+export type LxcInterface = z.output<typeof lxcInterfaceSchema>;
+
 /** `GET …/config`: the CT config (keys as PVE writes them, plus `digest`). */
 export const lxcConfigSchema = z.looseObject({ digest: z.string().optional() });
 /** A CT config. */
@@ -291,6 +306,19 @@ export const lxcEndpoints = {
     response: upidResponse,
     retry: 'not-executed',
   }),
+  reboot: (node: string, vmid: number, params: { timeout?: number } = {}): Endpoint<string> => ({
+    method: 'POST',
+    path: vmidPath(node, vmid, '/status/reboot'),
+    params,
+    response: upidResponse,
+    retry: 'not-executed',
+  }),
+  interfaces: (node: string, vmid: number): Endpoint<LxcInterface[]> => ({
+    method: 'GET',
+    path: vmidPath(node, vmid, '/interfaces'),
+    response: z.array(lxcInterfaceSchema),
+    retry: 'idempotent',
+  }),
   destroy: (node: string, vmid: number, params: { force?: boolean; purge?: boolean; 'destroy-unreferenced-disks'?: boolean } = {}): Endpoint<string> => ({
     method: 'DELETE',
     path: vmidPath(node, vmid),
@@ -341,6 +369,15 @@ export class LxcApi {
   shutdown(node: string, vmid: number, options: CallOptions & { timeout?: number; forceStop?: boolean } = {}): Promise<string> {
     const { signal: _s, timeoutMs: _t, ...params } = options;
     return this.#send(lxcEndpoints.shutdown(node, vmid, params), options);
+  }
+  /** Reboots a running CT (shutdown, then start); returns the UPID. Never re-sent after a lost answer. */
+  reboot(node: string, vmid: number, options: CallOptions & { timeout?: number } = {}): Promise<string> {
+    const { signal: _s, timeoutMs: _t, ...params } = options;
+    return this.#send(lxcEndpoints.reboot(node, vmid, params), options);
+  }
+  /** The network interfaces of a running CT (how to find the address DHCP gave it). */
+  interfaces(node: string, vmid: number, options: CallOptions = {}): Promise<LxcInterface[]> {
+    return this.#send(lxcEndpoints.interfaces(node, vmid), options);
   }
   /** Destroys a CT; returns the UPID. */
   destroy(node: string, vmid: number, options: CallOptions & { force?: boolean; purge?: boolean; 'destroy-unreferenced-disks'?: boolean } = {}): Promise<string> {

@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import { AbortedError, ProxmoxAuthError, ProxmoxHttpError, isLxcriError, throwIfAborted } from '../../errors.js';
+import { AbortedError, ProxmoxAuthError, ProxmoxHttpError, ProxmoxTimeoutError, isLxcriError, throwIfAborted } from '../../errors.js';
 import type { Clock, OtpProvider, ResolvedAuthOptions } from '../options.js';
 import type { HttpMethod } from './types.js';
 
@@ -190,9 +190,17 @@ export class AuthSession {
     const deadline = AbortSignal.timeout(this.#loginTimeoutMs);
     const signal = AbortSignal.any([controller.signal, deadline]);
     const pending: PendingLogin = { controller, waiters: 0, background, promise: Promise.resolve(undefined as unknown as Ticket) };
-    pending.promise = this.#obtain(previous, signal).finally(() => {
-      if (this.#pending === pending) this.#pending = undefined;
-    });
+    pending.promise = this.#obtain(previous, signal)
+      .catch((error: unknown) => {
+        // the login ran past its own deadline: a timeout (retryable), not a cancellation
+        if (deadline.aborted && !controller.signal.aborted) {
+          throw new ProxmoxTimeoutError(`login of ${this.principal} did not finish within ${this.#loginTimeoutMs} ms`, { timeoutMs: this.#loginTimeoutMs, auth: true }, { cause: error });
+        }
+        throw error;
+      })
+      .finally(() => {
+        if (this.#pending === pending) this.#pending = undefined;
+      });
     // a login nobody waits for any more (or a background renewal) must not surface as an unhandled rejection
     pending.promise.catch(() => {
       // a failed background renewal is tried again a minute later, not on every request

@@ -1,9 +1,10 @@
 /**
- * Client limits against the simulator over real HTTPS (issue #13, client items 2, 4 and 6):
- * failed uploads leave no file descriptor open, `tasks.wait({ timeoutMs })` is an overall
- * deadline, and `allocateVmid` stays inside `[min, max]` in `nextid` mode.
+ * Client limits against the simulator over real HTTPS (issue #13, client items 1, 2, 4 and 6):
+ * a reboot whose answer is lost is not re-sent, failed uploads leave no file descriptor open,
+ * `tasks.wait({ timeoutMs })` is an overall deadline, and `allocateVmid` stays inside
+ * `[min, max]` in `nextid` mode.
  */
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,5 +134,43 @@ describe('allocateVmid range (item 6)', () => {
     expect(r.vmid).toBeGreaterThanOrEqual(30000);
     expect(r.vmid).toBeLessThanOrEqual(30009);
     await random.tasks.wait(r.result);
+  });
+});
+
+describe('non-repeatable calls against the simulator (item 1)', () => {
+  it('a reboot whose answer is lost is sent once and reported as outcome unknown; the CT did reboot; interfaces show the DHCP address', async () => {
+    const own = await startPveSimulator({ taskDurationsMs: { default: 10 } });
+    const creds = own.state.credentials;
+    const c = new ProxmoxClient({
+      baseUrl: own.url,
+      auth: { type: 'token', tokenId: creds.tokenId!, secret: creds.tokenSecret! },
+      tls: { fingerprint256: own.fingerprint256 },
+      retry: { retries: 3, minDelayMs: 5, maxDelayMs: 20 },
+      tasks: { pollMinMs: 5, pollMaxMs: 20, timeoutMs: 20_000, logPageSize: 50 },
+    });
+    try {
+      const tpl = 'local:vztmpl/d.tar.gz';
+      await template(client()); // writes alpine-rootfs.tar.gz into dir (and uploads it to the shared simulator)
+      await writeFile(own.state.volumePath('pve1', tpl)!, await readFile(join(dir, 'alpine-rootfs.tar.gz')));
+      await c.tasks.wait(await c.lxc.create('pve1', { vmid: 4300, ostemplate: tpl, rootfs: 'local-lvm:1', net: [{ name: 'eth0', bridge: 'vmbr0', ip: 'dhcp' }] }));
+      await c.tasks.wait(await c.lxc.start('pve1', 4300));
+      const before = own.state.requestLog.length;
+      own.state.addFault({ kind: 'lose-response', match: { method: 'POST', path: '/nodes/pve1/lxc/4300/status/reboot' }, times: 1 });
+      const e = await caught(c.lxc.reboot('pve1', 4300));
+      expect(e).toMatchObject({ code: 'ERR_PVE_OUTCOME_UNKNOWN', grpcStatus: 'Unknown' });
+      expect(own.state.requestLog.slice(before).filter((r) => r.path === '/nodes/pve1/lxc/4300/status/reboot')).toHaveLength(1);
+      const task = [...own.state.tasks.values()].find((t) => t.type === 'vzreboot' && t.id === '4300');
+      await task?.done;
+      expect(task?.exitstatus).toBe('OK'); // it happened, once
+
+      const ifaces = await c.lxc.interfaces('pve1', 4300);
+      expect(ifaces.map((i) => i.name)).toEqual(['lo', 'eth0']);
+      expect(ifaces[1]?.inet).toMatch(/^10\.\d+\.\d+\.\d+\/24$/);
+      const config = await c.lxc.config('pve1', 4300);
+      expect(String(config['net0'])).toContain(`hwaddr=${(ifaces[1]?.hwaddr ?? '').toUpperCase()}`);
+    } finally {
+      await c.close();
+      await own.close();
+    }
   });
 });

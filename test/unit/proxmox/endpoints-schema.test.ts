@@ -96,6 +96,8 @@ const cases: [string, Endpoint<unknown>, string, Record<string, string>][] = [
   ['lxc start', lxcEndpoints.start(NODE, 101, { debug: true }), '/nodes/{node}/lxc/{vmid}/status/start', { node: NODE, vmid: '101' }],
   ['lxc stop', lxcEndpoints.stop(NODE, 101, { 'overrule-shutdown': true }), '/nodes/{node}/lxc/{vmid}/status/stop', { node: NODE, vmid: '101' }],
   ['lxc shutdown', lxcEndpoints.shutdown(NODE, 101, { timeout: 30, forceStop: true }), '/nodes/{node}/lxc/{vmid}/status/shutdown', { node: NODE, vmid: '101' }],
+  ['lxc reboot', lxcEndpoints.reboot(NODE, 101, { timeout: 30 }), '/nodes/{node}/lxc/{vmid}/status/reboot', { node: NODE, vmid: '101' }],
+  ['lxc interfaces', lxcEndpoints.interfaces(NODE, 101), '/nodes/{node}/lxc/{vmid}/interfaces', { node: NODE, vmid: '101' }],
   ['lxc destroy', lxcEndpoints.destroy(NODE, 101, { force: true, purge: true, 'destroy-unreferenced-disks': true }), '/nodes/{node}/lxc/{vmid}', { node: NODE, vmid: '101' }],
   ['storage list', storageEndpoints.list(NODE, { content: 'vztmpl', enabled: true }), '/nodes/{node}/storage', { node: NODE }],
   ['storage content', storageEndpoints.content(NODE, 'local', { content: 'vztmpl' }), '/nodes/{node}/storage/{storage}/content', { node: NODE, storage: 'local' }],

@@ -162,6 +162,21 @@ describe('logins (item 3)', () => {
     expect(logins).toBe(1);
   });
 
+  it("a shared login past its own deadline is a timeout for its waiters, not a cancellation", async () => {
+    // a login endpoint that never answers; the session's own 80 ms deadline ends it
+    const secrets = new Set<string>();
+    const session = new AuthSession(
+      { type: 'password', username: 'root@pam', password: PASSWORD, renewAfterMs: 3_600_000 },
+      secrets,
+      Date,
+      (_params, signal) =>
+        new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('login request aborted')), { once: true })),
+      80,
+    );
+    const e = await caught(session.login(AbortSignal.timeout(5000)));
+    expect(e).toMatchObject({ code: 'ERR_PVE_TIMEOUT', grpcStatus: 'DeadlineExceeded', retryable: true, message: expect.stringContaining('did not finish within 80 ms') as string });
+  });
+
   it('sends a TFA answer once even when its answer is lost, and uses a static otp for the first login only', async () => {
     let tfaPosts = 0;
     let plainLogins = 0;
