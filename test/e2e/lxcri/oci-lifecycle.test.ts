@@ -15,6 +15,7 @@ import { buildDemoImage, type DemoImage } from '../../../src/testing/index.js';
 import { missingBusybox } from '../../helpers/busybox-image.js';
 import { caught } from '../../helpers/caught.js';
 import { missing } from '../../helpers/requirements.js';
+import { until } from '../../helpers/wait.js';
 
 const busybox = missingBusybox();
 const RUNTIMES: { name: string; skip: string | undefined; oci: LxcriOptions['oci'] }[] = [
@@ -37,16 +38,12 @@ afterAll(async () => {
   if (work && (await mountsBelow(work)).length === 0) await rm(work, { recursive: true, force: true });
 });
 
-/** Polls until the container has exited (the monitor records the exit). */
-async function exited(lxcri: Lxcri, id: string): Promise<Awaited<ReturnType<Lxcri['containerStatus']>>> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+/** Polls (with a deadline) until the container has exited: the monitor records the exit. */
+const exited = (lxcri: Lxcri, id: string): Promise<Awaited<ReturnType<Lxcri['containerStatus']>>> =>
+  until(async () => {
     const s = await lxcri.containerStatus(id);
-    if (s.state === 'CONTAINER_EXITED') return s;
-    if (Date.now() > deadline) throw new Error(`container ${id} did not exit: ${s.state}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+    return s.state === 'CONTAINER_EXITED' ? s : undefined;
+  }, `container ${id} to exit`, { timeoutMs: 30_000, intervalMs: 20 });
 
 const logLines = async (path: string): Promise<string[]> =>
   (await readFile(path, 'utf8'))

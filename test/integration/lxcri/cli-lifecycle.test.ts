@@ -10,6 +10,7 @@ import { main } from '../../../src/cli/main.js';
 import { buildDemoImage, startPveSimulator, type DemoImage, type PveSimulator } from '../../../src/testing/index.js';
 import { captureIo } from '../../helpers/cli-io.js';
 import { missing } from '../../helpers/requirements.js';
+import { until } from '../../helpers/wait.js';
 
 let work: string;
 let image: DemoImage;
@@ -106,11 +107,7 @@ describe('lxcri create/start/ps/inspect/stop/rm/pod', () => {
     const before = sim.state.cts.size;
     const run = main(['create', '--request', 'container.json', '--sandbox', 'pod.json'], io);
     // abort once the create request has arrived (the simulator took the latency fault for it)
-    const deadline = Date.now() + 20_000;
-    while (sim.state.activeFaults.some((f) => f.kind === 'latency')) {
-      if (Date.now() > deadline) throw new Error('the create request never arrived');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => !sim.state.activeFaults.some((f) => f.kind === 'latency'), 'the create request to arrive', { timeoutMs: 20_000 });
     controller.abort();
     expect(await run).toBe(1);
     expect(io.json()).toMatchObject({ error: { code: 'ERR_ABORTED' } });
