@@ -121,6 +121,12 @@ export async function inspectRootfs(rootfs: string, signal?: AbortSignal): Promi
 export interface WriteRootfsTemplateOptions {
   /** Owners are stored in `user.rootlesscontainers` (a rootless layer cache), absent = root. */
   rootless: boolean;
+  /**
+   * Read the tree's extended attributes (needs getfattr from the attr package). Off only when no
+   * layer of the image carries any and owners are not kept in xattrs (not rootless).
+   * @defaultValue true
+   */
+  readXattrs?: boolean | undefined;
   /** Extra files (the generated init), by path relative to the rootfs. */
   inject?: ReadonlyMap<string, { content: string; mode: number }>;
   gzipLevel: number;
@@ -162,7 +168,7 @@ const minor = (rdev: number): number => Number(BigInt(rdev) & 0xffn) | Number((B
  */
 export async function writeRootfsTemplate(rootfs: string, path: string, options: WriteRootfsTemplateOptions): Promise<{ entries: number; bytes: number; size: number }> {
   const { signal, onProgress } = options;
-  const xattrs = await readXattrsRecursive(rootfs, signal);
+  const xattrs = options.readXattrs === false && !options.rootless ? new Map<string, Map<string, Buffer>>() : await readXattrsRecursive(rootfs, signal);
   const writer = new TarFileWriter(path, { gzipLevel: options.gzipLevel, signal });
   const hardlinks = new Map<string, string>();
   const inject = new Map(options.inject ?? []);

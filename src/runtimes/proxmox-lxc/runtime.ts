@@ -406,7 +406,9 @@ export class ProxmoxLxcRuntime {
           inject.set(inspection.initPath, { content: generateInitScript({ ...proc, env: (proc.env ?? []).filter((e) => !e.startsWith('HOSTNAME=')) }), mode: 0o755 });
           name = `${base}-${processKey}-${inspection.ostype}.tar.gz`;
         }
-        await writeRootfsTemplate(handle.path, path, { rootless: process.getuid?.() !== 0, inject, gzipLevel: this.options.gzipLevel, signal, onProgress });
+        // the attr tools are needed only when a layer carries xattrs (the cache knows which do)
+        const readXattrs = (await cache.ensureLayers(image, signal ? { signal } : {})).some((layer) => layer.hasXattrs);
+        await writeRootfsTemplate(handle.path, path, { rootless: process.getuid?.() !== 0, readXattrs, inject, gzipLevel: this.options.gzipLevel, signal, onProgress });
         await handle.release();
         handle = undefined;
         return await this.#upload(node, path, name, signal, onProgress);
