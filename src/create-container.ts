@@ -45,7 +45,7 @@ function podSandboxIdOf(request: unknown): string {
  *     sandboxConfig: { metadata: { name: 'pod', uid: 'u1', namespace: 'default' } } },
  *   { stateDir: '/var/lib/lxcri', images: '/srv/oci/busybox' },
  * );
- * console.log(result.containerId, result.runtime, result.decision.reason, result.timings);
+ * const { containerId, runtime, decision, timings } = result; // decision.reason says why
  * ```
  */
 export async function createContainer(request: unknown, options: CreateContainerOptions): Promise<OneShotCreateResult> {

@@ -730,7 +730,7 @@ function runtimeName(config: NormalizedCreateContainerRequest): string {
  *   { podSandboxId, config: { metadata: { name: 'app' }, image: { image: 'busybox:1.36' } }, sandboxConfig },
  *   { sandboxes, containers }, // e.g. FileSandboxStore / FileContainerStore, or the in-memory stores
  * );
- * console.log(request.config.metadata.name, request.config.envs);
+ * const { name } = request.config.metadata; // normalised: camelCase, enum names, defaults filled
  * ```
  */
 export async function validateCreateContainerRequest(input: unknown, ctx: ValidateContext): Promise<NormalizedCreateContainerRequest> {

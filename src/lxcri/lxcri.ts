@@ -422,8 +422,9 @@ export class Lxcri implements AsyncDisposable {
    *
    * @example
    * ```ts
-   * const result = await lxcri.createContainer(request, { onProgress: (p) => console.error(p.step, p.event) });
-   * console.log(result.containerId, result.runtime, result.decision.reason);
+   * const steps: string[] = [];
+   * const result = await lxcri.createContainer(request, { onProgress: (p) => steps.push(`${p.step} ${p.event}`) });
+   * const { containerId, runtime, decision } = result; // decision.reason says why this runtime
    * ```
    * @throws CriValidationError (InvalidArgument, NotFound for a missing sandbox, AlreadyExists for a reserved name),
    *   RuntimeSelectionError, NotFoundError (image), and the errors of the runtime that creates it.

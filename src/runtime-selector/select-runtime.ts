@@ -244,8 +244,7 @@ function privilegedAllows(policy: PrivilegedPolicy, runtime: RuntimeName): boole
  * @example
  * ```ts
  * const decision = selectRuntime(request, { defaultRuntime: 'crun', rules: [{ match: { containerName: ['db-*'] }, runtime: 'proxmox-lxc' }] });
- * console.log(decision.runtime, decision.reason);
- * for (const step of decision.trace) console.log(step.step, step.outcome, step.detail);
+ * const { runtime, reason, trace } = decision; // trace: one { step, outcome, detail } per precedence level and constraint
  * ```
  */
 export function selectRuntime(

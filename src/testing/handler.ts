@@ -304,7 +304,7 @@ export async function handlePveRequest(state: PveSimulatorState, request: PveSim
         // pveproxy reads a body only for POST and PUT (pve-http-server AnyEvent.pm)
         if (method !== 'POST' && method !== 'PUT') return finish(errorResponse(new PveApiError(501, `Unexpected content for method '${method}'\n`)));
         if (contentType.startsWith('application/json')) {
-          // pveproxy's extract_params runs decode_json inside handle_api2_request's eval: any failure is a 501
+          // pveproxy's extract_params runs decode_json inside handle_api2_request's eval: every failure is a 501
           const text = raw.toString('utf8');
           let parsed: unknown;
           try {

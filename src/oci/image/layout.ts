@@ -564,7 +564,7 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
  * ```ts
  * const layout = await openImageLayout('/srv/oci/busybox'); // skopeo copy docker://busybox oci:/srv/oci/busybox:1.36
  * const image = await layout.resolve('busybox:1.36', { platform: 'linux/amd64' });
- * console.log(image.manifestDigest, image.layers.length, image.config.config?.Cmd);
+ * const { manifestDigest, layers } = image; // image.config.config?.Cmd is the image's command
  * ```
  */
 export async function openImageLayout(dir: string, options?: ImageLayoutOptions): Promise<ImageLayout> {

@@ -257,7 +257,7 @@ async function runPool<T>(items: readonly T[], limit: number, signal: AbortSigna
  * @example
  * ```ts
  * const image = await pullImage('docker.io/library/busybox:1.36', { store: '/var/lib/lxcri/images' });
- * console.log(image.manifestDigest); // openImageLayout('/var/lib/lxcri/images') resolves it too
+ * // image.manifestDigest; openImageLayout('/var/lib/lxcri/images') resolves it too
  * ```
  */
 export async function pullImage(reference: string, options: PullImageOptions): Promise<PulledImage> {
