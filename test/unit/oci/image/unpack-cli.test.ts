@@ -12,6 +12,8 @@ let work: string;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'lxcri-cli-unpack-'));
   writeImageLayout(join(work, 'img'), [{ tar: await packTar([{ name: 'hello', content: 'hi' }]) }], { ref: 'v1' });
+  writeImageLayout(join(work, 'named'), [{ tar: await packTar([{ name: 'hello', content: 'named' }]) }], { ref: 'docker.io/library/hello:1.0' });
+  writeImageLayout(join(work, 'a:b'), [{ tar: await packTar([{ name: 'hello', content: 'colon' }]) }], { ref: 'v2' });
 });
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -24,6 +26,19 @@ describe('lxcri unpack', () => {
     const summary = JSON.parse(cli.out()) as { rootfs: string; reference: string; layers: number; entries: number };
     expect(summary).toMatchObject({ rootfs: join(work, 'out', 'rootfs'), reference: 'v1', layers: 1, entries: 1 });
     expect(readFileSync(join(work, 'out', 'rootfs', 'hello'), 'utf8')).toBe('hi');
+  });
+
+  it('splits DIR:REF at the colon after the layout, so references may hold colons and slashes', async () => {
+    const named = io(work);
+    expect(await main(['unpack', '--image', 'named:docker.io/library/hello:1.0', 'out-named', '--rootless'], named)).toBe(0);
+    expect(JSON.parse(named.out())).toMatchObject({ reference: 'docker.io/library/hello:1.0' });
+    expect(readFileSync(join(work, 'out-named', 'rootfs', 'hello'), 'utf8')).toBe('named');
+    const colon = io(work);
+    expect(await main(['unpack', '--image', 'a:b:v2', 'out-colon', '--rootless'], colon)).toBe(0);
+    expect(readFileSync(join(work, 'out-colon', 'rootfs', 'hello'), 'utf8')).toBe('colon');
+    const whole = io(work);
+    expect(await main(['unpack', '--image', join(work, 'a:b'), 'out-whole', '--rootless'], whole)).toBe(0);
+    expect(readFileSync(join(work, 'out-whole', 'rootfs', 'hello'), 'utf8')).toBe('colon');
   });
 
   it('exits 2 on usage errors and 1 on a missing image, with a JSON error', async () => {
