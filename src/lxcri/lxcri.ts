@@ -140,14 +140,26 @@ export interface ReconcileReport {
   removed: string[];
   /**
    * Temporary template files and rootfs directories (with their overlay mount) that a create
-   * killed mid-build left in the LXC work dir; removed with `remove: true` while this instance
-   * has no create in flight.
+   * killed mid-build left in the LXC work dir (removed with `remove: true`). Files whose writer is
+   * alive — another process sharing the work dir, or this instance during a create — are not
+   * leftovers.
    */
   leftovers: string[];
 }
 
-/** The names of the LXC runtime's temporary files in its work dir (`<16 hex>.tar`, `.tar.gz`, `.rootfs`). */
-const TEMPLATE_TEMP_RE = /^[0-9a-f]{16}\.(?:tar|tar\.gz|rootfs)$/;
+/**
+ * The names of the LXC runtime's temporary files in its work dir (`<16 hex>-<pid>.tar`, `.tar.gz`,
+ * `.rootfs`; names without the writer's pid are from older versions).
+ */
+const TEMPLATE_TEMP_RE = /^[0-9a-f]{16}(?:-(\d+))?\.(?:tar|tar\.gz|rootfs)$/;
+
+/**
+ * Whether a temporary template file is still being written: by another live process (a second
+ * `Lxcri` on the same work dir), or by this one while a create is in flight.
+ */
+function ownedByLiveProcess(pid: number, creatingHere: number): boolean {
+  return pid === process.pid ? creatingHere > 0 : isProcessAlive(pid);
+}
 
 /** Dependencies `Lxcri` makes from its options unless they are passed in (tests, custom wiring). */
 export interface LxcriDependencies {
@@ -826,9 +838,11 @@ export class Lxcri implements AsyncDisposable {
     if (this.lxc) {
       const workDir = this.lxc.options.workDir;
       for (const name of await readdir(workDir).catch(() => [] as string[])) {
-        if (TEMPLATE_TEMP_RE.test(name)) report.leftovers.push(join(workDir, name));
+        const temp = TEMPLATE_TEMP_RE.exec(name);
+        if (!temp || (temp[1] !== undefined && ownedByLiveProcess(Number(temp[1]), this.#creating))) continue;
+        report.leftovers.push(join(workDir, name));
       }
-      if (options.remove && this.#creating === 0) {
+      if (options.remove) {
         for (const path of report.leftovers) {
           // a .rootfs directory may still have the template's overlay rootfs mounted at <dir>/rootfs
           if (path.endsWith('.rootfs')) await removeBundleDir(path);

@@ -303,7 +303,8 @@ export class ProxmoxLxcRuntime {
 
   async #tempPath(suffix: string): Promise<string> {
     await mkdir(this.options.workDir, { recursive: true, mode: 0o700 });
-    return join(this.options.workDir, `${randomBytes(8).toString('hex')}${suffix}`);
+    // the pid tells another process's reconcile whether the writer is still alive
+    return join(this.options.workDir, `${randomBytes(8).toString('hex')}-${process.pid}${suffix}`);
   }
 
   async #ociTemplate(node: string, image: ResolvedImage, signal: AbortSignal | undefined, onProgress: LxcCreateOptions['onProgress']): Promise<string> {

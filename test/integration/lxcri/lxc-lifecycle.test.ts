@@ -3,7 +3,8 @@
  * the lifecycle verbs, template reuse, rollback at each step under injected failures, and restart
  * recovery from the state dir alone.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -222,6 +223,18 @@ describe.each(['9.1', '8.4'] as const)('Lxcri on Proxmox VE %s (simulator)', (ve
     await second.removePodSandbox(survivor.podSandboxId);
     await second.removePodSandbox(lost.podSandboxId);
     expect(sim.state.cts.has(made.vmid as number)).toBe(false);
+  });
+
+  it('reconcile removes the temp template files of dead writers only, never those another live process is writing', async () => {
+    const lxcri = await make();
+    const workDir = join(stateDir, 'templates');
+    await mkdir(workDir, { recursive: true });
+    const dead = spawnSync('true').pid as number;
+    const names = { live: `${'a'.repeat(16)}-${process.ppid}.tar`, dead: `${'b'.repeat(16)}-${dead}.tar.gz`, old: `${'c'.repeat(16)}.tar`, other: 'notes.txt' };
+    for (const name of Object.values(names)) await writeFile(join(workDir, name), 'x');
+    const report = await lxcri.reconcile({ remove: true });
+    expect(report.leftovers.sort()).toEqual([join(workDir, names.dead), join(workDir, names.old)].sort());
+    expect((await readdir(workDir)).sort()).toEqual([names.live, names.other].sort());
   });
 
   it('createContainer() one-shot: runs the pod from the request when it names none, and closes its instance', async () => {
