@@ -52,9 +52,16 @@ import type { NormalizeOptions } from './normalize.js';
 import type {
   ContainerRecord,
   ContainerStore,
+  NormalizedContainerConfig,
   NormalizedCreateContainerRequest,
+  NormalizedDevice,
   NormalizedIdMapping,
+  NormalizedImageSpec,
   NormalizedLinuxContainerResources,
+  NormalizedLinuxContainerSecurityContext,
+  NormalizedLinuxPodSandboxConfig,
+  NormalizedLinuxSandboxSecurityContext,
+  NormalizedMount,
   NormalizedNamespaceOption,
   NormalizedPodSandboxConfig,
   NormalizedSecurityProfile,
@@ -526,8 +533,8 @@ function checkImageName(issues: Issues, path: Path, image: string): void {
   }
 }
 
-function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, sandboxConfig: NormalizedPodSandboxConfig, features: ResolvedFeatures): void {
-  const c = req.config;
+/** The container's name (it becomes part of the runtime name) and its image. */
+function checkNameAndImage(issues: Issues, c: NormalizedContainerConfig): void {
   const name = c.metadata.name;
   if (name === '') issues.add(['config', 'metadata', 'name'], 'required', 'name is empty');
   else if (!CONTAINER_NAME.test(name)) {
@@ -535,6 +542,10 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
   }
   if (c.image.image === '') issues.add(['config', 'image', 'image'], 'required', 'CreateContainerRequest.ContainerConfig.Image.Image is empty');
   else checkImageName(issues, ['config', 'image', 'image'], c.image.image);
+}
+
+/** The process: command and args without NUL, an absolute working dir, and the environment. */
+function checkProcess(issues: Issues, c: NormalizedContainerConfig): void {
   for (const key of ['command', 'args'] as const) {
     c[key].forEach((arg, i) => {
       if (arg.includes('\0')) issues.add(['config', key, i], 'invalid_argument', `${key} entries must not contain NUL`);
@@ -549,37 +560,23 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
     if (env.value.includes('\0')) issues.add(['config', 'envs', i, 'value'], 'invalid_env', `env ${env.key} value must not contain NUL`);
     if (env.key === 'HOME' && /[\n\r]/.test(env.value)) issues.add(['config', 'envs', i, 'value'], 'invalid_env', 'invalid HOME environment; newline not allowed');
   });
+}
+
+/** The log path: relative to the sandbox's log_directory, without `..`. */
+function checkLogPath(issues: Issues, c: NormalizedContainerConfig): void {
   if (c.logPath !== '' && (c.logPath.startsWith('/') || hasDotDot(c.logPath) || c.logPath.includes('\0'))) {
     issues.add(['config', 'logPath'], 'invalid_path', `log_path ${JSON.stringify(c.logPath)} must be relative to the sandbox log_directory, without ".."`);
   }
-  checkMap(issues, ['config', 'labels'], c.labels, 'label');
-  checkMap(issues, ['config', 'annotations'], c.annotations, 'annotation');
+}
 
-  // Mounts
+/** Every mount, and that no two mount on the same container path. */
+function checkMounts(issues: Issues, mounts: readonly NormalizedMount[], features: ResolvedFeatures): void {
   const seen = new Map<string, number>();
-  c.mounts.forEach((m, i) => {
+  mounts.forEach((m, i) => {
     const mp = ['config', 'mounts', i];
-    if (m.containerPath === '') issues.add([...mp, 'containerPath'], 'required', 'mount.ContainerPath is empty');
-    else if (!m.containerPath.startsWith('/') || m.containerPath.includes('\0')) issues.add([...mp, 'containerPath'], 'invalid_path', `container_path ${JSON.stringify(m.containerPath)} must be an absolute path`);
-    else {
-      const clean = posix.normalize(m.containerPath).replace(/(.)\/$/, '$1');
-      const first = seen.get(clean);
-      if (first !== undefined) issues.add([...mp, 'containerPath'], 'duplicate_mount', `duplicate mount point ${JSON.stringify(clean)} (also config.mounts[${first}])`);
-      else seen.set(clean, i);
-    }
-    if (m.image) {
-      if (m.hostPath !== '') issues.add([...mp, 'hostPath'], 'invalid_image_mount', 'hostpath must be empty while mount image');
-      if (!m.readonly) issues.add([...mp, 'readonly'], 'invalid_image_mount', 'readonly must be true while mount image');
-      if (m.image.image === '') issues.add([...mp, 'image', 'image'], 'required', 'image mount needs image.image');
-      else checkImageName(issues, [...mp, 'image', 'image'], m.image.image);
-      if (m.imageSubPath !== '' && (m.imageSubPath.startsWith('/') || hasDotDot(m.imageSubPath) || m.imageSubPath.includes('\0'))) {
-        issues.add([...mp, 'imageSubPath'], 'invalid_path', `image_sub_path ${JSON.stringify(m.imageSubPath)} must be a relative path inside the image, without ".."`);
-      }
-    } else {
-      if (m.hostPath === '') issues.add([...mp, 'hostPath'], 'required', 'mount.HostPath is empty');
-      else if (!m.hostPath.startsWith('/') || m.hostPath.includes('\0')) issues.add([...mp, 'hostPath'], 'invalid_path', `host_path ${JSON.stringify(m.hostPath)} must be an absolute path`);
-      if (m.imageSubPath !== '') issues.add([...mp, 'imageSubPath'], 'invalid_image_mount', 'image_sub_path is only valid for an image mount');
-    }
+    checkMountTarget(issues, mp, m, i, seen);
+    if (m.image) checkImageMount(issues, mp, m, m.image);
+    else checkBindMount(issues, mp, m);
     if (m.recursiveReadOnly) {
       if (!m.readonly) issues.add([...mp, 'recursiveReadOnly'], 'invalid_rro', 'recursive read-only mount conflicts with RW mount');
       if (m.propagation !== 'PROPAGATION_PRIVATE') issues.add([...mp, 'propagation'], 'invalid_rro', `recursive read-only mount needs private propagation, got ${JSON.stringify(m.propagation)}`);
@@ -591,7 +588,40 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
     checkIdMappings(issues, [...mp, 'uidMappings'], m.uidMappings, 'uid');
     checkIdMappings(issues, [...mp, 'gidMappings'], m.gidMappings, 'gid');
   });
+}
 
+/** A mount's container path: absolute, and not one an earlier mount took (`seen`: clean path → index). */
+function checkMountTarget(issues: Issues, mp: Path, m: NormalizedMount, index: number, seen: Map<string, number>): void {
+  if (m.containerPath === '') issues.add([...mp, 'containerPath'], 'required', 'mount.ContainerPath is empty');
+  else if (!m.containerPath.startsWith('/') || m.containerPath.includes('\0')) issues.add([...mp, 'containerPath'], 'invalid_path', `container_path ${JSON.stringify(m.containerPath)} must be an absolute path`);
+  else {
+    const clean = posix.normalize(m.containerPath).replace(/(.)\/$/, '$1');
+    const first = seen.get(clean);
+    if (first !== undefined) issues.add([...mp, 'containerPath'], 'duplicate_mount', `duplicate mount point ${JSON.stringify(clean)} (also config.mounts[${first}])`);
+    else seen.set(clean, index);
+  }
+}
+
+/** An image mount: no host path, read-only, an image, and a sub-path inside it. */
+function checkImageMount(issues: Issues, mp: Path, m: NormalizedMount, image: NormalizedImageSpec): void {
+  if (m.hostPath !== '') issues.add([...mp, 'hostPath'], 'invalid_image_mount', 'hostpath must be empty while mount image');
+  if (!m.readonly) issues.add([...mp, 'readonly'], 'invalid_image_mount', 'readonly must be true while mount image');
+  if (image.image === '') issues.add([...mp, 'image', 'image'], 'required', 'image mount needs image.image');
+  else checkImageName(issues, [...mp, 'image', 'image'], image.image);
+  if (m.imageSubPath !== '' && (m.imageSubPath.startsWith('/') || hasDotDot(m.imageSubPath) || m.imageSubPath.includes('\0'))) {
+    issues.add([...mp, 'imageSubPath'], 'invalid_path', `image_sub_path ${JSON.stringify(m.imageSubPath)} must be a relative path inside the image, without ".."`);
+  }
+}
+
+/** A bind mount: an absolute host path, and no image sub-path. */
+function checkBindMount(issues: Issues, mp: Path, m: NormalizedMount): void {
+  if (m.hostPath === '') issues.add([...mp, 'hostPath'], 'required', 'mount.HostPath is empty');
+  else if (!m.hostPath.startsWith('/') || m.hostPath.includes('\0')) issues.add([...mp, 'hostPath'], 'invalid_path', `host_path ${JSON.stringify(m.hostPath)} must be an absolute path`);
+  if (m.imageSubPath !== '') issues.add([...mp, 'imageSubPath'], 'invalid_image_mount', 'image_sub_path is only valid for an image mount');
+}
+
+/** Device nodes (absolute paths, rwm permissions) and CDI devices (qualified names, and CDI support). */
+function checkDevices(issues: Issues, c: NormalizedContainerConfig, features: ResolvedFeatures): void {
   c.devices.forEach((d, i) => {
     const dp = ['config', 'devices', i];
     if (!d.containerPath.startsWith('/')) issues.add([...dp, 'containerPath'], d.containerPath === '' ? 'required' : 'invalid_path', `device container_path ${JSON.stringify(d.containerPath)} must be an absolute path`);
@@ -604,18 +634,18 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
   if (c.CDIDevices.length > 0 && !features.cdi) {
     issues.add(['config', 'CDIDevices'], 'unsupported', `CDI devices (${c.CDIDevices.map((d) => d.name).join(', ')}) requested but CDI support is not available`, 'Unimplemented');
   }
-  if (c.windows) issues.add(['config', 'windows'], 'unsupported', 'Windows-only field "windows" is not supported on Linux', 'Unimplemented');
+}
 
-  // Linux
-  const lp = ['config', 'linux'];
-  checkResources(issues, [...lp, 'resources'], c.linux.resources, features);
-  const sc = c.linux.securityContext;
-  const sp = [...lp, 'securityContext'];
-  const sandboxSc = sandboxConfig.linux.securityContext;
+/** Privilege: a privileged container only in a privileged sandbox, and known capabilities. */
+function checkPrivilege(issues: Issues, sp: Path, sc: NormalizedLinuxContainerSecurityContext, sandboxSc: NormalizedLinuxSandboxSecurityContext): void {
   if (sc.privileged && !sandboxSc.privileged) issues.add([...sp, 'privileged'], 'privileged_not_allowed', 'no privileged container allowed in sandbox');
   checkCapabilities(issues, [...sp, 'capabilities', 'addCapabilities'], sc.capabilities.addCapabilities, 'add');
   checkCapabilities(issues, [...sp, 'capabilities', 'dropCapabilities'], sc.capabilities.dropCapabilities, 'drop');
   checkCapabilities(issues, [...sp, 'capabilities', 'addAmbientCapabilities'], sc.capabilities.addAmbientCapabilities, 'add');
+}
+
+/** Namespace modes, and a user namespace that is valid and the sandbox's. */
+function checkContainerNamespaces(issues: Issues, sp: Path, sc: NormalizedLinuxContainerSecurityContext, sandboxSc: NormalizedLinuxSandboxSecurityContext, features: ResolvedFeatures): void {
   checkNamespaceModes(issues, [...sp, 'namespaceOptions'], sc.namespaceOptions, false);
   const userns = sc.namespaceOptions.usernsOptions;
   checkUserns(issues, [...sp, 'namespaceOptions', 'usernsOptions'], userns, features);
@@ -626,7 +656,10 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
       `user namespace config for sandbox is different from container. Sandbox userns config: ${describeMappings(sandboxSc.namespaceOptions.usernsOptions)} - Container userns config: ${describeMappings(userns)}`,
     );
   }
-  checkSelinux(issues, [...sp, 'selinuxOptions'], sc.selinuxOptions);
+}
+
+/** The user and groups the process runs as. */
+function checkRunAs(issues: Issues, sp: Path, sc: NormalizedLinuxContainerSecurityContext, features: ResolvedFeatures): void {
   if (sc.runAsGroup && !sc.runAsUser && sc.runAsUsername === '') {
     issues.add([...sp, 'runAsGroup'], 'group_without_user', `user group "${sc.runAsGroup.value}" is specified without user`);
   }
@@ -646,15 +679,49 @@ function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, s
   if (sc.supplementalGroupsPolicy === 'Strict' && !features.supplementalGroupsPolicy) {
     issues.add([...sp, 'supplementalGroupsPolicy'], 'unsupported', 'not implemented by this runtime handler: SupplementalGroupsPolicy=Strict', 'Unimplemented');
   }
+}
+
+/** Masked and read-only paths: absolute. */
+function checkHiddenPaths(issues: Issues, sp: Path, sc: NormalizedLinuxContainerSecurityContext): void {
   for (const key of ['maskedPaths', 'readonlyPaths'] as const) {
     sc[key].forEach((p, i) => {
       if (!isAbsoluteClean(p) || p.includes('\0')) issues.add([...sp, key, i], 'invalid_path', `${key === 'maskedPaths' ? 'masked' : 'readonly'} path ${JSON.stringify(p)} must be an absolute path`);
     });
   }
+}
+
+/** The seccomp and AppArmor profiles, in the structured and the deprecated string form. */
+function checkProfiles(issues: Issues, sp: Path, sc: NormalizedLinuxContainerSecurityContext): void {
   checkProfile(issues, [...sp, 'seccomp'], sc.seccomp, 'seccomp');
   checkProfile(issues, [...sp, 'apparmor'], sc.apparmor, 'apparmor');
   checkDeprecatedProfile(issues, [...sp, 'seccompProfilePath'], sc.seccompProfilePath, 'seccomp');
   checkDeprecatedProfile(issues, [...sp, 'apparmorProfile'], sc.apparmorProfile, 'apparmor');
+}
+
+/**
+ * Semantic checks of the container config, one concern after the other; the sandbox's stored
+ * config (`sandboxConfig`) decides privilege and the user namespace.
+ */
+function checkContainer(issues: Issues, req: NormalizedCreateContainerRequest, sandboxConfig: NormalizedPodSandboxConfig, features: ResolvedFeatures): void {
+  const c = req.config;
+  checkNameAndImage(issues, c);
+  checkProcess(issues, c);
+  checkLogPath(issues, c);
+  checkMap(issues, ['config', 'labels'], c.labels, 'label');
+  checkMap(issues, ['config', 'annotations'], c.annotations, 'annotation');
+  checkMounts(issues, c.mounts, features);
+  checkDevices(issues, c, features);
+  if (c.windows) issues.add(['config', 'windows'], 'unsupported', 'Windows-only field "windows" is not supported on Linux', 'Unimplemented');
+  checkResources(issues, ['config', 'linux', 'resources'], c.linux.resources, features);
+  const sc = c.linux.securityContext;
+  const sp = ['config', 'linux', 'securityContext'];
+  const sandboxSc = sandboxConfig.linux.securityContext;
+  checkPrivilege(issues, sp, sc, sandboxSc);
+  checkContainerNamespaces(issues, sp, sc, sandboxSc, features);
+  checkSelinux(issues, [...sp, 'selinuxOptions'], sc.selinuxOptions);
+  checkRunAs(issues, sp, sc, features);
+  checkHiddenPaths(issues, sp, sc);
+  checkProfiles(issues, sp, sc);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -710,6 +777,71 @@ function runtimeName(config: NormalizedCreateContainerRequest): string {
 }
 
 /**
+ * Looks up the request's sandbox (the caller's record when it is that one, else the store's):
+ * it must exist and be ready. Returns the record when found, ready or not.
+ */
+async function findSandbox(issues: Issues, req: NormalizedCreateContainerRequest, ctx: ValidateContext, options: { signal?: AbortSignal }): Promise<SandboxRecord | undefined> {
+  if (req.podSandboxId === '') {
+    issues.add(['podSandboxId'], 'required', 'pod_sandbox_id is required');
+    return undefined;
+  }
+  if (!CONTAINER_ID_PATTERN.test(req.podSandboxId)) {
+    issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId.slice(0, 140))}: not a valid sandbox id`, 'NotFound');
+    return undefined;
+  }
+  const sandbox = ctx.sandbox?.id === req.podSandboxId ? ctx.sandbox : await ctx.sandboxes?.get(req.podSandboxId, options);
+  if (!sandbox) {
+    issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId)}: not found`, 'NotFound');
+  } else if (sandbox.state !== 'SANDBOX_READY') {
+    issues.add(['podSandboxId'], 'sandbox_not_ready', `sandbox container ${JSON.stringify(req.podSandboxId)} is not running`, 'FailedPrecondition', { state: sandbox.state });
+  }
+  return sandbox;
+}
+
+/** The request's `sandboxConfig.metadata` must be the metadata the sandbox was created with. */
+function checkSandboxMetadata(issues: Issues, req: NormalizedCreateContainerRequest, sandbox: SandboxRecord): void {
+  const a = req.sandboxConfig.metadata;
+  const b = sandbox.config.metadata;
+  if (a.name !== b.name || a.uid !== b.uid || a.namespace !== b.namespace || a.attempt !== b.attempt) {
+    issues.add(
+      ['sandboxConfig', 'metadata'],
+      'sandbox_config_mismatch',
+      `sandbox_config.metadata ${JSON.stringify(a)} is not the metadata sandbox ${JSON.stringify(req.podSandboxId)} was created with ${JSON.stringify(b)}`,
+    );
+  }
+}
+
+/** The (name, attempt) must be free in the sandbox. */
+async function checkNameReservation(issues: Issues, req: NormalizedCreateContainerRequest, containers: ContainerStore, options: { signal?: AbortSignal }): Promise<void> {
+  if (!CONTAINER_ID_PATTERN.test(req.podSandboxId) || req.config.metadata.name === '') return;
+  const holder = await containers.findByName(req.podSandboxId, req.config.metadata.name, req.config.metadata.attempt, options);
+  if (holder) {
+    const name = runtimeName(req);
+    issues.add(
+      ['config', 'metadata', 'name'],
+      'name_reserved',
+      `failed to reserve container name ${JSON.stringify(name)}: name ${JSON.stringify(name)} is reserved for ${JSON.stringify(holder.id)}`,
+      'AlreadyExists',
+      { containerId: holder.id },
+    );
+  }
+}
+
+/** pid TARGET: the target container must exist, be in this sandbox, and run. */
+async function checkPidTarget(issues: Issues, req: NormalizedCreateContainerRequest, containers: ContainerStore, options: { signal?: AbortSignal }): Promise<void> {
+  const ns = req.config.linux.securityContext.namespaceOptions;
+  if (ns.pid !== 'TARGET' || ns.targetId === '') return;
+  const target: ContainerRecord | undefined = CONTAINER_ID_PATTERN.test(ns.targetId) ? await containers.get(ns.targetId, options) : undefined;
+  const tp = ['config', 'linux', 'securityContext', 'namespaceOptions', 'targetId'];
+  if (!target) issues.add(tp, 'target_not_found', `invalid target container: container ${JSON.stringify(ns.targetId)} does not exist`, 'NotFound');
+  else if (target.sandboxId !== req.podSandboxId) {
+    issues.add(tp, 'invalid_target', `invalid target container: container ${JSON.stringify(ns.targetId)} does not belong to sandbox ${JSON.stringify(req.podSandboxId)}`);
+  } else if (target.state !== 'CONTAINER_RUNNING') {
+    issues.add(tp, 'target_not_running', `invalid target container: container ${JSON.stringify(ns.targetId)} is not running - in state ${target.state}`, 'FailedPrecondition');
+  }
+}
+
+/**
  * Validates a `CreateContainerRequest` against the CRI rules and the stores: the request must be
  * well-formed, its sandbox must exist and be ready, the (name, attempt) must be free in the
  * sandbox, and every field must make sense (see the module documentation for the rules and for
@@ -743,72 +875,33 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   const issues = new Issues();
   const signalOption = ctx.signal ? { signal: ctx.signal } : {};
 
-  // 1-2. Sandbox exists and is ready.
-  let sandbox: SandboxRecord | undefined;
-  if (req.podSandboxId === '') {
-    issues.add(['podSandboxId'], 'required', 'pod_sandbox_id is required');
-  } else if (!CONTAINER_ID_PATTERN.test(req.podSandboxId)) {
-    issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId.slice(0, 140))}: not a valid sandbox id`, 'NotFound');
-  } else {
-    sandbox = ctx.sandbox?.id === req.podSandboxId ? ctx.sandbox : await ctx.sandboxes?.get(req.podSandboxId, signalOption);
-    if (!sandbox) {
-      issues.add(['podSandboxId'], 'sandbox_not_found', `failed to find sandbox id ${JSON.stringify(req.podSandboxId)}: not found`, 'NotFound');
-    } else if (sandbox.state !== 'SANDBOX_READY') {
-      issues.add(['podSandboxId'], 'sandbox_not_ready', `sandbox container ${JSON.stringify(req.podSandboxId)} is not running`, 'FailedPrecondition', { state: sandbox.state });
-    }
-  }
-  const sandboxConfig = sandbox?.config ?? req.sandboxConfig;
-  if (sandbox) {
-    const a = req.sandboxConfig.metadata;
-    const b = sandbox.config.metadata;
-    if (a.name !== b.name || a.uid !== b.uid || a.namespace !== b.namespace || a.attempt !== b.attempt) {
-      issues.add(
-        ['sandboxConfig', 'metadata'],
-        'sandbox_config_mismatch',
-        `sandbox_config.metadata ${JSON.stringify(a)} is not the metadata sandbox ${JSON.stringify(req.podSandboxId)} was created with ${JSON.stringify(b)}`,
-      );
-    }
-  }
-
-  // 5. Name reservation.
-  if (CONTAINER_ID_PATTERN.test(req.podSandboxId) && req.config.metadata.name !== '') {
-    const holder = await ctx.containers.findByName(req.podSandboxId, req.config.metadata.name, req.config.metadata.attempt, signalOption);
-    if (holder) {
-      const name = runtimeName(req);
-      issues.add(
-        ['config', 'metadata', 'name'],
-        'name_reserved',
-        `failed to reserve container name ${JSON.stringify(name)}: name ${JSON.stringify(name)} is reserved for ${JSON.stringify(holder.id)}`,
-        'AlreadyExists',
-        { containerId: holder.id },
-      );
-    }
-  }
-
-  // pid TARGET: the target container must exist, be in this sandbox, and run.
-  const ns = req.config.linux.securityContext.namespaceOptions;
-  if (ns.pid === 'TARGET' && ns.targetId !== '') {
-    const target: ContainerRecord | undefined = CONTAINER_ID_PATTERN.test(ns.targetId) ? await ctx.containers.get(ns.targetId, signalOption) : undefined;
-    const tp = ['config', 'linux', 'securityContext', 'namespaceOptions', 'targetId'];
-    if (!target) issues.add(tp, 'target_not_found', `invalid target container: container ${JSON.stringify(ns.targetId)} does not exist`, 'NotFound');
-    else if (target.sandboxId !== req.podSandboxId) {
-      issues.add(tp, 'invalid_target', `invalid target container: container ${JSON.stringify(ns.targetId)} does not belong to sandbox ${JSON.stringify(req.podSandboxId)}`);
-    } else if (target.state !== 'CONTAINER_RUNNING') {
-      issues.add(tp, 'target_not_running', `invalid target container: container ${JSON.stringify(ns.targetId)} is not running - in state ${target.state}`, 'FailedPrecondition');
-    }
-  }
-
+  const sandbox = await findSandbox(issues, req, ctx, signalOption);
+  if (sandbox) checkSandboxMetadata(issues, req, sandbox);
+  await checkNameReservation(issues, req, ctx.containers, signalOption);
+  await checkPidTarget(issues, req, ctx.containers, signalOption);
   checkSandboxConfig(issues, ['sandboxConfig'], req.sandboxConfig, features);
-  checkContainer(issues, req, sandboxConfig, features);
+  checkContainer(issues, req, sandbox?.config ?? req.sandboxConfig, features);
   if (ctx.host) await checkHost(issues, req, ctx.host, ctx.signal);
   throwIfAborted(ctx.signal, 'validation');
   if (issues.list.length > 0) throw new CriValidationError(issues.list);
   return req;
 }
 
+/** The host checks, in order: device nodes, mount propagation, AppArmor, the seccomp profile, pod sysctls. */
 async function checkHost(issues: Issues, req: NormalizedCreateContainerRequest, host: HostInspector, signal: AbortSignal | undefined): Promise<void> {
   const c = req.config;
-  for (const [i, d] of c.devices.entries()) {
+  await checkHostDevices(issues, c.devices, host, signal);
+  await checkHostMounts(issues, c.mounts, host, signal);
+  const sc = c.linux.securityContext;
+  const sp = ['config', 'linux', 'securityContext'];
+  await checkHostApparmor(issues, sp, sc, host, signal);
+  await checkHostSeccomp(issues, sp, sc, host, signal);
+  await checkHostSysctls(issues, req.sandboxConfig.linux, host, signal);
+}
+
+/** Each device's host path must be a device node. */
+async function checkHostDevices(issues: Issues, devices: readonly NormalizedDevice[], host: HostInspector, signal: AbortSignal | undefined): Promise<void> {
+  for (const [i, d] of devices.entries()) {
     if (!d.hostPath.startsWith('/')) continue;
     const kind = await host.pathKind(d.hostPath, signal);
     if (kind === 'missing') {
@@ -817,7 +910,11 @@ async function checkHost(issues: Issues, req: NormalizedCreateContainerRequest, 
       issues.add(['config', 'devices', i, 'hostPath'], 'not_a_device', `error gathering device information while adding custom device ${JSON.stringify(d.hostPath)}: not a device node`);
     }
   }
-  for (const [i, m] of c.mounts.entries()) {
+}
+
+/** A bind mount's propagation needs the host mount to propagate (shared, or slave for host-to-container). */
+async function checkHostMounts(issues: Issues, mounts: readonly NormalizedMount[], host: HostInspector, signal: AbortSignal | undefined): Promise<void> {
+  for (const [i, m] of mounts.entries()) {
     if (m.image || !m.hostPath.startsWith('/') || m.propagation === 'PROPAGATION_PRIVATE') continue;
     const info = await host.mountPropagation(m.hostPath, signal);
     if (!info) continue; // a missing host path is created by the runtime, as containerd and CRI-O do
@@ -828,51 +925,58 @@ async function checkHost(issues: Issues, req: NormalizedCreateContainerRequest, 
       issues.add(['config', 'mounts', i, 'propagation'], 'invalid_propagation', `path ${JSON.stringify(m.hostPath)} is mounted on ${JSON.stringify(info.mountPoint)} but it is not a shared or slave mount`, 'FailedPrecondition');
     }
   }
-  const sc = c.linux.securityContext;
-  const sp = ['config', 'linux', 'securityContext'];
+}
 
-  // AppArmor (containerd's rule): on a host without AppArmor, any profile but Unconfined is
-  // refused, privileged or not; a nil profile means "the runtime's default", which is none there.
+/**
+ * AppArmor (containerd's rule): on a host without AppArmor, any profile but Unconfined is
+ * refused, privileged or not; a nil profile means "the runtime's default", which is none there.
+ */
+async function checkHostApparmor(issues: Issues, sp: Path, sc: NormalizedLinuxContainerSecurityContext, host: HostInspector, signal: AbortSignal | undefined): Promise<void> {
   const apparmor = sc.apparmor ?? deprecatedApparmor(sc.apparmorProfile);
-  if (apparmor && apparmor.profileType !== 'Unconfined') {
-    const path = [...sp, sc.apparmor ? 'apparmor' : 'apparmorProfile'];
-    const enabled = host.apparmorEnabled ? await host.apparmorEnabled(signal) : (await host.apparmorProfileLoaded('', signal)) !== undefined;
-    if (!enabled) {
-      issues.add(path, 'unsupported', `apparmor is not supported: this host has no AppArmor, so the ${apparmor.profileType} profile cannot be applied (ask for Unconfined or leave the profile unset)`, 'FailedPrecondition');
-    } else if (apparmor.profileType === 'Localhost' && apparmor.localhostRef !== '' && !sc.privileged) {
-      const loaded = await host.apparmorProfileLoaded(apparmor.localhostRef, signal);
-      if (!loaded) issues.add(path, 'apparmor_profile_not_found', `apparmor profile not found ${apparmor.localhostRef}`, 'FailedPrecondition');
-    }
+  if (!apparmor || apparmor.profileType === 'Unconfined') return;
+  const path = [...sp, sc.apparmor ? 'apparmor' : 'apparmorProfile'];
+  const enabled = host.apparmorEnabled ? await host.apparmorEnabled(signal) : (await host.apparmorProfileLoaded('', signal)) !== undefined;
+  if (!enabled) {
+    issues.add(path, 'unsupported', `apparmor is not supported: this host has no AppArmor, so the ${apparmor.profileType} profile cannot be applied (ask for Unconfined or leave the profile unset)`, 'FailedPrecondition');
+  } else if (apparmor.profileType === 'Localhost' && apparmor.localhostRef !== '' && !sc.privileged) {
+    const loaded = await host.apparmorProfileLoaded(apparmor.localhostRef, signal);
+    if (!loaded) issues.add(path, 'apparmor_profile_not_found', `apparmor profile not found ${apparmor.localhostRef}`, 'FailedPrecondition');
   }
+}
 
-  // Localhost seccomp profile: read and parsed as the spec step will (containerd: "cannot load
-  // seccomp profile"). Like the spec step, also for privileged containers.
-  const seccompRef =
-    sc.seccomp?.profileType === 'Localhost'
-      ? { path: [...sp, 'seccomp', 'localhostRef'], file: sc.seccomp.localhostRef }
-      : !sc.seccomp && sc.seccompProfilePath.startsWith('localhost/')
-        ? { path: [...sp, 'seccompProfilePath'], file: sc.seccompProfilePath.slice('localhost/'.length) }
-        : undefined;
+/** The Localhost seccomp profile file, structured or deprecated, with the path of the field naming it. */
+function localhostSeccompRef(sp: Path, sc: NormalizedLinuxContainerSecurityContext): { path: Path; file: string } | undefined {
+  if (sc.seccomp?.profileType === 'Localhost') return { path: [...sp, 'seccomp', 'localhostRef'], file: sc.seccomp.localhostRef };
+  if (!sc.seccomp && sc.seccompProfilePath.startsWith('localhost/')) return { path: [...sp, 'seccompProfilePath'], file: sc.seccompProfilePath.slice('localhost/'.length) };
+  return undefined;
+}
+
+/**
+ * Localhost seccomp profile: read and parsed as the spec step will (containerd: "cannot load
+ * seccomp profile"). Like the spec step, also for privileged containers.
+ */
+async function checkHostSeccomp(issues: Issues, sp: Path, sc: NormalizedLinuxContainerSecurityContext, host: HostInspector, signal: AbortSignal | undefined): Promise<void> {
+  const seccompRef = localhostSeccompRef(sp, sc);
   if (host.readSeccompProfile && seccompRef && isAbsoluteClean(seccompRef.file)) {
     const read = await host.readSeccompProfile(seccompRef.file, signal);
     if (!read.ok) issues.add(seccompRef.path, read.code, read.message, read.grpcStatus);
   }
+}
 
-  // Pod sysctls: the kernel must know the name, and take the value.
-  if (host.sysctl) {
-    const pod = req.sandboxConfig.linux;
-    for (const [key, value] of Object.entries(pod.sysctls)) {
-      if (sysctlProblem(key, value, pod.securityContext.namespaceOptions)) continue; // already reported
-      const procPath = sysctlProcPath(key);
-      const found = await host.sysctl(procPath, signal);
-      const kp = ['sandboxConfig', 'linux', 'sysctls', key];
-      if (!found.exists) {
-        issues.add(kp, 'sysctl_not_found', `sysctl ${JSON.stringify(key)} does not exist on this host: there is no /proc/sys/${procPath}`, 'FailedPrecondition');
-        continue;
-      }
-      const problem = found.value === undefined ? undefined : sysctlValueProblem(procPath, value, found.value);
-      if (problem) issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} value is not valid: ${problem}`);
+/** Pod sysctls: the kernel must know the name, and take the value. */
+async function checkHostSysctls(issues: Issues, pod: NormalizedLinuxPodSandboxConfig, host: HostInspector, signal: AbortSignal | undefined): Promise<void> {
+  if (!host.sysctl) return;
+  for (const [key, value] of Object.entries(pod.sysctls)) {
+    if (sysctlProblem(key, value, pod.securityContext.namespaceOptions)) continue; // already reported
+    const procPath = sysctlProcPath(key);
+    const found = await host.sysctl(procPath, signal);
+    const kp = ['sandboxConfig', 'linux', 'sysctls', key];
+    if (!found.exists) {
+      issues.add(kp, 'sysctl_not_found', `sysctl ${JSON.stringify(key)} does not exist on this host: there is no /proc/sys/${procPath}`, 'FailedPrecondition');
+      continue;
     }
+    const problem = found.value === undefined ? undefined : sysctlValueProblem(procPath, value, found.value);
+    if (problem) issues.add(kp, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} value is not valid: ${problem}`);
   }
 }
 

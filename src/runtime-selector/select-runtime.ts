@@ -76,23 +76,60 @@ export interface RuntimeSelectionContext {
   podContainers?: readonly { id: string; name?: string | undefined; runtime?: string | undefined }[] | undefined;
 }
 
+/** What the precedence levels decided, before any constraint. */
 interface Decision {
   runtime: RuntimeName;
   source: RuntimeSelectionSource;
+  /** Asked for by the runtime handler or the annotation: constraints move it only with `fallback.overrideExplicit`. */
   explicit: boolean;
   reason: string;
 }
 
+/** What the selection reads: the request, the parsed policy, the probe results and the pod's facts. */
+interface SelectionInput {
+  request: NormalizedCreateContainerRequest;
+  policy: ResolvedRuntimePolicy;
+  probes: RuntimeProbeResults | undefined;
+  context: RuntimeSelectionContext;
+}
+
+/** Why a step ends the selection: what its {@link RuntimeSelectionError} says. */
+interface Refusal {
+  message: string;
+  reason: 'unknown-handler' | 'invalid-annotation' | 'privileged-rejected' | 'privileged-conflict' | 'unsupported' | 'unavailable';
+  grpcStatus: GrpcStatus;
+  runtime?: RuntimeName;
+}
+
+/**
+ * What a step returns: its trace entry with what it found (`T`), or a refusal, after the step's
+ * own trace entry when it has one.
+ */
+type Step<T> = (T & { entry: RuntimeSelectionTraceEntry; refusal?: undefined }) | { entry?: RuntimeSelectionTraceEntry; refusal: Refusal };
+
+/** The trace, assembled from the steps' results in the order they run. */
+class SelectionTrace {
+  readonly entries: RuntimeSelectionTraceEntry[] = [];
+
+  /** Appends the step's entry and returns what it found; throws its refusal with the trace so far. */
+  record<T>(step: Step<T>): T {
+    if (step.entry) this.entries.push(step.entry);
+    if (step.refusal) {
+      const { message, reason, grpcStatus, runtime } = step.refusal;
+      throw new RuntimeSelectionError(message, { ...(runtime ? { runtime } : {}), reason, trace: this.entries.map((entry) => ({ ...entry })) }, { grpcStatus });
+    }
+    return step;
+  }
+}
+
 const quote = (value: string): string => JSON.stringify(value);
 const other = (runtime: RuntimeName): RuntimeName => (runtime === 'crun' ? 'proxmox-lxc' : 'crun');
-
-function fail(message: string, reason: string, trace: readonly RuntimeSelectionTraceEntry[], grpcStatus: GrpcStatus, runtime?: RuntimeName): never {
-  throw new RuntimeSelectionError(message, { ...(runtime ? { runtime } : {}), reason, trace: trace.map((entry) => ({ ...entry })) }, { grpcStatus });
-}
+const probeOf = (probes: RuntimeProbeResults | undefined, runtime: RuntimeName): { available: boolean; detail: string } | undefined => probes?.[runtime];
 
 /** Maps an annotation value to a runtime: a runtime name, or a handler name from the policy. */
 function runtimeOfAnnotation(value: string, policy: ResolvedRuntimePolicy): RuntimeName | undefined {
-  if ((RUNTIME_NAMES as readonly string[]).includes(value)) return value as RuntimeName;
+  const named = RUNTIME_NAMES.find((name) => name === value);
+  if (named !== undefined) return named;
   return Object.hasOwn(policy.handlers, value) ? policy.handlers[value] : undefined;
 }
 
@@ -103,6 +140,18 @@ interface RuleSubject {
   podNamespace: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+}
+
+/** What rules match against: the image names, the names, and the labels and annotations (the container's over the pod's). */
+function ruleSubject(request: NormalizedCreateContainerRequest): RuleSubject {
+  return {
+    images: [request.config.image.userSpecifiedImage, request.config.image.image].filter((image, i, all) => image !== '' && all.indexOf(image) === i),
+    containerName: request.config.metadata.name,
+    podName: request.sandboxConfig.metadata.name,
+    podNamespace: request.sandboxConfig.metadata.namespace,
+    labels: { ...request.sandboxConfig.labels, ...request.config.labels },
+    annotations: { ...request.sandboxConfig.annotations, ...request.config.annotations },
+  };
 }
 
 /** Returns why `rule` matches (one phrase per criterion), or `undefined` when it does not. */
@@ -153,11 +202,8 @@ function matchRule(rule: ResolvedRuntimeRule, subject: RuleSubject): string[] | 
 
 const LXC_NAMESPACES = ['network', 'pid', 'ipc'] as const;
 
-/**
- * Everything in the request that a Proxmox VE LXC container cannot honour, as phrases.
- * Empty when LXC can run it.
- */
-function lxcProblems(request: NormalizedCreateContainerRequest, context: RuntimeSelectionContext, probes: RuntimeProbeResults | undefined): string[] {
+/** The namespaces the request shares with the host, another container or the pod that an LXC container cannot, as phrases. */
+function lxcNamespaceProblems(request: NormalizedCreateContainerRequest, context: RuntimeSelectionContext): string[] {
   const problems: string[] = [];
   const container = request.config.linux.securityContext.namespaceOptions;
   const pod = request.sandboxConfig.linux.securityContext.namespaceOptions;
@@ -178,6 +224,12 @@ function lxcProblems(request: NormalizedCreateContainerRequest, context: Runtime
       }
     }
   }
+  return problems;
+}
+
+/** The devices and mounts Proxmox VE cannot give an LXC container (or not to the identity the probe found), as phrases. */
+function lxcPassthroughProblems(request: NormalizedCreateContainerRequest, probes: RuntimeProbeResults | undefined): string[] {
+  const problems: string[] = [];
   const proxmox = probes?.['proxmox-lxc'];
   const identity = proxmox?.authId === undefined ? 'the Proxmox identity is not known (no probe result with authId)' : `the Proxmox identity is ${quote(proxmox.authId)}`;
   const rootPam = proxmox?.rootPam === true;
@@ -200,8 +252,261 @@ function lxcProblems(request: NormalizedCreateContainerRequest, context: Runtime
   return problems;
 }
 
+/**
+ * Everything in the request that a Proxmox VE LXC container cannot honour, as phrases.
+ * Empty when LXC can run it.
+ */
+function lxcProblems(request: NormalizedCreateContainerRequest, context: RuntimeSelectionContext, probes: RuntimeProbeResults | undefined): string[] {
+  return [...lxcNamespaceProblems(request, context), ...lxcPassthroughProblems(request, probes)];
+}
+
 function privilegedAllows(policy: PrivilegedPolicy, runtime: RuntimeName): boolean {
   return policy === 'any' || policy === runtime;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Precedence levels: each returns its trace entry and the decision so far.
+
+/** A precedence level's result; `decision` is the higher levels' decision, or this level's when it selected. */
+type Level = Step<{ decision: Decision | undefined }>;
+
+/** How the trace names each precedence level when it decided. */
+const DECIDED_BY: Record<RuntimeSelectionSource, string> = { handler: 'the runtime handler', annotation: 'the annotation', rule: 'a rule', default: 'the default' };
+
+/** How errors name the level that asked for a runtime explicitly. */
+const explicitly = (decision: Decision): string => (decision.source === 'handler' ? 'the runtime handler' : 'the annotation');
+
+/** A level's opinion: it selects when no higher level decided, else it agrees or is overridden. */
+function offer(step: RuntimeSelectionStep, candidate: Decision, decided: Decision | undefined): { entry: RuntimeSelectionTraceEntry; decision: Decision } {
+  const { runtime, reason: what } = candidate;
+  if (decided === undefined) return { entry: { step, outcome: 'selected', runtime, detail: what }, decision: candidate };
+  if (decided.runtime === runtime) {
+    return { entry: { step, outcome: 'agrees', runtime, detail: `${what}; agrees with ${DECIDED_BY[decided.source]}, which decided first` }, decision: decided };
+  }
+  return {
+    entry: { step, outcome: 'overridden', runtime, detail: `${what}; but ${DECIDED_BY[decided.source]} already chose ${decided.runtime} and takes precedence` },
+    decision: decided,
+  };
+}
+
+/** Level 1: the runtime handler of the image spec, else of the sandbox, mapped through `policy.handlers`. */
+function handlerLevel({ request, policy, context }: SelectionInput): Level {
+  const imageHandler = request.config.image.runtimeHandler;
+  const sandboxHandler = context.sandbox?.runtimeHandler ?? '';
+  const handler = imageHandler || sandboxHandler;
+  if (!handler) return { entry: { step: 'handler', outcome: 'skipped', detail: 'no runtime handler on the image spec or the sandbox (the default handler)' }, decision: undefined };
+  const where = imageHandler ? 'config.image.runtimeHandler' : "the sandbox's runtimeHandler";
+  const runtime = Object.hasOwn(policy.handlers, handler) ? policy.handlers[handler] : undefined;
+  if (runtime === undefined) {
+    const known = Object.keys(policy.handlers).map(quote).join(', ') || 'none';
+    return {
+      entry: { step: 'handler', outcome: 'failed', detail: `runtime handler ${quote(handler)} (${where}) is not in the policy's handlers (${known})` },
+      refusal: { message: `unknown runtime handler ${quote(handler)} (${where}); the policy knows ${known}`, reason: 'unknown-handler', grpcStatus: 'InvalidArgument' },
+    };
+  }
+  const ignored = imageHandler && sandboxHandler && sandboxHandler !== imageHandler ? `; the sandbox's handler ${quote(sandboxHandler)} is not used` : '';
+  return offer('handler', { runtime, source: 'handler', explicit: true, reason: `runtime handler ${quote(handler)} (${where}) maps to ${runtime}${ignored}` }, undefined);
+}
+
+/** Level 2: the annotation `policy.annotationKey` on the container, then on the pod. */
+function annotationLevel({ request, policy }: SelectionInput, decided: Decision | undefined): Level {
+  const key = policy.annotationKey;
+  if (key === null) return { entry: { step: 'annotation', outcome: 'skipped', detail: 'the policy turns the annotation off (annotationKey: null)' }, decision: decided };
+  const found: { where: 'container' | 'pod'; value: string; runtime: RuntimeName }[] = [];
+  for (const [where, annotations] of [
+    ['container', request.config.annotations],
+    ['pod', request.sandboxConfig.annotations],
+  ] as const) {
+    if (!Object.hasOwn(annotations, key)) continue;
+    const value = annotations[key] as string;
+    const runtime = runtimeOfAnnotation(value, policy);
+    if (runtime === undefined) {
+      const handlers = Object.keys(policy.handlers).map(quote).join(', ');
+      return {
+        entry: { step: 'annotation', outcome: 'failed', detail: `annotation ${key}=${quote(value)} on the ${where} is not a runtime or a known handler` },
+        refusal: {
+          message: `annotation ${key}=${quote(value)} on the ${where} names no runtime: use ${RUNTIME_NAMES.map(quote).join(' or ')}, or a handler of the policy (${handlers})`,
+          reason: 'invalid-annotation',
+          grpcStatus: 'InvalidArgument',
+        },
+      };
+    }
+    found.push({ where, value, runtime });
+  }
+  const [first, second] = found;
+  if (first === undefined) return { entry: { step: 'annotation', outcome: 'skipped', detail: `no annotation ${key} on the container or the pod` }, decision: decided };
+  const shadow = second && second.runtime !== first.runtime ? `; the pod's ${key}=${quote(second.value)} is not used (the container's annotation comes first)` : '';
+  return offer('annotation', { runtime: first.runtime, source: 'annotation', explicit: true, reason: `annotation ${key}=${quote(first.value)} on the ${first.where} asks for ${first.runtime}${shadow}` }, decided);
+}
+
+/** Level 3: the first of `policy.rules` whose criteria all match. */
+function rulesLevel({ request, policy }: SelectionInput, decided: Decision | undefined): Level {
+  if (policy.rules.length === 0) return { entry: { step: 'rules', outcome: 'skipped', detail: 'the policy has no rules' }, decision: decided };
+  const subject = ruleSubject(request);
+  for (const [index, rule] of policy.rules.entries()) {
+    const reasons = matchRule(rule, subject);
+    if (reasons === undefined) continue;
+    const reason = `rule ${quote(rule.name ?? `rules[${index}]`)} matched (${reasons.join(', ')}) and selects ${rule.runtime}`;
+    return offer('rules', { runtime: rule.runtime, source: 'rule', explicit: false, reason }, decided);
+  }
+  return { entry: { step: 'rules', outcome: 'no-match', detail: `none of the ${policy.rules.length} rules matched` }, decision: decided };
+}
+
+/** Level 4: `policy.defaultRuntime`, when no higher level decided; always ends with a decision. */
+function defaultLevel({ policy }: SelectionInput, decided: Decision | undefined): Step<{ decision: Decision }> {
+  const runtime = policy.defaultRuntime;
+  if (decided === undefined) {
+    return offer('default', { runtime, source: 'default', explicit: false, reason: `no handler, annotation or rule decided: the policy's defaultRuntime is ${runtime}` }, undefined);
+  }
+  return { entry: { step: 'default', outcome: 'skipped', detail: `not needed: ${DECIDED_BY[decided.source]} decided (defaultRuntime is ${runtime})` }, decision: decided };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constraints: each returns its trace entry and where the container goes now.
+
+/** Where the container goes while the constraints run. */
+interface Placement {
+  runtime: RuntimeName;
+  /** One phrase per move away from the decided runtime, for the reason. */
+  notes: readonly string[];
+  /** A fallback moved it (at most one happens). */
+  fellBack: boolean;
+}
+
+/** What the constraints know about the decision. */
+interface Choice {
+  decision: Decision;
+  /** A constraint may move the container: the decision was not explicit, or `fallback.overrideExplicit` is set. */
+  mayOverride: boolean;
+  /** Where the container may run as far as privilege goes: `policy.privileged` when it is privileged, else `any`. */
+  privileged: PrivilegedPolicy;
+}
+
+type Constraint = Step<{ placement: Placement }>;
+
+const moveTo = (placement: Placement, runtime: RuntimeName, note: string, fellBack: boolean): Placement => ({ runtime, notes: [...placement.notes, note], fellBack });
+
+/** Constraint 1: a privileged container runs only where `policy.privileged` lets it, or is refused. */
+function privilegedConstraint({ request, policy }: SelectionInput, choice: Choice, placement: Placement): Constraint {
+  const { runtime } = placement;
+  const only = policy.privileged;
+  if (!request.config.linux.securityContext.privileged) return { entry: { step: 'privileged', outcome: 'skipped', detail: 'the container is not privileged' }, placement };
+  if (only === 'reject') {
+    return {
+      entry: { step: 'privileged', outcome: 'failed', detail: 'the container is privileged and the policy rejects privileged containers (privileged: "reject")' },
+      refusal: { message: 'privileged containers are rejected by the runtime policy (privileged: "reject")', reason: 'privileged-rejected', grpcStatus: 'PermissionDenied', runtime },
+    };
+  }
+  if (only === 'any' || only === runtime) {
+    return { entry: { step: 'privileged', outcome: 'passed', runtime, detail: `the container is privileged and the policy allows that on ${runtime} (privileged: ${quote(only)})` }, placement };
+  }
+  if (!choice.mayOverride) {
+    const what = explicitly(choice.decision);
+    return {
+      entry: { step: 'privileged', outcome: 'failed', runtime, detail: `the container is privileged, the policy runs privileged containers only on ${only}, and ${what} asked for ${runtime}` },
+      refusal: {
+        message: `${what} asks for ${runtime}, but the runtime policy runs privileged containers only on ${only} (privileged: ${quote(only)})`,
+        reason: 'privileged-conflict',
+        grpcStatus: 'FailedPrecondition',
+        runtime,
+      },
+    };
+  }
+  return {
+    entry: { step: 'privileged', outcome: 'changed', runtime: only, detail: `the container is privileged and the policy runs privileged containers only on ${only}: moved from ${runtime}` },
+    placement: moveTo(placement, only, `moved to ${only} because privileged containers run only there`, placement.fellBack),
+  };
+}
+
+/** Constraint 2: what Proxmox VE LXC can honour (nothing applies to crun); `problems` is empty when it passed. */
+function compatibilityConstraint({ request, context, probes }: SelectionInput, placement: Placement): Step<{ problems: string[] }> {
+  const { runtime } = placement;
+  if (runtime === 'crun') return { entry: { step: 'compatibility', outcome: 'passed', runtime, detail: 'no LXC-specific constraints apply to crun' }, problems: [] };
+  const problems = lxcProblems(request, context, probes);
+  if (problems.length === 0) return { entry: { step: 'compatibility', outcome: 'passed', runtime, detail: 'Proxmox VE LXC can honour the request' }, problems };
+  return { entry: { step: 'compatibility', outcome: 'failed', runtime, detail: `Proxmox VE LXC cannot honour: ${problems.join('; ')}` }, problems };
+}
+
+/** Why `fallback.onUnsupported` cannot move the container to crun, or `undefined` when it can. */
+function noUnsupportedFallback({ policy }: SelectionInput, choice: Choice): string | undefined {
+  if (!policy.fallback.onUnsupported) return 'the policy allows no fallback (fallback.onUnsupported is false)';
+  if (!choice.mayOverride) return `${explicitly(choice.decision)} asked for proxmox-lxc explicitly (fallback.overrideExplicit is false)`;
+  if (!privilegedAllows(choice.privileged, 'crun')) return 'privileged containers run only on proxmox-lxc';
+  return undefined;
+}
+
+/** After constraint 2 failed: the fallback to crun, or the refusal. */
+function unsupportedFallback(input: SelectionInput, choice: Choice, placement: Placement, problems: readonly string[]): Constraint {
+  const why = noUnsupportedFallback(input, choice);
+  if (why !== undefined) {
+    return {
+      refusal: { message: `proxmox-lxc cannot honour the request: ${problems.join('; ')}; no fallback: ${why}`, reason: 'unsupported', grpcStatus: 'FailedPrecondition', runtime: placement.runtime },
+    };
+  }
+  const count = problems.length === 1 ? 'one requirement' : `${problems.length} requirements`;
+  return {
+    entry: { step: 'fallback', outcome: 'changed', runtime: 'crun', detail: 'fallback.onUnsupported: moved to crun' },
+    placement: moveTo(placement, 'crun', `fell back to crun because proxmox-lxc cannot honour ${count}`, true),
+  };
+}
+
+/** Constraint 3: the runtime's probe answered (unchecked without a probe result); `unavailable` is the probe's detail when it failed. */
+function availabilityConstraint({ probes }: SelectionInput, placement: Placement): Step<{ unavailable?: string }> {
+  const { runtime } = placement;
+  const probe = probeOf(probes, runtime);
+  if (probes === undefined) return { entry: { step: 'availability', outcome: 'unchecked', runtime, detail: 'no probe results were given: availability was not checked' } };
+  if (probe === undefined) return { entry: { step: 'availability', outcome: 'unchecked', runtime, detail: `no probe result for ${runtime}: availability was not checked` } };
+  if (probe.available) return { entry: { step: 'availability', outcome: 'passed', runtime, detail: `${runtime} is available: ${probe.detail}` } };
+  return { entry: { step: 'availability', outcome: 'failed', runtime, detail: `${runtime} is unavailable: ${probe.detail}` }, unavailable: probe.detail };
+}
+
+/** After constraint 3 failed: the fallback to the other runtime when it can take the container, or the refusal. */
+function unavailableFallback(input: SelectionInput, choice: Choice, placement: Placement, detail: string): Constraint {
+  const { runtime } = placement;
+  const target = other(runtime);
+  const refuse = (why: string): Constraint => ({
+    refusal: { message: `${runtime} is unavailable (${detail}); no fallback: ${why}`, reason: 'unavailable', grpcStatus: 'Unavailable', runtime },
+  });
+  if (!input.policy.fallback.onUnavailable) return refuse('the policy allows no fallback (fallback.onUnavailable is false)');
+  if (placement.fellBack) return refuse('a fallback already happened');
+  if (!choice.mayOverride) return refuse(`${explicitly(choice.decision)} asked for ${runtime} explicitly (fallback.overrideExplicit is false)`);
+  if (!privilegedAllows(choice.privileged, target)) return refuse(`privileged containers run only on ${runtime}`);
+  const targetProbe = probeOf(input.probes, target);
+  if (targetProbe === undefined) return refuse(`${target} was not probed`);
+  if (!targetProbe.available) return refuse(`${target} is unavailable too (${targetProbe.detail})`);
+  const problems = target === 'proxmox-lxc' ? lxcProblems(input.request, input.context, input.probes) : [];
+  if (problems.length > 0) return refuse(`proxmox-lxc cannot honour the request: ${problems.join('; ')}`);
+  return {
+    entry: { step: 'fallback', outcome: 'changed', runtime: target, detail: `fallback.onUnavailable: moved to ${target}, which is available (${targetProbe.detail})` },
+    placement: moveTo(placement, target, `fell back to ${target} because ${runtime} is unavailable`, true),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The selection
+
+/** The precedence levels in order: the first with an answer decides, the others are recorded. */
+function decide(input: SelectionInput, trace: SelectionTrace): Decision {
+  const byHandler = trace.record(handlerLevel(input)).decision;
+  const byAnnotation = trace.record(annotationLevel(input, byHandler)).decision;
+  const byRule = trace.record(rulesLevel(input, byAnnotation)).decision;
+  return trace.record(defaultLevel(input, byRule)).decision;
+}
+
+/** The constraints in order, each of which may refuse or move the container (a fallback at most once). */
+function constrain(input: SelectionInput, decision: Decision, trace: SelectionTrace): Placement {
+  const choice: Choice = {
+    decision,
+    mayOverride: !decision.explicit || input.policy.fallback.overrideExplicit,
+    privileged: input.request.config.linux.securityContext.privileged ? input.policy.privileged : 'any',
+  };
+  let placement: Placement = { runtime: decision.runtime, notes: [], fellBack: false };
+  placement = trace.record(privilegedConstraint(input, choice, placement)).placement;
+  const { problems } = trace.record(compatibilityConstraint(input, placement));
+  if (problems.length > 0) placement = trace.record(unsupportedFallback(input, choice, placement, problems)).placement;
+  const { unavailable } = trace.record(availabilityConstraint(input, placement));
+  if (unavailable !== undefined) placement = trace.record(unavailableFallback(input, choice, placement, unavailable)).placement;
+  return placement;
 }
 
 /**
@@ -253,208 +558,10 @@ export function selectRuntime(
   probes?: RuntimeProbeResults,
   context: RuntimeSelectionContext = {},
 ): RuntimeSelection {
-  const resolved = parseRuntimePolicy(policy);
-  const trace: RuntimeSelectionTraceEntry[] = [];
-  const add = (entry: RuntimeSelectionTraceEntry): void => {
-    trace.push(entry);
-  };
-  let decision: Decision | undefined;
-  const describeDecision = (d: Decision): string =>
-    d.source === 'handler' ? 'the runtime handler' : d.source === 'annotation' ? 'the annotation' : d.source === 'rule' ? 'a rule' : 'the default';
-  const offer = (step: RuntimeSelectionStep, runtime: RuntimeName, source: RuntimeSelectionSource, explicit: boolean, what: string): void => {
-    if (decision === undefined) {
-      decision = { runtime, source, explicit, reason: what };
-      add({ step, outcome: 'selected', runtime, detail: what });
-    } else if (decision.runtime === runtime) {
-      add({ step, outcome: 'agrees', runtime, detail: `${what}; agrees with ${describeDecision(decision)}, which decided first` });
-    } else {
-      add({
-        step,
-        outcome: 'overridden',
-        runtime,
-        detail: `${what}; but ${describeDecision(decision)} already chose ${decision.runtime} and takes precedence`,
-      });
-    }
-  };
-
-  // 1. runtime handler
-  const imageHandler = request.config.image.runtimeHandler;
-  const sandboxHandler = context.sandbox?.runtimeHandler ?? '';
-  const handler = imageHandler || sandboxHandler;
-  if (!handler) {
-    add({ step: 'handler', outcome: 'skipped', detail: 'no runtime handler on the image spec or the sandbox (the default handler)' });
-  } else {
-    const where = imageHandler ? 'config.image.runtimeHandler' : "the sandbox's runtimeHandler";
-    const runtime = Object.hasOwn(resolved.handlers, handler) ? resolved.handlers[handler] : undefined;
-    if (runtime === undefined) {
-      const known = Object.keys(resolved.handlers).map(quote).join(', ') || 'none';
-      add({ step: 'handler', outcome: 'failed', detail: `runtime handler ${quote(handler)} (${where}) is not in the policy's handlers (${known})` });
-      fail(`unknown runtime handler ${quote(handler)} (${where}); the policy knows ${known}`, 'unknown-handler', trace, 'InvalidArgument');
-    }
-    const ignored = imageHandler && sandboxHandler && sandboxHandler !== imageHandler ? `; the sandbox's handler ${quote(sandboxHandler)} is not used` : '';
-    offer('handler', runtime, 'handler', true, `runtime handler ${quote(handler)} (${where}) maps to ${runtime}${ignored}`);
-  }
-
-  // 2. annotation on the container, then the pod
-  const key = resolved.annotationKey;
-  if (key === null) {
-    add({ step: 'annotation', outcome: 'skipped', detail: 'the policy turns the annotation off (annotationKey: null)' });
-  } else {
-    const found: { where: 'container' | 'pod'; value: string; runtime: RuntimeName }[] = [];
-    for (const [where, annotations] of [
-      ['container', request.config.annotations],
-      ['pod', request.sandboxConfig.annotations],
-    ] as const) {
-      if (!Object.hasOwn(annotations, key)) continue;
-      const value = annotations[key] as string;
-      const runtime = runtimeOfAnnotation(value, resolved);
-      if (runtime === undefined) {
-        add({ step: 'annotation', outcome: 'failed', detail: `annotation ${key}=${quote(value)} on the ${where} is not a runtime or a known handler` });
-        fail(
-          `annotation ${key}=${quote(value)} on the ${where} names no runtime: use ${RUNTIME_NAMES.map(quote).join(' or ')}, or a handler of the policy (${Object.keys(resolved.handlers).map(quote).join(', ')})`,
-          'invalid-annotation',
-          trace,
-          'InvalidArgument',
-        );
-      }
-      found.push({ where, value, runtime });
-    }
-    const [first, second] = found;
-    if (first === undefined) {
-      add({ step: 'annotation', outcome: 'skipped', detail: `no annotation ${key} on the container or the pod` });
-    } else {
-      const shadow = second && second.runtime !== first.runtime ? `; the pod's ${key}=${quote(second.value)} is not used (the container's annotation comes first)` : '';
-      offer('annotation', first.runtime, 'annotation', true, `annotation ${key}=${quote(first.value)} on the ${first.where} asks for ${first.runtime}${shadow}`);
-    }
-  }
-
-  // 3. rules
-  if (resolved.rules.length === 0) {
-    add({ step: 'rules', outcome: 'skipped', detail: 'the policy has no rules' });
-  } else {
-    const subject: RuleSubject = {
-      images: [request.config.image.userSpecifiedImage, request.config.image.image].filter((image, i, all) => image !== '' && all.indexOf(image) === i),
-      containerName: request.config.metadata.name,
-      podName: request.sandboxConfig.metadata.name,
-      podNamespace: request.sandboxConfig.metadata.namespace,
-      labels: { ...request.sandboxConfig.labels, ...request.config.labels },
-      annotations: { ...request.sandboxConfig.annotations, ...request.config.annotations },
-    };
-    let matched = false;
-    for (const [index, rule] of resolved.rules.entries()) {
-      const reasons = matchRule(rule, subject);
-      if (reasons === undefined) continue;
-      matched = true;
-      offer('rules', rule.runtime, 'rule', false, `rule ${quote(rule.name ?? `rules[${index}]`)} matched (${reasons.join(', ')}) and selects ${rule.runtime}`);
-      break;
-    }
-    if (!matched) add({ step: 'rules', outcome: 'no-match', detail: `none of the ${resolved.rules.length} rules matched` });
-  }
-
-  // 4. default
-  if (decision === undefined) {
-    offer('default', resolved.defaultRuntime, 'default', false, `no handler, annotation or rule decided: the policy's defaultRuntime is ${resolved.defaultRuntime}`);
-  } else {
-    add({ step: 'default', outcome: 'skipped', detail: `not needed: ${describeDecision(decision)} decided (defaultRuntime is ${resolved.defaultRuntime})` });
-  }
-  const chosen = decision as unknown as Decision;
-  let runtime = chosen.runtime;
-  const notes: string[] = [];
-  const { fallback } = resolved;
-  const mayOverride = !chosen.explicit || fallback.overrideExplicit;
-  const explicitWhat = chosen.source === 'handler' ? 'the runtime handler' : 'the annotation';
-
-  // Constraint 1: privileged
-  const privileged = request.config.linux.securityContext.privileged;
-  const privilegedPolicy: PrivilegedPolicy = privileged ? resolved.privileged : 'any';
-  if (!privileged) {
-    add({ step: 'privileged', outcome: 'skipped', detail: 'the container is not privileged' });
-  } else if (resolved.privileged === 'reject') {
-    add({ step: 'privileged', outcome: 'failed', detail: 'the container is privileged and the policy rejects privileged containers (privileged: "reject")' });
-    fail('privileged containers are rejected by the runtime policy (privileged: "reject")', 'privileged-rejected', trace, 'PermissionDenied', runtime);
-  } else if (privilegedAllows(resolved.privileged, runtime)) {
-    add({ step: 'privileged', outcome: 'passed', runtime, detail: `the container is privileged and the policy allows that on ${runtime} (privileged: ${quote(resolved.privileged)})` });
-  } else {
-    const target = resolved.privileged as RuntimeName;
-    if (!mayOverride) {
-      add({ step: 'privileged', outcome: 'failed', runtime, detail: `the container is privileged, the policy runs privileged containers only on ${target}, and ${explicitWhat} asked for ${runtime}` });
-      fail(
-        `${explicitWhat} asks for ${runtime}, but the runtime policy runs privileged containers only on ${target} (privileged: ${quote(target)})`,
-        'privileged-conflict',
-        trace,
-        'FailedPrecondition',
-        runtime,
-      );
-    }
-    add({ step: 'privileged', outcome: 'changed', runtime: target, detail: `the container is privileged and the policy runs privileged containers only on ${target}: moved from ${runtime}` });
-    notes.push(`moved to ${target} because privileged containers run only there`);
-    runtime = target;
-  }
-  let fellBack = false;
-
-  // Constraint 2: what LXC can honour
-  if (runtime === 'crun') {
-    add({ step: 'compatibility', outcome: 'passed', runtime, detail: 'no LXC-specific constraints apply to crun' });
-  } else {
-    const problems = lxcProblems(request, context, probes);
-    if (problems.length === 0) {
-      add({ step: 'compatibility', outcome: 'passed', runtime, detail: 'Proxmox VE LXC can honour the request' });
-    } else {
-      const list = problems.join('; ');
-      add({ step: 'compatibility', outcome: 'failed', runtime, detail: `Proxmox VE LXC cannot honour: ${list}` });
-      const why = !fallback.onUnsupported
-        ? 'the policy allows no fallback (fallback.onUnsupported is false)'
-        : !mayOverride
-          ? `${explicitWhat} asked for proxmox-lxc explicitly (fallback.overrideExplicit is false)`
-          : !privilegedAllows(privilegedPolicy, 'crun')
-            ? 'privileged containers run only on proxmox-lxc'
-            : undefined;
-      if (why !== undefined) {
-        fail(`proxmox-lxc cannot honour the request: ${list}; no fallback: ${why}`, 'unsupported', trace, 'FailedPrecondition', runtime);
-      }
-      add({ step: 'fallback', outcome: 'changed', runtime: 'crun', detail: 'fallback.onUnsupported: moved to crun' });
-      notes.push(`fell back to crun because proxmox-lxc cannot honour ${problems.length === 1 ? 'one requirement' : `${problems.length} requirements`}`);
-      runtime = 'crun';
-      fellBack = true;
-    }
-  }
-
-  // Constraint 3: availability
-  const probeFor = (r: RuntimeName): { available: boolean; detail: string } | undefined => probes?.[r];
-  const probe = probeFor(runtime);
-  if (probes === undefined) {
-    add({ step: 'availability', outcome: 'unchecked', runtime, detail: 'no probe results were given: availability was not checked' });
-  } else if (probe === undefined) {
-    add({ step: 'availability', outcome: 'unchecked', runtime, detail: `no probe result for ${runtime}: availability was not checked` });
-  } else if (probe.available) {
-    add({ step: 'availability', outcome: 'passed', runtime, detail: `${runtime} is available: ${probe.detail}` });
-  } else {
-    add({ step: 'availability', outcome: 'failed', runtime, detail: `${runtime} is unavailable: ${probe.detail}` });
-    const target = other(runtime);
-    const targetProbe = probeFor(target);
-    const why = !fallback.onUnavailable
-      ? 'the policy allows no fallback (fallback.onUnavailable is false)'
-      : fellBack
-        ? 'a fallback already happened'
-        : !mayOverride
-          ? `${explicitWhat} asked for ${runtime} explicitly (fallback.overrideExplicit is false)`
-          : !privilegedAllows(privilegedPolicy, target)
-            ? `privileged containers run only on ${runtime}`
-            : targetProbe === undefined
-              ? `${target} was not probed`
-              : !targetProbe.available
-                ? `${target} is unavailable too (${targetProbe.detail})`
-                : target === 'proxmox-lxc' && lxcProblems(request, context, probes).length > 0
-                  ? `proxmox-lxc cannot honour the request: ${lxcProblems(request, context, probes).join('; ')}`
-                  : undefined;
-    if (why !== undefined) {
-      fail(`${runtime} is unavailable (${probe.detail}); no fallback: ${why}`, 'unavailable', trace, 'Unavailable', runtime);
-    }
-    add({ step: 'fallback', outcome: 'changed', runtime: target, detail: `fallback.onUnavailable: moved to ${target}, which is available (${(targetProbe as { detail: string }).detail})` });
-    notes.push(`fell back to ${target} because ${runtime} is unavailable`);
-    runtime = target;
-  }
-
-  const reason = `${chosen.reason}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`;
-  return { runtime, reason, source: chosen.source, changed: notes.length > 0, trace };
+  const input: SelectionInput = { request, policy: parseRuntimePolicy(policy), probes, context };
+  const trace = new SelectionTrace();
+  const decision = decide(input, trace);
+  const { runtime, notes } = constrain(input, decision, trace);
+  const reason = `${decision.reason}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`;
+  return { runtime, reason, source: decision.source, changed: notes.length > 0, trace: trace.entries };
 }

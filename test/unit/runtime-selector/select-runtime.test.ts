@@ -546,6 +546,89 @@ describe('selectRuntime: precedence as a property', () => {
   });
 });
 
+describe('selectRuntime: the trace as a property', () => {
+  const ORDER = ['handler', 'annotation', 'rules', 'default', 'privileged', 'compatibility', 'availability'];
+  const REASON_OF_FAILED_STEP: Record<string, string[]> = {
+    handler: ['unknown-handler'],
+    annotation: ['invalid-annotation'],
+    privileged: ['privileged-rejected', 'privileged-conflict'],
+    compatibility: ['unsupported'],
+    availability: ['unavailable'],
+  };
+  const runtime = fc.constantFrom<'crun' | 'proxmox-lxc'>('crun', 'proxmox-lxc');
+  const rarely = fc.constantFrom(false, false, false, true);
+  const probe = fc.constantFrom<RuntimeProbeResults>({}, both, crunDown, pveDown, bothDown, { crun: both.crun as NonNullable<RuntimeProbeResults['crun']> }, { 'proxmox-lxc': { available: true, rootPam: true, authId: 'root@pam', detail: 'root' } });
+  const input = fc.record({
+    handler: fc.constantFrom(undefined, undefined, undefined, 'runc', 'lxc', 'gvisor'),
+    sandboxHandler: fc.constantFrom(undefined, 'crun', 'proxmox'),
+    annotation: fc.constantFrom(undefined, undefined, undefined, 'crun', 'proxmox-lxc', 'lxc', 'bogus'),
+    rule: fc.constantFrom(undefined, 'crun', 'proxmox-lxc'),
+    defaultRuntime: runtime,
+    privilegedPolicy: fc.constantFrom('any', 'crun', 'proxmox-lxc', 'reject') as fc.Arbitrary<'any' | 'crun' | 'proxmox-lxc' | 'reject'>,
+    fallback: fc.record({ onUnavailable: fc.boolean(), onUnsupported: fc.boolean(), overrideExplicit: fc.boolean() }),
+    privileged: rarely,
+    hostNetwork: rarely,
+    device: rarely,
+    sideContainer: rarely,
+    probes: fc.option(probe, { nil: undefined }),
+  });
+
+  it('steps come in order, a fallback follows the constraint it answers, and the trace ends as the result or the error says', () => {
+    fc.assert(
+      fc.property(input, (i) => {
+        const req = request({
+          name: 'app-1',
+          ...(i.handler ? { handler: i.handler } : {}),
+          ...(i.annotation ? { annotations: { 'lxcri.io/runtime': i.annotation } } : {}),
+          privileged: i.privileged,
+          ...(i.hostNetwork ? { namespaces: { network: 'NODE' } } : {}),
+          ...(i.device ? { devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rwm' }] } : {}),
+        });
+        const policy: RuntimePolicy = {
+          defaultRuntime: i.defaultRuntime,
+          rules: i.rule ? [{ name: 'r', match: { containerName: 'app-*' }, runtime: i.rule }] : [],
+          privileged: i.privilegedPolicy,
+          fallback: i.fallback,
+        };
+        const context: RuntimeSelectionContext = {
+          ...(i.sandboxHandler ? { sandbox: { runtimeHandler: i.sandboxHandler } } : {}),
+          ...(i.sideContainer ? { podContainers: [{ id: 'c1', name: 'side' }] } : {}),
+        };
+        let selection: RuntimeSelection | undefined;
+        let trace: RuntimeSelectionTraceEntry[];
+        try {
+          selection = selectRuntime(req, policy, i.probes, context);
+          trace = selection.trace;
+        } catch (error) {
+          if (!(error instanceof RuntimeSelectionError)) throw error;
+          trace = traceOf(error);
+          const last = trace.at(-1);
+          expect(last?.outcome).toBe('failed');
+          expect(REASON_OF_FAILED_STEP[last?.step ?? '']).toContain(error.details['reason']);
+        }
+        const steps = trace.map((e) => e.step);
+        const withoutFallback = steps.filter((s) => s !== 'fallback');
+        expect(withoutFallback).toEqual(ORDER.slice(0, withoutFallback.length));
+        expect(steps.filter((s) => s === 'fallback').length).toBeLessThanOrEqual(1);
+        trace.forEach((entry, index) => {
+          if (entry.step !== 'fallback') return;
+          expect(entry.outcome).toBe('changed');
+          expect(trace[index - 1]).toMatchObject({ outcome: 'failed' });
+          expect(['compatibility', 'availability']).toContain(trace[index - 1]?.step);
+        });
+        if (selection === undefined) return;
+        expect(withoutFallback).toEqual(ORDER);
+        const selected = trace.filter((e) => e.outcome === 'selected');
+        expect(selected).toHaveLength(1);
+        expect(selected[0]?.step).toBe(selection.source === 'rule' ? 'rules' : selection.source);
+        expect(trace.filter((e) => e.runtime !== undefined).at(-1)?.runtime).toBe(selection.runtime);
+        expect(selection.changed).toBe(trace.some((e) => e.outcome === 'changed'));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
+
 describe('selectRuntime: purity and input checking', () => {
   const deepFreeze = <T>(value: T): T => {
     if (typeof value === 'object' && value !== null) {
