@@ -8,7 +8,7 @@
  */
 import { redact } from '../redact.js';
 import { PveApiError, paramError } from './api-error.js';
-import { ENDPOINTS, type Endpoint, type EndpointAuth } from './endpoints.js';
+import { ENDPOINTS, type Endpoint, type EndpointAuth } from './endpoints/index.js';
 import type { PveRequestLogEntry, PveSimulatorState } from './state.js';
 import { validateParams, type RawParamValue } from './validate-params.js';
 

@@ -56,7 +56,7 @@ export { ENDPOINT_RULES, ruleInVersion } from './param-rules.js';
 export type { EndpointRules, ParamRule, PropertyStringFormat, PveVersion } from './param-rules.js';
 export { validateParams, splitPropertyString } from './validate-params.js';
 export type { ParamValidation, ParamValues, RawParamValue } from './validate-params.js';
-export { normalizeUploadFilename } from './upload.js';
+export { normalizeUploadFilename } from './endpoints/upload.js';
 export type { PveSimulatorHandlersOptions } from './msw-handlers.js';
 
 /**
