@@ -47,7 +47,8 @@ export type {
   SimulatorUser,
   SimulatorUserOptions,
 } from './options.js';
-export { handlePveRequest, decodeUrlencoded } from './handler.js';
+export { handlePveRequest } from './handler.js';
+export { decodeUrlencoded } from './request-body.js';
 export type { PveSimulatorRequest, PveSimulatorResponse } from './handler.js';
 export { totp, verifyTotp, encodeBase32, decodeBase32 } from './totp.js';
 export { generateSelfSignedCertificate } from './certificate.js';
