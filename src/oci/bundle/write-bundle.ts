@@ -152,7 +152,8 @@ export async function mountsBelow(dir: string): Promise<string[]> {
  * rootfs provider (the layer cache: overlay or copy), and `config.json` from
  * {@link buildRuntimeSpec} with the facts `collectSpecInputs` reads from the new rootfs.
  * Any failure (or abort) removes everything this call made — the rootfs (unmounted), the bundle
- * directory and parent directories it created — and nothing else.
+ * directory and parent directories it created — and nothing else. `options.request` must have
+ * passed `validateCreateContainerRequest`: spec building does not check the CRI rules again.
  *
  * @throws AlreadyExistsError when `dir` exists
  * @throws CriValidationError when the request cannot be mapped (unknown user, missing host path, ...)
