@@ -83,7 +83,7 @@ interface Exchange {
   entry: PveRequestLogEntry;
   /** `performance.now()` when the request arrived. */
   started: number;
-  /** The body was handed to a reader (else {@link finish} drains it). */
+  /** The body was handed to a reader (else `finish` drains it). */
   bodyTaken: boolean;
 }
 
@@ -99,7 +99,7 @@ interface Reply {
  *
  * The steps: log the request, request-level faults, routing, authentication, CSRF, parameters
  * (body, query, path), the node-offline fault, parameter verification and dispatch, the reply
- * (or a lost one). A step refuses by throwing a {@link PveApiError}, answered as PVE would.
+ * (or a lost one). A step refuses by throwing a `PveApiError`, answered as PVE would.
  */
 export async function handlePveRequest(state: PveSimulatorState, request: PveSimulatorRequest): Promise<PveSimulatorResponse> {
   const exchange = openExchange(state, request);
@@ -135,7 +135,7 @@ async function serve(exchange: Exchange): Promise<Reply> {
   return reply(exchange, result, logicalPath);
 }
 
-/** Parses the URL and opens the request's log entry (completed by {@link finish}). */
+/** Parses the URL and opens the request's log entry (completed by `finish`). */
 function openExchange(state: PveSimulatorState, request: PveSimulatorRequest): Exchange {
   const method = request.method.toUpperCase();
   const started = performance.now();
