@@ -9,7 +9,8 @@
 import { redact } from '../redact.js';
 import { PveApiError, paramError } from './api-error.js';
 import { ENDPOINTS, type Endpoint, type EndpointAuth, type EndpointResult } from './endpoints/index.js';
-import { MAX_POST_BYTES, decodeBodyParams, decodeUrlencoded, readBody } from './request-body.js';
+import { authenticate, checkCsrf } from './authenticate.js';
+import { MAX_POST_BYTES, decodeBodyParams, decodeUrlencoded, readBody, safeDecode } from './request-body.js';
 import type { PveRequestLogEntry, PveSimulatorState } from './state.js';
 import { validateParams, type RawParamValue } from './validate-params.js';
 
@@ -58,14 +59,6 @@ function errorResponse(error: PveApiError): PveSimulatorResponse {
     message,
     ...(error.errors ? { errors: error.errors } : {}),
   });
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,8 +116,8 @@ async function serve(exchange: Exchange): Promise<Reply> {
   const faulted = await takeRequestFaults(exchange, logicalPath);
   if (faulted) return faulted;
   const { endpoint, pathParams } = route(exchange, apiPath, logicalPath);
-  const auth = authenticate(exchange, endpoint, apiPath);
-  checkCsrf(exchange, endpoint, auth);
+  const auth = authenticate(exchange.state, exchange.request.headers, endpoint, apiPath);
+  checkCsrf(exchange.state, exchange.request.headers, exchange.method, endpoint, auth);
   logAuth(exchange, auth);
   const { params, uploadStream } = await collectParams(exchange, endpoint, pathParams);
   // pveproxy proxies node-bound calls to the node: an offline node gives 595/596.
@@ -169,6 +162,15 @@ async function finish(exchange: Exchange, response: PveSimulatorResponse, extra:
 /** pveproxy answers a 401 only `3 - elapsed` seconds after the request began (AnyEvent.pm). */
 function delayAuthFailure({ state, started }: Exchange): Promise<void> {
   return state.sleep(Math.max(0, state.options.authFailureDelayMs - (performance.now() - started)));
+}
+
+/** Notes who called in the request log. */
+function logAuth({ entry }: Exchange, auth: EndpointAuth): void {
+  entry.auth = {
+    kind: auth.kind,
+    ...(auth.userid ? { userid: auth.userid } : {}),
+    ...(auth.tokenId ? { tokenId: auth.tokenId } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,70 +257,6 @@ function route({ state, method }: Exchange, apiPath: string, logicalPath: string
     throw new PveApiError(501, `${text}\n`);
   }
   return found;
-}
-
-// ---------------------------------------------------------------------------------------------
-// authentication
-
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
-  }
-  return undefined;
-}
-
-/**
- * Who calls: an API token (`Authorization: PVEAPIToken=…`), nobody for a no-auth endpoint, or a
- * ticket (cookie or `Authorization: PVEAuthCookie=…`).
- * @throws PveApiError 401 for missing or bad credentials, 403 for a token on a ticket-only endpoint
- */
-function authenticate({ state, request }: Exchange, endpoint: Endpoint, apiPath: string): EndpointAuth {
-  const unified = state.authErrorStyle === 'unified';
-  const authorization = request.headers['authorization'];
-  const tokenMatch = authorization ? /^PVEAPIToken[= ]([^!\s]+)!([^=\s]+)=(\S+)$/.exec(authorization.trim()) : null;
-  if (tokenMatch) {
-    const [, userid = '', name = '', secret = ''] = tokenMatch;
-    const user = state.users.get(userid);
-    const token = user?.tokens.find((t) => t.name === name);
-    let failure: string | undefined;
-    if (!user) failure = `no such user ('${userid}')`;
-    else if (!token) failure = `no such token '${name}' for user '${userid}'`;
-    else if (token.expire !== 0 && token.expire < state.clock.now() / 1000) failure = `token '${name}' access expired`;
-    else if (token.secret !== secret) failure = 'invalid token value!';
-    if (failure !== undefined) throw new PveApiError(401, unified ? 'Authentication failed!\n' : `${failure}\n`);
-    if (!endpoint.rules.allowToken) {
-      throw new PveApiError(403, `Permission check failed (URI '${apiPath}' not available with API token, need proper ticket.\n)`);
-    }
-    return { kind: 'token', userid, tokenId: `${userid}!${name}`, authId: `${userid}!${name}` };
-  }
-  if (endpoint.noAuth) return { kind: 'none', userid: '', authId: '' };
-  // pveproxy uri-unescapes the auth value (`extract_auth_value`).
-  const rawTicket =
-    cookieValue(request.headers['cookie'], 'PVEAuthCookie') ??
-    (authorization?.startsWith('PVEAuthCookie=') ? authorization.slice('PVEAuthCookie='.length) : undefined);
-  const ticket = rawTicket === undefined ? undefined : safeDecode(rawTicket);
-  if (ticket === undefined || ticket === '') throw new PveApiError(401, 'No ticket\n');
-  const userid = state.verifyTicket(ticket);
-  if (userid === undefined || userid.startsWith('!tfa!') || !state.users.has(userid)) {
-    throw new PveApiError(401, unified ? 'Authentication failed!\n' : 'permission denied - invalid PVE ticket\n');
-  }
-  return { kind: 'ticket', userid, authId: userid };
-}
-
-/** A ticket session needs the CSRF token on every call but GET (uploads excepted). */
-function checkCsrf({ state, request, method }: Exchange, endpoint: Endpoint, auth: EndpointAuth): void {
-  if (auth.kind !== 'ticket' || method === 'GET' || endpoint.skipCsrf) return;
-  if (!state.verifyCsrfToken(request.headers['csrfpreventiontoken'], auth.userid)) throw new PveApiError(401, 'Permission denied - invalid csrf token\n');
-}
-
-function logAuth({ entry }: Exchange, auth: EndpointAuth): void {
-  entry.auth = {
-    kind: auth.kind,
-    ...(auth.userid ? { userid: auth.userid } : {}),
-    ...(auth.tokenId ? { tokenId: auth.tokenId } : {}),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,15 @@ import type { RawParamValue } from './validate-params.js';
 /** PVE's limit on urlencoded/JSON bodies (`$limit_max_post`). */
 export const MAX_POST_BYTES = 512 * 1024;
 
+/** `decodeURIComponent`, or the text as it is when it does not decode. */
+export function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** Decodes an urlencoded body the way pveproxy does: pairs split on `&` and `;`, key and value on the first `=`. */
 export function decodeUrlencoded(text: string): Record<string, string> {
   const out: Record<string, string> = {};
