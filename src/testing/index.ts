@@ -47,7 +47,8 @@ export type {
   SimulatorUser,
   SimulatorUserOptions,
 } from './options.js';
-export { handlePveRequest, decodeUrlencoded } from './handler.js';
+export { handlePveRequest } from './handler.js';
+export { decodeUrlencoded } from './request-body.js';
 export type { PveSimulatorRequest, PveSimulatorResponse } from './handler.js';
 export { totp, verifyTotp, encodeBase32, decodeBase32 } from './totp.js';
 export { generateSelfSignedCertificate } from './certificate.js';
@@ -56,7 +57,7 @@ export { ENDPOINT_RULES, ruleInVersion } from './param-rules.js';
 export type { EndpointRules, ParamRule, PropertyStringFormat, PveVersion } from './param-rules.js';
 export { validateParams, splitPropertyString } from './validate-params.js';
 export type { ParamValidation, ParamValues, RawParamValue } from './validate-params.js';
-export { normalizeUploadFilename } from './upload.js';
+export { normalizeUploadFilename } from './endpoints/upload.js';
 export type { PveSimulatorHandlersOptions } from './msw-handlers.js';
 
 /**

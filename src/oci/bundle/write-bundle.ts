@@ -13,7 +13,8 @@ import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { unpackImage, type ProgressCallback } from '../layers/unpack-image.js';
 import { buildRuntimeSpec } from '../spec/build.js';
-import { collectSpecInputs, createMissingHostPaths, detectHostSpecDefaults } from '../spec/collect.js';
+import { collectSpecInputs, detectHostSpecDefaults } from '../spec/collect.js';
+import { createMissingHostPaths } from './host-paths.js';
 import type { BuildRuntimeSpecOptions } from '../spec/options.js';
 import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
 import { mapToHost, shiftOwnership } from './shift-ownership.js';
@@ -151,7 +152,8 @@ export async function mountsBelow(dir: string): Promise<string[]> {
  * rootfs provider (the layer cache: overlay or copy), and `config.json` from
  * {@link buildRuntimeSpec} with the facts `collectSpecInputs` reads from the new rootfs.
  * Any failure (or abort) removes everything this call made — the rootfs (unmounted), the bundle
- * directory and parent directories it created — and nothing else.
+ * directory and parent directories it created — and nothing else. `options.request` must have
+ * passed `validateCreateContainerRequest`: spec building does not check the CRI rules again.
  *
  * @throws AlreadyExistsError when `dir` exists
  * @throws CriValidationError when the request cannot be mapped (unknown user, missing host path, ...)

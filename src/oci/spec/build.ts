@@ -13,13 +13,14 @@ import type {
   NormalizedMount,
   NormalizedSecurityProfile,
 } from '../../cri/types.js';
-import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, defaultMounts, defaultSeccompProfile, denyListSeccompProfile } from './defaults.js';
+import { DEFAULT_CAPABILITIES, defaultMounts, defaultSeccompProfile, denyListSeccompProfile } from './defaults.js';
 import { resolveBuildRuntimeSpecOptions, type BuildRuntimeSpecOptions, type ResolvedBuildRuntimeSpecOptions } from './options.js';
 import {
   ociRuntimeSpecSchema,
   ociSeccompSchema,
   type OciCapabilities,
   type OciDevice,
+  type OciIdMapping,
   type OciLinux,
   type OciMount,
   type OciNamespace,
@@ -38,7 +39,6 @@ export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 const MAX_ID = 0x7fff_ffff;
 const SC = 'config.linux.securityContext';
-const SELINUX_LEVEL = /^s\d(-s\d)??(:c\d{1,4}(\.c\d{1,4})?(,c\d{1,4}(\.c\d{1,4})?)*)?$/;
 
 /** Annotation keys the generator sets (containerd's `io.kubernetes.cri.*`). */
 export const CRI_ANNOTATIONS = {
@@ -66,6 +66,19 @@ class IssueList {
  * the same request, image config and options give the same spec; every host or rootfs fact comes
  * in through `options` (see `collectSpecInputs`).
  *
+ * **The request must have passed `validateCreateContainerRequest`** (as `createContainer`,
+ * `Lxcri` and `lxcri bundle` do before they call `writeBundle` or this). The CRI rules
+ * validation checks — a privileged container only in a privileged pod, capability names, the
+ * SELinux level, env keys, absolute working dir, mount and device paths, rro mounts, duplicate
+ * mount points, id ranges, user namespace mappings, seccomp/AppArmor profile forms, namespaced
+ * sysctls, hugepage sizes, oomScoreAdj — are not checked again: for a request that skipped
+ * validation the spec is undefined. What only this step can see is still checked: the image's
+ * Entrypoint/Cmd (`no_command`, `empty_executable`), the image's `User` and the user and group
+ * names in its passwd/group, what `options` holds (seccomp profiles read, device nodes, the pid
+ * namespace of a TARGET container, the hugetlb controller), image volume mounts (unsupported),
+ * a sysctl given in both `.` and `/` form or with `=` in its name, and the final spec against
+ * the runtime-spec schema.
+ *
  * Mapping (containerd's CRI plugin unless noted):
  * - **args**: `command ++ args`; without `command` the image `Entrypoint` (ignored when it is `[""]`)
  *   and, without `args`, the image `Cmd`; nothing at all → `no command specified`.
@@ -77,8 +90,8 @@ class IssueList {
  *   `runAsGroup`, else the image `User`; names resolved in the image's passwd/group only; ids
  *   0…2³¹−1. Supplemental groups: `Merge` = primary, CRI groups, then the user's groups from
  *   `/etc/group`; `Strict` = primary and CRI groups only.
- * - **capabilities**: the 14 defaults, `ALL` in add/drop, `CAP_` prefixing and upper-casing;
- *   unknown names are an error (CRI-O; containerd passes typos through). Ambient capabilities
+ * - **capabilities**: the 14 defaults, `ALL` in add/drop, `CAP_` prefixing and upper-casing
+ *   (validation refuses unknown names, as CRI-O; containerd passes typos through). Ambient capabilities
  *   follow the proto comment (also added to inheritable/permitted/effective/bounding).
  * - **privileged**: every capability, no masked/read-only paths, rw `/sys` and cgroupfs, no seccomp,
  *   AppArmor or SELinux label, all devices allowed in the device cgroup, and the host's device
@@ -102,7 +115,8 @@ class IssueList {
  *   the sandbox's), `io.kubernetes.cri.*` **annotations** (CRI annotations are not copied), and
  *   **cgroupsPath**.
  *
- * @throws CriValidationError listing every request problem found (field paths in the request)
+ * @throws CriValidationError listing every problem found that validation cannot see (field paths
+ *   in the request, or `image.config.User`)
  * @throws InvalidOptionsError for bad options
  */
 export function buildRuntimeSpec(
@@ -119,31 +133,23 @@ export function buildRuntimeSpec(
   const passwd = opts.userDb.passwd === undefined ? undefined : parsePasswd(opts.userDb.passwd);
   const groups = opts.userDb.group === undefined ? undefined : parseGroup(opts.userDb.group);
 
-  if (privileged && !request.sandboxConfig.linux.securityContext.privileged) {
-    issues.add(`${SC}.privileged`, 'privileged_not_allowed', 'no privileged container allowed in sandbox');
-  }
-
   const args = buildArgs(config.command, config.args, image.Entrypoint, image.Cmd, issues);
-  for (const [i, { key }] of config.envs.entries()) {
-    if (key.includes('=')) issues.add(`config.envs[${i}].key`, 'invalid_env', `environment variable name ${JSON.stringify(key)} must not contain "="`);
-  }
   const env = buildEnv(request, image.Env ?? [], opts);
-  const cwd = buildCwd(config.workingDir, image.WorkingDir, issues);
+  const cwd = buildCwd(config.workingDir, image.WorkingDir);
   const user = buildUser(sc, image.User ?? '', passwd, groups, issues);
-  const capabilities = privileged ? allCaps(opts.allCapabilities) : buildCapabilities(sc, opts.allCapabilities, issues);
+  const capabilities = privileged ? allCaps(opts.allCapabilities) : buildCapabilities(sc, opts.allCapabilities);
 
   const namespaces = buildNamespaces(request, opts, issues);
-  const hasNs = (type: OciNamespace['type']): boolean => namespaces.some((n) => n.type === type);
   const ownUts = namespaces.some((n) => n.type === 'uts' && n.path === undefined);
 
   const { mounts, rootfsPropagation } = buildMounts(config.mounts, podFileMounts(request, opts), privileged, opts, issues);
   const seccomp = privileged ? undefined : buildSeccomp(sc, capabilities.bounding ?? [], opts, issues);
-  const apparmorProfile = privileged ? undefined : buildApparmor(sc, opts, issues);
-  const selinux = privileged ? undefined : buildSelinux(request, issues);
-  const sysctl = buildSysctls(request.sandboxConfig.linux.sysctls, hasNs('ipc'), hasNs('network'), issues);
+  const apparmorProfile = privileged ? undefined : buildApparmor(sc, opts);
+  const selinux = privileged ? undefined : buildSelinux(request);
+  const sysctl = buildSysctls(request.sandboxConfig.linux.sysctls, issues);
   const { devices, deviceRules } = buildDevices(request, privileged, opts, issues);
   const resources = buildResources(request, opts, issues);
-  const userns = buildUserMappings(request, issues);
+  const userns = buildUserMappings(request);
 
   issues.throwIfAny();
 
@@ -250,14 +256,9 @@ function buildEnv(request: NormalizedCreateContainerRequest, imageEnv: string[],
   return env;
 }
 
-function buildCwd(workingDir: string, imageWorkingDir: string | undefined, issues: IssueList): string {
-  if (workingDir !== '') {
-    if (!workingDir.startsWith('/')) {
-      issues.add('config.workingDir', 'not_absolute', `workingDir must be an absolute path, got ${JSON.stringify(workingDir)}`);
-      return '/';
-    }
-    return posix.normalize(workingDir);
-  }
+/** CRI `workingDir` (absolute: validated), else the image's `WorkingDir`, else `/`. */
+function buildCwd(workingDir: string, imageWorkingDir: string | undefined): string {
+  if (workingDir !== '') return posix.normalize(workingDir);
   if (imageWorkingDir) return posix.resolve('/', imageWorkingDir);
   return '/';
 }
@@ -290,15 +291,9 @@ function buildUser(
     spec = sc.runAsGroup ? `${sc.runAsUser.value}:${sc.runAsGroup.value}` : `${sc.runAsUser.value}`;
     path = `${SC}.runAsUser`;
   } else {
-    if (sc.runAsGroup) issues.add(`${SC}.runAsGroup`, 'group_without_user', 'runAsGroup is set without runAsUser or runAsUsername');
+    // a runAsGroup without a user is refused by validation
     spec = imageUser;
     path = 'image.config.User';
-  }
-  for (const [field, value] of [
-    [`${SC}.runAsUser`, sc.runAsUser?.value],
-    [`${SC}.runAsGroup`, sc.runAsGroup?.value],
-  ] as const) {
-    if (value !== undefined && (value < 0 || value > MAX_ID)) issues.add(field, 'out_of_range', `${value} is out of range (0 … ${MAX_ID})`);
   }
 
   let uid = 0;
@@ -342,10 +337,7 @@ function buildUser(
   const push = (g: number): void => {
     if (!additional.includes(g)) additional.push(g);
   };
-  for (const [i, g] of sc.supplementalGroups.entries()) {
-    if (g < 0 || g > MAX_ID) issues.add(`${SC}.supplementalGroups[${i}]`, 'out_of_range', `${g} is out of range (0 … ${MAX_ID})`);
-    else push(g);
-  }
+  for (const g of sc.supplementalGroups) push(g);
   if (sc.supplementalGroupsPolicy === 'Merge' && userName !== undefined && groups) {
     for (const g of groups) {
       if (g.name !== userName && g.members.includes(userName)) push(g.gid);
@@ -363,23 +355,13 @@ function allCaps(all: readonly string[]): OciCapabilities {
   return { bounding: [...all], effective: [...all], permitted: [...all], inheritable: [], ambient: [] };
 }
 
-function buildCapabilities(sc: NormalizedLinuxContainerSecurityContext, all: readonly string[], issues: IssueList): OciCapabilities {
+/** The capability sets; names are known ones (validated), `ALL` is the keyword, `CAP_` optional. */
+function buildCapabilities(sc: NormalizedLinuxContainerSecurityContext, all: readonly string[]): OciCapabilities {
   const caps = sc.capabilities;
-  // names are checked against every capability the kernel knows, not only what ALL grants here
-  const known = new Set([...ALL_CAPABILITIES, ...all]);
-  const check = (list: string[], field: string): string[] =>
-    list.flatMap((name, i) => {
-      if (name.toUpperCase() === 'ALL') return [];
-      const cap = normalizeCapName(name);
-      if (!known.has(cap)) {
-        issues.add(`${SC}.capabilities.${field}[${i}]`, 'unknown_capability', `unknown capability ${JSON.stringify(name)}`);
-        return [];
-      }
-      return [cap];
-    });
-  const add = check(caps.addCapabilities, 'addCapabilities');
-  const drop = check(caps.dropCapabilities, 'dropCapabilities');
-  const ambientAdd = check(caps.addAmbientCapabilities, 'addAmbientCapabilities');
+  const names = (list: string[]): string[] => list.filter((name) => name.toUpperCase() !== 'ALL').map(normalizeCapName);
+  const add = names(caps.addCapabilities);
+  const drop = names(caps.dropCapabilities);
+  const ambientAdd = names(caps.addAmbientCapabilities);
   const addAll = caps.addCapabilities.some((c) => c.toUpperCase() === 'ALL');
   const dropAll = caps.dropCapabilities.some((c) => c.toUpperCase() === 'ALL');
 
@@ -399,25 +381,21 @@ function buildCapabilities(sc: NormalizedLinuxContainerSecurityContext, all: rea
 // ---------------------------------------------------------------------------------------------
 // security profiles
 
-/** Reads the deprecated string form (`runtime/default`, `unconfined`, `localhost/<ref>`) into a profile. */
-function deprecatedProfile(value: string, path: string, issues: IssueList): NormalizedSecurityProfile | undefined {
-  if (value === '') return undefined;
+/**
+ * Reads the deprecated string form (`runtime/default`, `unconfined`, `localhost/<ref>`) into a
+ * profile; `undefined` for "" (validation refuses every other form).
+ */
+function deprecatedProfile(value: string): NormalizedSecurityProfile | undefined {
   if (value === 'runtime/default' || value === 'docker/default') return { profileType: 'RuntimeDefault', localhostRef: '' };
   if (value === 'unconfined') return { profileType: 'Unconfined', localhostRef: '' };
   if (value.startsWith('localhost/')) return { profileType: 'Localhost', localhostRef: value.slice('localhost/'.length) };
-  issues.add(path, 'invalid_profile', `invalid profile ${JSON.stringify(value)}`);
   return undefined;
 }
 
 function buildSeccomp(sc: NormalizedLinuxContainerSecurityContext, bounding: readonly string[], opts: ResolvedBuildRuntimeSpecOptions, issues: IssueList): OciSeccomp | undefined {
   const path = sc.seccomp ? `${SC}.seccomp` : `${SC}.seccompProfilePath`;
-  const profile = sc.seccomp ?? deprecatedProfile(sc.seccompProfilePath, path, issues);
-  if (!profile) return undefined;
-  if (profile.profileType !== 'Localhost' && profile.localhostRef !== '') {
-    issues.add(`${path}.localhostRef`, 'invalid_profile', 'localhostRef must only be set if profileType is Localhost');
-    return undefined;
-  }
-  if (profile.profileType === 'Unconfined') return undefined;
+  const profile = sc.seccomp ?? deprecatedProfile(sc.seccompProfilePath);
+  if (!profile || profile.profileType === 'Unconfined') return undefined;
   if (profile.profileType === 'RuntimeDefault') {
     if (opts.defaultSeccompProfile) return opts.defaultSeccompProfile;
     return opts.runtimeDefaultSeccomp === 'deny-list' ? denyListSeccompProfile(opts.arch) : defaultSeccompProfile(opts.arch, bounding);
@@ -436,23 +414,16 @@ function buildSeccomp(sc: NormalizedLinuxContainerSecurityContext, bounding: rea
   return parsed.data;
 }
 
-function buildApparmor(sc: NormalizedLinuxContainerSecurityContext, opts: ResolvedBuildRuntimeSpecOptions, issues: IssueList): string | undefined {
-  const path = sc.apparmor ? `${SC}.apparmor` : `${SC}.apparmorProfile`;
-  const profile = sc.apparmor ?? deprecatedProfile(sc.apparmorProfile, path, issues) ?? { profileType: 'RuntimeDefault' as const, localhostRef: '' };
-  if (profile.profileType !== 'Localhost' && profile.localhostRef !== '') {
-    issues.add(`${path}.localhostRef`, 'invalid_profile', 'localhostRef must only be set if profileType is Localhost');
-    return undefined;
-  }
+/** Localhost → its name; RuntimeDefault (also when unset) → the configured default; Unconfined → none. */
+function buildApparmor(sc: NormalizedLinuxContainerSecurityContext, opts: ResolvedBuildRuntimeSpecOptions): string | undefined {
+  const profile = sc.apparmor ?? deprecatedProfile(sc.apparmorProfile) ?? { profileType: 'RuntimeDefault' as const, localhostRef: '' };
   if (profile.profileType === 'Unconfined') return undefined;
   if (profile.profileType === 'RuntimeDefault') return opts.apparmorDefaultProfile;
-  if (profile.localhostRef === '') {
-    issues.add(`${path}.localhostRef`, 'required', 'a Localhost AppArmor profile needs localhostRef');
-    return undefined;
-  }
   return profile.localhostRef;
 }
 
-function buildSelinux(request: NormalizedCreateContainerRequest, issues: IssueList): { processLabel?: string; mountLabel?: string } | undefined {
+/** Process and mount labels from the container's SELinux options, else the pod's (level format validated). */
+function buildSelinux(request: NormalizedCreateContainerRequest): { processLabel?: string; mountLabel?: string } | undefined {
   const own = request.config.linux.securityContext.selinuxOptions;
   const pod = request.sandboxConfig.linux.securityContext.selinuxOptions;
   const pick = (k: 'user' | 'role' | 'type' | 'level'): string => own[k] || pod[k];
@@ -461,10 +432,6 @@ function buildSelinux(request: NormalizedCreateContainerRequest, issues: IssueLi
   const type = pick('type');
   const level = pick('level');
   if (!user && !role && !type && !level) return undefined;
-  if (level && !SELINUX_LEVEL.test(level)) {
-    issues.add(`${SC}.selinuxOptions.level`, 'invalid_selinux_level', `the format of 'level' ${JSON.stringify(level)} is not correct`);
-    return undefined;
-  }
   const lvl = level || 's0';
   return {
     processLabel: `${user || 'system_u'}:${role || 'system_r'}:${type || 'container_t'}:${lvl}`,
@@ -517,41 +484,20 @@ function buildNamespaces(request: NormalizedCreateContainerRequest, opts: Resolv
   return ns;
 }
 
-function buildUserMappings(request: NormalizedCreateContainerRequest, issues: IssueList): { uid: { containerID: number; hostID: number; size: number }[]; gid: { containerID: number; hostID: number; size: number }[] } | undefined {
+/**
+ * The ID mappings of a user namespace with mode POD (the container's options, else the pod's);
+ * validation has checked them (one line each, lengths, the same as the pod's, no NODE with mappings).
+ */
+function buildUserMappings(request: NormalizedCreateContainerRequest): { uid: OciIdMapping[]; gid: OciIdMapping[] } | undefined {
   const own = request.config.linux.securityContext.namespaceOptions.usernsOptions;
   const pod = request.sandboxConfig.linux.securityContext.namespaceOptions.usernsOptions;
   const userns = own ?? pod;
-  const path = `${SC}.namespaceOptions.usernsOptions`;
-  if (!userns) return undefined;
-  // Checked first: a container must not leave (NODE) or change the pod's user namespace.
-  if (own && pod && JSON.stringify(own) !== JSON.stringify(pod)) {
-    issues.add(path, 'userns_mismatch', 'user namespace config for sandbox is different from container');
-    return undefined;
-  }
-  if (userns.mode === 'NODE') {
-    if (userns.uids.length > 0 || userns.gids.length > 0) issues.add(path, 'invalid_userns', `can't use user namespace mode "NODE" with mappings`);
-    return undefined;
-  }
-  if (userns.mode !== 'POD') {
-    issues.add(`${path}.mode`, 'unsupported_userns_mode', `unsupported user namespace mode ${JSON.stringify(userns.mode)}`, 'Unimplemented');
-    return undefined;
-  }
-  if (userns.uids.length === 0 || userns.gids.length === 0) {
-    issues.add(path, 'invalid_userns', `can't use user namespace mode "POD" without UID and GID mappings`);
-    return undefined;
-  }
-  if (userns.uids.length > 1 || userns.gids.length > 1) {
-    issues.add(path, 'invalid_userns', `only one mapping line supported, got ${Math.max(userns.uids.length, userns.gids.length)} mapping lines`);
-    return undefined;
-  }
-  const map = (m: { hostId: number; containerId: number; length: number }): { containerID: number; hostID: number; size: number } => ({
+  if (!userns || userns.mode !== 'POD') return undefined;
+  const map = (m: { hostId: number; containerId: number; length: number }): OciIdMapping => ({
     containerID: m.containerId,
     hostID: m.hostId,
     size: m.length,
   });
-  for (const [k, m] of [...userns.uids.map((m) => ['uids', m] as const), ...userns.gids.map((m) => ['gids', m] as const)]) {
-    if (m.length < 1) issues.add(`${path}.${k}[0].length`, 'invalid_userns', 'invalid mapping length');
-  }
   return { uid: userns.uids.map(map), gid: userns.gids.map(map) };
 }
 
@@ -566,24 +512,19 @@ function dottedSysctlName(name: string): string {
   return name.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
 }
 
-function buildSysctls(sysctls: Record<string, string>, ownIpc: boolean, ownNet: boolean, issues: IssueList): Record<string, string> {
+/**
+ * The pod's sysctls in `.` form. Validation has checked that each is namespaced, allowed with the
+ * pod's namespaces and free of newlines and NUL; left here: `=` in a name, and a name given in
+ * both forms.
+ */
+function buildSysctls(sysctls: Record<string, string>, issues: IssueList): Record<string, string> {
   const out: Record<string, string> = {};
   for (const original of Object.keys(sysctls).sort()) {
     const value = sysctls[original] ?? '';
     const path = `sandboxConfig.linux.sysctls.${original}`;
     const key = dottedSysctlName(original);
-    if (/[\n\0]/.test(value) || /[\n\0=]/.test(key)) {
-      issues.add(path, 'invalid_sysctl', 'sysctl names and values must not contain newlines, NUL or "=" in the name');
-      continue;
-    }
-    const ipcKey = key === 'kernel.sem' || key.startsWith('kernel.shm') || key.startsWith('kernel.msg') || key.startsWith('fs.mqueue.');
-    const netKey = key.startsWith('net.');
-    if (!ipcKey && !netKey) {
-      issues.add(path, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not namespaced (allowed: kernel.sem, kernel.shm*, kernel.msg*, fs.mqueue.*, net.*)`);
-    } else if (ipcKey && !ownIpc) {
-      issues.add(path, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed with the host IPC namespace`);
-    } else if (netKey && !ownNet) {
-      issues.add(path, 'invalid_sysctl', `sysctl ${JSON.stringify(key)} is not allowed with the host network namespace`);
+    if (key.includes('=')) {
+      issues.add(path, 'invalid_sysctl', 'sysctl names must not contain "="');
     } else if (key in out) {
       issues.add(path, 'duplicate', `sysctl ${JSON.stringify(key)} is given twice (in "." and "/" form)`);
     } else {
@@ -643,40 +584,15 @@ function buildMounts(
 ): { mounts: OciMount[]; rootfsPropagation?: 'slave' | 'shared' } {
   let rootfsPropagation: 'slave' | 'shared' | undefined;
   const binds: { mount: OciMount; index: number }[] = [];
-  const seen = new Set<string>();
+  // validated: absolute container paths without duplicates, a host path, rro only read-only and private
   for (const [i, m] of criMounts.entries()) {
-    const path = `config.mounts[${i}]`;
     if (m.image) {
-      issues.add(`${path}.image`, 'unsupported', 'image volume mounts are not supported by this runtime', 'Unimplemented');
-      continue;
-    }
-    if (m.containerPath === '' || !m.containerPath.startsWith('/')) {
-      issues.add(`${path}.containerPath`, m.containerPath === '' ? 'required' : 'not_absolute', 'containerPath must be an absolute path');
-      continue;
-    }
-    if (m.hostPath === '') {
-      issues.add(`${path}.hostPath`, 'required', 'hostPath is required');
+      issues.add(`config.mounts[${i}].image`, 'unsupported', 'image volume mounts are not supported by this runtime', 'Unimplemented');
       continue;
     }
     const destination = posix.normalize(m.containerPath).replace(/(.)\/$/, '$1');
-    if (seen.has(destination)) {
-      issues.add(`${path}.containerPath`, 'duplicate', `duplicate mount point ${destination}`);
-      continue;
-    }
-    seen.add(destination);
     const propagation = PROPAGATION_OPTION[m.propagation];
-    let access: string;
-    if (m.recursiveReadOnly) {
-      if (!m.readonly) {
-        issues.add(`${path}.recursiveReadOnly`, 'rro_conflict', 'recursive read-only mount conflicts with RW mount');
-        continue;
-      }
-      if (m.propagation !== 'PROPAGATION_PRIVATE') {
-        issues.add(`${path}.propagation`, 'rro_conflict', `recursive read-only mount needs private propagation, got ${m.propagation}`);
-        continue;
-      }
-      access = 'rro';
-    } else access = m.readonly ? 'ro' : 'rw';
+    const access = m.recursiveReadOnly ? 'rro' : m.readonly ? 'ro' : 'rw';
     if (m.propagation === 'PROPAGATION_BIDIRECTIONAL') rootfsPropagation = 'shared';
     else if (m.propagation === 'PROPAGATION_HOST_TO_CONTAINER' && rootfsPropagation === undefined) rootfsPropagation = 'slave';
     const mount: OciMount = {
@@ -713,22 +629,14 @@ function buildDevices(
     const criPaths = new Set(request.config.devices.map((d) => posix.normalize(d.containerPath)));
     for (const d of opts.hostDevices) if (!criPaths.has(d.path)) devices.push({ ...d });
   }
+  // validated: absolute container paths, permissions a combination of r, w and m
   for (const [i, d] of request.config.devices.entries()) {
-    const path = `config.devices[${i}]`;
     const info = opts.devices[d.hostPath];
-    if (!d.containerPath.startsWith('/')) {
-      issues.add(`${path}.containerPath`, 'not_absolute', 'containerPath must be an absolute path');
-      continue;
-    }
     if (!info) {
-      issues.add(`${path}.hostPath`, 'not_a_device', `${JSON.stringify(d.hostPath)} is not a known device node`, 'NotFound');
+      issues.add(`config.devices[${i}].hostPath`, 'not_a_device', `${JSON.stringify(d.hostPath)} is not a known device node`, 'NotFound');
       continue;
     }
     const permissions = d.permissions || 'rwm';
-    if (!/^[rwm]+$/.test(permissions)) {
-      issues.add(`${path}.permissions`, 'invalid_permissions', 'permissions must be a combination of r, w and m');
-      continue;
-    }
     devices.push({ type: info.type, path: posix.normalize(d.containerPath), major: info.major, minor: info.minor, fileMode: info.fileMode, uid: info.uid, gid: info.gid });
     if (!privileged) deviceRules.push({ allow: true, type: info.type, major: info.major, minor: info.minor, access: permissions });
   }
@@ -755,17 +663,11 @@ function buildResources(request: NormalizedCreateContainerRequest, opts: Resolve
   if (r.memorySwapLimitInBytes !== 0 && opts.swapController) memory.swap = r.memorySwapLimitInBytes;
   if (Object.keys(memory).length > 0) out.memory = memory;
   if (r.hugepageLimits.length > 0) {
+    // page sizes are validated; whether this host can apply them is the spec options' fact
     if (!opts.hugetlbController) issues.add(`${path}.hugepageLimits`, 'unsupported', 'hugepage limits need the hugetlb cgroup controller', 'FailedPrecondition');
-    const limits: { pageSize: string; limit: number }[] = [];
-    for (const [i, h] of r.hugepageLimits.entries()) {
-      if (!/^[1-9][0-9]*[KMG]B$/.test(h.pageSize)) {
-        issues.add(`${path}.hugepageLimits[${i}].pageSize`, 'invalid_page_size', `page size ${JSON.stringify(h.pageSize)} must look like 2MB or 1GB`);
-      } else limits.push({ pageSize: h.pageSize, limit: h.limit });
-    }
-    out.hugepageLimits = limits;
+    out.hugepageLimits = r.hugepageLimits.map((h) => ({ pageSize: h.pageSize, limit: h.limit }));
   }
   if (Object.keys(r.unified).length > 0) out.unified = Object.fromEntries(Object.keys(r.unified).sort().map((k) => [k, r.unified[k] ?? '']));
-  if (r.oomScoreAdj < -1000 || r.oomScoreAdj > 1000) issues.add(`${path}.oomScoreAdj`, 'out_of_range', 'oomScoreAdj must be within -1000 … 1000');
   return out;
 }
 

@@ -3,9 +3,8 @@
  *
  * @module
  */
-import { lstat, mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { isAbsolute } from 'node:path';
 import { CriValidationError, type CriValidationIssue, throwIfAborted } from '../../errors.js';
 import type { NormalizedCreateContainerRequest } from '../../cri/types.js';
 import type { BuildRuntimeSpecOptions, HostDeviceInfo, HostDeviceNode } from './options.js';
@@ -50,28 +49,13 @@ function linuxDevice(rdev: number): { major: number; minor: number } {
 }
 
 /**
- * Creates each missing absolute mount source directory of `request` (mode 0755), as containerd
- * and CRI-O do, and pushes the top-most directory made for each onto `created` (so a caller can
- * remove them on failure). The CRI comment says a missing host path is an error: call this only
- * when asked for containerd's behaviour, before {@link collectSpecInputs}.
- */
-export async function createMissingHostPaths(request: NormalizedCreateContainerRequest, created: string[], signal?: AbortSignal): Promise<void> {
-  for (const m of request.config.mounts) {
-    if (m.hostPath === '' || m.image || !isAbsolute(m.hostPath)) continue;
-    throwIfAborted(signal, 'creating missing host paths');
-    if (await lstat(m.hostPath).then(() => true, () => false)) continue;
-    // containerd: MkdirAll(0755). A failure shows up as collectSpecInputs' missing host path.
-    const first = await mkdir(m.hostPath, { recursive: true, mode: 0o755 }).catch(() => undefined);
-    if (first !== undefined) created.push(first);
-  }
-}
-
-/**
  * Collects: the image's passwd/group (read inside `rootfs`, never following a symlink out of it),
  * the JSON of each Localhost seccomp profile, the real path of every CRI mount's `hostPath` (the
  * CRI says symlinks are followed; a missing host path is an error, as the CRI comment asks —
- * {@link createMissingHostPaths} is the separate step for containerd's behaviour), and the device
- * numbers of every CRI device. It only reads: nothing on the host is created or changed.
+ * the bundle writer's `createMissingHostPaths` is the separate step for containerd's behaviour),
+ * and the device numbers of every CRI device. It only reads: nothing on the host is created or
+ * changed. Like `buildRuntimeSpec`, it takes a request that passed `validateCreateContainerRequest`
+ * (a Localhost seccomp profile is an absolute path, mount and device paths are absolute).
  * @throws CriValidationError naming each request field whose host object is missing or invalid
  */
 export async function collectSpecInputs(request: NormalizedCreateContainerRequest, options: CollectSpecInputsOptions): Promise<CollectedSpecInputs> {
@@ -93,20 +77,16 @@ export async function collectSpecInputs(request: NormalizedCreateContainerReques
         : undefined;
   if (ref) {
     check();
-    if (!isAbsolute(ref.file)) {
-      issues.push({ path: ref.path, code: 'not_absolute', message: 'a Localhost seccomp profile must be an absolute path', grpcStatus: 'InvalidArgument' });
-    } else {
-      try {
-        seccompProfiles[ref.file] = JSON.parse(await readFile(ref.file, 'utf8')) as unknown;
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        issues.push({
-          path: ref.path,
-          code: code === 'ENOENT' ? 'profile_not_found' : 'invalid_profile',
-          message: code ? `cannot read seccomp profile ${ref.file}: ${code}` : `seccomp profile ${ref.file} is not JSON`,
-          grpcStatus: code === 'ENOENT' ? 'NotFound' : 'InvalidArgument',
-        });
-      }
+    try {
+      seccompProfiles[ref.file] = JSON.parse(await readFile(ref.file, 'utf8')) as unknown;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      issues.push({
+        path: ref.path,
+        code: code === 'ENOENT' ? 'profile_not_found' : 'invalid_profile',
+        message: code ? `cannot read seccomp profile ${ref.file}: ${code}` : `seccomp profile ${ref.file} is not JSON`,
+        grpcStatus: code === 'ENOENT' ? 'NotFound' : 'InvalidArgument',
+      });
     }
   }
 

@@ -31,12 +31,7 @@ export type HostDeviceInfo = z.output<typeof hostDeviceInfoSchema>;
 export const hostDeviceNodeSchema = z.strictObject({
   /** Absolute path, the same inside the container (`/dev/kvm`, `/dev/net/tun`). */
   path: z.string().regex(/^\/dev\//, 'must be below /dev/'),
-  type: z.enum(['c', 'b']),
-  major: z.number().int().nonnegative(),
-  minor: z.number().int().nonnegative(),
-  fileMode: z.number().int().nonnegative(),
-  uid: z.number().int().nonnegative(),
-  gid: z.number().int().nonnegative(),
+  ...hostDeviceInfoSchema.shape,
 });
 /** A host device node for a privileged container. */
 export type HostDeviceNode = z.output<typeof hostDeviceNodeSchema>;

@@ -4,7 +4,7 @@ import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, DEFAULT_PATH_ENV, buildRuntimeS
 import { CriValidationError } from '../../../../src/index.js';
 import { normalizeCreateContainerRequest } from '../../../../src/exports/cri.js';
 import { ociRuntimeSpecSchema } from '../../../../src/oci/spec/runtime-spec.js';
-import { BASE_OPTIONS, image, request } from './fixtures.js';
+import { BASE_OPTIONS, image, request, validatedRequest } from './fixtures.js';
 
 type Req = Parameters<typeof request>[0];
 
@@ -15,6 +15,23 @@ function build(patch: Req = {}, imageConfig = image({ Cmd: ['sh'] }), options: P
 function issuesOf(fn: () => unknown): { path: string; code: string; message: string }[] {
   try {
     fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(CriValidationError);
+    return (error as CriValidationError).issues.map(({ path, code, message }) => ({ path, code, message }));
+  }
+  throw new Error('expected a CriValidationError');
+}
+
+type Issue = { path: string; code: string; message: string };
+
+/**
+ * Validation, then spec building, as every caller of `buildRuntimeSpec` runs them: the CRI rules
+ * are validation's (spec building trusts validated input); what only the image or the options
+ * show is spec building's. The issues of whichever step refuses.
+ */
+async function validatedIssuesOf(patch: Req, imageConfig = image({ Cmd: ['sh'] }), options: Partial<BuildRuntimeSpecOptions> = {}, features = {}): Promise<Issue[]> {
+  try {
+    buildRuntimeSpec(await validatedRequest(patch, features), imageConfig, { ...BASE_OPTIONS, ...options });
   } catch (error) {
     expect(error).toBeInstanceOf(CriValidationError);
     return (error as CriValidationError).issues.map(({ path, code, message }) => ({ path, code, message }));
@@ -78,8 +95,8 @@ describe('process.env (§7 #20)', () => {
   it('HOSTNAME falls back to the node hostname when the sandbox has none', () => {
     expect(build({ sandbox_config: { hostname: '' } }, undefined, { nodeHostname: 'node-1' }).process.env).toEqual([DEFAULT_PATH_ENV, 'HOSTNAME=node-1']);
   });
-  it('a name with "=" is an error (it would change which variable is set)', () => {
-    expect(issuesOf(() => build({ config: { envs: [{ key: 'A=B', value: 'c' }] } }))[0]).toMatchObject({ path: 'config.envs[0].key', code: 'invalid_env' });
+  it('a name with "=" is an error (it would change which variable is set)', async () => {
+    expect((await validatedIssuesOf({ config: { envs: [{ key: 'A=B', value: 'c' }] } }))[0]).toMatchObject({ path: 'config.envs[0].key', code: 'invalid_env' });
   });
   it('a value with "=" and newlines is kept verbatim', () => {
     expect(build({ config: { command: ['sh'], envs: [{ key: 'X', value: 'a=b\nc' }] } }, undefined).process.env?.at(-1)).toBe('X=a=b\nc');
@@ -93,8 +110,8 @@ describe('process.cwd (§7 #21)', () => {
     expect(build({}, image({ Cmd: ['sh'], WorkingDir: 'rel/dir' })).process.cwd).toBe('/rel/dir');
     expect(build({}, image({ Cmd: ['sh'] })).process.cwd).toBe('/');
   });
-  it('a relative CRI workingDir is an error', () => {
-    expect(issuesOf(() => build({ config: { working_dir: 'srv' } }))[0]).toMatchObject({ path: 'config.workingDir', code: 'not_absolute' });
+  it('a relative CRI workingDir is an error', async () => {
+    expect((await validatedIssuesOf({ config: { working_dir: 'srv' } }))[0]).toMatchObject({ path: 'config.workingDir', code: 'invalid_path' });
   });
 });
 
@@ -140,13 +157,14 @@ describe('process.user and supplemental groups (§7 #22)', () => {
     for (const user of ['0x0', '+0', '1e3', ' 0']) expect(issuesOf(() => build({}, image({ Cmd: ['sh'], User: user })))[0]?.code).toBe('user_not_found');
     expect(issuesOf(() => build(sc({ run_as_username: 'alice' }), undefined, { userDb: {} }))[0]?.message).toContain('(the image has none)');
   });
-  it('ids above 2^31-1 and malformed USER values are errors', () => {
+  it('ids above 2^31-1 and malformed USER values are errors', async () => {
     expect(issuesOf(() => build({}, image({ Cmd: ['sh'], User: '4294967296' })))[0]).toMatchObject({ path: 'image.config.User', code: 'out_of_range' });
     expect(issuesOf(() => build({}, image({ Cmd: ['sh'], User: 'a:b:c' })))[0]).toMatchObject({ code: 'invalid_user' });
-    expect(issuesOf(() => build(sc({ run_as_user: { value: 2147483648 } }))).map((i) => i.code)).toContain('out_of_range');
+    expect((await validatedIssuesOf(sc({ run_as_user: { value: 2147483648 } }))).map((i) => i.code)).toContain('out_of_range');
+    expect((await validatedIssuesOf(sc({ run_as_user: { value: 0 }, supplemental_groups: [2147483648] })))[0]).toMatchObject({ path: 'config.linux.securityContext.supplementalGroups[0]', code: 'out_of_range' });
   });
-  it('run_as_group without a user is an error', () => {
-    expect(issuesOf(() => build(sc({ run_as_group: { value: 5 } })))[0]).toMatchObject({ path: 'config.linux.securityContext.runAsGroup', code: 'group_without_user' });
+  it('run_as_group without a user is an error', async () => {
+    expect((await validatedIssuesOf(sc({ run_as_group: { value: 5 } })))[0]).toMatchObject({ path: 'config.linux.securityContext.runAsGroup', code: 'group_without_user' });
   });
 });
 
@@ -188,9 +206,9 @@ describe('capabilities (§7 #23)', () => {
       ambient: ['CAP_NET_BIND_SERVICE'],
     });
   });
-  it('unknown capability names are errors naming the list entry', () => {
-    expect(issuesOf(() => build(sc({ capabilities: { add_capabilities: ['CHOWN', 'NET_ADMN'] } })))).toEqual([
-      { path: 'config.linux.securityContext.capabilities.addCapabilities[1]', code: 'unknown_capability', message: 'unknown capability "NET_ADMN"' },
+  it('unknown capability names are errors naming the list entry', async () => {
+    expect(await validatedIssuesOf(sc({ capabilities: { add_capabilities: ['CHOWN', 'NET_ADMN'] } }))).toEqual([
+      { path: 'config.linux.securityContext.capabilities.addCapabilities[1]', code: 'unknown_capability', message: expect.stringContaining('unknown capability "NET_ADMN"') },
     ]);
   });
   it('allCapabilities (the host’s bounding set) limits ALL and privileged, not which names are known', () => {
@@ -222,8 +240,8 @@ describe('privileged', () => {
     expect(spec.process.selinuxLabel).toBeUndefined();
     expect(spec.linux.namespaces?.map((n) => n.type)).not.toContain('cgroup');
   });
-  it('a privileged container needs a privileged sandbox', () => {
-    expect(issuesOf(() => build({ config: { linux: { security_context: { privileged: true } } } }))[0]).toEqual({
+  it('a privileged container needs a privileged sandbox', async () => {
+    expect((await validatedIssuesOf({ config: { linux: { security_context: { privileged: true } } } }))[0]).toEqual({
       path: 'config.linux.securityContext.privileged',
       code: 'privileged_not_allowed',
       message: 'no privileged container allowed in sandbox',
@@ -298,9 +316,9 @@ describe('mounts (§7 #25)', () => {
     const sys = build({ config: { mounts: [{ container_path: '/sys', host_path: '/sys', readonly: true }] } });
     expect(sys.mounts?.map((m) => m.destination)).toEqual(['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys']);
   });
-  it('rejects rro with rw or non-private propagation, duplicates, relative paths and image volumes', () => {
-    const issues = issuesOf(() =>
-      build({
+  it('rejects rro with rw or non-private propagation, duplicates, relative paths (validation) and image volumes (spec building)', async () => {
+    const issues = await validatedIssuesOf(
+      {
         config: {
           mounts: [
             { container_path: '/a', host_path: '/h', recursive_read_only: true },
@@ -308,18 +326,21 @@ describe('mounts (§7 #25)', () => {
             { container_path: '/c', host_path: '/h' },
             { container_path: '/c/', host_path: '/h' },
             { container_path: 'rel', host_path: '/h' },
-            { container_path: '/img', image: { image: 'x' }, readonly: true },
           ],
         },
-      }),
+      },
+      undefined,
+      {},
+      { recursiveReadOnlyMounts: true },
     );
     expect(issues.map((i) => [i.path, i.code])).toEqual([
-      ['config.mounts[0].recursiveReadOnly', 'rro_conflict'],
-      ['config.mounts[1].propagation', 'rro_conflict'],
-      ['config.mounts[3].containerPath', 'duplicate'],
-      ['config.mounts[4].containerPath', 'not_absolute'],
-      ['config.mounts[5].image', 'unsupported'],
+      ['config.mounts[0].recursiveReadOnly', 'invalid_rro'],
+      ['config.mounts[1].propagation', 'invalid_rro'],
+      ['config.mounts[3].containerPath', 'duplicate_mount'],
+      ['config.mounts[4].containerPath', 'invalid_path'],
     ]);
+    const image = await validatedIssuesOf({ config: { mounts: [{ container_path: '/c', host_path: '/h' }, { container_path: '/img', image: { image: 'x' }, readonly: true }] } });
+    expect(image.map((i) => [i.path, i.code])).toEqual([['config.mounts[1].image', 'unsupported']]);
   });
 });
 
@@ -358,10 +379,11 @@ describe('resources (§7 #26)', () => {
     expect(build().process.oomScoreAdj).toBeUndefined();
     expect(build().linux.resources).toEqual({ devices: [{ allow: false, access: 'rwm' }] });
   });
-  it('bad hugepage sizes and a missing hugetlb controller are errors', () => {
+  it('bad hugepage sizes (validation) and a missing hugetlb controller (spec options) are errors', async () => {
     const r = { config: { linux: { resources: { hugepage_limits: [{ page_size: '64kB', limit: 1 }] } } } };
-    expect(issuesOf(() => build(r))[0]).toMatchObject({ path: 'config.linux.resources.hugepageLimits[0].pageSize', code: 'invalid_page_size' });
+    expect((await validatedIssuesOf(r))[0]).toMatchObject({ path: 'config.linux.resources.hugepageLimits[0].pageSize', code: 'invalid_hugepage_size' });
     expect(issuesOf(() => build({ config: { linux: { resources: { hugepage_limits: [{ page_size: '2MB', limit: 1 }] } } } }, undefined, { hugetlbController: false }))[0]?.code).toBe('unsupported');
+    expect((await validatedIssuesOf({ config: { linux: { resources: { oom_score_adj: 1001 } } } }))[0]).toMatchObject({ path: 'config.linux.resources.oomScoreAdj', code: 'out_of_range' });
   });
 });
 
@@ -391,13 +413,17 @@ describe('seccomp (§7 #28)', () => {
     expect(issuesOf(() => build(sc({ seccomp: { profile_type: 'Localhost', localhost_ref: '/none.json' } }))).map((i) => i.code)).toEqual(['profile_not_found']);
     expect(issuesOf(() => build(sc({ seccomp: { profile_type: 'Localhost', localhost_ref: '/p.json' } }), undefined, { seccompProfiles: { '/p.json': { syscalls: 'x' } } }))[0]?.code).toBe('invalid_profile');
   });
-  it('deprecated seccomp_profile_path forms', () => {
+  it('deprecated seccomp_profile_path forms', async () => {
     expect(build(sc({ seccomp_profile_path: 'runtime/default' })).linux.seccomp).toEqual(defaultSeccompProfile('x64'));
     expect(build(sc({ seccomp_profile_path: 'unconfined' })).linux.seccomp).toBeUndefined();
-    expect(issuesOf(() => build(sc({ seccomp_profile_path: 'bogus' })))[0]).toMatchObject({ path: 'config.linux.securityContext.seccompProfilePath', code: 'invalid_profile' });
+    expect((await validatedIssuesOf(sc({ seccomp_profile_path: 'bogus' })))[0]).toMatchObject({ path: 'config.linux.securityContext.seccompProfilePath', code: 'invalid_profile' });
   });
-  it('localhostRef with a non-Localhost type is an error', () => {
-    expect(issuesOf(() => build(sc({ seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '/x' } })))[0]?.message).toBe('localhostRef must only be set if profileType is Localhost');
+  it('localhostRef with a non-Localhost type is an error', async () => {
+    expect((await validatedIssuesOf(sc({ seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '/x' } })))[0]).toMatchObject({
+      path: 'config.linux.securityContext.seccomp.localhostRef',
+      code: 'invalid_profile',
+      message: expect.stringContaining('LocalhostRef must only be set if ProfileType is Localhost'),
+    });
   });
 });
 
@@ -409,11 +435,15 @@ describe('AppArmor and SELinux', () => {
     expect(build(sc({ apparmor: { profile_type: 'Unconfined' } }), undefined, { apparmorDefaultProfile: 'lxcri-default' }).process.apparmorProfile).toBeUndefined();
     expect(build(sc({ apparmor_profile: 'localhost/old' })).process.apparmorProfile).toBe('old');
   });
-  it('SELinux labels from the container (else pod) options; bad level is an error', () => {
+  it('SELinux labels from the container (else pod) options; bad level is an error', async () => {
     const spec = build(sc({ selinux_options: { type: 'spc_t', level: 's0:c1,c2' } }));
     expect(spec.process.selinuxLabel).toBe('system_u:system_r:spc_t:s0:c1,c2');
     expect(spec.linux.mountLabel).toBe('system_u:object_r:container_file_t:s0:c1,c2');
-    expect(issuesOf(() => build(sc({ selinux_options: { level: 's0,c4,c5' } })))[0]).toMatchObject({ path: 'config.linux.securityContext.selinuxOptions.level', code: 'invalid_selinux_level' });
+    expect((await validatedIssuesOf(sc({ selinux_options: { level: 's0,c4,c5' } })))[0]).toMatchObject({ path: 'config.linux.securityContext.selinuxOptions.level', code: 'invalid_selinux_level' });
+    expect((await validatedIssuesOf({ sandbox_config: { linux: { security_context: { selinux_options: { level: 'x' } } } } }))[0]).toMatchObject({
+      path: 'sandboxConfig.linux.securityContext.selinuxOptions.level',
+      code: 'invalid_selinux_level',
+    });
   });
 });
 
@@ -465,7 +495,7 @@ describe('namespaces and hostname (§7 #29)', () => {
     const host = build({ config: { linux: { security_context: { namespace_options: { network: 'POD', ipc: 'POD' } } } }, sandbox_config: { linux: { security_context: { namespace_options: { network: 'NODE', ipc: 'NODE' } } } } });
     expect(host.linux.namespaces?.map((n) => n.type)).toEqual(['pid', 'mount']);
   });
-  it('a user namespace only with POD mappings; NODE with mappings or POD without them is an error', () => {
+  it('a user namespace only with POD mappings; NODE with mappings or POD without them is an error', async () => {
     const userns = { mode: 'POD', uids: [{ host_id: 100000, container_id: 0, length: 65536 }], gids: [{ host_id: 100000, container_id: 0, length: 65536 }] };
     const spec = build({
       config: { linux: { security_context: { namespace_options: { userns_options: userns } } } },
@@ -475,17 +505,17 @@ describe('namespaces and hostname (§7 #29)', () => {
     expect(spec.linux.uidMappings).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }]);
     expect(spec.linux.gidMappings).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }]);
     expect(build(sc({ namespace_options: { userns_options: { mode: 'NODE' } } })).linux.uidMappings).toBeUndefined();
-    expect(issuesOf(() => build(sc({ namespace_options: { userns_options: { mode: 'POD', uids: userns.uids } } })))[0]?.message).toContain('without UID and GID mappings');
-    expect(issuesOf(() => build(sc({ namespace_options: { userns_options: { ...userns, mode: 'NODE' } } })))[0]?.message).toContain('"NODE" with mappings');
+    expect((await validatedIssuesOf(sc({ namespace_options: { userns_options: { mode: 'POD', uids: userns.uids } } })))[0]?.message).toContain('without UID and GID mappings');
+    expect((await validatedIssuesOf(sc({ namespace_options: { userns_options: { ...userns, mode: 'NODE' } } })))[0]?.message).toContain('"NODE" with mappings');
   });
-  it('a container cannot leave or change the pod\'s user namespace (§7 #12); without its own options it joins the pod\'s', () => {
+  it('a container cannot leave or change the pod\'s user namespace (§7 #12); without its own options it joins the pod\'s', async () => {
     const userns = { mode: 'POD', uids: [{ host_id: 100000, container_id: 0, length: 65536 }], gids: [{ host_id: 100000, container_id: 0, length: 65536 }] };
     const pod = { linux: { security_context: { namespace_options: { userns_options: userns } } } };
-    expect(issuesOf(() => build({ config: { linux: { security_context: { namespace_options: { userns_options: { mode: 'NODE' } } } } }, sandbox_config: pod }))).toEqual([
-      { path: 'config.linux.securityContext.namespaceOptions.usernsOptions', code: 'userns_mismatch', message: 'user namespace config for sandbox is different from container' },
+    expect(await validatedIssuesOf({ config: { linux: { security_context: { namespace_options: { userns_options: { mode: 'NODE' } } } } }, sandbox_config: pod })).toEqual([
+      { path: 'config.linux.securityContext.namespaceOptions.usernsOptions', code: 'userns_mismatch', message: expect.stringContaining('user namespace config for sandbox is different from container') },
     ]);
     const other = { ...userns, uids: [{ host_id: 200000, container_id: 0, length: 65536 }] };
-    expect(issuesOf(() => build({ config: { linux: { security_context: { namespace_options: { userns_options: other } } } }, sandbox_config: pod }))[0]?.code).toBe('userns_mismatch');
+    expect((await validatedIssuesOf({ config: { linux: { security_context: { namespace_options: { userns_options: other } } } }, sandbox_config: pod }))[0]?.code).toBe('userns_mismatch');
     const inherited = build({ sandbox_config: pod });
     expect(inherited.linux.namespaces?.at(-1)).toEqual({ type: 'user' });
     expect(inherited.linux.uidMappings).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }]);
@@ -496,25 +526,26 @@ describe('namespaces and hostname (§7 #29)', () => {
 });
 
 describe('sysctls', () => {
-  it('namespaced sysctls are applied; host-namespace and non-namespaced ones are errors', () => {
+  it('namespaced sysctls are applied; host-namespace and non-namespaced ones are errors', async () => {
     expect(build({ sandbox_config: { linux: { sysctls: { 'net.ipv4.ip_forward': '1', 'kernel.shm_rmid_forced': '1' } } } }).linux.sysctl).toEqual({
       'kernel.shm_rmid_forced': '1',
       'net.ipv4.ip_forward': '1',
     });
-    expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'kernel.core_pattern': '|/x' } } } }))[0]).toMatchObject({
-      path: 'sandboxConfig.linux.sysctls.kernel.core_pattern',
+    expect((await validatedIssuesOf({ sandbox_config: { linux: { sysctls: { 'kernel.core_pattern': '|/x' } } } }))[0]).toMatchObject({
+      path: 'sandboxConfig.linux.sysctls["kernel.core_pattern"]',
       code: 'invalid_sysctl',
     });
-    expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'net.core.somaxconn': '1' }, security_context: { namespace_options: { network: 'NODE' } } } } }))[0]?.message).toContain(
+    expect((await validatedIssuesOf({ sandbox_config: { linux: { sysctls: { 'net.core.somaxconn': '1' }, security_context: { namespace_options: { network: 'NODE' } } } } }))[0]?.message).toContain(
       'host network',
     );
-    expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'net.x': '1\nkernel.core_pattern=|/evil' } } } }))[0]?.code).toBe('invalid_sysctl');
+    expect((await validatedIssuesOf({ sandbox_config: { linux: { sysctls: { 'net.x': '1\nkernel.core_pattern=|/evil' } } } }))[0]?.code).toBe('invalid_sysctl');
     // "/" form (accepted by the CRI validation) is written in "." form, swapping "." and "/" like the kubelet
     expect(build({ sandbox_config: { linux: { sysctls: { 'net/ipv4/conf/eth0.100/forwarding': '1', 'kernel/shm_rmid_forced': '1' } } } }).linux.sysctl).toEqual({
       'kernel.shm_rmid_forced': '1',
       'net.ipv4.conf.eth0/100.forwarding': '1',
     });
-    expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'kernel/core_pattern': '|/x' } } } }))[0]?.message).toContain('"kernel.core_pattern" is not namespaced');
+    expect((await validatedIssuesOf({ sandbox_config: { linux: { sysctls: { 'kernel/core_pattern': '|/x' } } } }))[0]).toMatchObject({ code: 'invalid_sysctl', message: expect.stringContaining('"kernel/core_pattern" is not allowed') });
+    expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'net.a=b': '1' } } } }))[0]).toMatchObject({ code: 'invalid_sysctl', message: 'sysctl names must not contain "="' });
     expect(issuesOf(() => build({ sandbox_config: { linux: { sysctls: { 'net.ipv4.ip_forward': '1', 'net/ipv4/ip_forward': '0' } } } }))[0]?.code).toBe('duplicate');
   });
 });

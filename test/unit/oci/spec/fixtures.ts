@@ -1,6 +1,8 @@
 /** Shared fixtures of the runtime-spec unit tests. */
-import { normalizeCreateContainerRequest } from '../../../../src/cri/normalize.js';
-import type { NormalizedCreateContainerRequest } from '../../../../src/cri/types.js';
+import { normalizeCreateContainerRequest, normalizePodSandboxConfig } from '../../../../src/cri/normalize.js';
+import { InMemoryContainerStore } from '../../../../src/cri/store-memory.js';
+import type { NormalizedCreateContainerRequest, SandboxRecord } from '../../../../src/cri/types.js';
+import { validateCreateContainerRequest, type RuntimeHandlerFeatures } from '../../../../src/cri/validate.js';
 import type { OciImageConfig } from '../../../../src/oci/image/types.js';
 
 export const PASSWD = [
@@ -25,14 +27,33 @@ function merge(base: Json, patch: Json): Json {
   return out;
 }
 
-/** A CreateContainerRequest (proto JSON, any spelling) merged over a minimal valid one, normalised. */
-export function request(patch: { config?: Json; sandbox_config?: Json; pod_sandbox_id?: string } = {}): NormalizedCreateContainerRequest {
+/** What tests patch into the minimal request. */
+export type RequestPatch = { config?: Json; sandbox_config?: Json; pod_sandbox_id?: string };
+
+/** A CreateContainerRequest (proto JSON, any spelling): `patch` merged over a minimal valid one. */
+export function requestInput(patch: RequestPatch = {}): Json {
   const base: Json = {
     pod_sandbox_id: 'sandbox-1',
     config: { metadata: { name: 'app', attempt: 0 }, image: { image: 'docker.io/library/busybox:latest' } },
     sandbox_config: { metadata: { name: 'pod', uid: 'pod-uid', namespace: 'default', attempt: 0 }, hostname: 'pod-host' },
   };
-  return normalizeCreateContainerRequest(merge(base, patch as Json));
+  return merge(base, patch as Json);
+}
+
+/** {@link requestInput}, normalised (not validated: spec building's own tests feed it directly). */
+export function request(patch: RequestPatch = {}): NormalizedCreateContainerRequest {
+  return normalizeCreateContainerRequest(requestInput(patch));
+}
+
+/**
+ * Validates {@link requestInput} as every caller of the spec builder does first
+ * (`validateCreateContainerRequest`), against a ready sandbox holding the request's pod config.
+ */
+export async function validatedRequest(patch: RequestPatch = {}, features: RuntimeHandlerFeatures = {}): Promise<NormalizedCreateContainerRequest> {
+  const input = requestInput(patch);
+  const config = normalizePodSandboxConfig(input['sandbox_config']);
+  const sandbox: SandboxRecord = { id: String(input['pod_sandbox_id']), metadata: config.metadata, config, state: 'SANDBOX_READY', runtimeHandler: '', namespacePaths: {}, createdAt: 1 };
+  return validateCreateContainerRequest(input, { sandbox, containers: new InMemoryContainerStore(), features });
 }
 
 /** An image config with the given run config. */

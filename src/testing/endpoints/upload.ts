@@ -13,10 +13,11 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, join } from 'node:path';
-import { PveApiError, handlerError, paramError } from './api-error.js';
-import type { EndpointCall, EndpointResult, EndpointHelpers } from './endpoints.js';
-import { ENDPOINT_RULES, type EndpointRules } from './param-rules.js';
-import { validateParams, type RawParamValue } from './validate-params.js';
+import { PveApiError, handlerError, paramError } from '../api-error.js';
+import { ENDPOINT_RULES, type EndpointRules } from '../param-rules.js';
+import { validateParams, type RawParamValue } from '../validate-params.js';
+import { nodeOrDie, requirePrivilege, storageOrDie } from './checks.js';
+import type { EndpointCall, EndpointResult } from './types.js';
 
 const UPLOAD_RULES = (ENDPOINT_RULES.find((r) => r.path === '/nodes/{node}/storage/{storage}/upload') as EndpointRules).params;
 const TEXT_FIELDS = ['content', 'checksum-algorithm', 'checksum'] as const;
@@ -162,11 +163,8 @@ export function normalizeUploadFilename(name: string): string {
   return basename(name.replace(/\\/g, '/')).replace(/[^a-zA-Z0-9_.-]/g, '_');
 }
 
-/**
- * `POST /nodes/{node}/storage/{storage}/upload`. The endpoint table passes its node, storage and
- * privilege checks in (`helpers`), so this module does not import the table back.
- */
-export async function handleUpload(call: EndpointCall, endpointHelpers: EndpointHelpers): Promise<EndpointResult> {
+/** `POST /nodes/{node}/storage/{storage}/upload`. */
+export async function handleUpload(call: EndpointCall): Promise<EndpointResult> {
   const { state, raw, auth, upload } = call;
   if (!upload) throw handlerError('upload without body');
   const contentType = upload.headers['content-type'] ?? '';
@@ -189,9 +187,9 @@ export async function handleUpload(call: EndpointCall, endpointHelpers: Endpoint
     if (Object.keys(errors).length > 0) throw paramError(errors);
 
     const node = String(values['node']);
-    endpointHelpers.nodeOrDie(state, node);
-    const storage = endpointHelpers.storageOrDie(state, String(values['storage']));
-    endpointHelpers.requirePrivilege(state, auth, `/storage/${storage.id}`, 'Datastore.AllocateTemplate');
+    nodeOrDie(state, node);
+    const storage = storageOrDie(state, String(values['storage']));
+    requirePrivilege(state, auth, `/storage/${storage.id}`, 'Datastore.AllocateTemplate');
     const content = String(values['content']);
     if (!['dir', 'nfs', 'cifs'].includes(storage.type)) throw handlerError(`can't upload to storage type '${storage.type}'`);
     if (!storage.content.includes(content)) throw handlerError(`storage '${storage.id}' does not support '${content}' content`);
