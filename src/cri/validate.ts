@@ -191,7 +191,7 @@ const CAPABILITIES = new Set([
  * Namespaced sysctls as CRI-O and the kubelet list them (kubelet `pkg/kubelet/sysctl`): exact
  * names and prefixes. The UTS sysctls (`kernel.hostname`, `kernel.domainname`) are namespaced too,
  * and runc accepts `kernel.domainname`, but they are not on this list: the kubelet refuses them
- * ("not a namespaced sysctl") and the spec step does too.
+ * ("not a namespaced sysctl").
  */
 const SYSCTL_EXACT = new Set(['kernel.sem']);
 const SYSCTL_IPC_PREFIXES = ['kernel.shm', 'kernel.msg', 'fs.mqueue.'];
@@ -226,8 +226,8 @@ function sysctlProcPath(key: string): string {
 /** Why a pod sysctl is refused (host-independent rules), or `undefined`. */
 function sysctlProblem(key: string, value: string, ns: NormalizedNamespaceOption): string | undefined {
   const parts = sysctlProcPath(key).split('/');
-  if (parts.some((p) => p === '' || p === '.' || p === '..') || /\s/.test(key) || CONTROL.test(key)) {
-    return `sysctl name ${JSON.stringify(key)} is not valid: it names a file under /proc/sys, in "." or "/" form, without empty, "." or ".." parts`;
+  if (parts.some((p) => p === '' || p === '.' || p === '..') || /[\s=]/.test(key) || CONTROL.test(key)) {
+    return `sysctl name ${JSON.stringify(key)} is not valid: it names a file under /proc/sys, in "." or "/" form, without empty, "." or ".." parts, "=" or whitespace`;
   }
   const name = key.replace(/\//g, '.');
   const ipc = SYSCTL_EXACT.has(name) || SYSCTL_IPC_PREFIXES.some((p) => name.startsWith(p));
@@ -489,9 +489,12 @@ function checkSandboxConfig(issues: Issues, path: Path, c: NormalizedPodSandboxC
   checkProfile(issues, [...sp, 'seccomp'], sc.seccomp, 'seccomp');
   checkProfile(issues, [...sp, 'apparmor'], sc.apparmor, 'apparmor');
   checkDeprecatedProfile(issues, [...sp, 'seccompProfilePath'], sc.seccompProfilePath, 'seccomp');
+  const procPaths = new Set<string>();
   for (const [key, value] of Object.entries(linux.sysctls)) {
     const problem = sysctlProblem(key, value, sc.namespaceOptions);
     if (problem) issues.add([...lp, 'sysctls', key], 'invalid_sysctl', problem);
+    else if (procPaths.has(sysctlProcPath(key))) issues.add([...lp, 'sysctls', key], 'duplicate', `sysctl ${JSON.stringify(key)} is given twice (in "." and "/" form)`);
+    procPaths.add(sysctlProcPath(key));
   }
   checkResources(issues, [...lp, 'overhead'], linux.overhead, features);
   checkResources(issues, [...lp, 'resources'], linux.resources, features);
@@ -885,6 +888,20 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   throwIfAborted(ctx.signal, 'validation');
   if (issues.list.length > 0) throw new CriValidationError(issues.list);
   return req;
+}
+
+/**
+ * The host-dependent checks alone (what `ctx.host` adds to {@link validateCreateContainerRequest}),
+ * for a request that already passed validation without them: a caller that decides the runtime
+ * after validation runs them only when the container will run on this host (not on a Proxmox VE
+ * node).
+ * @throws CriValidationError with every host issue found
+ */
+export async function validateOnHost(req: NormalizedCreateContainerRequest, host: HostInspector, signal?: AbortSignal): Promise<void> {
+  const issues = new Issues();
+  await checkHost(issues, req, host, signal);
+  throwIfAborted(signal, 'validation');
+  if (issues.list.length > 0) throw new CriValidationError(issues.list);
 }
 
 /** The host checks, in order: device nodes, mount propagation, AppArmor, the seccomp profile, pod sysctls. */

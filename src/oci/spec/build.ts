@@ -146,7 +146,7 @@ export function buildRuntimeSpec(
   const seccomp = privileged ? undefined : buildSeccomp(sc, capabilities.bounding ?? [], opts, issues);
   const apparmorProfile = privileged ? undefined : buildApparmor(sc, opts);
   const selinux = privileged ? undefined : buildSelinux(request);
-  const sysctl = buildSysctls(request.sandboxConfig.linux.sysctls, issues);
+  const sysctl = buildSysctls(request.sandboxConfig.linux.sysctls);
   const { devices, deviceRules } = buildDevices(request, privileged, opts, issues);
   const resources = buildResources(request, opts, issues);
   const userns = buildUserMappings(request);
@@ -513,24 +513,12 @@ function dottedSysctlName(name: string): string {
 }
 
 /**
- * The pod's sysctls in `.` form. Validation has checked that each is namespaced, allowed with the
- * pod's namespaces and free of newlines and NUL; left here: `=` in a name, and a name given in
- * both forms.
+ * The pod's sysctls in `.` form. Validation has checked each name (namespaced, allowed with the
+ * pod's namespaces, no `=`, not given in both forms) and value.
  */
-function buildSysctls(sysctls: Record<string, string>, issues: IssueList): Record<string, string> {
+function buildSysctls(sysctls: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const original of Object.keys(sysctls).sort()) {
-    const value = sysctls[original] ?? '';
-    const path = `sandboxConfig.linux.sysctls.${original}`;
-    const key = dottedSysctlName(original);
-    if (key.includes('=')) {
-      issues.add(path, 'invalid_sysctl', 'sysctl names must not contain "="');
-    } else if (key in out) {
-      issues.add(path, 'duplicate', `sysctl ${JSON.stringify(key)} is given twice (in "." and "/" form)`);
-    } else {
-      out[key] = value;
-    }
-  }
+  for (const original of Object.keys(sysctls).sort()) out[dottedSysctlName(original)] = sysctls[original] ?? '';
   return out;
 }
 
