@@ -853,7 +853,8 @@ async function checkPidTarget(issues: Issues, req: NormalizedCreateContainerRequ
  * The sandbox's stored config (from RunPodSandbox) is what privilege and user-namespace checks use;
  * the request's `sandboxConfig` must carry the same metadata.
  *
- * @returns the normalised request.
+ * @returns the normalised request (exactly what normalisation returns; {@link validateCreateContainer}
+ *   also returns the sandbox record, with its stored config in the request).
  * @throws CriValidationError with every issue found (the gRPC status of the error is the most
  *   specific one: NotFound, AlreadyExists, FailedPrecondition, Unimplemented, then InvalidArgument).
  * @throws AbortedError when `ctx.signal` fires.
@@ -869,6 +870,32 @@ async function checkPidTarget(issues: Issues, req: NormalizedCreateContainerRequ
  * ```
  */
 export async function validateCreateContainerRequest(input: unknown, ctx: ValidateContext): Promise<NormalizedCreateContainerRequest> {
+  return (await validateWithSandbox(input, ctx)).req;
+}
+
+/** What {@link validateCreateContainer} returns: the request and the sandbox record it was checked against. */
+export interface ValidatedCreateContainer {
+  /**
+   * The normalised request, its `sandboxConfig` being the sandbox's stored config (the truth for
+   * everything that follows, as in containerd; the request's copy was checked and its metadata
+   * compared).
+   */
+  request: NormalizedCreateContainerRequest;
+  /** The sandbox record the request was validated against (from `ctx.sandbox` or the store). */
+  sandbox: SandboxRecord;
+}
+
+/**
+ * {@link validateCreateContainerRequest}, returning the sandbox record it looked up with the
+ * request, so the next step does not read it again.
+ * @throws the errors of {@link validateCreateContainerRequest}
+ */
+export async function validateCreateContainer(input: unknown, ctx: ValidateContext): Promise<ValidatedCreateContainer> {
+  const { req, sandbox } = await validateWithSandbox(input, ctx);
+  return { request: { ...req, sandboxConfig: sandbox.config }, sandbox };
+}
+
+async function validateWithSandbox(input: unknown, ctx: ValidateContext): Promise<{ req: NormalizedCreateContainerRequest; sandbox: SandboxRecord }> {
   assertContext(ctx);
   throwIfAborted(ctx.signal, 'validation');
   const normalized = tryNormalizeCreateContainerRequest(input, ctx.normalize);
@@ -886,8 +913,8 @@ export async function validateCreateContainerRequest(input: unknown, ctx: Valida
   checkContainer(issues, req, sandbox?.config ?? req.sandboxConfig, features);
   if (ctx.host) await checkHost(issues, req, ctx.host, ctx.signal);
   throwIfAborted(ctx.signal, 'validation');
-  if (issues.list.length > 0) throw new CriValidationError(issues.list);
-  return req;
+  if (issues.list.length > 0 || !sandbox) throw new CriValidationError(issues.list);
+  return { req, sandbox };
 }
 
 /**

@@ -8,8 +8,8 @@ export type { NamespaceMode, MountPropagation, Protocol, SupplementalGroupsPolic
 export type { CreateContainerRequestInput, ContainerConfigInput, PodSandboxConfigInput, CreateContainerRequestOutput, ContainerConfigOutput, PodSandboxConfigOutput } from '../cri/schema.js';
 export { normalizeCreateContainerRequest, normalizeContainerConfig, normalizePodSandboxConfig } from '../cri/normalize.js';
 export type { NormalizeOptions } from '../cri/normalize.js';
-export { validateCreateContainerRequest, validatePodSandboxConfig } from '../cri/validate.js';
-export type { ValidateContext, RuntimeHandlerFeatures } from '../cri/validate.js';
+export { validateCreateContainer, validateCreateContainerRequest, validateOnHost, validatePodSandboxConfig } from '../cri/validate.js';
+export type { ValidateContext, RuntimeHandlerFeatures, ValidatedCreateContainer } from '../cri/validate.js';
 export { createLinuxHostInspector } from '../cri/host-inspector.js';
 export type { HostInspector, HostPathKind, HostMountPropagation, LinuxHostInspectorOptions } from '../cri/host-inspector.js';
 export { InMemorySandboxStore, InMemoryContainerStore } from '../cri/store-memory.js';

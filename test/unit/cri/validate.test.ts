@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CriValidationError, validateCreateContainerRequest } from '../../../src/index.js';
-import { createLinuxHostInspector, normalizeCreateContainerRequest, validatePodSandboxConfig } from '../../../src/exports/cri.js';
+import { createLinuxHostInspector, normalizeCreateContainerRequest, validateCreateContainer, validateOnHost, validatePodSandboxConfig } from '../../../src/exports/cri.js';
 import type { GrpcStatus } from '../../../src/index.js';
 import type { HostInspector, NormalizedCreateContainerRequest, ValidateContext } from '../../../src/exports/cri.js';
 import { baseRequest, fixture, makeWorld, SB, SB_NOT_READY, SB_PRIVILEGED, SB_USERNS, USERNS_POD } from './world.js';
@@ -426,6 +426,30 @@ describe('validation with the sandbox record the caller holds', () => {
       code: 'ERR_CRI_VALIDATION',
       issues: expect.arrayContaining([expect.objectContaining({ path: 'podSandboxId', code: 'sandbox_not_found' })]),
     });
+  });
+});
+
+describe('validateCreateContainer: the request with the sandbox it was checked against', () => {
+  it('returns the sandbox record read once, and the stored pod config in the request (not the request copy)', async () => {
+    const world = makeWorld();
+    let reads = 0;
+    const sandboxes = { get: async (id: string) => (reads++, world.sandboxes.get(id)) } as unknown as ValidateContext['sandboxes'];
+    const input = baseRequest();
+    (input.sandboxConfig as { hostname?: string }).hostname = 'copy-in-the-request';
+    const { request, sandbox } = await validateCreateContainer(input, { sandboxes, containers: world.containers });
+    expect(reads).toBe(1);
+    expect(sandbox).toEqual(await world.sandboxes.get(SB));
+    expect(request.sandboxConfig).toBe(sandbox.config);
+    expect(request.config).toEqual((await validateCreateContainerRequest(input, world)).config);
+  });
+
+  it('validateOnHost runs only the host checks: a request valid without them is refused by them', async () => {
+    const world = makeWorld();
+    const input = baseRequest();
+    input.config['devices'] = [{ containerPath: '/dev/x', hostPath: '/no/such/device', permissions: 'rw' }];
+    const { request } = await validateCreateContainer(input, world);
+    const host = createLinuxHostInspector();
+    await expect(validateOnHost(request, host)).rejects.toMatchObject({ code: 'ERR_CRI_VALIDATION', issues: [expect.objectContaining({ path: 'config.devices[0].hostPath' })] });
   });
 });
 
