@@ -152,6 +152,19 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
     expect(['NAME_UNKNOWN', 'MANIFEST_UNKNOWN']).toContain(repo['registryCode']);
   });
 
+  it("refuses a single-manifest image of another platform once its config arrived, and stores no entry", async () => {
+    const store = newStore();
+    const error = await caught(pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: pki.caPem }, platform: 'linux/s390x' }));
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(error).toMatchObject({ details: { reason: 'no matching platform' } });
+    expect((error as Error).message).toContain('is an image for linux/amd64, not linux/s390x');
+    expect(await listImages(store)).toEqual([]);
+    // the same store then takes the right platform; blobs fetched before the refusal are reused
+    const image = await pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: pki.caPem }, platform: 'linux/amd64' });
+    expect(image.pull.fetchedBlobs + image.pull.reusedBlobs).toBe(image.layers.length + 1);
+    expect(await listImages(store)).toHaveLength(1);
+  });
+
   it('chooses the platform from a multi-arch index; both platforms live under one reference', async () => {
     const store = newStore();
     const arm = await pullImage(`${anon.host}/test/multi:1`, { store, tls: { ca: pki.caPem }, platform: 'linux/arm64' });
