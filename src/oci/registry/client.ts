@@ -12,6 +12,7 @@
  */
 import { open, rm, stat, truncate } from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import type { Readable } from 'node:stream';
 import pRetry from 'p-retry';
 import type { Agent, Dispatcher } from 'undici';
@@ -286,7 +287,8 @@ export class RegistryClient {
     this.#agent = new this.#undici.Agent({
       connections: options.connections,
       keepAliveTimeout: 4000,
-      connect: { ...(options.ca ? { ca: options.ca } : {}), rejectUnauthorized: true },
+      // one TLS context for every connection of the pool: the CA bundle is parsed once, not per connection
+      connect: { ...(options.ca ? { secureContext: createSecureContext({ ca: options.ca }) } : {}), rejectUnauthorized: true },
     });
   }
 

@@ -143,6 +143,17 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
     expect(error).toMatchObject({ code: 'ERR_REGISTRY', retryable: false, details: { reason: 'tls' } });
   });
 
+  it('refuses the registry certificate when the given CA is another one, and trusts the right one on the same store', async () => {
+    mkdirSync(join(work, 'other-ca'), { recursive: true });
+    const other = await makePki(join(work, 'other-ca'));
+    const store = newStore();
+    const error = await caught(pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: other.caPem }, retry: { retries: 0 } }));
+    expect(error).toMatchObject({ code: 'ERR_REGISTRY', retryable: false, details: { reason: 'tls' } });
+    // both CAs in the bundle: one context for every connection of the pull, verified against either
+    const image = await pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: [other.caPem, pki.caPem] } });
+    expect(image.pull.fetchedBlobs).toBe(image.layers.length + 1);
+  });
+
   it('maps MANIFEST_UNKNOWN and NAME_UNKNOWN to NotFound', async () => {
     const tag = await caught(pullImage(`${anon.host}/test/app:nope`, { store: newStore(), tls: { ca: pki.caPem } }));
     expect(tag).toMatchObject({ code: 'ERR_REGISTRY', grpcStatus: 'NotFound', registryCode: 'MANIFEST_UNKNOWN', status: 404 });
