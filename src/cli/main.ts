@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { commands, loadCommand, type CliCommandEntry } from './commands/index.js';
-import type { CliIo, ExitCode } from './types.js';
+import type { CliCommand, CliIo, ExitCode } from './types.js';
 import { reportError } from './util.js';
 
 function packageVersion(): string {
@@ -56,7 +56,13 @@ export async function main(argv: readonly string[], io: CliIo, list: readonly Cl
     io.stderr.write(`lxcri: unknown command '${first}'\n\n${mainUsage(list)}\n`);
     return 2;
   }
-  const command = await loadCommand(entry);
+  let command: CliCommand;
+  try {
+    command = await loadCommand(entry);
+  } catch (error) {
+    // a module that cannot be imported (a broken install) is reported like any failure
+    return reportError(io, error);
+  }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(`${command.usage}\n`);
     return 0;

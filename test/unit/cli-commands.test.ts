@@ -27,6 +27,14 @@ describe('lxcri command list', () => {
     expect(io.out()).toBe(`${pull?.usage}\n`);
   });
 
+  it('reports a command whose module cannot be loaded as a failure (exit 1, JSON error)', async () => {
+    const io = captureIo();
+    const broken = { name: 'broken', summary: 'cannot load', load: () => Promise.reject(new Error('Cannot find module ./broken.js')) };
+    expect(await main(['broken'], io, [broken])).toBe(1);
+    expect(io.json()).toEqual({ error: { code: 'ERR_INTERNAL', message: 'Cannot find module ./broken.js' } });
+    expect(io.err()).toContain('Cannot find module ./broken.js');
+  });
+
   it('loads only the chosen command: `pull --help` imports neither zod nor undici, `validate --help` does import zod', () => {
     // a fresh process (through tsx) whose module loader reports every module it loads
     const loaded = (command: string): string[] => {
