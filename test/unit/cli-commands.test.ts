@@ -35,7 +35,7 @@ describe('lxcri command list', () => {
     expect(io.err()).toContain('Cannot find module ./broken.js');
   });
 
-  it('loads only the chosen command: `pull --help` imports neither zod nor undici, `validate --help` does import zod', () => {
+  it('loads only the chosen command: `pull --help` and `images --help` import neither zod nor undici, `validate --help` does import zod', () => {
     // a fresh process (through tsx) whose module loader reports every module it loads
     const loaded = (command: string): string[] => {
       // the hooks thread answers 'flush' after every URL it sent: the port keeps their order
@@ -60,9 +60,11 @@ describe('lxcri command list', () => {
       const files = JSON.parse(result.stdout) as string[];
       return [...new Set(files.map((f) => /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(f)?.[1]).filter((p): p is string => p !== undefined))].sort();
     };
-    const pull = loaded('pull');
-    expect(pull).not.toContain('zod');
-    expect(pull).not.toContain('undici');
+    for (const command of ['pull', 'images']) {
+      const packages = loaded(command);
+      expect(packages).not.toContain('zod');
+      expect(packages).not.toContain('undici');
+    }
     expect(loaded('validate')).toContain('zod');
   });
 });
