@@ -1,73 +1,90 @@
 /**
- * bench/pull: one multi-layer image (6 gzip layers of incompressible data, 48 MiB by default,
- * cached in the git-ignored bench/.cache/) pushed with skopeo into Debian's docker-registry on
- * 127.0.0.1 (TLS with a CA made here), then pulled in one run, interleaved, into fresh
- * directories by
- *   - `lxcri pull` (the compiled CLI in its own process), and
- *   - `skopeo copy docker://… oci:…`.
- * Prints wall times (median of RUNS), lxcri's peak RSS, and the ratio against the issue's target
- * (≤ 1.0× skopeo). Needs docker-registry, skopeo and openssl; otherwise it says why and exits 0.
- * Only loopback is used. Not a timed test.
+ * bench/pull: images pushed with skopeo into Debian's docker-registry on 127.0.0.1 (TLS with a
+ * CA made here), then pulled in one run, interleaved, into fresh directories by
+ *   - `lxcri pull` (`node bin/lxcri.js`, which runs the compiled dist/ as an installed package does),
+ *   - `skopeo copy docker://… oci:…`, and
+ *   - `pullImage()` in this process (modules loaded, JIT warm): the pull without the CLI's start-up.
+ * Two images (built once, cached in the git-ignored bench/.cache/): 6 gzip layers of
+ * incompressible data, 48 MiB by default (`BENCH_PULL_MB`), and 1 layer of 1 MiB.
+ * Prints median wall and CPU (user + system) times, the ratios against the issue's target
+ * (≤ 1.0× skopeo), and the start-up alone (`node -e 0`, `lxcri --version`, `lxcri pull --help`,
+ * `skopeo --version`). Needs docker-registry, skopeo and openssl; otherwise it says why and
+ * exits 0. Only loopback is used. Not a timed test.
  *
- *   npx tsx bench/pull.ts        BENCH_RUNS=5 BENCH_PULL_MB=96 npx tsx bench/pull.ts
+ *   npx tsx bench/pull.ts        BENCH_RUNS=9 BENCH_PULL_MB=192 npx tsx bench/pull.ts
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { packTar, writeImageLayout } from '../test/helpers/oci-fixtures.js';
 import { makePki, startDistribution } from '../test/integration/oci/registry/registry-server.js';
+import { BENCH_DIR, loadDist, median, ROOT, round, writeResult } from './_lib.js';
+import type * as Pull from '../src/oci/registry/pull.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cacheDir = join(here, '.cache');
-const runs = Number(process.env['BENCH_RUNS'] ?? 3);
+const cacheDir = join(BENCH_DIR, '.cache');
+const runs = Number(process.env['BENCH_RUNS'] ?? 5);
 const totalMiB = Number(process.env['BENCH_PULL_MB'] ?? 48);
-const LAYERS = 6;
-const layout = join(cacheDir, `pull-image-${totalMiB}`);
-const dist = join(cacheDir, 'dist');
-const runner = join(cacheDir, 'lxcri-cli.mjs');
+const bin = join(ROOT, 'bin', 'lxcri.js');
+const images = [
+  { name: 'app', layers: 6, mib: totalMiB },
+  { name: 'small', layers: 1, mib: 1 },
+] as const;
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+interface Timed {
+  ms: number;
+  cpuMs: number;
+  stdout: string;
 }
 
-function buildCli(): void {
-  console.log('compiling src/ for the lxcri process (tsc -p tsconfig.build.json --outDir bench/.cache/dist) ...');
-  rmSync(dist, { recursive: true, force: true });
-  spawnSync('npx', ['tsc', '-p', join(here, '..', 'tsconfig.build.json'), '--outDir', dist, '--declaration', 'false', '--declarationMap', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
-  if (!existsSync(join(dist, 'cli', 'main.js'))) throw new Error('compiling src/ failed');
-  writeFileSync(
-    runner,
-    `const { main } = await import(${JSON.stringify(join(dist, 'cli', 'main.js'))});
-const started = performance.now();
-const code = await main(process.argv.slice(2), { stdout: { write() {} }, stderr: process.stderr, env: process.env, cwd: process.cwd() });
-process.stdout.write(JSON.stringify({ code, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS }) + '\\n');
-process.exitCode = code;
-`,
-  );
-}
-
-async function ensureImage(): Promise<void> {
+async function ensureImage(layout: string, layers: number, mib: number): Promise<void> {
   if (existsSync(join(layout, 'index.json'))) return;
-  console.log(`building a ${LAYERS}-layer image of ${totalMiB} MiB ...`);
-  const per = Math.floor((totalMiB * 1024 * 1024) / LAYERS);
-  const layers = [];
-  for (let i = 0; i < LAYERS; i++) layers.push({ tar: await packTar([{ name: `data/layer-${i}.bin`, content: randomBytes(per) }]) });
-  writeImageLayout(layout, layers, { ref: 'v1' });
+  console.log(`building a ${layers}-layer image of ${mib} MiB ...`);
+  const per = Math.floor((mib * 1024 * 1024) / layers);
+  const blobs = [];
+  for (let i = 0; i < layers; i++) blobs.push({ tar: await packTar([{ name: `data/layer-${i}.bin`, content: randomBytes(per) }]) });
+  writeImageLayout(layout, blobs, { ref: 'v1' });
 }
 
-async function timeProcess(command: string, args: readonly string[]): Promise<{ ms: number; stdout: string }> {
+/** Runs a command under bash, whose `times` reports the CPU time (user + system) its children used. */
+async function timeProcess(command: string, args: readonly string[]): Promise<Timed> {
   const started = performance.now();
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('bash', ['-c', '"$@" 3>&-; rc=$?; times >&3; exit $rc', 'bash', command, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'pipe'] });
   let stdout = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => (stdout += d));
+  let times = '';
+  (child.stdio[1] as Readable).setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  (child.stdio[3] as Readable).setEncoding('utf8').on('data', (d: string) => (times += d));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`${command} exited with ${code}`);
-  return { ms: performance.now() - started, stdout };
+  const ms = performance.now() - started;
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}`);
+  // second line of `times`: the children's user and system time, e.g. "0m0.210s 0m0.040s"
+  const seconds = (times.trim().split('\n')[1] ?? '').split(/\s+/).map((t) => {
+    const m = /^(\d+)m([\d.]+)s$/.exec(t);
+    return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
+  });
+  return { ms, cpuMs: seconds.reduce((a, b) => a + b, 0) * 1000, stdout };
+}
+
+const fmt = (values: readonly number[]): string => values.map((v) => v.toFixed(0)).join(', ');
+
+async function startup(): Promise<Record<string, number>> {
+  const commands: Record<string, [string, string[]]> = {
+    'node -e 0': [process.execPath, ['-e', '0']],
+    'lxcri --version': [process.execPath, [bin, '--version']],
+    'lxcri pull --help': [process.execPath, [bin, 'pull', '--help']],
+    'skopeo --version': ['skopeo', ['--version']],
+  };
+  const out: Record<string, number> = {};
+  console.log(`start-up (median of ${runs * 2}, wall / CPU):`);
+  for (const [name, [command, args]] of Object.entries(commands)) {
+    const all: Timed[] = [];
+    for (let i = 0; i < runs * 2; i++) all.push(await timeProcess(command, args));
+    out[name] = round(median(all.map((t) => t.ms)), 0);
+    console.log(`  ${name.padEnd(18)} ${out[name].toFixed(0).padStart(5)} ms / ${median(all.map((t) => t.cpuMs)).toFixed(0).padStart(4)} ms CPU`);
+  }
+  return out;
 }
 
 async function mainBench(): Promise<void> {
@@ -78,56 +95,73 @@ async function mainBench(): Promise<void> {
     }
   }
   mkdirSync(cacheDir, { recursive: true });
-  await ensureImage();
-  buildCli();
+  for (const image of images) await ensureImage(join(cacheDir, `pull-image-${image.name}-${image.layers}x${image.mib}`), image.layers, image.mib);
+  await loadDist(); // builds dist/ when missing (BENCH_BUILD=1 rebuilds): bin/lxcri.js runs it
+  const { pullImage } = (await import(pathToFileURL(join(ROOT, 'dist', 'oci', 'registry', 'pull.js')).href)) as typeof Pull;
   const work = join(cacheDir, 'pull-runs');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'registry'), { recursive: true });
   const pki = await makePki(work);
   const registry = await startDistribution(join(work, 'registry'), pki, { kind: 'none' });
+  const results: Record<string, unknown> = { runs };
   try {
-    const ref = `${registry.host}/bench/app:v1`;
-    execFileSync('skopeo', ['copy', '--quiet', '--dest-cert-dir', pki.certDir, `oci:${layout}:v1`, `docker://${ref}`]);
-    const lxcri: number[] = [];
-    const skopeo: number[] = [];
-    let rssKiB = 0;
-    for (let run = 0; run < runs; run++) {
-      const order = run % 2 === 0 ? (['lxcri', 'skopeo'] as const) : (['skopeo', 'lxcri'] as const);
-      for (const tool of order) {
-        const dest = join(work, `${tool}-${run}`);
-        if (tool === 'lxcri') {
-          const r = await timeProcess(process.execPath, [runner, 'pull', ref, '--store', dest, '--ca', pki.caCert, '--platform', 'linux/amd64']);
-          lxcri.push(r.ms);
-          const inner = JSON.parse(r.stdout.trim().split('\n').pop() as string) as { maxRssKiB: number };
-          rssKiB = Math.max(rssKiB, inner.maxRssKiB);
-        } else {
-          skopeo.push((await timeProcess('skopeo', ['copy', '--quiet', '--src-cert-dir', pki.certDir, `docker://${ref}`, `oci:${dest}:${ref}`])).ms);
+    results['startupMs'] = await startup();
+    for (const image of images) {
+      const layout = join(cacheDir, `pull-image-${image.name}-${image.layers}x${image.mib}`);
+      const ref = `${registry.host}/bench/${image.name}:v1`;
+      execFileSync('skopeo', ['copy', '--quiet', '--dest-cert-dir', pki.certDir, `oci:${layout}:v1`, `docker://${ref}`]);
+      const lxcri: Timed[] = [];
+      const skopeo: Timed[] = [];
+      for (let run = 0; run < runs; run++) {
+        const order = run % 2 === 0 ? (['lxcri', 'skopeo'] as const) : (['skopeo', 'lxcri'] as const);
+        for (const tool of order) {
+          const dest = join(work, `${image.name}-${tool}-${run}`);
+          if (tool === 'lxcri') lxcri.push(await timeProcess(process.execPath, [bin, 'pull', ref, '--store', dest, '--ca', pki.caCert, '--platform', 'linux/amd64']));
+          else skopeo.push(await timeProcess('skopeo', ['copy', '--quiet', '--src-cert-dir', pki.certDir, `docker://${ref}`, `oci:${dest}:${ref}`]));
         }
       }
+      const pulled = JSON.parse(lxcri[0]?.stdout ?? '{}') as { manifestDigest?: string };
+      const skopeoIndex = readFileSync(join(work, `${image.name}-skopeo-0`, 'index.json'), 'utf8');
+      if (!pulled.manifestDigest || !skopeoIndex.includes(pulled.manifestDigest)) throw new Error('lxcri and skopeo pulled different manifests');
+      const inProcess: number[] = [];
+      const inProcessCpu: number[] = [];
+      for (let run = 0; run < runs; run++) {
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        await pullImage(ref, { store: join(work, `${image.name}-in-process-${run}`), tls: { ca: pki.caPem }, platform: 'linux/amd64' });
+        inProcess.push(performance.now() - started);
+        const used = process.cpuUsage(cpu);
+        inProcessCpu.push((used.user + used.system) / 1000);
+      }
+      const l = median(lxcri.map((t) => t.ms));
+      const s = median(skopeo.map((t) => t.ms));
+      const lc = median(lxcri.map((t) => t.cpuMs));
+      const sc = median(skopeo.map((t) => t.cpuMs));
+      const p = median(inProcess);
+      console.log(`image '${image.name}': ${image.layers} layer(s), ${image.mib} MiB; ${runs} runs each, median wall / CPU time`);
+      console.log(`  lxcri pull   ${l.toFixed(0).padStart(6)} ms / ${lc.toFixed(0).padStart(4)} ms CPU   runs: ${fmt(lxcri.map((t) => t.ms))}`);
+      console.log(`  skopeo copy  ${s.toFixed(0).padStart(6)} ms / ${sc.toFixed(0).padStart(4)} ms CPU   runs: ${fmt(skopeo.map((t) => t.ms))}`);
+      console.log(`  pullImage()  ${p.toFixed(0).padStart(6)} ms / ${median(inProcessCpu).toFixed(0).padStart(4)} ms CPU   (in this process)   runs: ${fmt(inProcess)}`);
+      console.log(`  lxcri/skopeo = ${(l / s).toFixed(2)}x wall, ${(lc / sc).toFixed(2)}x CPU (target <= 1.0x); pullImage()/skopeo = ${(p / s).toFixed(2)}x wall`);
+      results[image.name] = {
+        layers: image.layers,
+        mib: image.mib,
+        lxcriMs: round(l, 0),
+        lxcriCpuMs: round(lc, 0),
+        skopeoMs: round(s, 0),
+        skopeoCpuMs: round(sc, 0),
+        pullImageMs: round(p, 0),
+        pullImageCpuMs: round(median(inProcessCpu), 0),
+        cliRatio: round(l / s),
+        cliCpuRatio: round(lc / sc),
+        libraryRatio: round(p / s),
+      };
     }
-    // pullImage in this process (modules loaded, JIT warm): the pull without the CLI's start-up
-    const { pullImage } = await import('../src/oci/registry/pull.js');
-    const inProcess: number[] = [];
-    const inProcessCpu: number[] = [];
-    for (let run = 0; run < runs; run++) {
-      const cpu = process.cpuUsage();
-      const started = performance.now();
-      await pullImage(ref, { store: join(work, `in-process-${run}`), tls: { ca: pki.caPem }, platform: 'linux/amd64' });
-      inProcess.push(performance.now() - started);
-      const used = process.cpuUsage(cpu);
-      inProcessCpu.push((used.user + used.system) / 1000);
-    }
-    const l = median(lxcri);
-    const s = median(skopeo);
-    console.log(`image: ${LAYERS} layers, ${totalMiB} MiB; ${runs} runs each, median wall time`);
-    console.log(`  lxcri pull   ${l.toFixed(0).padStart(6)} ms   (peak RSS ${(rssKiB / 1024).toFixed(0)} MiB)   runs: ${lxcri.map((v) => v.toFixed(0)).join(', ')}`);
-    console.log(`  skopeo copy  ${s.toFixed(0).padStart(6)} ms   runs: ${skopeo.map((v) => v.toFixed(0)).join(', ')}`);
-    console.log(`  pullImage()  ${median(inProcess).toFixed(0).padStart(6)} ms   (in this process, CPU ${median(inProcessCpu).toFixed(0)} ms)   runs: ${inProcess.map((v) => v.toFixed(0)).join(', ')}`);
-    console.log(`  ratio lxcri/skopeo = ${(l / s).toFixed(2)}x   (target <= 1.0x); pullImage()/skopeo = ${(median(inProcess) / s).toFixed(2)}x`);
   } finally {
     await registry.close();
     rmSync(work, { recursive: true, force: true });
   }
+  console.log(`figures written to ${writeResult('pull', results)}`);
 }
 
 await mainBench();

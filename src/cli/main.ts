@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { commands } from './commands/index.js';
+import { commands, loadCommand, type CliCommandEntry } from './commands/index.js';
 import type { CliCommand, CliIo, ExitCode } from './types.js';
 import { reportError } from './util.js';
 
@@ -15,7 +15,7 @@ function packageVersion(): string {
   return 'unknown';
 }
 
-function mainUsage(list: readonly CliCommand[]): string {
+function mainUsage(list: readonly CliCommandEntry[]): string {
   const width = Math.max('--version'.length, ...list.map((c) => c.name.length));
   return [
     'Usage: lxcri <command> [options]',
@@ -34,13 +34,16 @@ function mainUsage(list: readonly CliCommand[]): string {
 }
 
 /**
- * Runs the `lxcri` command line and returns its exit code.
+ * Runs the `lxcri` command line and returns its exit code. Only the chosen command's module is
+ * imported (the list holds names, summaries and loaders), so start-up stays small.
  * @param argv - the arguments after the program name
+ * @param list - the commands (default: every `lxcri` command, loaded on demand)
  */
-export async function main(argv: readonly string[], io: CliIo, list: readonly CliCommand[] = commands): Promise<ExitCode> {
+export async function main(argv: readonly string[], io: CliIo, list: readonly CliCommandEntry[] = commands): Promise<ExitCode> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
-    const target = first === 'help' ? list.find((c) => c.name === rest[0]) : undefined;
+    const entry = first === 'help' ? list.find((c) => c.name === rest[0]) : undefined;
+    const target = entry ? await loadCommand(entry) : undefined;
     io.stdout.write(`${target ? target.usage : mainUsage(list)}\n`);
     return first === undefined ? 2 : 0;
   }
@@ -48,10 +51,17 @@ export async function main(argv: readonly string[], io: CliIo, list: readonly Cl
     io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  const command = list.find((c) => c.name === first);
-  if (!command) {
+  const entry = list.find((c) => c.name === first);
+  if (!entry) {
     io.stderr.write(`lxcri: unknown command '${first}'\n\n${mainUsage(list)}\n`);
     return 2;
+  }
+  let command: CliCommand;
+  try {
+    command = await loadCommand(entry);
+  } catch (error) {
+    // a module that cannot be imported (a broken install) is reported like any failure
+    return reportError(io, error);
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     io.stdout.write(`${command.usage}\n`);

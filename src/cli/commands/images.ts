@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { gcImages, listImages, removeImage } from '../../oci/registry/store.js';
 import type { CliCommand } from '../types.js';
 import { parseCommandArgs, printJson, UsageError } from '../util.js';
 
@@ -26,6 +25,8 @@ export const imagesCommand: CliCommand = {
     const storeArg = values['store'];
     if (typeof storeArg !== 'string' || storeArg === '') throw new UsageError('--store DIR is required');
     const store = resolve(io.cwd, storeArg);
+    // loaded here, not with the command: `lxcri images --help` needs none of the store's modules (zod)
+    const { gcImages, listImages, removeImage } = await import('../../oci/registry/store.js');
     const signal = io.signal ? { signal: io.signal } : {};
     const removed: string[] = [];
     const rm = values['rm'];

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import type { PullProgress } from '../../oci/registry/pull.js';
 import type { CliCommand, CliIo } from '../types.js';
 import { parseCommandArgs, printJson, UsageError } from '../util.js';
@@ -80,6 +81,11 @@ export const pullCommand: CliCommand = {
     const ca = values['ca'];
     const platform = values['platform'];
     const bar = (io.stderr as { isTTY?: boolean }).isTTY === true ? progressBar(io) : undefined;
+    // undici parses HTTP with llhttp compiled to WebAssembly. V8 first compiles it with Liftoff,
+    // then again with TurboFan in background jobs that the process waits for before it exits:
+    // about 100 ms of CPU, most of a small pull's. Liftoff's code is fast enough here (a blob's
+    // body is passed through by length, not parsed), so this process keeps it.
+    setFlagsFromString('--liftoff-only');
     // loaded here, not at start-up: undici is only needed by this command
     const { pullImage } = await import('../../oci/registry/pull.js');
     try {

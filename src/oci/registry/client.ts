@@ -5,15 +5,17 @@
  * backoff (429 `Retry-After` respected), and resumable blob downloads (`Range`).
  *
  * Transport: undici `request()` on a per-client `Agent` (keep-alive pool, TLS verified by default,
- * an optional CA bundle). Plain HTTP only for a registry the caller names as insecure.
+ * an optional CA bundle), loaded from undici's own modules rather than its index (see
+ * `./undici.ts`). Plain HTTP only for a registry the caller names as insecure.
  *
  * @module
  */
 import { open, rm, stat, truncate } from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import type { Readable } from 'node:stream';
 import pRetry from 'p-retry';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { AbortedError, ImageError, isLxcriError, RegistryAuthError, RegistryError, type LxcriError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { redactString } from '../../redact.js';
@@ -23,6 +25,7 @@ import { parseDigest } from '../image/digest.js';
 import { MEDIA_TYPES } from '../image/types.js';
 import { parseAuthChallenges, type AuthChallenge } from './challenge.js';
 import type { RegistryCredentials } from './credentials.js';
+import { undiciTransport, type UndiciTransport } from './undici.js';
 
 /** The Accept list of manifest requests: OCI and Docker v2 manifests and indexes / manifest lists. */
 export const MANIFEST_ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifestList, MEDIA_TYPES.dockerManifest].join(', ');
@@ -263,6 +266,7 @@ export class RegistryClient {
   readonly #options: RegistryClientOptions;
   readonly #base: URL;
   readonly #agent: Agent;
+  readonly #undici: UndiciTransport;
   readonly #logger: Logger;
   /** Bearer tokens by scope. */
   readonly #tokens = new Map<string, TokenEntry>();
@@ -279,10 +283,12 @@ export class RegistryClient {
     this.registry = options.registry;
     this.#logger = options.logger ?? silentLogger;
     this.#base = new URL(`${options.insecure ? 'http' : 'https'}://${registryApiHost(options.registry)}`);
-    this.#agent = new Agent({
+    this.#undici = undiciTransport();
+    this.#agent = new this.#undici.Agent({
       connections: options.connections,
       keepAliveTimeout: 4000,
-      connect: { ...(options.ca ? { ca: options.ca } : {}), rejectUnauthorized: true },
+      // one TLS context for every connection of the pool: the CA bundle is parsed once, not per connection
+      connect: { ...(options.ca ? { secureContext: createSecureContext({ ca: options.ca }) } : {}), rejectUnauthorized: true },
     });
   }
 
@@ -401,10 +407,11 @@ export class RegistryClient {
       if (!sameOrigin) delete sent['authorization'];
       let response: Dispatcher.ResponseData;
       try {
-        response = await request(current, {
+        response = await this.#undici.request(this.#agent, {
+          origin: current.origin,
+          path: `${current.pathname}${current.search}`,
           method: 'GET',
           headers: sent,
-          dispatcher: this.#agent,
           signal,
           headersTimeout: this.#options.headersTimeoutMs,
           bodyTimeout: this.#options.bodyTimeoutMs,
@@ -462,7 +469,15 @@ export class RegistryClient {
     return this.#retry(what, signal, async () => {
       let response: Dispatcher.ResponseData;
       try {
-        response = await request(realm, { method: 'GET', headers: { 'user-agent': this.#options.userAgent, ...headers }, dispatcher: this.#agent, signal, headersTimeout: this.#options.headersTimeoutMs, bodyTimeout: this.#options.bodyTimeoutMs });
+        response = await this.#undici.request(this.#agent, {
+          origin: realm.origin,
+          path: `${realm.pathname}${realm.search}`,
+          method: 'GET',
+          headers: { 'user-agent': this.#options.userAgent, ...headers },
+          signal,
+          headersTimeout: this.#options.headersTimeoutMs,
+          bodyTimeout: this.#options.bodyTimeoutMs,
+        });
       } catch (error) {
         throw this.#networkError(error, what, signal);
       }

@@ -361,18 +361,24 @@ async function pullWith(
       total.blobsDone += 1;
       progress({ phase: 'blob-done', digest: descriptor.digest, blobBytes: descriptor.size, blobSize: descriptor.size });
     };
-    // The config first: it says the platform of a single-manifest image, checked before any layer.
-    await fetchOne(manifest.config, signal);
-    const config = JSON.parse((await layout.readBlob(manifest.config, 'config')).toString('utf8')) as { os?: unknown; architecture?: unknown; variant?: unknown };
-    if (entryPlatform === undefined) {
+    // The config and the layers are fetched together (the config first in the queue). The
+    // config of a single-manifest image says its platform: checked as soon as it is in, and a
+    // mismatch stops the layer downloads (what they received stays in ingest/ for gc).
+    const checkConfig = async (): Promise<void> => {
+      const config = JSON.parse((await layout.readBlob(manifest.config, 'config')).toString('utf8')) as { os?: unknown; architecture?: unknown; variant?: unknown };
+      if (entryPlatform !== undefined) return;
       const os = typeof config.os === 'string' ? config.os : '';
       const architecture = typeof config.architecture === 'string' ? config.architecture : '';
       if (os !== platform.os || (ARCH_ALIASES[architecture] ?? architecture) !== platform.architecture) {
         throw new NotFoundError(`${name} is an image for ${os}/${architecture}, not ${platform.os}/${platform.architecture}`, { reference: name, reason: 'no matching platform' });
       }
       entryPlatform = { os, architecture, ...(typeof config.variant === 'string' && config.variant !== '' ? { variant: config.variant } : {}) };
-    }
-    await runPool(blobs.slice(1), o.concurrency, signal, fetchOne);
+    };
+    await runPool(blobs, o.concurrency, signal, async (descriptor, s) => {
+      await fetchOne(descriptor, s);
+      if (descriptor === manifest.config) await checkConfig();
+    });
+    if (entryPlatform === undefined) throw new ImageError(`${name}: the config of ${fetched.digest} was not read`, { reference: name, reason: 'no config' });
     await writeBlob(layout, fetched.digest, fetched.body);
     await addIndexEntry(layout, name, { mediaType: fetched.mediaType, digest: fetched.digest, size: fetched.body.length, platform: entryPlatform }, o.signal);
   } finally {

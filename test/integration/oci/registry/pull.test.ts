@@ -143,6 +143,17 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
     expect(error).toMatchObject({ code: 'ERR_REGISTRY', retryable: false, details: { reason: 'tls' } });
   });
 
+  it('refuses the registry certificate when the given CA is another one, and trusts the right one on the same store', async () => {
+    mkdirSync(join(work, 'other-ca'), { recursive: true });
+    const other = await makePki(join(work, 'other-ca'));
+    const store = newStore();
+    const error = await caught(pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: other.caPem }, retry: { retries: 0 } }));
+    expect(error).toMatchObject({ code: 'ERR_REGISTRY', retryable: false, details: { reason: 'tls' } });
+    // both CAs in the bundle: one context for every connection of the pull, verified against either
+    const image = await pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: [other.caPem, pki.caPem] } });
+    expect(image.pull.fetchedBlobs).toBe(image.layers.length + 1);
+  });
+
   it('maps MANIFEST_UNKNOWN and NAME_UNKNOWN to NotFound', async () => {
     const tag = await caught(pullImage(`${anon.host}/test/app:nope`, { store: newStore(), tls: { ca: pki.caPem } }));
     expect(tag).toMatchObject({ code: 'ERR_REGISTRY', grpcStatus: 'NotFound', registryCode: 'MANIFEST_UNKNOWN', status: 404 });
@@ -150,6 +161,19 @@ describe.skipIf(missing({ root: true, tools: ['docker-registry', 'skopeo', 'umoc
     // distribution 2.8 answers MANIFEST_UNKNOWN for a repository it never saw; others say NAME_UNKNOWN
     expect(repo).toMatchObject({ code: 'ERR_REGISTRY', grpcStatus: 'NotFound', status: 404 });
     expect(['NAME_UNKNOWN', 'MANIFEST_UNKNOWN']).toContain(repo['registryCode']);
+  });
+
+  it("refuses a single-manifest image of another platform once its config arrived, and stores no entry", async () => {
+    const store = newStore();
+    const error = await caught(pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: pki.caPem }, platform: 'linux/s390x' }));
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(error).toMatchObject({ details: { reason: 'no matching platform' } });
+    expect((error as Error).message).toContain('is an image for linux/amd64, not linux/s390x');
+    expect(await listImages(store)).toEqual([]);
+    // the same store then takes the right platform; blobs fetched before the refusal are reused
+    const image = await pullImage(`${anon.host}/test/app:v1`, { store, tls: { ca: pki.caPem }, platform: 'linux/amd64' });
+    expect(image.pull.fetchedBlobs + image.pull.reusedBlobs).toBe(image.layers.length + 1);
+    expect(await listImages(store)).toHaveLength(1);
   });
 
   it('chooses the platform from a multi-arch index; both platforms live under one reference', async () => {
