@@ -91,4 +91,21 @@ describe.skipIf(missing({ tools: ['perl'] }))('container monitor', () => {
     await d.delete('c2');
     await expect(readFile(join(dir, 'state', 'c2', 'exit.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
+
+  it('records a signal death as the signal (exit code null), decoding the wait status by hand', async () => {
+    const d = new OciRuntimeDriver({ runtime, stateDir: join(dir, 'state') });
+    const { pid } = await d.create('c3', { bundle });
+    process.kill(pid, 'SIGKILL');
+    const exit = await d.waitForExit('c3', { timeoutMs: 10_000 });
+    expect(exit).toMatchObject({ pid, exitCode: null, signal: 'SIGKILL' });
+    await d.delete('c3');
+  });
+
+  it('reports a failed create with the runtime output and exit status', async () => {
+    const failing = join(dir, 'failing-runtime');
+    await writeFile(failing, '#!/bin/sh\necho "no such bundle" >&2\nexit 3\n');
+    await chmod(failing, 0o755);
+    const d = new OciRuntimeDriver({ runtime: failing, stateDir: join(dir, 'state') });
+    await expect(d.create('c4', { bundle })).rejects.toMatchObject({ code: 'ERR_OCI_RUNTIME', details: { exitCode: 3, stderr: 'no such bundle' } });
+  });
 });
