@@ -25,6 +25,7 @@ import type {
   ContainerState,
   NormalizedCreateContainerRequest,
   NormalizedPodSandboxConfig,
+  SandboxNamespacePaths,
   SandboxRecord,
 } from '../cri/types.js';
 import { validateCreateContainerRequest, validatePodSandboxConfig } from '../cri/validate.js';
@@ -43,7 +44,7 @@ import type { LxcProgress } from '../runtimes/proxmox-lxc/progress.js';
 import { isProcessAlive } from '../internal/process.js';
 import { resolveLxcriOptions, type LxcriOptions, type ResolvedLxcriOptions } from './options.js';
 import { setUpOciRuntime, type OciRuntimeSetup } from './oci-runtime.js';
-import { createPodFiles, createPodNamespaces, podDir, podFiles, removePodNamespaces, removePodResources } from './pod.js';
+import { createPodFiles, createPodNamespaces, podDir, podFiles, podNamespacePaths, removePodNamespaces, removePodResources } from './pod.js';
 import { removeBundleDir } from './bundle-dir.js';
 
 /** The steps of {@link Lxcri.createContainer}, in order. */
@@ -501,8 +502,9 @@ export class Lxcri implements AsyncDisposable {
       let runtimeData: Record<string, unknown>;
       if (decision.runtime === 'crun') {
         const bundle: OciBundle = await step('prepare', async () => {
-          const pod = await this.#podNamespaces(sandbox, undo, signal);
-          const made = await writeBundle(bundlePath(join(this.options.stateDir, 'bundles'), containerId), {
+          // the pod's namespaces (made by its first container) and the bundle, at the same time
+          const pod = this.#podNamespaces(sandbox, undo, signal);
+          const writing = writeBundle(bundlePath(join(this.options.stateDir, 'bundles'), containerId), {
             containerId,
             request: req,
             image,
@@ -519,8 +521,14 @@ export class Lxcri implements AsyncDisposable {
             onProgress: progress('prepare', 'layers'),
             ...sig,
           });
-          undo.push({ what: 'the bundle', run: () => made.remove() });
-          return made;
+          const [namespaces, written] = await Promise.allSettled([pod.ready, writing]);
+          if (written.status === 'fulfilled') {
+            const made = written.value;
+            undo.push({ what: 'the bundle', run: () => made.remove() });
+          }
+          if (namespaces.status === 'rejected') throw namespaces.reason;
+          if (written.status === 'rejected') throw written.reason;
+          return written.value;
         });
         const logPath = logPathOf({ config: req.config } as ContainerRecord, sandbox);
         await step('create', async () => {
@@ -578,19 +586,22 @@ export class Lxcri implements AsyncDisposable {
   /**
    * The pod's shared namespaces: made with its first crun/runc container (as root, unless
    * `oci.podNamespaces` is false), recorded in the sandbox, and undone with the create that made
-   * them when it fails.
+   * them when it fails. Their paths are known at once (`podNamespacePaths`), so the bundle is
+   * written while they are made; `ready` settles when they exist and the sandbox records them.
    */
-  async #podNamespaces(sandbox: SandboxRecord, undo: { what: string; run: () => Promise<unknown> }[], signal?: AbortSignal): Promise<SandboxRecord> {
+  #podNamespaces(sandbox: SandboxRecord, undo: { what: string; run: () => Promise<unknown> }[], signal?: AbortSignal): { namespacePaths: SandboxNamespacePaths; ready: Promise<unknown> } {
     const wanted = this.options.oci.podNamespaces ?? process.getuid?.() === 0;
-    if (!wanted || Object.keys(sandbox.namespacePaths).length > 0) return sandbox;
+    const done = { namespacePaths: sandbox.namespacePaths, ready: Promise.resolve() };
+    if (!wanted || Object.keys(sandbox.namespacePaths).length > 0) return done;
     const ns = sandbox.config.linux.securityContext.namespaceOptions;
-    if (ns.network === 'NODE' && ns.ipc === 'NODE') return sandbox;
+    if (ns.network === 'NODE' && ns.ipc === 'NODE') return done;
+    const dir = podDir(this.options.stateDir, sandbox.id);
+    const { namespacePaths } = podNamespacePaths(dir, sandbox.config);
     let pending = this.#podSetups.get(sandbox.id);
     if (!pending) {
       pending = (async () => {
         const current = await this.sandboxes.get(sandbox.id);
         if (current && Object.keys(current.namespacePaths).length > 0) return current;
-        const dir = podDir(this.options.stateDir, sandbox.id);
         const made = await createPodNamespaces(dir, sandbox.config, { logger: this.#logger, signal });
         undo.push({
           what: 'the pod namespaces',
@@ -609,7 +620,14 @@ export class Lxcri implements AsyncDisposable {
         () => this.#podSetups.delete(sandbox.id),
       );
     }
-    return pending;
+    const ready = pending.then((record) => {
+      const recorded = record.namespacePaths as Record<string, string | undefined>;
+      const planned = namespacePaths as Record<string, string | undefined>;
+      if (Object.keys({ ...recorded, ...planned }).some((k) => recorded[k] !== planned[k])) {
+        throw new FailedPreconditionError(`pod ${sandbox.id} records namespaces other than its own`, { sandboxId: sandbox.id });
+      }
+    });
+    return { namespacePaths, ready };
   }
 
   /** StartContainer: runs a created container. */

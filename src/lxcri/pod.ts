@@ -102,6 +102,24 @@ export async function createPodFiles(dir: string, config: NormalizedPodSandboxCo
   }
 }
 
+/** The `unshare` option (and file name under `<dir>/ns`) of each pod namespace. */
+const NAMESPACE_FILES = { network: 'net', uts: 'uts', ipc: 'ipc' } as const;
+type PodNamespaceKind = keyof typeof NAMESPACE_FILES;
+
+/**
+ * Where {@link createPodNamespaces} puts the pod's namespaces and /dev/shm (whether or not they
+ * exist yet): known before they are made, so a bundle's spec can be built meanwhile.
+ */
+export function podNamespacePaths(dir: string, config: NormalizedPodSandboxConfig): PodNamespaces {
+  const ns = config.linux.securityContext.namespaceOptions;
+  const kinds: PodNamespaceKind[] = [];
+  if (ns.network !== 'NODE') kinds.push('network', 'uts');
+  if (ns.ipc !== 'NODE') kinds.push('ipc');
+  const namespacePaths: SandboxNamespacePaths = {};
+  for (const key of kinds) namespacePaths[key] = join(dir, 'ns', NAMESPACE_FILES[key]);
+  return { namespacePaths, ...(ns.ipc !== 'NODE' ? { shmPath: join(dir, 'shm') } : {}) };
+}
+
 /**
  * Makes the pod's network, IPC and UTS namespaces (those the pod does not take from the host) as
  * namespace files under `<dir>/ns`, and its /dev/shm tmpfs (`<dir>/shm`) when the IPC namespace is
@@ -109,14 +127,11 @@ export async function createPodFiles(dir: string, config: NormalizedPodSandboxCo
  */
 export async function createPodNamespaces(dir: string, config: NormalizedPodSandboxConfig, options: { logger: Logger; signal?: AbortSignal | undefined }): Promise<PodNamespaces> {
   const { signal, logger } = options;
-  const ns = config.linux.securityContext.namespaceOptions;
-  const hostNetwork = ns.network === 'NODE';
-  const hostIpc = ns.ipc === 'NODE';
+  const planned = podNamespacePaths(dir, config);
   const namespacePaths: SandboxNamespacePaths = {};
   try {
-    let shmPath: string | undefined;
-    if (!hostIpc) {
-      shmPath = join(dir, 'shm');
+    const shmPath = planned.shmPath;
+    if (shmPath !== undefined) {
       await mkdir(shmPath, { mode: 0o1777 });
       await mustRun('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${SHM_SIZE}`, 'shm', shmPath], 'mounting the pod /dev/shm', signal);
     }
@@ -126,13 +141,9 @@ export async function createPodNamespaces(dir: string, config: NormalizedPodSand
     await mustRun('mount', ['--bind', nsDir, nsDir], 'preparing the pod namespace directory', signal);
     await mustRun('mount', ['--make-private', nsDir], 'preparing the pod namespace directory', signal);
     const args: string[] = [];
-    const kinds: [keyof SandboxNamespacePaths, string][] = [];
-    if (!hostNetwork) kinds.push(['network', 'net'], ['uts', 'uts']);
-    if (!hostIpc) kinds.push(['ipc', 'ipc']);
-    for (const [key, file] of kinds) {
-      const path = join(nsDir, file);
+    for (const [key, path] of Object.entries(planned.namespacePaths) as [PodNamespaceKind, string][]) {
       await writeFile(path, '', { mode: 0o400 });
-      args.push(`--${file}=${path}`);
+      args.push(`--${NAMESPACE_FILES[key]}=${path}`);
       namespacePaths[key] = path;
     }
     if (args.length > 0) {
