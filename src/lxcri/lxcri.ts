@@ -37,7 +37,7 @@ import { bundlePath, writeBundle, type OciBundle } from '../oci/bundle/write-bun
 import { ProxmoxClient } from '../proxmox/client.js';
 import { loadRuntimePolicy, parseRuntimePolicy, type ResolvedRuntimePolicy, type RuntimeName } from '../runtime-selector/policy.js';
 import { selectRuntime, type RuntimeSelection } from '../runtime-selector/select-runtime.js';
-import { createRuntimeProbes, type RuntimeProbeResults } from '../runtime-selector/probes.js';
+import { createRuntimeProbes, type OciRuntimeProbeResult, type RuntimeProbeResults } from '../runtime-selector/probes.js';
 import { OciRuntimeDriver } from '../runtimes/crun/driver.js';
 import { ProxmoxLxcRuntime } from '../runtimes/proxmox-lxc/runtime.js';
 import type { LxcProgress } from '../runtimes/proxmox-lxc/progress.js';
@@ -214,6 +214,8 @@ export class Lxcri implements AsyncDisposable {
   readonly #host: HostInspector | undefined;
   readonly #ownsClient: boolean;
   #oci: Promise<OciRuntimeSetup> | undefined;
+  /** When this instance ran `--version` of its OCI runtime in the set-up (not for an injected set-up). */
+  #ociSetUpAt: number | undefined;
   #driver: OciRuntimeDriver | undefined;
   #policy: Promise<ResolvedRuntimePolicy> | undefined;
   #probes: { at: number; value: Promise<RuntimeProbeResults> } | undefined;
@@ -251,7 +253,10 @@ export class Lxcri implements AsyncDisposable {
 
   /** The OCI runtime lxcri drives on this node (chosen and probed once). */
   ociRuntime(): Promise<OciRuntimeSetup> {
-    this.#oci ??= setUpOciRuntime(this.options, this.#logger);
+    this.#oci ??= setUpOciRuntime(this.options, this.#logger).then((setup) => {
+      this.#ociSetUpAt = performance.now();
+      return setup;
+    });
     return this.#oci;
   }
 
@@ -277,13 +282,19 @@ export class Lxcri implements AsyncDisposable {
       const oci = await this.ociRuntime();
       const client = this.proxmox;
       const auth = this.options.proxmox?.client.auth as { type?: string; tokenId?: string; username?: string } | undefined;
+      const path = oci.driver.runtime ?? oci.name;
       const probes = createRuntimeProbes({
-        ociRuntimePath: oci.driver.runtime ?? oci.name,
+        ociRuntimePath: path,
         ...(client && this.lxc
           ? { proxmox: { version: (o: { signal: AbortSignal }) => client.version.get(o), authId: auth?.tokenId ?? auth?.username } }
           : {}),
       });
-      return probes.run(signal ? { signal } : {});
+      const sig = signal ? { signal } : {};
+      // the set-up ran `<runtime> --version` moments ago: its answer is the first probe's
+      const setUpAt = this.#ociSetUpAt;
+      const fromSetUp = oci.available && oci.version !== undefined && setUpAt !== undefined && performance.now() - setUpAt < PROBE_TTL_MS ? ociProbeFromSetUp(path, oci.version) : undefined;
+      const [crun, proxmox] = await Promise.all([fromSetUp ?? probes.probeOciRuntime(sig), probes.probeProxmox(sig)]);
+      return { crun, 'proxmox-lxc': proxmox };
     })();
     this.#probes = { at: performance.now(), value };
     value.catch(() => {
@@ -867,6 +878,14 @@ export class Lxcri implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** The OCI runtime probe's answer, from the `--version` line the set-up read (as `createRuntimeProbes` words it). */
+function ociProbeFromSetUp(path: string, versionLine: string): OciRuntimeProbeResult {
+  const line = versionLine.slice(0, 300);
+  const match = /^(\S+)\s+version\s+(\S+)/i.exec(line);
+  const detail = `${path} --version answered ${line ? JSON.stringify(line) : 'with no output'}`;
+  return match ? { available: true, path, name: match[1] as string, version: match[2] as string, detail } : { available: true, path, detail };
 }
 
 function onStep(options: LxcriCallOptions, step: LxcriProgress['step'], event: 'begin' | 'end'): void {
