@@ -223,6 +223,13 @@ export class Lxcri implements AsyncDisposable {
   /** createContainer calls running in this instance (reconcile leaves the LXC work dir alone meanwhile). */
   #creating = 0;
   readonly #podSetups = new Map<string, Promise<SandboxRecord>>();
+  /**
+   * Pod names (metadata) → sandbox id, and the containers of each pod: read
+   * from the stores once, then kept by this instance's own writes, so a create reads two records
+   * instead of every record in the state dir. (The stores' contract: one writer per directory.)
+   */
+  #podNames: Promise<Map<string, string>> | undefined;
+  #podMembers: Promise<Map<string, Map<string, PodMember>>> | undefined;
 
   constructor(options: LxcriOptions = {}, dependencies: LxcriDependencies = {}) {
     const o = resolveLxcriOptions(options);
@@ -369,16 +376,26 @@ export class Lxcri implements AsyncDisposable {
     const oci = await this.ociRuntime();
     const normalized: NormalizedPodSandboxConfig = validatePodSandboxConfig(config, { features: oci.features });
     const m = normalized.metadata;
-    const existing = (await this.sandboxes.list(signal ? { signal } : {})).find(
-      (s) => s.metadata.name === m.name && s.metadata.namespace === m.namespace && s.metadata.uid === m.uid && s.metadata.attempt === m.attempt,
-    );
-    if (existing) {
-      throw new AlreadyExistsError(`failed to reserve sandbox name ${JSON.stringify(`${m.name}_${m.namespace}_${m.uid}_${m.attempt}`)}: it is reserved for ${existing.id}`, { sandboxId: existing.id });
+    const key = podNameKey(m);
+    const names = await this.#podNameIndex(signal);
+    const holder = names.get(key);
+    if (holder !== undefined) {
+      throw new AlreadyExistsError(`failed to reserve sandbox name ${JSON.stringify(`${m.name}_${m.namespace}_${m.uid}_${m.attempt}`)}: it is reserved for ${holder}`, { sandboxId: holder });
     }
     const id = newContainerId();
+    // reserved before the first await: a concurrent run of the same pod is refused
+    names.set(key, id);
+    const release = (): void => {
+      if (names.get(key) === id) names.delete(key);
+    };
     const dir = podDir(this.options.stateDir, id);
-    await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
-    await createPodFiles(dir, normalized);
+    try {
+      await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
+      await createPodFiles(dir, normalized);
+    } catch (error) {
+      release();
+      throw error;
+    }
     const record: SandboxRecord = {
       id,
       metadata: normalized.metadata,
@@ -392,6 +409,7 @@ export class Lxcri implements AsyncDisposable {
     try {
       await this.sandboxes.create(record, signal ? { signal } : {});
     } catch (error) {
+      release();
       await removePodResources(dir, this.#logger).catch(() => undefined);
       throw error;
     }
@@ -416,6 +434,43 @@ export class Lxcri implements AsyncDisposable {
     }
     await removePodResources(podDir(this.options.stateDir, podSandboxId), this.#logger);
     await this.sandboxes.delete(podSandboxId, signal ? { signal } : {});
+    if (this.#podNames) {
+      const names = await this.#podNames;
+      const key = podNameKey(sandbox.metadata);
+      if (names.get(key) === podSandboxId) names.delete(key);
+    }
+    if (this.#podMembers) (await this.#podMembers).delete(podSandboxId);
+  }
+
+  /** Pod name → sandbox id, from the store on first use. */
+  #podNameIndex(signal?: AbortSignal): Promise<Map<string, string>> {
+    this.#podNames ??= this.sandboxes.list(signal ? { signal } : {}).then((all) => new Map(all.map((s) => [podNameKey(s.metadata), s.id])));
+    this.#podNames.catch(() => {
+      this.#podNames = undefined;
+    });
+    return this.#podNames;
+  }
+
+  /** Sandbox id → its containers, from the store on first use. */
+  #podMemberIndex(signal?: AbortSignal): Promise<Map<string, Map<string, PodMember>>> {
+    this.#podMembers ??= this.containers.list({}, signal ? { signal } : {}).then((all) => {
+      const index = new Map<string, Map<string, PodMember>>();
+      for (const c of all) addPodMember(index, c);
+      return index;
+    });
+    this.#podMembers.catch(() => {
+      this.#podMembers = undefined;
+    });
+    return this.#podMembers;
+  }
+
+  /** Keeps the pod member index (when loaded) in step with a container record written or deleted here. */
+  async #trackContainer(record: Pick<ContainerRecord, 'id' | 'sandboxId' | 'name' | 'runtime'>, present: boolean): Promise<void> {
+    if (!this.#podMembers) return;
+    const index = await this.#podMembers.catch(() => undefined);
+    if (!index) return;
+    if (present) addPodMember(index, record);
+    else index.get(record.sandboxId)?.delete(record.id);
   }
 
   /** The pod sandboxes in the store. */
@@ -474,10 +529,10 @@ export class Lxcri implements AsyncDisposable {
         return { req: withStored, sandbox };
       });
       const decision = await step('select', async () => {
-        const [policy, probes, podContainers] = await Promise.all([this.#runtimePolicy(signal), this.#probeRuntimes(signal), this.containers.list({ sandboxId: sandbox.id }, sig)]);
+        const [policy, probes, members] = await Promise.all([this.#runtimePolicy(signal), this.#probeRuntimes(signal), this.#podMemberIndex(signal)]);
         return selectRuntime(req, policy, probes, {
           sandbox,
-          podContainers: podContainers.map((c) => ({ id: c.id, name: c.name, runtime: c.runtime })),
+          podContainers: [...(members.get(sandbox.id)?.values() ?? [])].map((c) => ({ ...c })),
         });
       });
       const image = await step('image', () => this.#resolveImage(req.config.image.image, signal, onProgress));
@@ -504,7 +559,14 @@ export class Lxcri implements AsyncDisposable {
         };
         await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
         await this.containers.create(record, sig);
-        undo.push({ what: 'the container record', run: () => this.containers.delete(containerId) });
+        await this.#trackContainer(record, true);
+        undo.push({
+          what: 'the container record',
+          run: async () => {
+            await this.containers.delete(containerId);
+            await this.#trackContainer(record, false);
+          },
+        });
       });
       const progress = (stepName: CreateStep, phase: string) => (p: LayerProgress | LxcProgress): void => {
         const detail = 'totalCompressedBytes' in p ? { done: p.totalCompressedBytes, total: p.totalCompressedSize } : { done: p.bytesDone ?? p.entriesDone, total: p.bytesTotal ?? p.entriesTotal };
@@ -726,6 +788,7 @@ export class Lxcri implements AsyncDisposable {
       await this.#lxcOf(record).remove(ctOf(record), signal ? { signal } : {});
     }
     await this.containers.delete(containerId);
+    await this.#trackContainer(record, false);
     onStep(options, 'remove', 'end');
   }
 
@@ -840,6 +903,7 @@ export class Lxcri implements AsyncDisposable {
           await removeBundleDir(bundlePath(bundleRoot, id));
         }
         await this.containers.delete(id);
+        await this.#trackContainer(r, false);
         report.removed.push(id);
       }
       for (const orphan of report.orphans) {
@@ -878,6 +942,24 @@ export class Lxcri implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** A container as the runtime decision sees the pod's other containers. */
+interface PodMember {
+  id: string;
+  name: string;
+  runtime: string;
+}
+
+function addPodMember(index: Map<string, Map<string, PodMember>>, c: Pick<ContainerRecord, 'id' | 'sandboxId' | 'name' | 'runtime'>): void {
+  let members = index.get(c.sandboxId);
+  if (!members) index.set(c.sandboxId, (members = new Map()));
+  members.set(c.id, { id: c.id, name: c.name, runtime: c.runtime });
+}
+
+/** The metadata a pod reserves (unambiguous, unlike containerd's `name_namespace_uid_attempt`). */
+function podNameKey(m: { name: string; namespace: string; uid: string; attempt: number }): string {
+  return JSON.stringify([m.name, m.namespace, m.uid, m.attempt]);
 }
 
 /** The OCI runtime probe's answer, from the `--version` line the set-up read (as `createRuntimeProbes` words it). */
