@@ -230,6 +230,8 @@ export class Lxcri implements AsyncDisposable {
    */
   #podNames: Promise<Map<string, string>> | undefined;
   #podMembers: Promise<Map<string, Map<string, PodMember>>> | undefined;
+  /** The state dir, made (mode 0700) once per instance. */
+  #stateDirMade: Promise<unknown> | undefined;
 
   constructor(options: LxcriOptions = {}, dependencies: LxcriDependencies = {}) {
     const o = resolveLxcriOptions(options);
@@ -390,7 +392,7 @@ export class Lxcri implements AsyncDisposable {
     };
     const dir = podDir(this.options.stateDir, id);
     try {
-      await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
+      await this.#makeStateDir();
       await createPodFiles(dir, normalized);
     } catch (error) {
       release();
@@ -440,6 +442,14 @@ export class Lxcri implements AsyncDisposable {
       if (names.get(key) === podSandboxId) names.delete(key);
     }
     if (this.#podMembers) (await this.#podMembers).delete(podSandboxId);
+  }
+
+  #makeStateDir(): Promise<unknown> {
+    this.#stateDirMade ??= mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
+    this.#stateDirMade.catch(() => {
+      this.#stateDirMade = undefined;
+    });
+    return this.#stateDirMade;
   }
 
   /** Pod name → sandbox id, from the store on first use. */
@@ -557,7 +567,7 @@ export class Lxcri implements AsyncDisposable {
           message: CREATING,
           runtimeData: { creatingPid: process.pid },
         };
-        await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
+        await this.#makeStateDir();
         await this.containers.create(record, sig);
         await this.#trackContainer(record, true);
         undo.push({

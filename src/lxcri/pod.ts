@@ -87,14 +87,21 @@ function podHostname(config: NormalizedPodSandboxConfig): string {
 /** Makes the pod's directory `dir` (which must not exist) with its hosts, hostname and resolv.conf. */
 export async function createPodFiles(dir: string, config: NormalizedPodSandboxConfig): Promise<PodFiles> {
   const hostNetwork = config.linux.securityContext.namespaceOptions.network === 'NODE';
+  // the host's files are read while the directory is made; the three files are written at once
+  const hostFiles = Promise.all([
+    readFile('/etc/resolv.conf', 'utf8').catch(() => ''),
+    hostNetwork ? readFile('/etc/hosts', 'utf8').catch(() => DEFAULT_HOSTS) : DEFAULT_HOSTS,
+  ]);
   await mkdir(join(dir, '..'), { recursive: true, mode: 0o700 });
   await mkdir(dir, { mode: 0o711 });
   try {
     const files = podFiles(dir, undefined);
-    const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    await writeFile(files.hostsPath, hostNetwork ? await readFile('/etc/hosts', 'utf8').catch(() => DEFAULT_HOSTS) : DEFAULT_HOSTS, { mode: 0o644 });
-    await writeFile(files.hostnamePath, `${podHostname(config)}\n`, { mode: 0o644 });
-    await writeFile(files.resolvConfPath, resolvConf(config, hostResolv), { mode: 0o644 });
+    const [hostResolv, hosts] = await hostFiles;
+    await Promise.all([
+      writeFile(files.hostsPath, hosts, { mode: 0o644 }),
+      writeFile(files.hostnamePath, `${podHostname(config)}\n`, { mode: 0o644 }),
+      writeFile(files.resolvConfPath, resolvConf(config, hostResolv), { mode: 0o644 }),
+    ]);
     return files;
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
