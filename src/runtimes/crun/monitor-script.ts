@@ -20,7 +20,9 @@
  * - SIGCHLD wakes its loop through a self-pipe, so `ok <pid>` goes out as soon as the runtime's
  *   create exits and the exit file is written as soon as the init is reaped.
  *
- * Arguments: `<prctl syscall nr | -> <log path | -> <pid file> <exit file> <command...>`.
+ * Arguments: `<prctl syscall nr | -> <mount namespace spec | -> <log path | -> <pid file> <exit file>
+ * <command...>`; the spec (`<unshare nr>,<mount nr>,<umount2 nr>,<path>...`, see `hybrid-cgroup.ts`)
+ * makes the child enter a private mount namespace and unmount the paths before it runs the command.
  * Protocol on fd 3: one line `ok <pid>` once the container is created, or `fail <wait status>`
  * followed by the runtime's output; then fd 3 is closed. The exit file is JSON
  * `{"pid","waitStatus","exitCode","signal","finishedAt"}`, written atomically (tmp + rename).
@@ -35,7 +37,7 @@ use strict;
 # No other module: loading POSIX, IO::Select and warnings took about 20 ms per container. So the
 # Linux values are spelled out: WNOHANG is 1, EINTR is 4, wait statuses are decoded by hand.
 
-my ($prctl_nr, $log_path, $pid_file, $exit_file, @cmd) = @ARGV;
+my ($prctl_nr, $mount_ns, $log_path, $pid_file, $exit_file, @cmd) = @ARGV;
 $SIG{PIPE} = 'IGNORE';
 open(my $status, '>&=', 3) or die "monitor: cannot open fd 3: $!\n";
 select((select($status), $| = 1)[0]);
@@ -78,6 +80,15 @@ if ($child == 0) {
   open(STDOUT, '>&', $out_w) or exit 126;
   open(STDERR, '>&', $err_w) or exit 126;
   close $out_w; close $err_w;
+  if ($mount_ns ne '-') {
+    # as 'unshare -m' (mounts private) + 'umount PATH 2>/dev/null': unshare(CLONE_NEWNS),
+    # mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL), umount2(PATH, 0)
+    my ($unshare_nr, $mount_nr, $umount_nr, @unmount) = split(/,/, $mount_ns);
+    if (syscall($unshare_nr + 0, 0x20000) != 0) { print STDERR "monitor: unshare(CLONE_NEWNS) failed: $!\n"; exit 126; }
+    my $root = '/';
+    if (syscall($mount_nr + 0, 0, $root, 0, 0x44000, 0) != 0) { print STDERR "monitor: making the mounts private failed: $!\n"; exit 126; }
+    for my $path (@unmount) { syscall($umount_nr + 0, $path, 0); }
+  }
   { exec { $cmd[0] } @cmd; }
   print STDERR "monitor: cannot execute $cmd[0]: $!\n";
   exit 127;
