@@ -436,12 +436,10 @@ export class Lxcri implements AsyncDisposable {
     }
     await removePodResources(podDir(this.options.stateDir, podSandboxId), this.#logger);
     await this.sandboxes.delete(podSandboxId, signal ? { signal } : {});
-    if (this.#podNames) {
-      const names = await this.#podNames;
-      const key = podNameKey(sandbox.metadata);
-      if (names.get(key) === podSandboxId) names.delete(key);
-    }
-    if (this.#podMembers) (await this.#podMembers).delete(podSandboxId);
+    const names = await this.#podNames?.catch(() => undefined);
+    const key = podNameKey(sandbox.metadata);
+    if (names?.get(key) === podSandboxId) names.delete(key);
+    (await this.#podMembers?.catch(() => undefined))?.delete(podSandboxId);
   }
 
   #makeStateDir(): Promise<unknown> {
