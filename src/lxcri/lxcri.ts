@@ -25,6 +25,7 @@ import type {
   ContainerState,
   NormalizedCreateContainerRequest,
   NormalizedPodSandboxConfig,
+  SandboxNamespacePaths,
   SandboxRecord,
 } from '../cri/types.js';
 import { validateCreateContainerRequest, validatePodSandboxConfig } from '../cri/validate.js';
@@ -36,14 +37,14 @@ import { bundlePath, writeBundle, type OciBundle } from '../oci/bundle/write-bun
 import { ProxmoxClient } from '../proxmox/client.js';
 import { loadRuntimePolicy, parseRuntimePolicy, type ResolvedRuntimePolicy, type RuntimeName } from '../runtime-selector/policy.js';
 import { selectRuntime, type RuntimeSelection } from '../runtime-selector/select-runtime.js';
-import { createRuntimeProbes, type RuntimeProbeResults } from '../runtime-selector/probes.js';
+import { createRuntimeProbes, type OciRuntimeProbeResult, type RuntimeProbeResults } from '../runtime-selector/probes.js';
 import { OciRuntimeDriver } from '../runtimes/crun/driver.js';
 import { ProxmoxLxcRuntime } from '../runtimes/proxmox-lxc/runtime.js';
 import type { LxcProgress } from '../runtimes/proxmox-lxc/progress.js';
 import { isProcessAlive } from '../internal/process.js';
 import { resolveLxcriOptions, type LxcriOptions, type ResolvedLxcriOptions } from './options.js';
 import { setUpOciRuntime, type OciRuntimeSetup } from './oci-runtime.js';
-import { createPodFiles, createPodNamespaces, podDir, podFiles, removePodNamespaces, removePodResources } from './pod.js';
+import { createPodFiles, createPodNamespaces, podDir, podFiles, podNamespacePaths, removePodNamespaces, removePodResources } from './pod.js';
 import { removeBundleDir } from './bundle-dir.js';
 
 /** The steps of {@link Lxcri.createContainer}, in order. */
@@ -225,6 +226,8 @@ export class Lxcri implements AsyncDisposable {
   readonly #host: HostInspector | undefined;
   readonly #ownsClient: boolean;
   #oci: Promise<OciRuntimeSetup> | undefined;
+  /** When this instance ran `--version` of its OCI runtime in the set-up (not for an injected set-up). */
+  #ociSetUpAt: number | undefined;
   #driver: OciRuntimeDriver | undefined;
   #policy: Promise<ResolvedRuntimePolicy> | undefined;
   #probes: { at: number; value: Promise<RuntimeProbeResults> } | undefined;
@@ -232,6 +235,15 @@ export class Lxcri implements AsyncDisposable {
   /** createContainer calls running in this instance (reconcile leaves the LXC work dir alone meanwhile). */
   #creating = 0;
   readonly #podSetups = new Map<string, Promise<SandboxRecord>>();
+  /**
+   * Pod names (metadata) → sandbox id, and the containers of each pod: read
+   * from the stores once, then kept by this instance's own writes, so a create reads two records
+   * instead of every record in the state dir. (The stores' contract: one writer per directory.)
+   */
+  #podNames: Promise<Map<string, string>> | undefined;
+  #podMembers: Promise<Map<string, Map<string, PodMember>>> | undefined;
+  /** The state dir, made (mode 0700) once per instance. */
+  #stateDirMade: Promise<unknown> | undefined;
 
   constructor(options: LxcriOptions = {}, dependencies: LxcriDependencies = {}) {
     const o = resolveLxcriOptions(options);
@@ -262,7 +274,10 @@ export class Lxcri implements AsyncDisposable {
 
   /** The OCI runtime lxcri drives on this node (chosen and probed once). */
   ociRuntime(): Promise<OciRuntimeSetup> {
-    this.#oci ??= setUpOciRuntime(this.options, this.#logger);
+    this.#oci ??= setUpOciRuntime(this.options, this.#logger).then((setup) => {
+      this.#ociSetUpAt = performance.now();
+      return setup;
+    });
     return this.#oci;
   }
 
@@ -288,13 +303,19 @@ export class Lxcri implements AsyncDisposable {
       const oci = await this.ociRuntime();
       const client = this.proxmox;
       const auth = this.options.proxmox?.client.auth as { type?: string; tokenId?: string; username?: string } | undefined;
+      const path = oci.driver.runtime ?? oci.name;
       const probes = createRuntimeProbes({
-        ociRuntimePath: oci.driver.runtime ?? oci.name,
+        ociRuntimePath: path,
         ...(client && this.lxc
           ? { proxmox: { version: (o: { signal: AbortSignal }) => client.version.get(o), authId: auth?.tokenId ?? auth?.username } }
           : {}),
       });
-      return probes.run(signal ? { signal } : {});
+      const sig = signal ? { signal } : {};
+      // the set-up ran `<runtime> --version` moments ago: its answer is the first probe's
+      const setUpAt = this.#ociSetUpAt;
+      const fromSetUp = oci.available && oci.version !== undefined && setUpAt !== undefined && performance.now() - setUpAt < PROBE_TTL_MS ? ociProbeFromSetUp(path, oci.version) : undefined;
+      const [crun, proxmox] = await Promise.all([fromSetUp ?? probes.probeOciRuntime(sig), probes.probeProxmox(sig)]);
+      return { crun, 'proxmox-lxc': proxmox };
     })();
     this.#probes = { at: performance.now(), value };
     value.catch(() => {
@@ -369,16 +390,26 @@ export class Lxcri implements AsyncDisposable {
     const oci = await this.ociRuntime();
     const normalized: NormalizedPodSandboxConfig = validatePodSandboxConfig(config, { features: oci.features });
     const m = normalized.metadata;
-    const existing = (await this.sandboxes.list(signal ? { signal } : {})).find(
-      (s) => s.metadata.name === m.name && s.metadata.namespace === m.namespace && s.metadata.uid === m.uid && s.metadata.attempt === m.attempt,
-    );
-    if (existing) {
-      throw new AlreadyExistsError(`failed to reserve sandbox name ${JSON.stringify(`${m.name}_${m.namespace}_${m.uid}_${m.attempt}`)}: it is reserved for ${existing.id}`, { sandboxId: existing.id });
+    const key = podNameKey(m);
+    const names = await this.#podNameIndex(signal);
+    const holder = names.get(key);
+    if (holder !== undefined) {
+      throw new AlreadyExistsError(`failed to reserve sandbox name ${JSON.stringify(`${m.name}_${m.namespace}_${m.uid}_${m.attempt}`)}: it is reserved for ${holder}`, { sandboxId: holder });
     }
     const id = newContainerId();
+    // reserved before the first await: a concurrent run of the same pod is refused
+    names.set(key, id);
+    const release = (): void => {
+      if (names.get(key) === id) names.delete(key);
+    };
     const dir = podDir(this.options.stateDir, id);
-    await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
-    await createPodFiles(dir, normalized);
+    try {
+      await this.#makeStateDir();
+      await createPodFiles(dir, normalized);
+    } catch (error) {
+      release();
+      throw error;
+    }
     const record: SandboxRecord = {
       id,
       metadata: normalized.metadata,
@@ -392,6 +423,7 @@ export class Lxcri implements AsyncDisposable {
     try {
       await this.sandboxes.create(record, signal ? { signal } : {});
     } catch (error) {
+      release();
       await removePodResources(dir, this.#logger).catch(() => undefined);
       throw error;
     }
@@ -416,6 +448,49 @@ export class Lxcri implements AsyncDisposable {
     }
     await removePodResources(podDir(this.options.stateDir, podSandboxId), this.#logger);
     await this.sandboxes.delete(podSandboxId, signal ? { signal } : {});
+    const names = await this.#podNames?.catch(() => undefined);
+    const key = podNameKey(sandbox.metadata);
+    if (names?.get(key) === podSandboxId) names.delete(key);
+    (await this.#podMembers?.catch(() => undefined))?.delete(podSandboxId);
+  }
+
+  #makeStateDir(): Promise<unknown> {
+    this.#stateDirMade ??= mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
+    this.#stateDirMade.catch(() => {
+      this.#stateDirMade = undefined;
+    });
+    return this.#stateDirMade;
+  }
+
+  /** Pod name → sandbox id, from the store on first use. */
+  #podNameIndex(signal?: AbortSignal): Promise<Map<string, string>> {
+    this.#podNames ??= this.sandboxes.list(signal ? { signal } : {}).then((all) => new Map(all.map((s) => [podNameKey(s.metadata), s.id])));
+    this.#podNames.catch(() => {
+      this.#podNames = undefined;
+    });
+    return this.#podNames;
+  }
+
+  /** Sandbox id → its containers, from the store on first use. */
+  #podMemberIndex(signal?: AbortSignal): Promise<Map<string, Map<string, PodMember>>> {
+    this.#podMembers ??= this.containers.list({}, signal ? { signal } : {}).then((all) => {
+      const index = new Map<string, Map<string, PodMember>>();
+      for (const c of all) addPodMember(index, c);
+      return index;
+    });
+    this.#podMembers.catch(() => {
+      this.#podMembers = undefined;
+    });
+    return this.#podMembers;
+  }
+
+  /** Keeps the pod member index (when loaded) in step with a container record written or deleted here. */
+  async #trackContainer(record: Pick<ContainerRecord, 'id' | 'sandboxId' | 'name' | 'runtime'>, present: boolean): Promise<void> {
+    if (!this.#podMembers) return;
+    const index = await this.#podMembers.catch(() => undefined);
+    if (!index) return;
+    if (present) addPodMember(index, record);
+    else index.get(record.sandboxId)?.delete(record.id);
   }
 
   /** The pod sandboxes in the store. */
@@ -474,10 +549,10 @@ export class Lxcri implements AsyncDisposable {
         return { req: withStored, sandbox };
       });
       const decision = await step('select', async () => {
-        const [policy, probes, podContainers] = await Promise.all([this.#runtimePolicy(signal), this.#probeRuntimes(signal), this.containers.list({ sandboxId: sandbox.id }, sig)]);
+        const [policy, probes, members] = await Promise.all([this.#runtimePolicy(signal), this.#probeRuntimes(signal), this.#podMemberIndex(signal)]);
         return selectRuntime(req, policy, probes, {
           sandbox,
-          podContainers: podContainers.map((c) => ({ id: c.id, name: c.name, runtime: c.runtime })),
+          podContainers: [...(members.get(sandbox.id)?.values() ?? [])].map((c) => ({ ...c })),
         });
       });
       const image = await step('image', () => this.#resolveImage(req.config.image.image, signal, onProgress));
@@ -502,9 +577,16 @@ export class Lxcri implements AsyncDisposable {
           message: CREATING,
           runtimeData: { creatingPid: process.pid },
         };
-        await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
+        await this.#makeStateDir();
         await this.containers.create(record, sig);
-        undo.push({ what: 'the container record', run: () => this.containers.delete(containerId) });
+        await this.#trackContainer(record, true);
+        undo.push({
+          what: 'the container record',
+          run: async () => {
+            await this.containers.delete(containerId);
+            await this.#trackContainer(record, false);
+          },
+        });
       });
       const progress = (stepName: CreateStep, phase: string) => (p: LayerProgress | LxcProgress): void => {
         const detail = 'totalCompressedBytes' in p ? { done: p.totalCompressedBytes, total: p.totalCompressedSize } : { done: p.bytesDone ?? p.entriesDone, total: p.bytesTotal ?? p.entriesTotal };
@@ -513,8 +595,9 @@ export class Lxcri implements AsyncDisposable {
       let runtimeData: Record<string, unknown>;
       if (decision.runtime === 'crun') {
         const bundle: OciBundle = await step('prepare', async () => {
-          const pod = await this.#podNamespaces(sandbox, undo, signal);
-          const made = await writeBundle(bundlePath(join(this.options.stateDir, 'bundles'), containerId), {
+          // the pod's namespaces (made by its first container) and the bundle, at the same time
+          const pod = this.#podNamespaces(sandbox, undo, signal);
+          const writing = writeBundle(bundlePath(join(this.options.stateDir, 'bundles'), containerId), {
             containerId,
             request: req,
             image,
@@ -531,8 +614,14 @@ export class Lxcri implements AsyncDisposable {
             onProgress: progress('prepare', 'layers'),
             ...sig,
           });
-          undo.push({ what: 'the bundle', run: () => made.remove() });
-          return made;
+          const [namespaces, written] = await Promise.allSettled([pod.ready, writing]);
+          if (written.status === 'fulfilled') {
+            const made = written.value;
+            undo.push({ what: 'the bundle', run: () => made.remove() });
+          }
+          if (namespaces.status === 'rejected') throw namespaces.reason;
+          if (written.status === 'rejected') throw written.reason;
+          return written.value;
         });
         const logPath = logPathOf({ config: req.config } as ContainerRecord, sandbox);
         await step('create', async () => {
@@ -590,19 +679,22 @@ export class Lxcri implements AsyncDisposable {
   /**
    * The pod's shared namespaces: made with its first crun/runc container (as root, unless
    * `oci.podNamespaces` is false), recorded in the sandbox, and undone with the create that made
-   * them when it fails.
+   * them when it fails. Their paths are known at once (`podNamespacePaths`), so the bundle is
+   * written while they are made; `ready` settles when they exist and the sandbox records them.
    */
-  async #podNamespaces(sandbox: SandboxRecord, undo: { what: string; run: () => Promise<unknown> }[], signal?: AbortSignal): Promise<SandboxRecord> {
+  #podNamespaces(sandbox: SandboxRecord, undo: { what: string; run: () => Promise<unknown> }[], signal?: AbortSignal): { namespacePaths: SandboxNamespacePaths; ready: Promise<unknown> } {
     const wanted = this.options.oci.podNamespaces ?? process.getuid?.() === 0;
-    if (!wanted || Object.keys(sandbox.namespacePaths).length > 0) return sandbox;
+    const done = { namespacePaths: sandbox.namespacePaths, ready: Promise.resolve() };
+    if (!wanted || Object.keys(sandbox.namespacePaths).length > 0) return done;
     const ns = sandbox.config.linux.securityContext.namespaceOptions;
-    if (ns.network === 'NODE' && ns.ipc === 'NODE') return sandbox;
+    if (ns.network === 'NODE' && ns.ipc === 'NODE') return done;
+    const dir = podDir(this.options.stateDir, sandbox.id);
+    const { namespacePaths } = podNamespacePaths(dir, sandbox.config);
     let pending = this.#podSetups.get(sandbox.id);
     if (!pending) {
       pending = (async () => {
         const current = await this.sandboxes.get(sandbox.id);
         if (current && Object.keys(current.namespacePaths).length > 0) return current;
-        const dir = podDir(this.options.stateDir, sandbox.id);
         const made = await createPodNamespaces(dir, sandbox.config, { logger: this.#logger, signal });
         undo.push({
           what: 'the pod namespaces',
@@ -621,7 +713,14 @@ export class Lxcri implements AsyncDisposable {
         () => this.#podSetups.delete(sandbox.id),
       );
     }
-    return pending;
+    const ready = pending.then((record) => {
+      const recorded = record.namespacePaths as Record<string, string | undefined>;
+      const planned = namespacePaths as Record<string, string | undefined>;
+      if (Object.keys({ ...recorded, ...planned }).some((k) => recorded[k] !== planned[k])) {
+        throw new FailedPreconditionError(`pod ${sandbox.id} records namespaces other than its own`, { sandboxId: sandbox.id });
+      }
+    });
+    return { namespacePaths, ready };
   }
 
   /** StartContainer: runs a created container. */
@@ -709,6 +808,7 @@ export class Lxcri implements AsyncDisposable {
       await this.#lxcOf(record).remove(ctOf(record), signal ? { signal } : {});
     }
     await this.containers.delete(containerId);
+    await this.#trackContainer(record, false);
     onStep(options, 'remove', 'end');
   }
 
@@ -823,6 +923,7 @@ export class Lxcri implements AsyncDisposable {
           await removeBundleDir(bundlePath(bundleRoot, id));
         }
         await this.containers.delete(id);
+        await this.#trackContainer(r, false);
         report.removed.push(id);
       }
       for (const orphan of report.orphans) {
@@ -863,6 +964,32 @@ export class Lxcri implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** A container as the runtime decision sees the pod's other containers. */
+interface PodMember {
+  id: string;
+  name: string;
+  runtime: string;
+}
+
+function addPodMember(index: Map<string, Map<string, PodMember>>, c: Pick<ContainerRecord, 'id' | 'sandboxId' | 'name' | 'runtime'>): void {
+  let members = index.get(c.sandboxId);
+  if (!members) index.set(c.sandboxId, (members = new Map()));
+  members.set(c.id, { id: c.id, name: c.name, runtime: c.runtime });
+}
+
+/** The metadata a pod reserves (unambiguous, unlike containerd's `name_namespace_uid_attempt`). */
+function podNameKey(m: { name: string; namespace: string; uid: string; attempt: number }): string {
+  return JSON.stringify([m.name, m.namespace, m.uid, m.attempt]);
+}
+
+/** The OCI runtime probe's answer, from the `--version` line the set-up read (as `createRuntimeProbes` words it). */
+function ociProbeFromSetUp(path: string, versionLine: string): OciRuntimeProbeResult {
+  const line = versionLine.slice(0, 300);
+  const match = /^(\S+)\s+version\s+(\S+)/i.exec(line);
+  const detail = `${path} --version answered ${line ? JSON.stringify(line) : 'with no output'}`;
+  return match ? { available: true, path, name: match[1] as string, version: match[2] as string, detail } : { available: true, path, detail };
 }
 
 function onStep(options: LxcriCallOptions, step: LxcriProgress['step'], event: 'begin' | 'end'): void {

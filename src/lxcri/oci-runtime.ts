@@ -14,11 +14,13 @@ import type { OciRuntimeDriverOptions } from '../runtimes/crun/options.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedLxcriOptions } from './options.js';
 
+import { CRUN_HYBRID_CGROUP_PREFIX } from '../runtimes/crun/hybrid-cgroup.js';
+
 /**
  * The crun workaround for hybrid cgroup v1/v2 hosts (DEVELOPERS.md): a private mount namespace
- * without `/sys/fs/cgroup/unified`.
+ * without `/sys/fs/cgroup/unified`. The driver applies it to `create` inside its monitor.
  */
-export const CRUN_HYBRID_CGROUP_PREFIX: readonly string[] = ['unshare', '-m', '--', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"'];
+export { CRUN_HYBRID_CGROUP_PREFIX };
 
 /** The OCI runtime lxcri drives on this node, and what it supports. */
 export interface OciRuntimeSetup {

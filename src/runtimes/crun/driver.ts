@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { AbortedError, AlreadyExistsError, NotFoundError, OciRuntimeError, throwIfAborted, InvalidArgumentError } from '../../errors.js';
 import { MONITOR_SCRIPT, prctlSyscallNumber } from './monitor-script.js';
+import { nativeMountNamespaceSpec } from './hybrid-cgroup.js';
 import {
   resolveOciRuntimeDriverOptions,
   type OciRuntimeDriverOptions,
@@ -272,9 +273,12 @@ export class OciRuntimeDriver {
   async #startMonitor(id: string, bundle: string, logPath: string | undefined, dir: string, signal: AbortSignal | undefined): Promise<{ pid: number }> {
     const pidFile = join(dir, 'init.pid');
     const exitFile = join(dir, 'exit.json');
-    const command = [...this.options.commandPrefix, this.options.runtime, ...this.options.globalArgs, 'create', '--bundle', bundle, '--pid-file', pidFile, id];
+    // the hybrid-cgroup workaround is done by the monitor's child itself (no unshare, sh, umount)
+    const mountNs = nativeMountNamespaceSpec(this.options.commandPrefix);
+    const prefix = mountNs === undefined ? this.options.commandPrefix : [];
+    const command = [...prefix, this.options.runtime, ...this.options.globalArgs, 'create', '--bundle', bundle, '--pid-file', pidFile, id];
     const prctl = prctlSyscallNumber();
-    const args = ['-e', MONITOR_SCRIPT, '--', prctl === undefined ? '-' : String(prctl), logPath ?? '-', pidFile, exitFile, ...command];
+    const args = ['-e', MONITOR_SCRIPT, '--', prctl === undefined ? '-' : String(prctl), mountNs ?? '-', logPath ?? '-', pidFile, exitFile, ...command];
     const monitorLog = openSync(join(dir, 'monitor.log'), 'a', 0o600);
     let child: ChildProcess;
     try {

@@ -14,9 +14,15 @@
  *   is the runtime's own output: it is returned to the driver instead of the log, which is how a
  *   failed `create` surfaces with the runtime's stderr.
  * - Perl (`perl-base`) is an *Essential* package on Debian and Proxmox VE is itself written in
- *   Perl, so it is present on every host this library targets. Only perl-base modules are used.
+ *   Perl, so it is present on every host this library targets. It loads no module but `strict`
+ *   before the create is reported (each of POSIX, IO::Select and warnings costs milliseconds of
+ *   start-up per container), and `Time::HiRes` only when it writes the first log line.
+ * - SIGCHLD wakes its loop through a self-pipe, so `ok <pid>` goes out as soon as the runtime's
+ *   create exits and the exit file is written as soon as the init is reaped.
  *
- * Arguments: `<prctl syscall nr | -> <log path | -> <pid file> <exit file> <command...>`.
+ * Arguments: `<prctl syscall nr | -> <mount namespace spec | -> <log path | -> <pid file> <exit file>
+ * <command...>`; the spec (`<unshare nr>,<mount nr>,<umount2 nr>,<path>...`, see `hybrid-cgroup.ts`)
+ * makes the child enter a private mount namespace and unmount the paths before it runs the command.
  * Protocol on fd 3: one line `ok <pid>` once the container is created, or `fail <wait status>`
  * followed by the runtime's output; then fd 3 is closed. The exit file is JSON
  * `{"pid","waitStatus","exitCode","signal","finishedAt"}`, written atomically (tmp + rename).
@@ -28,11 +34,10 @@
 /** The monitor program, passed to `perl -e`. */
 export const MONITOR_SCRIPT = String.raw`
 use strict;
-use warnings;
-use POSIX ();
-use IO::Select;
+# No other module: loading POSIX, IO::Select and warnings took about 20 ms per container. So the
+# Linux values are spelled out: WNOHANG is 1, EINTR is 4, wait statuses are decoded by hand.
 
-my ($prctl_nr, $log_path, $pid_file, $exit_file, @cmd) = @ARGV;
+my ($prctl_nr, $mount_ns, $log_path, $pid_file, $exit_file, @cmd) = @ARGV;
 $SIG{PIPE} = 'IGNORE';
 open(my $status, '>&=', 3) or die "monitor: cannot open fd 3: $!\n";
 select((select($status), $| = 1)[0]);
@@ -53,41 +58,63 @@ if ($log_path ne '-') {
   select((select($log), $| = 1)[0]);
 }
 
+# SIGCHLD wakes the select loop at once (a self-pipe): the end of the runtime's create is seen
+# when it happens, not at the next poll (the container keeps the output pipes open, so they
+# never signal it themselves).
+pipe(my $wake_r, my $wake_w) or fail_early("pipe: $!");
+$SIG{CHLD} = sub { syswrite($wake_w, 'c'); };
+
 pipe(my $out_r, my $out_w) or fail_early("pipe: $!");
 pipe(my $err_r, my $err_w) or fail_early("pipe: $!");
 my $child = fork();
 defined $child or fail_early("fork: $!");
 if ($child == 0) {
-  close $out_r; close $err_r; close $status;
+  close $out_r; close $err_r; close $status; close $wake_r; close $wake_w;
   close $log if $log;
   # stdin is an empty pipe, not /dev/null: a runtime chowns the container's stdio to the
   # container's root (user namespaces), which must never reach the host's /dev/null
-  pipe(my $in_r, my $in_w) or POSIX::_exit(126);
+  pipe(my $in_r, my $in_w) or exit 126;
   close $in_w;
-  open(STDIN, '<&', $in_r) or POSIX::_exit(126);
+  open(STDIN, '<&', $in_r) or exit 126;
   close $in_r;
-  open(STDOUT, '>&', $out_w) or POSIX::_exit(126);
-  open(STDERR, '>&', $err_w) or POSIX::_exit(126);
+  open(STDOUT, '>&', $out_w) or exit 126;
+  open(STDERR, '>&', $err_w) or exit 126;
   close $out_w; close $err_w;
+  if ($mount_ns ne '-') {
+    # as 'unshare -m' (mounts private) + 'umount PATH 2>/dev/null': unshare(CLONE_NEWNS),
+    # mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL), umount2(PATH, 0)
+    my ($unshare_nr, $mount_nr, $umount_nr, @unmount) = split(/,/, $mount_ns);
+    if (syscall($unshare_nr + 0, 0x20000) != 0) { print STDERR "monitor: unshare(CLONE_NEWNS) failed: $!\n"; exit 126; }
+    my $root = '/';
+    if (syscall($mount_nr + 0, 0, $root, 0, 0x44000, 0) != 0) { print STDERR "monitor: making the mounts private failed: $!\n"; exit 126; }
+    for my $path (@unmount) { syscall($umount_nr + 0, $path, 0); }
+  }
   { exec { $cmd[0] } @cmd; }
   print STDERR "monitor: cannot execute $cmd[0]: $!\n";
-  POSIX::_exit(127);
+  exit 127;
 }
 close $out_w; close $err_w;
 
-my $sel = IO::Select->new($out_r, $err_r);
+my %fh_of = (fileno($out_r) => $out_r, fileno($err_r) => $err_r);
 my %stream_of = (fileno($out_r) => 'stdout', fileno($err_r) => 'stderr');
 my %partial = (stdout => '', stderr => '');
 my $phase = 'create';
 my $create_output = '';
 my ($init_pid, $init_status, $init_time, $drain_deadline);
 
-# Nanosecond timestamps when Time::HiRes is there (the full perl package), else whole seconds.
-my $hires = eval { require Time::HiRes; 1 };
+sub utc {
+  my @t = gmtime($_[0]);
+  return sprintf('%04d-%02d-%02dT%02d:%02d:%02d', $t[5] + 1900, $t[4] + 1, $t[3], $t[2], $t[1], $t[0]);
+}
+
+# Nanosecond timestamps when Time::HiRes is there (the full perl package), else whole seconds;
+# loaded with the first log line, after the create.
+my $hires;
 sub stamp {
+  $hires = (eval { require Time::HiRes; 1 } ? 1 : 0) unless defined $hires;
   my ($s, $ns) = (time(), 0);
   if ($hires) { my ($sec, $usec) = Time::HiRes::gettimeofday(); ($s, $ns) = ($sec, $usec * 1000); }
-  return POSIX::strftime('%Y-%m-%dT%H:%M:%S', gmtime($s)) . sprintf('.%09dZ', $ns);
+  return utc($s) . sprintf('.%09dZ', $ns);
 }
 
 sub write_line {
@@ -110,13 +137,25 @@ sub emit {
   }
 }
 
+# Waits up to $timeout seconds for output or a SIGCHLD; returns how many output pipes were read.
 sub read_ready {
   my ($timeout) = @_;
-  for my $fh ($sel->can_read($timeout)) {
-    my $stream = $stream_of{fileno($fh)};
+  my $rin = '';
+  vec($rin, fileno($wake_r), 1) = 1;
+  vec($rin, $_, 1) = 1 for keys %fh_of;
+  my $ready = select(my $rout = $rin, undef, undef, $timeout);
+  return 0 if !defined $ready || $ready <= 0;
+  sysread($wake_r, my $junk, 512) if vec($rout, fileno($wake_r), 1);
+  my $read = 0;
+  for my $fd (keys %fh_of) {
+    next unless vec($rout, $fd, 1);
+    my $fh = $fh_of{$fd};
+    my $stream = $stream_of{$fd};
     my $n = sysread($fh, my $buf, 65536);
+    next if !defined $n && $! + 0 == 4;
+    $read++;
     if (!$n) {
-      $sel->remove($fh);
+      delete $fh_of{$fd};
       close $fh;
       if ($phase ne 'create' && length($partial{$stream}) > 0) {
         write_line($stream, 'F', $partial{$stream});
@@ -126,6 +165,7 @@ sub read_ready {
     }
     emit($stream, $buf);
   }
+  return $read;
 }
 
 sub finish {
@@ -134,11 +174,12 @@ sub finish {
   }
   my ($code, $sig) = ('null', 'null');
   if (defined $init_status) {
-    if (POSIX::WIFEXITED($init_status)) { $code = POSIX::WEXITSTATUS($init_status); }
-    elsif (POSIX::WIFSIGNALED($init_status)) { $sig = POSIX::WTERMSIG($init_status); }
+    my $low = $init_status & 0x7f;
+    if ($low == 0) { $code = ($init_status >> 8) & 0xff; }
+    elsif ($low != 0x7f) { $sig = $low; }
   }
   my $ws = defined $init_status ? $init_status : 'null';
-  my $when = POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime($init_time));
+  my $when = utc($init_time) . 'Z';
   my $tmp = "$exit_file.tmp";
   if (open(my $fh, '>', $tmp)) {
     print $fh "{\"pid\":$init_pid,\"waitStatus\":$ws,\"exitCode\":$code,\"signal\":$sig,\"finishedAt\":\"$when\"}\n";
@@ -150,10 +191,10 @@ sub finish {
 
 while (1) {
   read_ready($phase eq 'create' ? 0.05 : 0.2);
-  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+  while ((my $pid = waitpid(-1, 1)) > 0) {
     my $st = $?;
     if ($pid == $child && $phase eq 'create') {
-      read_ready(0) while $sel->count() > 0 && $sel->can_read(0);
+      1 while %fh_of && read_ready(0) > 0;
       if ($st != 0) {
         print $status "fail $st\n$create_output";
         close $status;
@@ -181,7 +222,7 @@ while (1) {
     $init_status = undef;
     finish();
   }
-  if (defined $init_status && ($sel->count() == 0 || time() >= $drain_deadline)) {
+  if (defined $init_status && (!%fh_of || time() >= $drain_deadline)) {
     finish();
   }
 }

@@ -154,6 +154,18 @@ describe.each(RUNTIMES)('Lxcri under $name', (rt) => {
       expect(await readdir(join(stateDir, 'bundles')).catch(() => [])).toEqual([]);
       expect(await mountsBelow(stateDir)).toEqual([]);
       expect(await lxcri.listContainers()).toEqual([]);
+
+      // the bundle fails (a user the image does not have) while the pod's namespaces are being
+      // made beside it: both are undone
+      const unknownUser = request(podSandboxId, logDir, 'no-user', ['true']);
+      (unknownUser['config'] as Record<string, unknown>)['linux'] = { security_context: { run_as_username: 'no-such-user' } };
+      const steps: string[] = [];
+      expect(await caught(lxcri.createContainer(unknownUser, { onProgress: (p) => steps.push(`${p.step} ${p.event}`) }))).toMatchObject({ code: 'ERR_CRI_VALIDATION' });
+      expect(steps).toContain('prepare begin');
+      expect(await readdir(join(stateDir, 'bundles')).catch(() => [])).toEqual([]);
+      expect(await mountsBelow(stateDir)).toEqual([]);
+      expect(await lxcri.listContainers()).toEqual([]);
+      expect((await lxcri.listPodSandboxes())[0]?.namespacePaths).toEqual({});
     });
 
     it('state survives a restart; reconcile removes a bundle without a record (overlay unmounted)', async () => {

@@ -3,12 +3,13 @@
  * waits for `start`, like runc's init: no root needed, but the real Perl monitor, real pipes and
  * real process re-parenting are exercised.
  */
-import { chmod, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readlink, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciRuntimeDriver } from '../../../../src/index.js';
 import { missing } from '../../../helpers/requirements.js';
+import { CRUN_HYBRID_CGROUP_PREFIX } from '../../../../src/runtimes/crun/hybrid-cgroup.js';
 
 let dir: string;
 let runtime: string;
@@ -90,5 +91,48 @@ describe.skipIf(missing({ tools: ['perl'] }))('container monitor', () => {
     expect(await d.waitForExit('c2', { timeoutMs: 10_000 })).toMatchObject({ exitCode: 5 });
     await d.delete('c2');
     await expect(readFile(join(dir, 'state', 'c2', 'exit.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('records a signal death as the signal (exit code null), decoding the wait status by hand', async () => {
+    const d = new OciRuntimeDriver({ runtime, stateDir: join(dir, 'state') });
+    const { pid } = await d.create('c3', { bundle });
+    process.kill(pid, 'SIGKILL');
+    const exit = await d.waitForExit('c3', { timeoutMs: 10_000 });
+    expect(exit).toMatchObject({ pid, exitCode: null, signal: 'SIGKILL' });
+    await d.delete('c3');
+  });
+
+  it('reports a failed create with the runtime output and exit status', async () => {
+    const failing = join(dir, 'failing-runtime');
+    await writeFile(failing, '#!/bin/sh\necho "no such bundle" >&2\nexit 3\n');
+    await chmod(failing, 0o755);
+    const d = new OciRuntimeDriver({ runtime: failing, stateDir: join(dir, 'state') });
+    await expect(d.create('c4', { bundle })).rejects.toMatchObject({ code: 'ERR_OCI_RUNTIME', details: { exitCode: 3, stderr: 'no such bundle' } });
+  });
+
+  it.skipIf(missing({ root: true }))('applies the hybrid-cgroup prefix to create itself: the runtime runs in a private mount namespace without /sys/fs/cgroup/unified, its parent the monitor', async () => {
+    const probe = join(dir, 'ns-runtime');
+    const seen = join(dir, 'ns-seen');
+    await writeFile(
+      probe,
+      [
+        '#!/bin/sh',
+        `readlink /proc/self/ns/mnt > "${seen}"`,
+        `head -c 4 /proc/$PPID/cmdline >> "${seen}"; echo >> "${seen}"`,
+        `grep -c ' /sys/fs/cgroup/unified ' /proc/self/mountinfo >> "${seen}"`,
+        'while [ $# -gt 0 ]; do [ "$1" = --pid-file ] && { sleep 30 & echo $! > "$2"; }; shift; done',
+        '',
+      ].join('\n'),
+    );
+    await chmod(probe, 0o755);
+    const d = new OciRuntimeDriver({ runtime: probe, commandPrefix: [...CRUN_HYBRID_CGROUP_PREFIX], stateDir: join(dir, 'state') });
+    const { pid } = await d.create('c5', { bundle });
+    const [mntNs, parent, unified] = (await readFile(seen, 'utf8')).trim().split('\n');
+    expect(mntNs).toMatch(/^mnt:\[\d+\]$/);
+    expect(mntNs).not.toBe(await readlink('/proc/self/ns/mnt'));
+    expect(parent).toBe('perl');
+    expect(unified).toBe('0');
+    process.kill(pid, 'SIGKILL');
+    await d.waitForExit('c5', { timeoutMs: 10_000 });
   });
 });
