@@ -23,12 +23,11 @@ import { FileContainerStore, FileSandboxStore } from '../cri/store-file.js';
 import type {
   ContainerRecord,
   ContainerState,
-  NormalizedCreateContainerRequest,
   NormalizedPodSandboxConfig,
   SandboxNamespacePaths,
   SandboxRecord,
 } from '../cri/types.js';
-import { validateCreateContainerRequest, validatePodSandboxConfig } from '../cri/validate.js';
+import { validateCreateContainer, validateOnHost, validatePodSandboxConfig } from '../cri/validate.js';
 import { openImageLayout, type ResolvedImage } from '../oci/image/layout.js';
 import { LayerCache } from '../oci/layers/layer-cache.js';
 import { ensureImage, hostPlatform, type PullProgress } from '../oci/registry/pull.js';
@@ -535,25 +534,20 @@ export class Lxcri implements AsyncDisposable {
     this.#creating++;
     try {
       const oci = await this.ociRuntime();
-      const { req, sandbox } = await step('validate', async () => {
-        const req = await validateCreateContainerRequest(request, {
-          sandboxes: this.sandboxes,
-          containers: this.containers,
-          features: oci.features,
-          ...(this.#host ? { host: this.#host } : {}),
-          ...sig,
-        });
-        const sandbox = (await this.sandboxes.get(req.podSandboxId, sig)) as SandboxRecord;
-        // the stored sandbox config is the truth, never the request's copy (containerd)
-        const withStored: NormalizedCreateContainerRequest = { ...req, sandboxConfig: sandbox.config };
-        return { req: withStored, sandbox };
-      });
+      // the stored sandbox config is the truth, never the request's copy (containerd)
+      const { request: req, sandbox } = await step('validate', () =>
+        validateCreateContainer(request, { sandboxes: this.sandboxes, containers: this.containers, features: oci.features, ...sig }),
+      );
       const decision = await step('select', async () => {
         const [policy, probes, members] = await Promise.all([this.#runtimePolicy(signal), this.#probeRuntimes(signal), this.#podMemberIndex(signal)]);
-        return selectRuntime(req, policy, probes, {
+        const selected = selectRuntime(req, policy, probes, {
           sandbox,
           podContainers: [...(members.get(sandbox.id)?.values() ?? [])].map((c) => ({ ...c })),
         });
+        // device nodes, AppArmor, seccomp files and sysctls of this host matter only to a container
+        // that runs on it, not to a CT on a Proxmox VE node
+        if (selected.runtime === 'crun' && this.#host) await validateOnHost(req, this.#host, signal);
+        return selected;
       });
       const image = await step('image', () => this.#resolveImage(req.config.image.image, signal, onProgress));
       const containerId = newContainerId();

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Lxcri, createContainer, type LxcriOptions } from '../../../src/index.js';
 import { buildDemoImage, startPveSimulator, type DemoImage, type PveSimulator } from '../../../src/testing/index.js';
 import { caught } from '../../helpers/caught.js';
+import type { HostInspector } from '../../../src/exports/cri.js';
 
 const POD = { metadata: { name: 'web', uid: 'uid-web', namespace: 'default' }, hostname: 'web' };
 /** An LXC container shares no namespaces: each one is the only container of its pod. */
@@ -223,6 +224,25 @@ describe.each(['9.1', '8.4'] as const)('Lxcri on Proxmox VE %s (simulator)', (ve
     await second.removePodSandbox(survivor.podSandboxId);
     await second.removePodSandbox(lost.podSandboxId);
     expect(sim.state.cts.has(made.vmid as number)).toBe(false);
+  });
+
+  it('host checks are for containers on this node: a CT asking for AppArmor is not refused because this host has none', async () => {
+    stateDir = await mkdtemp(join(work, `state-${version}-`));
+    const asked: string[] = [];
+    const noApparmor: HostInspector = {
+      pathKind: async () => 'missing',
+      mountPropagation: async () => undefined,
+      apparmorProfileLoaded: async () => (asked.push('apparmorProfileLoaded'), undefined),
+      apparmorEnabled: async () => (asked.push('apparmorEnabled'), false),
+    };
+    const lxcri = new Lxcri({ ...options(stateDir), hostChecks: true }, { hostInspector: noApparmor });
+    open.push(lxcri);
+    const { podSandboxId, req } = await inNewPod(lxcri, 'confined');
+    (req['config'] as Record<string, unknown>)['linux'] = { security_context: { apparmor: { profile_type: 'RuntimeDefault' } } };
+    const made = await lxcri.createContainer(req);
+    expect(made.runtime).toBe('proxmox-lxc');
+    expect(asked).toEqual([]);
+    await lxcri.removePodSandbox(podSandboxId);
   });
 
   it('reconcile removes the temp template files of dead writers only, never those another live process is writing', async () => {
