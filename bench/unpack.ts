@@ -19,6 +19,8 @@
  * freed inodes) and `sync` runs (untimed) before each tool, so no one pays for another's
  * writeback; on the tmpfs each run's trees are removed after the run.
  *
+ * BENCH_BASELINE=<git ref> adds that revision's unpacker (src/ of the ref, compiled into
+ * bench/.cache/baseline/) to the rotation, so a change is measured against it under the same load.
  * BENCH_PROFILE=1 adds one lxcri run on the tmpfs under `node --cpu-prof` and prints where the
  * time goes per thread (self time by function, fs calls grouped). Needs root, debootstrap, umoci
  * and tar; otherwise it says why and exits 0. Not a timed test.
@@ -37,8 +39,9 @@ const runs = Number(process.env['BENCH_RUNS'] ?? 5);
 const targets = (process.env['BENCH_TARGETS'] ?? 'tmpfs,disk').split(',').filter((t): t is Target => t === 'tmpfs' || t === 'disk');
 const profile = process.env['BENCH_PROFILE'] === '1';
 type Target = 'tmpfs' | 'disk';
-const TOOLS = ['lxcri', 'tar', 'umoci', 'floor'] as const;
-type Tool = (typeof TOOLS)[number];
+const baselineRef = process.env['BENCH_BASELINE'];
+const TOOLS = ['lxcri', 'tar', 'umoci', 'floor', ...(baselineRef ? (['base'] as const) : [])] as const;
+type Tool = 'lxcri' | 'tar' | 'umoci' | 'floor' | 'base';
 
 /** Preloaded into the lxcri process: its CPU time and peak RSS, written at exit. */
 const RUSAGE_HOOK = `
@@ -61,6 +64,18 @@ for (const blob of process.argv.slice(2)) {
 const hookFile = join(cacheDir, 'rusage-hook.mjs');
 const floorFile = join(cacheDir, 'gunzip-floor.mjs');
 const cli = join(ROOT, 'bin', 'lxcri.js');
+const baselineDir = join(cacheDir, 'baseline');
+
+/** The baseline revision's package (git archive of the ref, compiled with this checkout's node_modules). */
+function buildBaseline(ref: string): void {
+  console.log(`compiling ${ref} into ${baselineDir} ...`);
+  rmSync(baselineDir, { recursive: true, force: true });
+  mkdirSync(baselineDir, { recursive: true });
+  execFileSync('sh', ['-c', 'git -C "$1" archive "$2" src bin package.json tsconfig.json tsconfig.build.json | tar -x -C "$3"', 'sh', ROOT, ref, baselineDir]);
+  execFileSync('ln', ['-s', join(ROOT, 'node_modules'), join(baselineDir, 'node_modules')]);
+  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(baselineDir, 'tsconfig.build.json')], { stdio: 'ignore' });
+  if (!existsSync(join(baselineDir, 'dist', 'cli', 'main.js'))) throw new Error(`compiling ${ref} failed`);
+}
 
 function mirror(): string {
   const candidates = ['/etc/apt/sources.list', '/etc/apt/sources.list.d/debian.sources'];
@@ -161,16 +176,16 @@ interface LxcriRun {
   bytes: number;
 }
 
-async function runLxcri(dir: string, nodeFlags: readonly string[] = []): Promise<LxcriRun> {
+async function runLxcri(dir: string, nodeFlags: readonly string[] = [], command = cli): Promise<LxcriRun> {
   const rusage = `${dir}.rusage.json`;
-  const r = await timed(process.execPath, [...nodeFlags, '--import', hookFile, cli, 'unpack', '--image', `${layout}:${tag}`, dir], { ...process.env, LXCRI_BENCH_RUSAGE: rusage });
+  const r = await timed(process.execPath, [...nodeFlags, '--import', hookFile, command, 'unpack', '--image', `${layout}:${tag}`, dir], { ...process.env, LXCRI_BENCH_RUSAGE: rusage });
   const out = JSON.parse(r.stdout) as { entries: number; bytes: number };
   const usage = JSON.parse(readFileSync(rusage, 'utf8')) as { cpuMs: number; maxRssKiB: number };
   rmSync(rusage, { force: true });
   return { ms: r.ms, cpuMs: usage.cpuMs, maxRssKiB: usage.maxRssKiB, entries: out.entries, bytes: out.bytes };
 }
 
-async function runTool(tool: Exclude<Tool, 'lxcri'>, dir: string, blobs: readonly string[]): Promise<number> {
+async function runTool(tool: Exclude<Tool, 'lxcri' | 'base'>, dir: string, blobs: readonly string[]): Promise<number> {
   if (tool === 'tar') {
     mkdirSync(join(dir, 'rootfs'), { recursive: true });
     const script = 'd="$1"; shift; for b; do tar -xzpf "$b" -C "$d" --numeric-owner || exit 1; done';
@@ -186,6 +201,8 @@ interface Series {
   tar: number[];
   umoci: number[];
   floor: number[];
+  base: number[];
+  baseCpu: number[];
 }
 
 /** Self time per function of a `.cpuprofile`, fs calls grouped by name; the top rows. */
@@ -226,6 +243,7 @@ async function mainBench(): Promise<void> {
   if (distIsStale()) process.env['BENCH_BUILD'] = '1';
   const { LayerCache, openImageLayout } = await loadDist();
   writeFileSync(hookFile, RUSAGE_HOOK);
+  if (baselineRef) buildBaseline(baselineRef);
   writeFileSync(floorFile, FLOOR);
   const image = await (await openImageLayout(layout)).resolve(tag);
   const blobs = image.layers.map((l) => image.layout.blobPath(l.digest));
@@ -240,8 +258,8 @@ async function mainBench(): Promise<void> {
   const dirs: Record<Target, string> = { tmpfs, disk: join(scratch, 'disk') };
   for (const t of targets) mkdirSync(dirs[t], { recursive: true });
   const series: Record<Target, Series> = {
-    tmpfs: { lxcri: [], lxcriCpu: [], tar: [], umoci: [], floor: [] },
-    disk: { lxcri: [], lxcriCpu: [], tar: [], umoci: [], floor: [] },
+    tmpfs: { lxcri: [], lxcriCpu: [], tar: [], umoci: [], floor: [], base: [], baseCpu: [] },
+    disk: { lxcri: [], lxcriCpu: [], tar: [], umoci: [], floor: [], base: [], baseCpu: [] },
   };
   let rssKiB = 0;
   let entries = 0;
@@ -270,6 +288,10 @@ async function mainBench(): Promise<void> {
             rssKiB = Math.max(rssKiB, r.maxRssKiB);
             entries = r.entries;
             bytes = r.bytes;
+          } else if (tool === 'base') {
+            const r = await runLxcri(dir, [], join(baselineDir, 'bin', 'lxcri.js'));
+            s.base.push(r.ms);
+            s.baseCpu.push(r.cpuMs);
           } else s[tool].push(await runTool(tool, dir, blobs));
         }
         if (run === 0) {
@@ -327,6 +349,11 @@ async function mainBench(): Promise<void> {
     console.log(row('GNU tar -xzpf, 3 layers', T, fmt(s.tar)));
     console.log(row('umoci unpack', U, fmt(s.umoci)));
     console.log(row('Node gunzip floor (inflate only)', F, fmt(s.floor)));
+    if (baselineRef) {
+      const B = median(s.base);
+      console.log(row(`lxcri at ${baselineRef} (baseline)`, B, `${fmt(s.base)} cpu ${median(s.baseCpu).toFixed(0)} ms`));
+      console.log(`  lxcri / baseline ${(L / B).toFixed(2)} (paired ${paired(s.lxcri, s.base).toFixed(2)}; cpu ${(median(s.lxcriCpu) / median(s.baseCpu)).toFixed(2)}), baseline / tar ${(B / T).toFixed(2)} (paired ${paired(s.base, s.tar).toFixed(2)})`);
+    }
     console.log(`  lxcri / tar ${(L / T).toFixed(2)} (paired ${paired(s.lxcri, s.tar).toFixed(2)}; target <= 0.7 ${L / T <= 0.7 ? 'ok' : 'MISSED'}), lxcri / umoci ${(L / U).toFixed(2)} (paired ${paired(s.lxcri, s.umoci).toFixed(2)}; target <= 0.6 ${L / U <= 0.6 ? 'ok' : 'MISSED'}), lxcri / floor ${(L / F).toFixed(2)}, tar / floor ${(T / F).toFixed(2)}`);
     result[target] = {
       lxcriMs: round(L),
@@ -339,6 +366,7 @@ async function mainBench(): Promise<void> {
       lxcriVsUmoci: round(L / U),
       lxcriVsUmociPaired: round(paired(s.lxcri, s.umoci)),
       lxcriVsFloor: round(L / F),
+      ...(baselineRef ? { baseline: baselineRef, baselineMs: round(median(s.base)), baselineCpuMs: round(median(s.baseCpu)), lxcriVsBaselinePaired: round(paired(s.lxcri, s.base)) } : {}),
       runsMs: { lxcri: s.lxcri.map((v) => round(v, 0)), tar: s.tar.map((v) => round(v, 0)), umoci: s.umoci.map((v) => round(v, 0)), floor: s.floor.map((v) => round(v, 0)) },
     };
   }
