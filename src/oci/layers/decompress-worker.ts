@@ -1,9 +1,12 @@
 /**
- * The worker thread of {@link LayerReader} (`decompress.ts`): reads a layer blob, checks its size
- * and digest, decompresses it (gzip through zlib, zstd through `fzstd`, or none) and posts the
- * uncompressed bytes to the main thread in batches, waiting for credits so at most
- * `credits` batches are in flight. A compression bomb stops here, at `maxBytes` (the layer
- * limit) or at `ratioBytes` (the inflation-ratio guard), before it is handed on.
+ * The worker thread of {@link LayerInflater} (`decompress.ts`): runs layer jobs one after the
+ * other. For each it reads the blob, checks its size and digest, decompresses it (gzip through
+ * zlib, zstd through `fzstd`, or none), computes the DiffID over the uncompressed bytes and posts
+ * them to the main thread in batches, waiting for credits so at most `credits` batches of a job
+ * are in flight. The next job starts as soon as the previous one posted its last batch, so a
+ * layer inflates while the one before is still being applied. A compression bomb stops here, at
+ * `maxBytes` (the layer limit) or at `ratioBytes` (the inflation-ratio guard), before it is
+ * handed on.
  *
  * This file runs only as a worker (it talks to `parentPort`); other modules import its types.
  *
@@ -11,19 +14,23 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import type { LayerCompression } from '../image/types.js';
 
-/** What the worker is started with. */
-export interface DecompressWorkerData {
+/** One layer to read. */
+export interface DecompressJob {
+  /** Chosen by the main thread; every message about the job carries it. */
+  id: number;
   /** Path of the blob file (opened without following a symlink). */
   path: string;
   /** Blob digest and size from the descriptor. */
   digest: string;
   size: number;
   compression: LayerCompression;
+  /** Algorithm of the DiffID (`sha256` or `sha512`). */
+  diffAlgorithm: string;
   /** More uncompressed bytes than this: `limit`. */
   maxBytes: number;
   /** More uncompressed bytes than this: `ratio` (the inflation-ratio guard). */
@@ -33,17 +40,20 @@ export interface DecompressWorkerData {
   credits: number;
 }
 
-/** Why the worker stopped. */
+/** Why a job stopped. */
 export type DecompressFailure = 'missing' | 'not a file' | 'size' | 'digest' | 'limit' | 'ratio' | 'decompression' | 'stopped' | 'io';
 
 /** Worker → main thread. */
 export type DecompressWorkerMessage =
-  | { type: 'out'; data: Uint8Array; compressed: number }
-  | { type: 'done'; compressed: number; bytes: number }
-  | { type: 'error'; kind: DecompressFailure; message: string };
+  | { type: 'out'; id: number; data: Uint8Array; compressed: number }
+  | { type: 'done'; id: number; compressed: number; bytes: number; diffId: string }
+  | { type: 'error'; id: number; kind: DecompressFailure; message: string };
 
-/** Main thread → worker: a batch was consumed (its buffer comes back for reuse), or stop. */
-export type DecompressControlMessage = { type: 'credit'; buffer?: ArrayBuffer } | { type: 'stop' };
+/**
+ * Main thread → worker: a job to queue; a batch of a job was consumed (its buffer comes back for
+ * reuse); or a job is to stop (or be skipped when still queued).
+ */
+export type DecompressControlMessage = { type: 'job'; job: DecompressJob } | { type: 'credit'; id: number; buffer?: ArrayBuffer } | { type: 'stop'; id: number };
 
 /** How much is read from the blob at a time. */
 const READ_BYTES = 256 * 1024;
@@ -65,25 +75,29 @@ const fail = (kind: DecompressFailure, message: string): never => {
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerData): Promise<void> {
-  let credits = job.credits;
-  let wake: (() => void) | undefined;
-  let stopped = false;
-  const pool: ArrayBuffer[] = [];
-  port.on('message', (m: DecompressControlMessage) => {
-    if (m.type === 'credit') {
-      credits++;
-      if (m.buffer) pool.push(m.buffer);
-    } else stopped = true;
-    const w = wake;
-    wake = undefined;
-    w?.();
-  });
+/** Buffers that came back from the main thread, reused for the next batches (of any job). */
+const pool: ArrayBuffer[] = [];
+/** Credits of the running job; stop requests (running or queued jobs). */
+let current: { id: number; credits: number; wake: (() => void) | undefined } | undefined;
+const stopped = new Set<number>();
+const queue: DecompressJob[] = [];
+let running = false;
+
+function wakeCurrent(): void {
+  const w = current?.wake;
+  if (current) current.wake = undefined;
+  w?.();
+}
+
+async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Promise<void> {
+  const state = { id: job.id, credits: job.credits, wake: undefined as (() => void) | undefined };
+  current = state;
+  const isStopped = (): boolean => stopped.has(job.id);
   const waitCredit = (): Promise<void> =>
     new Promise((resolve) => {
       const check = (): void => {
-        if (credits > 0 || stopped) resolve();
-        else wake = check;
+        if (state.credits > 0 || isStopped()) resolve();
+        else state.wake = check;
       };
       check();
     });
@@ -92,11 +106,14 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let compressed = 0;
+  // the DiffID is hashed here, over each batch before it is handed on: zlib inflates on the
+  // libuv thread pool, so this thread has the time, and the main thread only parses and writes
+  const diffHash = createHash(job.diffAlgorithm);
   const flush = async (): Promise<void> => {
     if (pendingBytes === 0) return;
     await waitCredit();
-    if (stopped) fail('stopped', 'stopped');
-    credits--;
+    if (isStopped()) fail('stopped', 'stopped');
+    state.credits--;
     let backing = pool.pop();
     if (!backing || backing.byteLength < pendingBytes) backing = new ArrayBuffer(Math.max(pendingBytes, job.batchBytes + 512 * 1024));
     const data = new Uint8Array(backing, 0, pendingBytes);
@@ -107,7 +124,8 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
     }
     pending = [];
     pendingBytes = 0;
-    port.postMessage({ type: 'out', data, compressed } satisfies DecompressWorkerMessage, [backing]);
+    diffHash.update(data);
+    port.postMessage({ type: 'out', id: job.id, data, compressed } satisfies DecompressWorkerMessage, [backing]);
   };
   const take = (chunk: Uint8Array): void => {
     out += chunk.length;
@@ -156,7 +174,7 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
         gunzip.destroy();
       });
       for (;;) {
-        if (stopped) fail('stopped', 'stopped');
+        if (isStopped()) fail('stopped', 'stopped');
         if (consumerError !== undefined) break;
         const piece = readNext();
         if (piece === null) break;
@@ -189,7 +207,7 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
         }
       };
       for (;;) {
-        if (stopped) fail('stopped', 'stopped');
+        if (isStopped()) fail('stopped', 'stopped');
         const piece = readNext();
         if (piece === null) break;
         for (let i = 0; i < piece.length; i += ZSTD_SLICE) {
@@ -200,7 +218,7 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
       push(new Uint8Array(0), true);
     } else {
       for (;;) {
-        if (stopped) fail('stopped', 'stopped');
+        if (isStopped()) fail('stopped', 'stopped');
         const piece = readNext();
         if (piece === null) break;
         take(piece);
@@ -211,15 +229,44 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
     const actual = `${job.digest.slice(0, colon)}:${blobHash.digest('hex')}`;
     if (actual !== job.digest) fail('digest', `does not match its digest: got ${actual}`);
     await flush();
-    port.postMessage({ type: 'done', compressed, bytes: out } satisfies DecompressWorkerMessage);
+    port.postMessage({ type: 'done', id: job.id, compressed, bytes: out, diffId: `${job.diffAlgorithm}:${diffHash.digest('hex')}` } satisfies DecompressWorkerMessage);
   } finally {
     closeSync(blob);
+    if (current === state) current = undefined;
+  }
+}
+
+/** Runs the queued jobs one after the other (a stopped job is skipped). */
+async function drain(port: NonNullable<typeof parentPort>): Promise<void> {
+  if (running) return;
+  running = true;
+  try {
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
+      if (stopped.has(job.id)) continue;
+      const id = job.id;
+      await run(port, job).catch((error: unknown) => {
+        if (stopped.has(id)) return; // nobody listens any more
+        port.postMessage({ type: 'error', id, kind: error instanceof Failure ? error.kind : 'io', message: errorText(error) } satisfies DecompressWorkerMessage);
+      });
+      stopped.delete(id);
+    }
+  } finally {
+    running = false;
   }
 }
 
 if (parentPort) {
   const port = parentPort;
-  run(port, workerData as DecompressWorkerData).catch((error: unknown) => {
-    port.postMessage({ type: 'error', kind: error instanceof Failure ? error.kind : 'io', message: errorText(error) } satisfies DecompressWorkerMessage);
+  port.on('message', (m: DecompressControlMessage) => {
+    if (m.type === 'job') {
+      queue.push(m.job);
+      void drain(port);
+      return;
+    }
+    if (m.type === 'credit') {
+      if (m.buffer) pool.push(m.buffer);
+      if (current?.id === m.id) current.credits++;
+    } else stopped.add(m.id);
+    if (current?.id === m.id) wakeCurrent();
   });
 }
