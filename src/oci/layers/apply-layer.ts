@@ -342,6 +342,7 @@ export class LayerApplier implements TarHandler {
     const rel = parent.rel === '' ? base : `${parent.rel}/${base}`;
     const abs = `${parent.abs}/${base}`;
 
+    if (this.#o.whiteouts === 'apply' && (h.type === 'file' || h.type === 'symlink') && this.#createNew(abs, rel, h)) return;
     const existing = lstatSync(abs, { throwIfNoEntry: false });
     if (existing !== undefined && !(existing.isDirectory() && h.type === 'dir')) {
       this.#remove(abs, rel, existing);
@@ -363,26 +364,13 @@ export class LayerApplier implements TarHandler {
         } else this.#respecified.push(abs);
         this.#applyDirMeta(abs, rel, h);
         break;
-      case 'file': {
-        let fd: number;
-        try {
-          fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        } catch (error) {
-          this.#fail(`cannot create file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, h.name, 'io', error);
-        }
-        this.#fd = fd;
-        this.#fdPath = abs;
-        this.#fdHeader = h;
-        if (h.size === 0) this.#closeFile();
+      case 'file':
+        this.#startFile(this.#openNew(abs, h, false) as number, abs, h);
         break;
-      }
       case 'symlink':
         this.#checkName(h.linkname, 'symlink target');
         symlinkSync(h.linkname, abs);
-        if (this.#o.rootless) this.#rootlessOwner(abs, h);
-        else lchownSync(abs, h.uid, h.gid);
-        this.#queueXattrs(abs, h);
-        lutimesSync(abs, h.mtime, h.mtime);
+        this.#symlinkMeta(abs, h);
         break;
       case 'link':
         this.#hardlink(abs, h);
@@ -393,6 +381,55 @@ export class LayerApplier implements TarHandler {
         this.#special(abs, h);
         break;
     }
+  }
+
+  /**
+   * Apply mode, a file or a symlink: created at once, without looking first. `O_CREAT|O_EXCL`
+   * and symlink(2) fail on whatever is at the path (a dangling symlink too), and only then is the
+   * path looked at and cleared the usual way. False when something was there.
+   */
+  #createNew(abs: string, rel: string, h: TarEntryHeader): boolean {
+    if (h.type === 'file') {
+      const fd = this.#openNew(abs, h, true);
+      if (fd === undefined) return false;
+      this.#markUpper(rel);
+      this.#startFile(fd, abs, h);
+      return true;
+    }
+    this.#checkName(h.linkname, 'symlink target');
+    try {
+      symlinkSync(h.linkname, abs);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+    this.#markUpper(rel);
+    this.#symlinkMeta(abs, h);
+    return true;
+  }
+
+  /** Creates a regular file that must not exist (never through a symlink); `undefined` on EEXIST when `mayExist`. */
+  #openNew(abs: string, h: TarEntryHeader, mayExist: boolean): number | undefined {
+    try {
+      return openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    } catch (error) {
+      if (mayExist && (error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+      this.#fail(`cannot create file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, h.name, 'io', error);
+    }
+  }
+
+  #startFile(fd: number, abs: string, h: TarEntryHeader): void {
+    this.#fd = fd;
+    this.#fdPath = abs;
+    this.#fdHeader = h;
+    if (h.size === 0) this.#closeFile();
+  }
+
+  #symlinkMeta(abs: string, h: TarEntryHeader): void {
+    if (this.#o.rootless) this.#rootlessOwner(abs, h);
+    else lchownSync(abs, h.uid, h.gid);
+    this.#queueXattrs(abs, h);
+    lutimesSync(abs, h.mtime, h.mtime);
   }
 
   data(chunk: Buffer): void {
