@@ -1,9 +1,9 @@
 /**
  * The worker thread of {@link LayerInflater} (`decompress.ts`): runs layer jobs one after the
  * other. For each it reads the blob, checks its size and digest, decompresses it (gzip through
- * zlib, zstd through `fzstd`, or none), computes the DiffID over the uncompressed bytes and posts
- * them to the main thread in batches, waiting for credits so at most `credits` batches of a job
- * are in flight. The next job starts as soon as the previous one posted its last batch, so a
+ * zlib, zstd through `fzstd`, or none), computes the DiffID when asked, and posts the
+ * uncompressed bytes to the main thread in batches, waiting for credits so at most `credits`
+ * batches of a job are in flight. The next job starts as soon as the previous one posted its last batch, so a
  * layer inflates while the one before is still being applied. A compression bomb stops here, at
  * `maxBytes` (the layer limit) or at `ratioBytes` (the inflation-ratio guard), before it is
  * handed on.
@@ -31,6 +31,8 @@ export interface DecompressJob {
   compression: LayerCompression;
   /** Algorithm of the DiffID (`sha256` or `sha512`). */
   diffAlgorithm: string;
+  /** Whether this thread computes the DiffID (else the main thread does, and `done` carries none). */
+  hashDiff: boolean;
   /** More uncompressed bytes than this: `limit`. */
   maxBytes: number;
   /** More uncompressed bytes than this: `ratio` (the inflation-ratio guard). */
@@ -46,7 +48,7 @@ export type DecompressFailure = 'missing' | 'not a file' | 'size' | 'digest' | '
 /** Worker → main thread. */
 export type DecompressWorkerMessage =
   | { type: 'out'; id: number; data: Uint8Array; compressed: number }
-  | { type: 'done'; id: number; compressed: number; bytes: number; diffId: string }
+  | { type: 'done'; id: number; compressed: number; bytes: number; diffId?: string }
   | { type: 'error'; id: number; kind: DecompressFailure; message: string };
 
 /**
@@ -106,9 +108,8 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Pr
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let compressed = 0;
-  // the DiffID is hashed here, over each batch before it is handed on: zlib inflates on the
-  // libuv thread pool, so this thread has the time, and the main thread only parses and writes
-  const diffHash = createHash(job.diffAlgorithm);
+  // the DiffID is hashed here only when asked (see DIFF_HASH_IN_WORKER in decompress.ts)
+  const diffHash = job.hashDiff ? createHash(job.diffAlgorithm) : undefined;
   const flush = async (): Promise<void> => {
     if (pendingBytes === 0) return;
     await waitCredit();
@@ -124,7 +125,7 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Pr
     }
     pending = [];
     pendingBytes = 0;
-    diffHash.update(data);
+    diffHash?.update(data);
     port.postMessage({ type: 'out', id: job.id, data, compressed } satisfies DecompressWorkerMessage, [backing]);
   };
   const take = (chunk: Uint8Array): void => {
@@ -229,7 +230,7 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Pr
     const actual = `${job.digest.slice(0, colon)}:${blobHash.digest('hex')}`;
     if (actual !== job.digest) fail('digest', `does not match its digest: got ${actual}`);
     await flush();
-    port.postMessage({ type: 'done', id: job.id, compressed, bytes: out, diffId: `${job.diffAlgorithm}:${diffHash.digest('hex')}` } satisfies DecompressWorkerMessage);
+    port.postMessage({ type: 'done', id: job.id, compressed, bytes: out, ...(diffHash ? { diffId: `${job.diffAlgorithm}:${diffHash.digest('hex')}` } : {}) } satisfies DecompressWorkerMessage);
   } finally {
     closeSync(blob);
     if (current === state) current = undefined;
