@@ -105,28 +105,34 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Pr
     });
 
   let out = 0;
-  let pending: Uint8Array[] = [];
+  const pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let compressed = 0;
   // the DiffID is hashed here only when asked (see DIFF_HASH_IN_WORKER in decompress.ts)
   const diffHash = job.hashDiff ? createHash(job.diffAlgorithm) : undefined;
-  const flush = async (): Promise<void> => {
-    if (pendingBytes === 0) return;
-    await waitCredit();
-    if (isStopped()) fail('stopped', 'stopped');
-    state.credits--;
-    let backing = pool.pop();
-    if (!backing || backing.byteLength < pendingBytes) backing = new ArrayBuffer(Math.max(pendingBytes, job.batchBytes + 512 * 1024));
-    const data = new Uint8Array(backing, 0, pendingBytes);
-    let offset = 0;
-    for (const p of pending) {
-      data.set(p, offset);
-      offset += p.length;
+  // batches are exactly batchBytes (the last one of a job smaller), so every buffer in the pool
+  // fits every batch and none is ever reallocated
+  const flush = async (final = false): Promise<void> => {
+    while (pendingBytes >= job.batchBytes || (final && pendingBytes > 0)) {
+      await waitCredit();
+      if (isStopped()) fail('stopped', 'stopped');
+      state.credits--;
+      const size = Math.min(pendingBytes, job.batchBytes);
+      let backing = pool.pop();
+      if (!backing || backing.byteLength < size) backing = new ArrayBuffer(job.batchBytes);
+      const data = new Uint8Array(backing, 0, size);
+      for (let offset = 0; offset < size; ) {
+        const p = pending[0] as Uint8Array;
+        const n = Math.min(p.length, size - offset);
+        data.set(n === p.length ? p : p.subarray(0, n), offset);
+        offset += n;
+        if (n === p.length) pending.shift();
+        else pending[0] = p.subarray(n);
+      }
+      pendingBytes -= size;
+      diffHash?.update(data);
+      port.postMessage({ type: 'out', id: job.id, data, compressed } satisfies DecompressWorkerMessage, [backing]);
     }
-    pending = [];
-    pendingBytes = 0;
-    diffHash?.update(data);
-    port.postMessage({ type: 'out', id: job.id, data, compressed } satisfies DecompressWorkerMessage, [backing]);
   };
   const take = (chunk: Uint8Array): void => {
     out += chunk.length;
@@ -150,9 +156,10 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Pr
   const blob = fd as number;
   try {
     if (!fstatSync(blob).isFile()) fail('not a file', 'is not a regular file');
-    const readNext = (): Buffer | null => {
-      // a fresh buffer per read: the decompressor keeps it until it is consumed (no copy needed)
-      const buf = Buffer.allocUnsafeSlow(READ_BYTES);
+    const readNext = (reuse?: Buffer): Buffer | null => {
+      // a buffer the decompressor is done with, or a fresh one: it keeps a piece until it has
+      // consumed it (no copy needed)
+      const buf = reuse ?? Buffer.allocUnsafeSlow(READ_BYTES);
       const n = readSync(blob, buf, 0, buf.length, null);
       if (n === 0) return null;
       compressed += n;
@@ -174,12 +181,16 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Pr
         consumerError = error ?? new Error('failed');
         gunzip.destroy();
       });
+      // zlib hands each piece back through its write callback: the read buffers are reused, so a
+      // long-lived worker does not pile up garbage (its heap is not collected between layers)
+      const readBuffers: Buffer[] = [];
       for (;;) {
         if (isStopped()) fail('stopped', 'stopped');
         if (consumerError !== undefined) break;
-        const piece = readNext();
+        const piece = readNext(readBuffers.pop());
         if (piece === null) break;
-        if (!gunzip.write(piece)) {
+        const backing = Buffer.from(piece.buffer, piece.byteOffset, READ_BYTES);
+        if (!gunzip.write(piece, () => readBuffers.push(backing))) {
           await new Promise<void>((resolve) => {
             const done = (): void => {
               gunzip.off('drain', done);
@@ -229,7 +240,7 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Pr
     if (compressed !== job.size) fail('size', `has ${compressed} bytes, its descriptor says ${job.size}`);
     const actual = `${job.digest.slice(0, colon)}:${blobHash.digest('hex')}`;
     if (actual !== job.digest) fail('digest', `does not match its digest: got ${actual}`);
-    await flush();
+    await flush(true);
     port.postMessage({ type: 'done', id: job.id, compressed, bytes: out, ...(diffHash ? { diffId: `${job.diffAlgorithm}:${diffHash.digest('hex')}` } : {}) } satisfies DecompressWorkerMessage);
   } finally {
     closeSync(blob);
