@@ -6,8 +6,10 @@
  * - the parent directory of every entry is resolved **inside the root** component by component
  *   with `lstat`, following symlinks only as if the root were `/` (securejoin semantics: an
  *   absolute or `..`-escaping link target is clamped to the root); the final component is never
- *   followed: an existing non-directory is unlinked first and files are created with
- *   `O_CREAT|O_EXCL|O_NOFOLLOW`; file metadata is applied through the open descriptor;
+ *   followed: files are created with `O_CREAT|O_EXCL|O_NOFOLLOW` (in apply mode files and
+ *   symlinks are created first, and only an `EEXIST` makes the path be looked at), an existing
+ *   non-directory is unlinked before anything is put in its place, and file metadata is applied
+ *   through the open descriptor (skipped where creation already gave the header's mode/owner);
  * - hardlink targets are resolved the same way, must exist and must not be directories;
  * - the root entry may only be a directory; whiteouts must name a child (`.wh.`, `.wh..`,
  *   `.wh...` are rejected) and only remove content of lower layers;
