@@ -1,54 +1,80 @@
 /**
- * bench/unpack: a Debian bookworm minbase image in 3 layers (debootstrap + umoci, cached in the
- * git-ignored bench/.cache/), unpacked in one run by
- *   - lxcri unpackImage (cold, in a child process so its peak RSS is its own),
- *   - GNU tar extracting the same three gzip layers,
+ * bench/unpack: a Debian bookworm minbase image in 3 gzip layers (debootstrap + umoci, cached in
+ * the git-ignored bench/.cache/), unpacked cold on two targets — a tmpfs mounted under the bench's
+ * scratch directory (the disk's noise is not ours) and the state disk (bench/.cache/, the
+ * filesystem the state directory lives on) — by
+ *   - lxcri: the compiled CLI, `node bin/lxcri.js unpack` on dist/ (wall time of the process,
+ *     like the others; a preloaded hook reports its CPU time and peak RSS),
+ *   - GNU tar: `tar -xzpf` of the same three blobs, one after the other,
  *   - umoci unpack,
- * plus a warm root filesystem from the layer cache (overlayfs). Prints wall times (median of
- * RUNS), ratios and the issue's targets. Needs root, debootstrap, umoci and tar; otherwise it
- * says why and exits 0. Not a timed test.
+ *   - the Node gunzip floor: a Node process that only inflates the three blobs (zlib, output
+ *     discarded) — what no Node unpacker can beat,
+ * plus, on the disk, a warm root filesystem from the layer cache (overlayfs).
  *
- *   npm run bench            (all benches)   |   npx tsx bench/unpack.ts   (just this one)
- *   BENCH_RUNS=5 npx tsx bench/unpack.ts
+ * "Cold" means: no layer cache, a fresh target directory, a fresh process; the blobs' page cache
+ * is warm for every tool alike (they are read once before the first run). The tools run
+ * interleaved in a rotating order within each run and the figures are medians (the machine is
+ * shared: load varies, the ratios matter). On the disk nothing is deleted until all runs are
+ * done (ext4 makes whoever creates files right after a large delete pay for skipping recently
+ * freed inodes) and `sync` runs (untimed) before each tool, so no one pays for another's
+ * writeback; on the tmpfs each run's trees are removed after the run.
+ *
+ * BENCH_BASELINE=<git ref> adds that revision's unpacker (src/ of the ref, compiled into
+ * bench/.cache/baseline/) to the rotation, so a change is measured against it under the same load.
+ * BENCH_PROFILE=1 adds one lxcri run on the tmpfs under `node --cpu-prof` and prints where the
+ * time goes per thread (self time by function, fs calls grouped). Needs root, debootstrap, umoci
+ * and tar; otherwise it says why and exits 0. Not a timed test.
+ *
+ *   npm run bench unpack   |   BENCH_RUNS=7 BENCH_TARGETS=tmpfs BENCH_PROFILE=1 npx tsx bench/unpack.ts
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { LayerCache, openImageLayout } from '../src/index.js';
-import { writeResult } from './_lib.js';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_DIR, loadDist, median, ROOT, round, writeResult } from './_lib.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cacheDir = join(here, '.cache');
+const cacheDir = join(BENCH_DIR, '.cache');
 const layout = join(cacheDir, 'bookworm-minbase');
 const tag = 'bookworm';
-const runs = Number(process.env['BENCH_RUNS'] ?? 3);
+const runs = Number(process.env['BENCH_RUNS'] ?? 5);
+const targets = (process.env['BENCH_TARGETS'] ?? 'tmpfs,disk').split(',').filter((t): t is Target => t === 'tmpfs' || t === 'disk');
+const profile = process.env['BENCH_PROFILE'] === '1';
+type Target = 'tmpfs' | 'disk';
+const baselineRef = process.env['BENCH_BASELINE'];
+const TOOLS = ['lxcri', 'tar', 'umoci', 'floor', ...(baselineRef ? (['base'] as const) : [])] as const;
+type Tool = 'lxcri' | 'tar' | 'umoci' | 'floor' | 'base';
 
-/**
- * The cold unpack runs in a child process on the compiled JavaScript (tsc into bench/.cache/dist),
- * so its time and peak RSS are those of a real `lxcri` process, not of the tsx loader.
- */
-const CHILD_SOURCE = `
-const { openImageLayout } = await import(process.env.LXCRI_DIST + '/oci/image/layout.js');
-const { unpackImage } = await import(process.env.LXCRI_DIST + '/oci/layers/unpack-image.js');
-const image = await (await openImageLayout(process.env.LXCRI_LAYOUT)).resolve(process.env.LXCRI_TAG);
-const started = performance.now();
-const cpu = process.cpuUsage();
-const result = await unpackImage(image, process.argv[2]);
-const ms = performance.now() - started;
-const used = process.cpuUsage(cpu);
-process.stdout.write(JSON.stringify({ ms, cpuMs: (used.user + used.system) / 1000, maxRssKiB: process.resourceUsage().maxRSS, entries: result.entries, bytes: result.bytes }) + '\\n');
+/** Preloaded into the lxcri process: its CPU time and peak RSS, written at exit. */
+const RUSAGE_HOOK = `
+import { writeFileSync } from 'node:fs';
+process.on('exit', () => {
+  const u = process.resourceUsage();
+  writeFileSync(process.env.LXCRI_BENCH_RUSAGE, JSON.stringify({ cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000, maxRssKiB: u.maxRSS }));
+});
 `;
-const dist = join(cacheDir, 'dist');
-const childFile = join(cacheDir, 'unpack-child.mjs');
+/** The floor: inflate the blobs in Node, as the unpacker's worker does (256 KiB reads, 1 MiB output chunks), output discarded. */
+const FLOOR = `
+import { createReadStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+for (const blob of process.argv.slice(2)) {
+  await pipeline(createReadStream(blob, { highWaterMark: 256 * 1024 }), createGunzip({ chunkSize: 1024 * 1024 }), new Writable({ write: (_c, _e, cb) => cb() }));
+}
+`;
+const hookFile = join(cacheDir, 'rusage-hook.mjs');
+const floorFile = join(cacheDir, 'gunzip-floor.mjs');
+const cli = join(ROOT, 'bin', 'lxcri.js');
+const baselineDir = join(cacheDir, 'baseline');
 
-function buildChild(): void {
-  console.log('compiling src/ for the child process (tsc -p tsconfig.build.json --outDir bench/.cache/dist) ...');
-  rmSync(dist, { recursive: true, force: true });
-  // tsc emits even when some other part of src/ has type errors; only the oci modules are used.
-  spawnSync('npx', ['tsc', '-p', join(here, '..', 'tsconfig.build.json'), '--outDir', dist, '--declaration', 'false', '--declarationMap', 'false', '--sourceMap', 'false'], { stdio: 'ignore' });
-  if (!existsSync(join(dist, 'oci', 'layers', 'unpack-image.js'))) throw new Error('compiling src/ failed');
-  writeFileSync(childFile, CHILD_SOURCE);
+/** The baseline revision's package (git archive of the ref, compiled with this checkout's node_modules). */
+function buildBaseline(ref: string): void {
+  console.log(`compiling ${ref} into ${baselineDir} ...`);
+  rmSync(baselineDir, { recursive: true, force: true });
+  mkdirSync(baselineDir, { recursive: true });
+  execFileSync('sh', ['-c', 'git -C "$1" archive "$2" src bin package.json tsconfig.json tsconfig.build.json | tar -x -C "$3"', 'sh', ROOT, ref, baselineDir]);
+  execFileSync('ln', ['-s', join(ROOT, 'node_modules'), join(baselineDir, 'node_modules')]);
+  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(baselineDir, 'tsconfig.build.json')], { stdio: 'ignore' });
+  if (!existsSync(join(baselineDir, 'dist', 'cli', 'main.js'))) throw new Error(`compiling ${ref} failed`);
 }
 
 function mirror(): string {
@@ -97,16 +123,19 @@ function ensureImage(): void {
   }
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
 }
 
-function timeSync(fn: () => void): number {
-  const started = performance.now();
-  fn();
-  return performance.now() - started;
+/** dist/ is rebuilt when src/ changed after it was built (a stale build would time old code). */
+function distIsStale(): boolean {
+  const built = join(ROOT, 'dist', 'oci', 'layers', 'unpack-image.js');
+  return !existsSync(built) || newest(join(ROOT, 'src')) > statSync(built).mtimeMs;
 }
 
 function countPaths(dir: string): number {
@@ -121,22 +150,86 @@ function countPaths(dir: string): number {
   return n;
 }
 
-async function runChild(target: string): Promise<{ ms: number; cpuMs: number; maxRssKiB: number; entries: number; bytes: number }> {
-  const proc = spawn(process.execPath, [childFile, target], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, LXCRI_DIST: dist, LXCRI_LAYOUT: layout, LXCRI_TAG: tag },
-  });
-  let out = '';
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (d: string) => (out += d));
-  const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
-  if (code !== 0) throw new Error(`lxcri child exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').pop() as string) as { ms: number; cpuMs: number; maxRssKiB: number; entries: number; bytes: number };
+interface Timed {
+  ms: number;
+  stdout: string;
 }
 
+/** Runs a command to completion; its wall time from spawn to exit. */
+async function timed(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Timed> {
+  const started = performance.now();
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], env: env ?? process.env });
+  let stdout = '';
+  proc.stdout.setEncoding('utf8');
+  proc.stdout.on('data', (d: string) => (stdout += d));
+  const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
+  const ms = performance.now() - started;
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}`);
+  return { ms, stdout };
+}
+
+interface LxcriRun {
+  ms: number;
+  cpuMs: number;
+  maxRssKiB: number;
+  entries: number;
+  bytes: number;
+}
+
+async function runLxcri(dir: string, nodeFlags: readonly string[] = [], command = cli): Promise<LxcriRun> {
+  const rusage = `${dir}.rusage.json`;
+  const r = await timed(process.execPath, [...nodeFlags, '--import', hookFile, command, 'unpack', '--image', `${layout}:${tag}`, dir], { ...process.env, LXCRI_BENCH_RUSAGE: rusage });
+  const out = JSON.parse(r.stdout) as { entries: number; bytes: number };
+  const usage = JSON.parse(readFileSync(rusage, 'utf8')) as { cpuMs: number; maxRssKiB: number };
+  rmSync(rusage, { force: true });
+  return { ms: r.ms, cpuMs: usage.cpuMs, maxRssKiB: usage.maxRssKiB, entries: out.entries, bytes: out.bytes };
+}
+
+async function runTool(tool: Exclude<Tool, 'lxcri' | 'base'>, dir: string, blobs: readonly string[]): Promise<number> {
+  if (tool === 'tar') {
+    mkdirSync(join(dir, 'rootfs'), { recursive: true });
+    const script = 'd="$1"; shift; for b; do tar -xzpf "$b" -C "$d" --numeric-owner || exit 1; done';
+    return (await timed('sh', ['-c', script, 'sh', join(dir, 'rootfs'), ...blobs])).ms;
+  }
+  if (tool === 'umoci') return (await timed('umoci', ['unpack', '--image', `${layout}:${tag}`, dir])).ms;
+  return (await timed(process.execPath, [floorFile, ...blobs])).ms;
+}
+
+interface Series {
+  lxcri: number[];
+  lxcriCpu: number[];
+  tar: number[];
+  umoci: number[];
+  floor: number[];
+  base: number[];
+  baseCpu: number[];
+}
+
+/** Self time per function of a `.cpuprofile`, fs calls grouped by name; the top rows. */
+function summariseProfile(file: string): { totalMs: number; rows: [string, number][] } {
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const node = byId.get(p.samples[i] as number);
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
+    if (!node) continue;
+    total += dt;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.replace(/^.*\/(src|dist|node_modules)\//, '$1/').replace(/^file:\/\//, '');
+    const key = url.startsWith('node:') || url === '' ? `${functionName || '(anonymous)'} ${url}`.trim() : `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  }
+  return { totalMs: total, rows: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 18) };
+}
 async function mainBench(): Promise<void> {
   if (process.getuid?.() !== 0) {
-    console.log('bench/unpack: skipped (needs root: umoci unpack, chown, overlayfs)');
+    console.log('bench/unpack: skipped (needs root: umoci unpack, chown, tmpfs and overlayfs mounts)');
     return;
   }
   for (const tool of ['debootstrap', 'umoci', 'tar']) {
@@ -147,94 +240,150 @@ async function mainBench(): Promise<void> {
   }
   mkdirSync(cacheDir, { recursive: true });
   ensureImage();
-  buildChild();
+  if (distIsStale()) process.env['BENCH_BUILD'] = '1';
+  const { LayerCache, openImageLayout } = await loadDist();
+  writeFileSync(hookFile, RUSAGE_HOOK);
+  if (baselineRef) buildBaseline(baselineRef);
+  writeFileSync(floorFile, FLOOR);
   const image = await (await openImageLayout(layout)).resolve(tag);
   const blobs = image.layers.map((l) => image.layout.blobPath(l.digest));
   const compressed = image.layers.reduce((s, l) => s + l.size, 0);
   console.log(`image: ${image.layers.length} layers, ${(compressed / 1048576).toFixed(1)} MiB compressed (${image.layers.map((l) => l.mediaType.split('.').pop()).join(', ')})`);
+  // the blobs' page cache is warm for every tool alike
+  for (const blob of blobs) readFileSync(blob);
 
   const scratch = join(cacheDir, 'runs');
+  const tmpfs = join(scratch, 'tmpfs');
   rmSync(scratch, { recursive: true, force: true });
-  mkdirSync(scratch, { recursive: true });
-  const lxcri: number[] = [];
-  const lxcriCpu: number[] = [];
-  const tar: number[] = [];
-  const umoci: number[] = [];
+  const dirs: Record<Target, string> = { tmpfs, disk: join(scratch, 'disk') };
+  for (const t of targets) mkdirSync(dirs[t], { recursive: true });
+  const series: Record<Target, Series> = {
+    tmpfs: { lxcri: [], lxcriCpu: [], tar: [], umoci: [], floor: [], base: [], baseCpu: [] },
+    disk: { lxcri: [], lxcriCpu: [], tar: [], umoci: [], floor: [], base: [], baseCpu: [] },
+  };
   let rssKiB = 0;
   let entries = 0;
   let bytes = 0;
-  // Interleaved, in a rotating order, and nothing is deleted until all runs are done: ext4 makes
-  // whoever creates files right after a large delete pay for skipping recently freed inodes.
-  const tools = ['lxcri', 'tar', 'umoci'] as const;
-  for (let run = 0; run < runs; run++) {
-    for (let k = 0; k < tools.length; k++) {
-      const tool = tools[(run + k) % tools.length] as (typeof tools)[number];
-      const dir = join(scratch, `${tool}-${run}`);
-      if (tool === 'lxcri') {
-        const r = await runChild(dir);
-        lxcri.push(r.ms);
-        lxcriCpu.push(r.cpuMs);
-        rssKiB = Math.max(rssKiB, r.maxRssKiB);
-        entries = r.entries;
-        bytes = r.bytes;
-      } else if (tool === 'tar') {
-        mkdirSync(join(dir, 'rootfs'), { recursive: true });
-        tar.push(timeSync(() => {
-          for (const blob of blobs) execFileSync('tar', ['-xzpf', blob, '-C', join(dir, 'rootfs'), '--numeric-owner'], { stdio: 'inherit' });
-        }));
-      } else {
-        umoci.push(timeSync(() => execFileSync('umoci', ['unpack', '--image', `${layout}:${tag}`, dir], { stdio: 'inherit' })));
-      }
-    }
-    if (run === 0) {
-      const counts = tools.map((t) => countPaths(join(scratch, `${t}-0`, 'rootfs')));
-      console.log(`paths in the rootfs: lxcri ${counts[0]}, tar ${counts[1]}, umoci ${counts[2]}`);
-    }
-  }
-
-  // layer cache: cold (extract into the cache + mount), then warm (mount only)
-  const cacheRoot = join(cacheDir, 'layer-cache');
-  rmSync(cacheRoot, { recursive: true, force: true });
-  const cache = new LayerCache({ root: cacheRoot });
-  let started = performance.now();
-  const first = await cache.createRootfs(image, join(scratch, 'ctr-cold'));
-  const coldCache = performance.now() - started;
-  await first.release();
+  let mounted = false;
+  const profiles: { thread: string; totalMs: number; rows: [string, number][] }[] = [];
+  let coldCache = Number.NaN;
   const warm: number[] = [];
   let warmMode = '';
-  for (let i = 0; i < Math.max(5, runs); i++) {
-    started = performance.now();
-    const handle = await cache.createRootfs(image, join(scratch, `ctr-warm-${i}`));
-    warm.push(performance.now() - started);
-    warmMode = handle.mode;
-    await handle.release();
-  }
-  rmSync(scratch, { recursive: true, force: true });
+  try {
+    if (targets.includes('tmpfs')) {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3g,mode=0755', 'lxcri-bench', tmpfs]);
+      mounted = true;
+    }
+    for (let run = 0; run < runs; run++) {
+      for (const target of targets) {
+        const s = series[target];
+        for (let k = 0; k < TOOLS.length; k++) {
+          const tool = TOOLS[(run + k) % TOOLS.length] as Tool;
+          const dir = join(dirs[target], `${tool}-${run}`);
+          if (target === 'disk') execFileSync('sync');
+          if (tool === 'lxcri') {
+            const r = await runLxcri(dir);
+            s.lxcri.push(r.ms);
+            s.lxcriCpu.push(r.cpuMs);
+            rssKiB = Math.max(rssKiB, r.maxRssKiB);
+            entries = r.entries;
+            bytes = r.bytes;
+          } else if (tool === 'base') {
+            const r = await runLxcri(dir, [], join(baselineDir, 'bin', 'lxcri.js'));
+            s.base.push(r.ms);
+            s.baseCpu.push(r.cpuMs);
+          } else s[tool].push(await runTool(tool, dir, blobs));
+        }
+        if (run === 0) {
+          const counts = (['lxcri', 'tar', 'umoci'] as const).map((t) => countPaths(join(dirs[target], `${t}-0`, 'rootfs')));
+          console.log(`${target}: paths in the rootfs: lxcri ${counts[0]}, tar ${counts[1]}, umoci ${counts[2]}`);
+        }
+        if (target === 'tmpfs') for (const t of TOOLS) rmSync(join(tmpfs, `${t}-${run}`), { recursive: true, force: true });
+      }
+    }
+    if (profile && mounted) {
+      const profDir = join(cacheDir, 'profile');
+      rmSync(profDir, { recursive: true, force: true });
+      await runLxcri(join(tmpfs, 'profiled'), ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200']);
+      for (const f of readdirSync(profDir).filter((n) => n.endsWith('.cpuprofile')).sort()) {
+        // CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile: thread 0 is the main thread
+        const tid = f.split('.')[4] ?? '?';
+        profiles.push({ thread: tid === '0' ? 'main thread' : `worker ${tid}`, ...summariseProfile(join(profDir, f)) });
+      }
+      rmSync(join(tmpfs, 'profiled'), { recursive: true, force: true });
+    }
 
-  const L = median(lxcri);
-  const T = median(tar);
-  const U = median(umoci);
-  const W = median(warm);
+    if (targets.includes('disk')) {
+      // layer cache: cold (extract into the cache + mount), then warm (mount only)
+      const cacheRoot = join(cacheDir, 'layer-cache');
+      rmSync(cacheRoot, { recursive: true, force: true });
+      const cache = new LayerCache({ root: cacheRoot });
+      let started = performance.now();
+      const first = await cache.createRootfs(image, join(dirs.disk, 'ctr-cold'));
+      coldCache = performance.now() - started;
+      await first.release();
+      for (let i = 0; i < Math.max(5, runs); i++) {
+        started = performance.now();
+        const handle = await cache.createRootfs(image, join(dirs.disk, `ctr-warm-${i}`));
+        warm.push(performance.now() - started);
+        warmMode = handle.mode;
+        await handle.release();
+      }
+    }
+  } finally {
+    if (mounted) execFileSync('umount', [tmpfs]);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+
+  const fmt = (v: readonly number[]): string => `[${v.map((x) => x.toFixed(0)).join(', ')}]`;
+  const row = (name: string, ms: number, note = ''): string => `  ${name.padEnd(36)} ${ms.toFixed(0).padStart(7)} ms ${note}`;
+  const paired = (a: readonly number[], b: readonly number[]): number => median(a.map((v, i) => v / (b[i] as number)));
   const rssMiB = rssKiB / 1024;
-  const row = (name: string, ms: number, note = ''): string => `  ${name.padEnd(34)} ${ms.toFixed(0).padStart(7)} ms ${note}`;
-  console.log(`\nbench/unpack (median of ${runs} runs; ${entries} entries, ${(bytes / 1048576).toFixed(0)} MiB uncompressed)`);
-  console.log(row('lxcri unpack (cold)', L, `[${lxcri.map((v) => v.toFixed(0)).join(', ')}] cpu ${median(lxcriCpu).toFixed(0)} ms`));
-  console.log(row('GNU tar -xzpf, 3 layers', T, `[${tar.map((v) => v.toFixed(0)).join(', ')}]`));
-  console.log(row('umoci unpack', U, `[${umoci.map((v) => v.toFixed(0)).join(', ')}]`));
-  console.log(row('layer cache: first rootfs (extract)', coldCache));
-  console.log(row(`layer cache: warm rootfs (${warmMode})`, W, `[${warm.map((v) => v.toFixed(1)).join(', ')}]`));
-  console.log(`  ${'lxcri peak RSS'.padEnd(34)} ${rssMiB.toFixed(0).padStart(7)} MiB`);
-  const check = (ok: boolean): string => (ok ? 'ok' : 'MISSED');
-  const paired = (other: readonly number[]): string => median(lxcri.map((v, i) => v / (other[i] as number))).toFixed(2);
-  console.log(`  paired per-run ratios (median): lxcri/tar ${paired(tar)}, lxcri/umoci ${paired(umoci)}`);
-  console.log('\nratios and targets (of the medians):');
-  console.log(`  lxcri / GNU tar = ${(L / T).toFixed(2)}   (target <= 1.0)  ${check(L / T <= 1)}`);
-  console.log(`  lxcri / umoci   = ${(L / U).toFixed(2)}   (target <= 0.6)  ${check(L / U <= 0.6)}`);
-  console.log(`  warm rootfs     = ${W.toFixed(1)} ms (target <= 50 ms) ${check(W <= 50)}`);
-  console.log(`  peak RSS        = ${rssMiB.toFixed(0)} MiB (target <= 150 MiB) ${check(rssMiB <= 150)}`);
-  const r = (v: number): number => Math.round(v * 100) / 100;
-  const file = writeResult('unpack', { runs, entries, mib: Math.round(bytes / 1048576), lxcriMs: r(L), tarMs: r(T), umociMs: r(U), warmRootfsMs: r(W), lxcriVsTar: r(L / T), lxcriVsUmoci: r(L / U), peakRssMiB: Math.round(rssMiB) });
-  console.log(`written to ${file}`);
+  const result: Record<string, unknown> = { runs, entries, mib: Math.round(bytes / 1048576), compressedMiB: round(compressed / 1048576, 1), peakRssMiB: Math.round(rssMiB) };
+  console.log(`\nbench/unpack (median of ${runs} runs; ${entries} entries, ${(bytes / 1048576).toFixed(0)} MiB uncompressed, ${(compressed / 1048576).toFixed(0)} MiB gzip; blobs in the page cache)`);
+  for (const target of targets) {
+    const s = series[target];
+    const [L, T, U, F] = [median(s.lxcri), median(s.tar), median(s.umoci), median(s.floor)];
+    console.log(`${target === 'tmpfs' ? 'tmpfs' : `state disk (${cacheDir})`}:`);
+    console.log(row('lxcri unpack (cold, CLI)', L, `${fmt(s.lxcri)} cpu ${median(s.lxcriCpu).toFixed(0)} ms`));
+    console.log(row('GNU tar -xzpf, 3 layers', T, fmt(s.tar)));
+    console.log(row('umoci unpack', U, fmt(s.umoci)));
+    console.log(row('Node gunzip floor (inflate only)', F, fmt(s.floor)));
+    if (baselineRef) {
+      const B = median(s.base);
+      console.log(row(`lxcri at ${baselineRef} (baseline)`, B, `${fmt(s.base)} cpu ${median(s.baseCpu).toFixed(0)} ms`));
+      console.log(`  lxcri / baseline ${(L / B).toFixed(2)} (paired ${paired(s.lxcri, s.base).toFixed(2)}; cpu ${(median(s.lxcriCpu) / median(s.baseCpu)).toFixed(2)}), baseline / tar ${(B / T).toFixed(2)} (paired ${paired(s.base, s.tar).toFixed(2)})`);
+    }
+    console.log(`  lxcri / tar ${(L / T).toFixed(2)} (paired ${paired(s.lxcri, s.tar).toFixed(2)}; target <= 0.7 ${L / T <= 0.7 ? 'ok' : 'MISSED'}), lxcri / umoci ${(L / U).toFixed(2)} (paired ${paired(s.lxcri, s.umoci).toFixed(2)}; target <= 0.6 ${L / U <= 0.6 ? 'ok' : 'MISSED'}), lxcri / floor ${(L / F).toFixed(2)}, tar / floor ${(T / F).toFixed(2)}`);
+    result[target] = {
+      lxcriMs: round(L),
+      lxcriCpuMs: round(median(s.lxcriCpu)),
+      tarMs: round(T),
+      umociMs: round(U),
+      floorMs: round(F),
+      lxcriVsTar: round(L / T),
+      lxcriVsTarPaired: round(paired(s.lxcri, s.tar)),
+      lxcriVsUmoci: round(L / U),
+      lxcriVsUmociPaired: round(paired(s.lxcri, s.umoci)),
+      lxcriVsFloor: round(L / F),
+      ...(baselineRef ? { baseline: baselineRef, baselineMs: round(median(s.base)), baselineCpuMs: round(median(s.baseCpu)), lxcriVsBaselinePaired: round(paired(s.lxcri, s.base)) } : {}),
+      runsMs: { lxcri: s.lxcri.map((v) => round(v, 0)), tar: s.tar.map((v) => round(v, 0)), umoci: s.umoci.map((v) => round(v, 0)), floor: s.floor.map((v) => round(v, 0)) },
+    };
+  }
+  if (targets.includes('disk')) {
+    const W = median(warm);
+    console.log(row('layer cache: first rootfs (extract)', coldCache));
+    console.log(row(`layer cache: warm rootfs (${warmMode})`, W, `[${warm.map((v) => v.toFixed(1)).join(', ')}]`));
+    console.log(`  warm rootfs = ${W.toFixed(1)} ms (target <= 50 ms) ${W <= 50 ? 'ok' : 'MISSED'}`);
+    Object.assign(result, { layerCacheFirstMs: round(coldCache), warmRootfsMs: round(W) });
+  }
+  console.log(`  lxcri peak RSS = ${rssMiB.toFixed(0)} MiB (target <= 150 MiB) ${rssMiB <= 150 ? 'ok' : 'MISSED'}`);
+  for (const p of profiles) {
+    console.log(`\nprofile, ${p.thread}: ${p.totalMs.toFixed(0)} ms sampled; self time by function:`);
+    for (const [name, ms] of p.rows) console.log(`  ${ms.toFixed(0).padStart(6)} ms ${((ms / p.totalMs) * 100).toFixed(1).padStart(5)}%  ${name}`);
+  }
+  if (profiles.length > 0) result['profile'] = profiles.map((p) => ({ thread: p.thread, totalMs: round(p.totalMs, 0), top: p.rows.slice(0, 12).map(([n, ms]) => [n, round(ms, 0)]) }));
+  console.log(`written to ${writeResult('unpack', result)}`);
 }
 
 await mainBench();

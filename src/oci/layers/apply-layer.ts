@@ -6,8 +6,10 @@
  * - the parent directory of every entry is resolved **inside the root** component by component
  *   with `lstat`, following symlinks only as if the root were `/` (securejoin semantics: an
  *   absolute or `..`-escaping link target is clamped to the root); the final component is never
- *   followed: an existing non-directory is unlinked first and files are created with
- *   `O_CREAT|O_EXCL|O_NOFOLLOW`; file metadata is applied through the open descriptor;
+ *   followed: files are created with `O_CREAT|O_EXCL|O_NOFOLLOW` (in apply mode files and
+ *   symlinks are created first, and only an `EEXIST` makes the path be looked at), an existing
+ *   non-directory is unlinked before anything is put in its place, and file metadata is applied
+ *   through the open descriptor (skipped where creation already gave the header's mode/owner);
  * - hardlink targets are resolved the same way, must exist and must not be directories;
  * - the root entry may only be a directory; whiteouts must name a child (`.wh.`, `.wh..`,
  *   `.wh...` are rejected) and only remove content of lower layers;
@@ -41,6 +43,8 @@ import {
   unlinkSync,
   writeSync,
   readdirSync,
+  readFileSync,
+  statfsSync,
   chmodSync,
   copyFileSync,
   type Stats,
@@ -136,6 +140,23 @@ interface DeferredDir {
 const isRoot = (): boolean => process.getuid?.() === 0;
 
 /**
+ * Filesystems (statfs magic) whose new files take the creator's fsuid and the parent's group or
+ * the creator's fsgid, as POSIX says: ext2/3/4, XFS, Btrfs, tmpfs, ZFS. Elsewhere (NFS with
+ * squashing, FUSE, vfat, ...) the owner is always set explicitly.
+ */
+const PLAIN_OWNER_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x2fc12fc1]);
+
+/** The process umask, from /proc/self/status (`process.umask()` without an argument is deprecated); undefined when unknown. */
+function readUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)\s*$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m?.[1] === undefined ? undefined : Number.parseInt(m[1], 8);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Applies one layer's entries (fed by a {@link TarParser}) to a directory. Call
  * {@link LayerApplier.finish} after the archive ended.
  */
@@ -154,6 +175,13 @@ export class LayerApplier implements TarHandler {
   #fd: number | undefined;
   #fdPath = '';
   #fdHeader: TarEntryHeader | undefined;
+  /** the open file already has its final mode (created with it) / its final owner (created so) */
+  #fdModeSet = false;
+  #fdOwnerSet = false;
+  /** the umask at the start of the layer (undefined: unknown, every file gets fchmod) */
+  readonly #umask: number | undefined;
+  /** who owns a new file here: [euid, egid] when the filesystem follows the plain rules, else undefined */
+  readonly #creator: readonly [number, number] | undefined;
   /** directories of lower layers whose metadata this layer sets again (their xattrs are replaced) */
   #respecified: string[] = [];
   /** directories that had their own entry in this layer */
@@ -164,7 +192,7 @@ export class LayerApplier implements TarHandler {
   /** paths where a symlink of the lower view was followed (an entry placed there must drop the caches) */
   #lowerLinks = new Set<string>();
   /** lower-layer directories whose content this layer changed: their times are restored (umoci) */
-  #touchedParents = new Map<string, { abs: string; ino: number; atime: number; mtime: number }>();
+  #touchedParents = new Map<string, { abs: string; ino: number; atime: number; mtime: number; gid: number }>();
   readonly record: LayerRecord = { whiteouts: [], opaques: [], implicitDirs: [], hasXattrs: false, hasRootEntry: false };
   /** Entries applied. */
   entries = 0;
@@ -176,6 +204,16 @@ export class LayerApplier implements TarHandler {
     this.#o = options;
     this.#root = options.root.replace(/\/+$/, '') || '/';
     this.#asRoot = isRoot();
+    this.#umask = readUmask();
+    let plain = false;
+    try {
+      plain = PLAIN_OWNER_FILESYSTEMS.has(statfsSync(this.#root).type);
+    } catch {
+      // unknown: owners are always set
+    }
+    const euid = process.geteuid?.();
+    const egid = process.getegid?.();
+    this.#creator = plain && euid !== undefined && egid !== undefined ? [euid, egid] : undefined;
   }
 
   #fail(message: string, entry: string | undefined, reason: string, cause?: unknown): never {
@@ -314,7 +352,18 @@ export class LayerApplier implements TarHandler {
   #touch(parent: { abs: string; rel: string }): void {
     if (this.#touchedParents.has(parent.rel)) return;
     const st = lstatSync(parent.abs, { throwIfNoEntry: false });
-    if (st?.isDirectory()) this.#touchedParents.set(parent.rel, { abs: parent.abs, ino: st.ino, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000 });
+    if (st?.isDirectory()) this.#touchedParents.set(parent.rel, { abs: parent.abs, ino: st.ino, atime: st.atimeMs / 1000, mtime: st.mtimeMs / 1000, gid: st.gid });
+  }
+
+  /**
+   * Whether an entry created now in `parentRel` already gets the header's owner, so the chown can
+   * be skipped: the creator's uid, and a group that is the creator's gid both by the plain rule
+   * and by the setgid-directory rule (the parent's group is that gid too), so it holds either way.
+   */
+  #ownedOnCreate(parentRel: string, h: TarEntryHeader): boolean {
+    const c = this.#creator;
+    if (c === undefined || this.#o.rootless || h.uid !== c[0] || h.gid !== c[1]) return false;
+    return this.#touchedParents.get(parentRel)?.gid === c[1];
   }
 
   entry(h: TarEntryHeader): void {
@@ -341,7 +390,9 @@ export class LayerApplier implements TarHandler {
     this.#touch(parent);
     const rel = parent.rel === '' ? base : `${parent.rel}/${base}`;
     const abs = `${parent.abs}/${base}`;
+    const owned = (h.type === 'file' || h.type === 'symlink') && this.#ownedOnCreate(parent.rel, h);
 
+    if (this.#o.whiteouts === 'apply' && (h.type === 'file' || h.type === 'symlink') && this.#createNew(abs, rel, h, owned)) return;
     const existing = lstatSync(abs, { throwIfNoEntry: false });
     if (existing !== undefined && !(existing.isDirectory() && h.type === 'dir')) {
       this.#remove(abs, rel, existing);
@@ -363,26 +414,13 @@ export class LayerApplier implements TarHandler {
         } else this.#respecified.push(abs);
         this.#applyDirMeta(abs, rel, h);
         break;
-      case 'file': {
-        let fd: number;
-        try {
-          fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-        } catch (error) {
-          this.#fail(`cannot create file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, h.name, 'io', error);
-        }
-        this.#fd = fd;
-        this.#fdPath = abs;
-        this.#fdHeader = h;
-        if (h.size === 0) this.#closeFile();
+      case 'file':
+        this.#startFile(this.#openNew(abs, h, false) as number, abs, h, owned);
         break;
-      }
       case 'symlink':
         this.#checkName(h.linkname, 'symlink target');
         symlinkSync(h.linkname, abs);
-        if (this.#o.rootless) this.#rootlessOwner(abs, h);
-        else lchownSync(abs, h.uid, h.gid);
-        this.#queueXattrs(abs, h);
-        lutimesSync(abs, h.mtime, h.mtime);
+        this.#symlinkMeta(abs, h, owned);
         break;
       case 'link':
         this.#hardlink(abs, h);
@@ -393,6 +431,65 @@ export class LayerApplier implements TarHandler {
         this.#special(abs, h);
         break;
     }
+  }
+
+  /**
+   * Apply mode, a file or a symlink: created at once, without looking first. `O_CREAT|O_EXCL`
+   * and symlink(2) fail on whatever is at the path (a dangling symlink too), and only then is the
+   * path looked at and cleared the usual way. False when something was there.
+   */
+  #createNew(abs: string, rel: string, h: TarEntryHeader, owned: boolean): boolean {
+    if (h.type === 'file') {
+      const fd = this.#openNew(abs, h, true);
+      if (fd === undefined) return false;
+      this.#markUpper(rel);
+      this.#startFile(fd, abs, h, owned);
+      return true;
+    }
+    this.#checkName(h.linkname, 'symlink target');
+    try {
+      symlinkSync(h.linkname, abs);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+    this.#markUpper(rel);
+    this.#symlinkMeta(abs, h, owned);
+    return true;
+  }
+
+  /**
+   * Creates a regular file that must not exist (never through a symlink); `undefined` on EEXIST
+   * when `mayExist`. A mode without setuid/setgid/sticky bits that the umask leaves alone is given
+   * at creation (no fchmod later); otherwise the file starts as 0600 and gets its mode after the
+   * chown (which would clear setuid/setgid bits).
+   */
+  #openNew(abs: string, h: TarEntryHeader, mayExist: boolean): number | undefined {
+    const mode = this.#mode(h.mode);
+    const exact = this.#umask !== undefined && (mode & 0o7000) === 0 && (mode & this.#umask) === 0;
+    try {
+      const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, exact ? mode : 0o600);
+      this.#fdModeSet = exact;
+      return fd;
+    } catch (error) {
+      if (mayExist && (error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+      this.#fail(`cannot create file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, h.name, 'io', error);
+    }
+  }
+
+  #startFile(fd: number, abs: string, h: TarEntryHeader, owned: boolean): void {
+    this.#fd = fd;
+    this.#fdPath = abs;
+    this.#fdHeader = h;
+    this.#fdOwnerSet = owned;
+    if (h.size === 0) this.#closeFile();
+  }
+
+  #symlinkMeta(abs: string, h: TarEntryHeader, owned: boolean): void {
+    if (this.#o.rootless) this.#rootlessOwner(abs, h);
+    else if (!owned) lchownSync(abs, h.uid, h.gid);
+    this.#queueXattrs(abs, h);
+    lutimesSync(abs, h.mtime, h.mtime);
   }
 
   data(chunk: Buffer): void {
@@ -413,8 +510,8 @@ export class LayerApplier implements TarHandler {
     this.#fd = undefined;
     try {
       if (this.#o.rootless) this.#rootlessOwner(this.#fdPath, h);
-      else fchownSync(fd, h.uid, h.gid);
-      fchmodSync(fd, this.#mode(h.mode));
+      else if (!this.#fdOwnerSet) fchownSync(fd, h.uid, h.gid);
+      if (!this.#fdModeSet) fchmodSync(fd, this.#mode(h.mode));
       futimesSync(fd, h.mtime, h.mtime);
     } finally {
       closeSync(fd);
@@ -468,6 +565,10 @@ export class LayerApplier implements TarHandler {
     else lchownSync(abs, h.uid, h.gid);
     this.#queueXattrs(abs, h);
     const st = lstatSync(abs);
+    // the lchown may have changed the group new entries here inherit (setgid directory)
+    const touched = this.#touchedParents.get(rel);
+    if (touched !== undefined && touched.ino === st.ino) touched.gid = st.gid;
+    else this.#touchedParents.delete(rel);
     // a repeated entry keeps its first position (parents before children) but its last values
     this.#deferred.set(rel, { abs, rel, ino: st.ino, mode: this.#mode(h.mode), mtime: h.mtime });
   }

@@ -1,9 +1,12 @@
 /**
- * The worker thread of {@link LayerReader} (`decompress.ts`): reads a layer blob, checks its size
- * and digest, decompresses it (gzip through zlib, zstd through `fzstd`, or none) and posts the
- * uncompressed bytes to the main thread in batches, waiting for credits so at most
- * `credits` batches are in flight. A compression bomb stops here, at `maxBytes` (the layer
- * limit) or at `ratioBytes` (the inflation-ratio guard), before it is handed on.
+ * The worker thread of {@link LayerInflater} (`decompress.ts`): runs layer jobs one after the
+ * other. For each it reads the blob, checks its size and digest, decompresses it (gzip through
+ * zlib, zstd through `fzstd`, or none), computes the DiffID when asked, and posts the
+ * uncompressed bytes to the main thread in batches, waiting for credits so at most `credits`
+ * batches of a job are in flight. The next job starts as soon as the previous one posted its last batch, so a
+ * layer inflates while the one before is still being applied. A compression bomb stops here, at
+ * `maxBytes` (the layer limit) or at `ratioBytes` (the inflation-ratio guard), before it is
+ * handed on.
  *
  * This file runs only as a worker (it talks to `parentPort`); other modules import its types.
  *
@@ -11,19 +14,25 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import type { LayerCompression } from '../image/types.js';
 
-/** What the worker is started with. */
-export interface DecompressWorkerData {
+/** One layer to read. */
+export interface DecompressJob {
+  /** Chosen by the main thread; every message about the job carries it. */
+  id: number;
   /** Path of the blob file (opened without following a symlink). */
   path: string;
   /** Blob digest and size from the descriptor. */
   digest: string;
   size: number;
   compression: LayerCompression;
+  /** Algorithm of the DiffID (`sha256` or `sha512`). */
+  diffAlgorithm: string;
+  /** Whether this thread computes the DiffID (else the main thread does, and `done` carries none). */
+  hashDiff: boolean;
   /** More uncompressed bytes than this: `limit`. */
   maxBytes: number;
   /** More uncompressed bytes than this: `ratio` (the inflation-ratio guard). */
@@ -33,17 +42,20 @@ export interface DecompressWorkerData {
   credits: number;
 }
 
-/** Why the worker stopped. */
+/** Why a job stopped. */
 export type DecompressFailure = 'missing' | 'not a file' | 'size' | 'digest' | 'limit' | 'ratio' | 'decompression' | 'stopped' | 'io';
 
 /** Worker → main thread. */
 export type DecompressWorkerMessage =
-  | { type: 'out'; data: Uint8Array; compressed: number }
-  | { type: 'done'; compressed: number; bytes: number }
-  | { type: 'error'; kind: DecompressFailure; message: string };
+  | { type: 'out'; id: number; data: Uint8Array; compressed: number }
+  | { type: 'done'; id: number; compressed: number; bytes: number; diffId?: string }
+  | { type: 'error'; id: number; kind: DecompressFailure; message: string };
 
-/** Main thread → worker: a batch was consumed (its buffer comes back for reuse), or stop. */
-export type DecompressControlMessage = { type: 'credit'; buffer?: ArrayBuffer } | { type: 'stop' };
+/**
+ * Main thread → worker: a job to queue; a batch of a job was consumed (its buffer comes back for
+ * reuse); or a job is to stop (or be skipped when still queued).
+ */
+export type DecompressControlMessage = { type: 'job'; job: DecompressJob } | { type: 'credit'; id: number; buffer?: ArrayBuffer } | { type: 'stop'; id: number };
 
 /** How much is read from the blob at a time. */
 const READ_BYTES = 256 * 1024;
@@ -65,49 +77,62 @@ const fail = (kind: DecompressFailure, message: string): never => {
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerData): Promise<void> {
-  let credits = job.credits;
-  let wake: (() => void) | undefined;
-  let stopped = false;
-  const pool: ArrayBuffer[] = [];
-  port.on('message', (m: DecompressControlMessage) => {
-    if (m.type === 'credit') {
-      credits++;
-      if (m.buffer) pool.push(m.buffer);
-    } else stopped = true;
-    const w = wake;
-    wake = undefined;
-    w?.();
-  });
+/** Buffers that came back from the main thread, reused for the next batches (of any job). */
+const pool: ArrayBuffer[] = [];
+/** Credits of the running job; stop requests (running or queued jobs). */
+let current: { id: number; credits: number; wake: (() => void) | undefined } | undefined;
+const stopped = new Set<number>();
+const queue: DecompressJob[] = [];
+let running = false;
+
+function wakeCurrent(): void {
+  const w = current?.wake;
+  if (current) current.wake = undefined;
+  w?.();
+}
+
+async function run(port: NonNullable<typeof parentPort>, job: DecompressJob): Promise<void> {
+  const state = { id: job.id, credits: job.credits, wake: undefined as (() => void) | undefined };
+  current = state;
+  const isStopped = (): boolean => stopped.has(job.id);
   const waitCredit = (): Promise<void> =>
     new Promise((resolve) => {
       const check = (): void => {
-        if (credits > 0 || stopped) resolve();
-        else wake = check;
+        if (state.credits > 0 || isStopped()) resolve();
+        else state.wake = check;
       };
       check();
     });
 
   let out = 0;
-  let pending: Uint8Array[] = [];
+  const pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let compressed = 0;
-  const flush = async (): Promise<void> => {
-    if (pendingBytes === 0) return;
-    await waitCredit();
-    if (stopped) fail('stopped', 'stopped');
-    credits--;
-    let backing = pool.pop();
-    if (!backing || backing.byteLength < pendingBytes) backing = new ArrayBuffer(Math.max(pendingBytes, job.batchBytes + 512 * 1024));
-    const data = new Uint8Array(backing, 0, pendingBytes);
-    let offset = 0;
-    for (const p of pending) {
-      data.set(p, offset);
-      offset += p.length;
+  // the DiffID is hashed here only when asked (see DIFF_HASH_IN_WORKER in decompress.ts)
+  const diffHash = job.hashDiff ? createHash(job.diffAlgorithm) : undefined;
+  // batches are exactly batchBytes (the last one of a job smaller), so every buffer in the pool
+  // fits every batch and none is ever reallocated
+  const flush = async (final = false): Promise<void> => {
+    while (pendingBytes >= job.batchBytes || (final && pendingBytes > 0)) {
+      await waitCredit();
+      if (isStopped()) fail('stopped', 'stopped');
+      state.credits--;
+      const size = Math.min(pendingBytes, job.batchBytes);
+      let backing = pool.pop();
+      if (!backing || backing.byteLength < size) backing = new ArrayBuffer(job.batchBytes);
+      const data = new Uint8Array(backing, 0, size);
+      for (let offset = 0; offset < size; ) {
+        const p = pending[0] as Uint8Array;
+        const n = Math.min(p.length, size - offset);
+        data.set(n === p.length ? p : p.subarray(0, n), offset);
+        offset += n;
+        if (n === p.length) pending.shift();
+        else pending[0] = p.subarray(n);
+      }
+      pendingBytes -= size;
+      diffHash?.update(data);
+      port.postMessage({ type: 'out', id: job.id, data, compressed } satisfies DecompressWorkerMessage, [backing]);
     }
-    pending = [];
-    pendingBytes = 0;
-    port.postMessage({ type: 'out', data, compressed } satisfies DecompressWorkerMessage, [backing]);
   };
   const take = (chunk: Uint8Array): void => {
     out += chunk.length;
@@ -131,9 +156,10 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
   const blob = fd as number;
   try {
     if (!fstatSync(blob).isFile()) fail('not a file', 'is not a regular file');
-    const readNext = (): Buffer | null => {
-      // a fresh buffer per read: the decompressor keeps it until it is consumed (no copy needed)
-      const buf = Buffer.allocUnsafeSlow(READ_BYTES);
+    const readNext = (reuse?: Buffer): Buffer | null => {
+      // a buffer the decompressor is done with, or a fresh one: it keeps a piece until it has
+      // consumed it (no copy needed)
+      const buf = reuse ?? Buffer.allocUnsafeSlow(READ_BYTES);
       const n = readSync(blob, buf, 0, buf.length, null);
       if (n === 0) return null;
       compressed += n;
@@ -155,12 +181,16 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
         consumerError = error ?? new Error('failed');
         gunzip.destroy();
       });
+      // zlib hands each piece back through its write callback: the read buffers are reused, so a
+      // long-lived worker does not pile up garbage (its heap is not collected between layers)
+      const readBuffers: Buffer[] = [];
       for (;;) {
-        if (stopped) fail('stopped', 'stopped');
+        if (isStopped()) fail('stopped', 'stopped');
         if (consumerError !== undefined) break;
-        const piece = readNext();
+        const piece = readNext(readBuffers.pop());
         if (piece === null) break;
-        if (!gunzip.write(piece)) {
+        const backing = Buffer.from(piece.buffer, piece.byteOffset, READ_BYTES);
+        if (!gunzip.write(piece, () => readBuffers.push(backing))) {
           await new Promise<void>((resolve) => {
             const done = (): void => {
               gunzip.off('drain', done);
@@ -189,7 +219,7 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
         }
       };
       for (;;) {
-        if (stopped) fail('stopped', 'stopped');
+        if (isStopped()) fail('stopped', 'stopped');
         const piece = readNext();
         if (piece === null) break;
         for (let i = 0; i < piece.length; i += ZSTD_SLICE) {
@@ -200,7 +230,7 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
       push(new Uint8Array(0), true);
     } else {
       for (;;) {
-        if (stopped) fail('stopped', 'stopped');
+        if (isStopped()) fail('stopped', 'stopped');
         const piece = readNext();
         if (piece === null) break;
         take(piece);
@@ -210,16 +240,45 @@ async function run(port: NonNullable<typeof parentPort>, job: DecompressWorkerDa
     if (compressed !== job.size) fail('size', `has ${compressed} bytes, its descriptor says ${job.size}`);
     const actual = `${job.digest.slice(0, colon)}:${blobHash.digest('hex')}`;
     if (actual !== job.digest) fail('digest', `does not match its digest: got ${actual}`);
-    await flush();
-    port.postMessage({ type: 'done', compressed, bytes: out } satisfies DecompressWorkerMessage);
+    await flush(true);
+    port.postMessage({ type: 'done', id: job.id, compressed, bytes: out, ...(diffHash ? { diffId: `${job.diffAlgorithm}:${diffHash.digest('hex')}` } : {}) } satisfies DecompressWorkerMessage);
   } finally {
     closeSync(blob);
+    if (current === state) current = undefined;
+  }
+}
+
+/** Runs the queued jobs one after the other (a stopped job is skipped). */
+async function drain(port: NonNullable<typeof parentPort>): Promise<void> {
+  if (running) return;
+  running = true;
+  try {
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
+      if (stopped.has(job.id)) continue;
+      const id = job.id;
+      await run(port, job).catch((error: unknown) => {
+        if (stopped.has(id)) return; // nobody listens any more
+        port.postMessage({ type: 'error', id, kind: error instanceof Failure ? error.kind : 'io', message: errorText(error) } satisfies DecompressWorkerMessage);
+      });
+      stopped.delete(id);
+    }
+  } finally {
+    running = false;
   }
 }
 
 if (parentPort) {
   const port = parentPort;
-  run(port, workerData as DecompressWorkerData).catch((error: unknown) => {
-    port.postMessage({ type: 'error', kind: error instanceof Failure ? error.kind : 'io', message: errorText(error) } satisfies DecompressWorkerMessage);
+  port.on('message', (m: DecompressControlMessage) => {
+    if (m.type === 'job') {
+      queue.push(m.job);
+      void drain(port);
+      return;
+    }
+    if (m.type === 'credit') {
+      if (m.buffer) pool.push(m.buffer);
+      if (current?.id === m.id) current.credits++;
+    } else stopped.add(m.id);
+    if (current?.id === m.id) wakeCurrent();
   });
 }

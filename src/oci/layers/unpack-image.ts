@@ -16,7 +16,7 @@ import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { layerCompression } from '../image/types.js';
 import { LayerApplier, type LayerRecord, type LowerView, type WhiteoutMode } from './apply-layer.js';
-import { LayerReader } from './decompress.js';
+import { LayerInflater, type LayerReaderOptions } from './decompress.js';
 import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
 import { TarParser } from '../image/tar-reader.js';
 import { loggerSchema } from '../../internal/schemas.js';
@@ -130,6 +130,28 @@ export interface ApplyLayerBlobOptions {
   existingXattrs?: boolean | undefined;
   /** Overlay mode as root: mark opaque directories with `trusted.overlay.opaque` (default true). */
   opaqueMarkers?: boolean | undefined;
+  /**
+   * The worker that reads the layer (shared by the layers of one unpack, which may have queued
+   * this layer ahead). Without one, the layer gets a worker of its own.
+   */
+  inflater?: LayerInflater | undefined;
+}
+
+/** How the worker reads layer `index` of `image` (blob, digests, limits). */
+export function layerReaderOptions(image: ResolvedImage, index: number, limits: ResolvedExtractionLimits): LayerReaderOptions {
+  const descriptor = image.layers[index];
+  const diffId = image.diffIds[index];
+  if (descriptor === undefined || diffId === undefined) throw new LayerExtractionError(`image has no layer ${index}`, { reason: 'invalid index' });
+  const { algorithm } = parseDigest(diffId, `rootfs.diff_ids[${index}]`);
+  return {
+    path: image.layout.blobPath(descriptor.digest),
+    digest: descriptor.digest,
+    size: descriptor.size,
+    compression: layerCompression(descriptor.mediaType),
+    diffAlgorithm: algorithm,
+    maxBytes: limits.maxLayerBytes + 1,
+    inflation: limits.maxInflationRatio > 0 ? { ratio: limits.maxInflationRatio, afterBytes: limits.inflationRatioAfterBytes } : undefined,
+  };
 }
 
 /**
@@ -177,9 +199,8 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
   const descriptor = image.layers[index];
   const diffId = image.diffIds[index];
   if (descriptor === undefined || diffId === undefined) throw new LayerExtractionError(`image has no layer ${index}`, { reason: 'invalid index' });
-  const { algorithm } = parseDigest(diffId, `rootfs.diff_ids[${index}]`);
-  const compression = layerCompression(descriptor.mediaType);
   const { signal, limits } = options;
+  const readerOptions = layerReaderOptions(image, index, limits);
   throwIfAborted(signal, 'layer extraction', { layer: descriptor.digest });
 
   const applier = new LayerApplier({
@@ -195,15 +216,8 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
     opaqueMarkers: options.opaqueMarkers,
   });
   const parser = new TarParser(applier, { maxMetaBytes: limits.maxMetaBytes });
-  const reader = new LayerReader({
-    path: image.layout.blobPath(descriptor.digest),
-    digest: descriptor.digest,
-    size: descriptor.size,
-    compression,
-    diffAlgorithm: algorithm,
-    maxBytes: limits.maxLayerBytes + 1,
-    inflation: limits.maxInflationRatio > 0 ? { ratio: limits.maxInflationRatio, afterBytes: limits.inflationRatioAfterBytes } : undefined,
-  });
+  const inflater = options.inflater ?? new LayerInflater();
+  const reader = inflater.reader(readerOptions);
   const base = options.progressBase ?? { layers: image.layers.length, totalCompressedSize: descriptor.size, totalCompressedBytesBefore: 0 };
   const report = (done: boolean): void => {
     options.onProgress?.({
@@ -246,11 +260,14 @@ export async function applyLayerBlob(image: ResolvedImage, index: number, option
     await applier.finish(signal);
   } catch (error) {
     applier.abort();
+    reader.cancel();
     if (isLxcriError(error)) throw error;
     if (signal?.aborted) throw new AbortedError('layer extraction aborted', { layer: descriptor.digest }, { cause: error });
     const code = (error as NodeJS.ErrnoException).code;
     const reason = typeof code === 'string' && code.startsWith('Z_') ? 'decompression' : 'io';
     throw new LayerExtractionError(`layer ${descriptor.digest} could not be applied: ${(error as Error).message}`, { layer: descriptor.digest, reason }, { cause: error });
+  } finally {
+    if (options.inflater === undefined) await inflater.close();
   }
   const actual = reader.diffId;
   if (actual !== diffId) {
@@ -312,9 +329,15 @@ export async function unpackImage(image: ResolvedImage, targetDir: string, optio
   let entries = 0;
   let bytes = 0;
   let existingXattrs = false;
+  // one worker reads all layers, the next one queued while the current one is applied
+  const inflater = new LayerInflater();
   try {
     for (let i = 0; i < image.layers.length; i++) {
+      // jobs run in the order they are queued, which must be the order they are consumed
+      inflater.prefetch(layerReaderOptions(image, i, o.limits));
+      if (i + 1 < image.layers.length) inflater.prefetch(layerReaderOptions(image, i + 1, o.limits));
       const result = await applyLayerBlob(image, i, {
+        inflater,
         root: rootfs,
         rootless,
         allowSetuid: o.allowSetuid,
@@ -334,9 +357,11 @@ export async function unpackImage(image: ResolvedImage, targetDir: string, optio
       logger.debug({ layer: image.layers[i]?.digest, entries: result.entries, bytes: result.bytes }, 'layer applied');
     }
   } catch (error) {
+    await inflater.close();
     if (targetExisted) await rm(rootfs, { recursive: true, force: true });
     else await removeCreatedDirs(target, created);
     throw error;
   }
+  await inflater.close();
   return { rootfs, layers: image.layers.length, entries, bytes };
 }
