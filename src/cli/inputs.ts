@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONTAINER_ID_PATTERN } from '../internal/schemas.js';
 import type { SandboxNamespacePaths, SandboxRecord } from '../cri/types.js';
-import { validatePodSandboxConfig } from '../cri/validate.js';
+import { normalizePodSandboxConfig, type NormalizeOptions } from '../cri/normalize.js';
 import { CriValidationError } from '../errors.js';
 import { openImageLayout } from '../oci/image/layout.js';
 import type { ResolvedImage } from '../oci/image/layout.js';
@@ -91,13 +91,15 @@ export async function readRequestInput(io: CliIo, requestFile: string, sandboxFi
 /**
  * The record of the pod the request names, READY, as RunPodSandbox would have stored it — passed
  * to validation as `sandbox`, so a request given on the command line is checked like a real
- * CreateContainer. Issues in the pod config are reported under `sandboxConfig.`.
+ * CreateContainer. The config is only normalised here (syntax issues reported under
+ * `sandboxConfig.`): validation checks it, as the request's `sandbox_config`, once.
  */
-export function standaloneSandbox(input: CliRequestInput, options: Parameters<typeof validatePodSandboxConfig>[1] = {}): SandboxRecord | undefined {
+export function standaloneSandbox(input: CliRequestInput, options: { normalize?: NormalizeOptions } = {}): SandboxRecord | undefined {
   if (!CONTAINER_ID_PATTERN.test(input.podSandboxId)) return undefined;
   let config;
   try {
-    config = validatePodSandboxConfig(input.sandboxConfig, options);
+    // normalised only: validation checks this same config as the request's sandbox_config
+    config = normalizePodSandboxConfig(input.sandboxConfig, options.normalize);
   } catch (error) {
     if (!(error instanceof CriValidationError)) throw error;
     throw new CriValidationError(error.issues.map((i) => ({ ...i, path: i.path ? `sandboxConfig.${i.path}` : 'sandboxConfig' })));
@@ -114,7 +116,7 @@ export function standaloneSandbox(input: CliRequestInput, options: Parameters<ty
   return record;
 }
 
-/** Splits `DIR[:REF]`: the reference is what follows the first ':' after the last '/'. */
+/** Splits `DIR[:REF]` (see below for where). */
 function splitImageArg(value: string, cwd: string): { dir: string; ref?: string } {
   const isLayout = (dir: string): boolean => dir !== '' && existsSync(join(resolve(cwd, dir), 'oci-layout'));
   if (isLayout(value)) return { dir: value };

@@ -57,7 +57,7 @@ export const validateCommand: CliCommand = {
       ctx = { sandboxes: new FileSandboxStore({ directory: stateDir }), containers: new FileContainerStore({ directory: stateDir }) };
     } else {
       // Stand-alone: the sandbox the request names exists, is ready, and has the given config.
-      ctx = { sandbox: standaloneSandbox(input, { normalize, features }), containers: new InMemoryContainerStore() };
+      ctx = { sandbox: standaloneSandbox(input, { normalize }), containers: new InMemoryContainerStore() };
     }
     if (io.signal) ctx.signal = io.signal;
     const result = await validateCreateContainerRequest(input.request, { ...ctx, normalize, features, host });
