@@ -26,6 +26,13 @@ export function parseCommandArgs(args: readonly string[], options: ParseArgsOpti
   }
 }
 
+/** The one CONTAINER-ID of `start`, `stop` and `inspect`. */
+export function oneContainerId(positionals: readonly string[]): string {
+  const [id, ...extra] = positionals;
+  if (id === undefined || extra.length > 0) throw new UsageError('give exactly one CONTAINER-ID');
+  return id;
+}
+
 /** Writes a value as pretty JSON and a newline to stdout. */
 export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -1,6 +1,6 @@
 import { CONFIG_OPTION, CONFIG_USAGE, callOptions, openLxcri } from '../lxcri-config.js';
 import type { CliCommand } from '../types.js';
-import { parseCommandArgs, printJson, UsageError } from '../util.js';
+import { oneContainerId, parseCommandArgs, printJson } from '../util.js';
 
 const usage = `Usage: lxcri inspect CONTAINER-ID [--config FILE]
 
@@ -17,8 +17,7 @@ export const inspectCommand: CliCommand = {
   usage,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, CONFIG_OPTION);
-    const [id, ...extra] = positionals;
-    if (id === undefined || extra.length > 0) throw new UsageError('give exactly one CONTAINER-ID');
+    const id = oneContainerId(positionals);
     await using lxcri = await openLxcri(io, values['config']);
     printJson(io, await lxcri.containerStatus(id, callOptions(io)));
     return 0;

@@ -1,6 +1,6 @@
 import { CONFIG_OPTION, CONFIG_USAGE, callOptions, openLxcri } from '../lxcri-config.js';
 import type { CliCommand } from '../types.js';
-import { parseCommandArgs, printJson, UsageError } from '../util.js';
+import { oneContainerId, parseCommandArgs, printJson } from '../util.js';
 
 const usage = `Usage: lxcri start CONTAINER-ID [--config FILE]
 
@@ -18,8 +18,7 @@ export const startCommand: CliCommand = {
   usage,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, CONFIG_OPTION);
-    const [id, ...extra] = positionals;
-    if (id === undefined || extra.length > 0) throw new UsageError('give exactly one CONTAINER-ID');
+    const id = oneContainerId(positionals);
     await using lxcri = await openLxcri(io, values['config']);
     const call = callOptions(io);
     try {

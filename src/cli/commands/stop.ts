@@ -1,6 +1,6 @@
 import { CONFIG_OPTION, CONFIG_USAGE, callOptions, openLxcri } from '../lxcri-config.js';
 import type { CliCommand } from '../types.js';
-import { parseCommandArgs, printJson, UsageError } from '../util.js';
+import { oneContainerId, parseCommandArgs, printJson, UsageError } from '../util.js';
 
 const usage = `Usage: lxcri stop CONTAINER-ID [--timeout SECONDS] [--config FILE]
 
@@ -19,8 +19,7 @@ export const stopCommand: CliCommand = {
   usage,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { timeout: { type: 'string' }, ...CONFIG_OPTION });
-    const [id, ...extra] = positionals;
-    if (id === undefined || extra.length > 0) throw new UsageError('give exactly one CONTAINER-ID');
+    const id = oneContainerId(positionals);
     const timeoutText = values['timeout'];
     const timeout = typeof timeoutText === 'string' ? Number(timeoutText) : 10;
     if (!Number.isInteger(timeout) || timeout < 0) throw new UsageError('--timeout must be a whole number of seconds, 0 or more');
