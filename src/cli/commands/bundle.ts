@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
 import { InMemoryContainerStore } from '../../cri/store-memory.js';
-import { validateCreateContainerRequest } from '../../cri/validate.js';
+import { validateCreateContainer } from '../../cri/validate.js';
 import { writeBundle } from '../../oci/bundle/write-bundle.js';
 import { LayerCache } from '../../oci/layers/layer-cache.js';
 import { readRequestInput, resolveImageArg, standaloneSandbox } from '../inputs.js';
@@ -65,18 +65,16 @@ export const bundleCommand: CliCommand = {
 
     const resolved = await resolveImageArg(io, values['image'], values['platform']);
     const input = await readRequestInput(io, requestFile, typeof sandboxFile === 'string' ? sandboxFile : undefined);
-    const record = standaloneSandbox(input);
-    const request = await validateCreateContainerRequest(input.request, {
-      sandbox: record,
+    const { request, sandbox } = await validateCreateContainer(input.request, {
+      sandbox: standaloneSandbox(input),
       containers: new InMemoryContainerStore(),
       ...(io.signal ? { signal: io.signal } : {}),
     });
-    const namespacePaths = record?.namespacePaths ?? {};
     const bundle = await writeBundle(bundleDir, {
       containerId,
       request,
       image: resolved,
-      spec: { sandbox: { id: input.podSandboxId, namespacePaths } },
+      spec: { sandbox: { id: sandbox.id, namespacePaths: sandbox.namespacePaths } },
       ...(typeof cacheDir === 'string' ? { rootfsProvider: new LayerCache({ root: resolve(io.cwd, cacheDir) }), rootfsMode } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     });
