@@ -150,6 +150,7 @@ async function writeVerified(
   onProgress: (bytes: number) => void,
   what: string,
   digest: string,
+  signal: AbortSignal,
 ): Promise<number> {
   const handle = await open(file, offset > 0 ? 'a' : 'w', 0o644);
   let size = offset;
@@ -159,12 +160,14 @@ async function writeVerified(
   try {
     // 'data' events rather than async iteration: a TLS body comes in ~16 KiB chunks, and a
     // promise per chunk is a measurable share of a pull's CPU time.
+    const settledHooks: (() => void)[] = [];
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       let ended = false;
       const finish = (error?: unknown): void => {
         if (settled) return;
         settled = true;
+        for (const hook of settledHooks) hook();
         body.off('data', onData);
         body.off('end', onEnd);
         body.off('error', finish);
@@ -214,9 +217,26 @@ async function writeVerified(
         if (batch.length > 0) startWrite();
         else finish();
       };
+      // a body destroyed without an 'end' (an abort, a reset) must settle this, also when it
+      // happened before these listeners were attached (while the file was being opened)
+      const onClose = (): void => {
+        if (!ended) finish(body.errored ?? signal.reason ?? new Error('the connection closed before the blob ended'));
+      };
+      const onAbort = (): void => {
+        body.destroy();
+        finish(signal.reason);
+      };
       body.on('data', onData);
       body.once('end', onEnd);
       body.once('error', finish);
+      body.once('close', onClose);
+      signal.addEventListener('abort', onAbort, { once: true });
+      settledHooks.push(() => {
+        body.off('close', onClose);
+        signal.removeEventListener('abort', onAbort);
+      });
+      if (signal.aborted) onAbort();
+      else if (body.destroyed) onClose();
     });
   } catch (error) {
     // A broken connection: keep what was received, so the next attempt resumes after it.
@@ -639,7 +659,7 @@ export class RegistryClient {
         const onReceived = (bytes: number): void => {
           received += bytes;
         };
-        size = await writeVerified(response.body, partial, resumeFrom, limit, hash, onReceived, (bytes) => onProgress?.({ bytes, received }), what, descriptor.digest);
+        size = await writeVerified(response.body, partial, resumeFrom, limit, hash, onReceived, (bytes) => onProgress?.({ bytes, received }), what, descriptor.digest, signal);
       } catch (error) {
         if (error instanceof ImageError) {
           await rm(partial, { force: true });
