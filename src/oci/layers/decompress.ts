@@ -6,6 +6,9 @@
  * beside parsing, hashing the DiffID and writing (main thread), and neither side waits for the
  * other's event-loop turns.
  *
+ * Layers up to 4 MiB compressed are read by the same job code in the calling thread (over a
+ * `MessageChannel`): starting a worker costs more than reading them.
+ *
  * A {@link LayerInflater} owns one worker for all layers of an unpack: its jobs run one after the
  * other, and a layer queued ahead ({@link LayerInflater.prefetch}) starts inflating as soon as the
  * previous one has been read, while that one is still being applied. The apply order stays
@@ -14,7 +17,7 @@
  * Memory is bounded: the worker waits for credits (at most {@link CREDITS} batches of
  * {@link BATCH_BYTES} in flight per job, and only one job runs at a time), reads the blob in
  * 256 KiB pieces, feeds zstd in 4 KiB slices, and stops a compression bomb at `maxBytes` or at
- * the inflation-ratio guard. The worker program is `decompress-worker.ts`.
+ * the inflation-ratio guard. The job code is `layer-jobs.ts`; the worker program `decompress-worker.ts`.
  *
  * @module
  */
@@ -22,10 +25,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { ImageError, LayerExtractionError } from '../../errors.js';
 import type { LayerCompression } from '../image/types.js';
-import type { DecompressControlMessage, DecompressFailure, DecompressJob, DecompressWorkerMessage } from './decompress-worker.js';
+import { serveLayerJobs, type DecompressControlMessage, type DecompressFailure, type DecompressJob, type DecompressWorkerMessage } from './layer-jobs.js';
 
 /** Size of one batch handed from the worker to the main thread. */
 const BATCH_BYTES = 1024 * 1024;
@@ -37,6 +40,12 @@ const CREDITS = 4;
  * inflate, and hashing there delays the next batch more than it saves the main thread.
  */
 const DIFF_HASH_IN_WORKER = false;
+/**
+ * Layers up to this compressed size are read in the calling thread (the same job code, on a
+ * `MessageChannel`): starting a worker thread takes about 30 ms and 60–90 ms of CPU, more than
+ * reading such a layer; a bigger one is worth a thread of its own.
+ */
+const IN_THREAD_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * How the worker module is started. Built (`dist/`), it is the compiled `decompress-worker.js`;
@@ -81,40 +90,54 @@ type Listener = (m: DecompressWorkerMessage | { type: 'crash'; error: unknown })
  */
 export class LayerInflater {
   #worker: Worker | undefined;
+  /** The in-thread reader: our end of its channel, and how to stop its jobs. */
+  #local: { port: MessagePort; stopAll: () => void } | undefined;
+  readonly #inThreadMaxBytes: number;
   #nextId = 1;
   readonly #listeners = new Map<number, Listener>();
+  /** Where each job runs. */
+  readonly #ports = new Map<number, Worker | MessagePort>();
   readonly #prefetched = new Map<string, LayerReader>();
   #closed = false;
+
+  /** @param options.inThreadMaxBytes layers up to this compressed size are read in this thread (default 4 MiB; 0: always a worker) */
+  constructor(options: { inThreadMaxBytes?: number } = {}) {
+    this.#inThreadMaxBytes = options.inThreadMaxBytes ?? IN_THREAD_MAX_BYTES;
+  }
 
   /** Queues a job; `listener` gets its messages. */
   submit(job: Omit<DecompressJob, 'id'>, listener: Listener): number {
     if (this.#closed) throw new LayerExtractionError('the layer reader was closed', { reason: 'io' });
     const id = this.#nextId++;
     this.#listeners.set(id, listener);
-    this.#start().postMessage({ type: 'job', job: { ...job, id } } satisfies DecompressControlMessage);
+    const port = job.size <= this.#inThreadMaxBytes ? this.#startLocal() : this.#startWorker();
+    this.#ports.set(id, port);
+    port.postMessage({ type: 'job', job: { ...job, id } } satisfies DecompressControlMessage);
     return id;
   }
 
-  /** Hands a consumed batch's buffer back to the worker (a credit of job `id`). */
+  /** Hands a consumed batch's buffer back to the reader (a credit of job `id`). */
   credit(id: number, buffer: ArrayBuffer): void {
-    this.#worker?.postMessage({ type: 'credit', id, buffer } satisfies DecompressControlMessage, [buffer]);
+    this.#ports.get(id)?.postMessage({ type: 'credit', id, buffer } satisfies DecompressControlMessage, [buffer]);
   }
 
   /** Stops job `id` (running or queued); its messages are no longer delivered. */
   cancel(id: number): void {
     this.#listeners.delete(id);
-    this.#worker?.postMessage({ type: 'stop', id } satisfies DecompressControlMessage);
+    this.#ports.get(id)?.postMessage({ type: 'stop', id } satisfies DecompressControlMessage);
+    this.#ports.delete(id);
   }
 
   /** The job is over (done or failed): no more messages for it. */
   release(id: number): void {
     this.#listeners.delete(id);
+    this.#ports.delete(id);
   }
 
   /**
    * Starts reading a layer now, for a later {@link LayerInflater.reader} call with the same blob.
    * Jobs run one after the other in the order they were queued, and a job waits for its batches
-   * to be consumed: queue them in the order they are read, or a later one blocks the worker.
+   * to be consumed: queue them in the order they are read, or a later one blocks the reader.
    */
   prefetch(options: LayerReaderOptions): void {
     const key = `${options.path}\0${options.digest}`;
@@ -137,25 +160,42 @@ export class LayerInflater {
     return reader;
   }
 
-  /** Drops queued and prefetched jobs and ends the worker thread. */
+  /** Drops queued and prefetched jobs, and ends the worker thread and the in-thread reader. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const reader of this.#prefetched.values()) reader.cancel();
     this.#prefetched.clear();
     this.#listeners.clear();
+    this.#ports.clear();
+    const local = this.#local;
+    this.#local = undefined;
+    // a job waiting for credits is stopped (its blob file closed), then the channel goes
+    local?.stopAll();
+    local?.port.close();
     const worker = this.#worker;
     this.#worker = undefined;
     await worker?.terminate();
   }
 
-  #start(): Worker {
+  #deliver = (m: DecompressWorkerMessage): void => this.#listeners.get(m.id)?.(m);
+
+  #startLocal(): MessagePort {
+    if (this.#local) return this.#local.port;
+    const { port1, port2 } = new MessageChannel();
+    const { stopAll } = serveLayerJobs(port1);
+    port2.on('message', this.#deliver);
+    this.#local = { port: port2, stopAll };
+    return port2;
+  }
+
+  #startWorker(): Worker {
     if (this.#worker) return this.#worker;
     entry ??= workerEntry();
     const worker = new Worker(entry.source, { eval: entry.eval });
-    worker.on('message', (m: DecompressWorkerMessage) => this.#listeners.get(m.id)?.(m));
+    worker.on('message', this.#deliver);
     const crash = (error: unknown): void => {
-      for (const listener of this.#listeners.values()) listener({ type: 'crash', error });
-      this.#listeners.clear();
+      for (const [id, port] of this.#ports) if (port === worker) this.#listeners.get(id)?.({ type: 'crash', error });
+      for (const [id, port] of this.#ports) if (port === worker) this.#listeners.delete(id);
     };
     worker.on('error', crash);
     worker.on('exit', (code) => crash(new Error(`the worker thread exited with code ${code}`)));

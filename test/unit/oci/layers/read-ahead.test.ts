@@ -5,7 +5,7 @@
  * queued ones and leave nothing behind.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { LayerInflater } from '../../../../src/oci/layers/decompress.js';
 import { layerReaderOptions, unpackImage, type LayerProgress } from '../../../../src/oci/layers/unpack-image.js';
 import { extractionLimitsSchema } from '../../../../src/oci/layers/limits.js';
 import { packTar, writeImageLayout, type FixtureLayer } from '../../../helpers/oci-fixtures.js';
+import { until } from '../../../helpers/wait.js';
 
 let work: string;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -65,13 +66,17 @@ describe('reading layers ahead', () => {
     expect(existsSync(target)).toBe(false);
   });
 
-  it('a reader queued ahead keeps its place: reading the layers in queue order gets each stream whole', async () => {
-    const layout = join(work, 'direct');
+  // the 6 MiB layers go to a worker by default; in-thread reading (small layers) runs the same jobs
+  it.each([
+    ['a worker thread', {}],
+    ['the calling thread', { inThreadMaxBytes: 1 << 30 }],
+  ] as const)('a reader queued ahead keeps its place (%s): reading the layers in queue order gets each stream whole', async (where, options) => {
+    const layout = join(work, `direct-${where.replace(/ /g, '-')}`);
     const l = await layers();
     writeImageLayout(layout, l);
     const image = await (await openImageLayout(layout)).resolve('latest');
     const limits = extractionLimitsSchema.parse({});
-    const inflater = new LayerInflater();
+    const inflater = new LayerInflater(options);
     try {
       for (let i = 0; i < 3; i++) inflater.prefetch(layerReaderOptions(image, i, limits));
       for (let i = 0; i < 3; i++) {
@@ -84,5 +89,25 @@ describe('reading layers ahead', () => {
     } finally {
       await inflater.close();
     }
+  });
+
+  it('closing the inflater stops an in-thread job nobody reads (waiting for credits) and closes its blob file', async () => {
+    const layout = join(work, 'close-in-thread');
+    writeImageLayout(layout, await layers());
+    const image = await (await openImageLayout(layout)).resolve('latest');
+    const options = layerReaderOptions(image, 0, extractionLimitsSchema.parse({}));
+    const openBlob = (): boolean => readdirSync('/proc/self/fd').some((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === options.path;
+      } catch {
+        return false;
+      }
+    });
+    const inflater = new LayerInflater({ inThreadMaxBytes: 1 << 30 });
+    inflater.reader(options); // started, never read (a reader still being read when its unpack fails)
+    // 6 MiB of random data is more than the batches in flight: the job ends up waiting with the file open
+    await until(openBlob, 'the blob to be opened');
+    await inflater.close();
+    await until(() => !openBlob(), 'the blob file to be closed');
   });
 });
