@@ -2,6 +2,7 @@
  * Waiting in tests without sleep-and-hope: poll a condition until it holds or a deadline passes
  * (generous, so a loaded machine only makes the wait longer, never the test wrong).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 
 /**
  * Resolves with the first truthy value of `condition` (polled every `intervalMs`); rejects with
@@ -13,7 +14,7 @@ export async function until<T>(condition: () => T | Promise<T>, what: string, op
     const value = await condition();
     if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs ?? 15_000} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 10));
+    await delay(options.intervalMs ?? 10);
   }
 }
 

@@ -4,8 +4,7 @@
  * descriptors, mounts, child processes, and the heap (after a GC) are measured before and after.
  * The LXC run also checks the figures of the issue: distinct VMIDs, one template upload.
  */
-import { readFile, readdir, readlink } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -18,6 +17,7 @@ import { CRUN_HYBRID_CGROUP_PREFIX } from '../../src/lxcri/oci-runtime.js';
 import { mountsBelow } from '../../src/oci/bundle/write-bundle.js';
 import { buildDemoImage, startPveSimulator, type DemoImage, type PveSimulator } from '../../src/testing/index.js';
 import { missing } from '../helpers/requirements.js';
+import { until } from '../helpers/wait.js';
 import { SOAK, lxcOptions } from './helpers.js';
 
 setFlagsFromString('--expose-gc');
@@ -52,13 +52,17 @@ async function usage(): Promise<Usage> {
 
 /** Polls `usage()` until nothing is above `before` (+ slack), or the deadline; returns the last. */
 async function settledUsage(before: Usage, slack: { fds: number; heapMiB: number }): Promise<Usage> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const now = await usage();
-    const ok = now.fds <= before.fds + slack.fds && now.mounts <= before.mounts && now.children <= before.children && now.heapMiB <= before.heapMiB + slack.heapMiB;
-    if (ok || Date.now() > deadline) return now;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let last = await usage();
+  const settled = (u: Usage): boolean => u.fds <= before.fds + slack.fds && u.mounts <= before.mounts && u.children <= before.children && u.heapMiB <= before.heapMiB + slack.heapMiB;
+  // past the deadline the last reading is returned: the caller's assertions name what grew
+  return until(
+    async () => {
+      last = await usage();
+      return settled(last) ? last : undefined;
+    },
+    'resource usage to settle',
+    { timeoutMs: 15_000, intervalMs: 100 },
+  ).catch(() => last);
 }
 
 /** Runs `count` jobs, `concurrency` at a time. */

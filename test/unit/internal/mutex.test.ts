@@ -5,15 +5,20 @@ describe('Mutex', () => {
   it('runs holders one at a time in FIFO order, also after a failure', async () => {
     const m = new Mutex();
     const order: string[] = [];
-    const job = (name: string, ms: number, fail = false) =>
+    let openGate!: () => void;
+    const gate = new Promise<void>((r) => (openGate = r));
+    const job = (name: string, wait: Promise<void> | undefined, fail = false) =>
       m.run(async () => {
         order.push(`start ${name}`);
-        await new Promise((r) => setTimeout(r, ms));
+        await wait;
         order.push(`end ${name}`);
         if (fail) throw new Error(name);
         return name;
       });
-    const results = await Promise.allSettled([job('a', 10), job('b', 1, true), job('c', 1)]);
+    // a holds the lock until b and c are queued behind it
+    const all = Promise.allSettled([job('a', gate), job('b', undefined, true), job('c', undefined)]);
+    openGate();
+    const results = await all;
     expect(order).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });

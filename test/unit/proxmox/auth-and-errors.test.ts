@@ -47,6 +47,10 @@ describe('ticket sessions, error bodies and secrets', () => {
   it('concurrent 401s on one ticket session re-login exactly once', async () => {
     const valid = new Set([T1]);
     let logins = 0;
+    // the concurrent requests on the first ticket are all held until all of them have arrived, so
+    // every one of them gets its 401 on the same ticket
+    let release!: () => void;
+    const burst = { armed: false, arrived: 0, all: new Promise<void>((r) => (release = r)) };
     server.use(
       http.post(`${API}/access/ticket`, async () => {
         logins++;
@@ -56,7 +60,10 @@ describe('ticket sessions, error bodies and secrets', () => {
       }),
       http.get(`${API}/version`, async ({ request }) => {
         const cookie = decodeURIComponent((request.headers.get('cookie') ?? '').replace(/^PVEAuthCookie=/, ''));
-        await new Promise((r) => setTimeout(r, 20));
+        if (burst.armed && cookie === T1) {
+          if (++burst.arrived === 6) release();
+          await burst.all;
+        }
         if (!valid.has(cookie)) return json(null, { status: 401, statusText: 'Authentication failed!' });
         return json({ version: '9.1.3', release: '9.1', repoid: 'x' });
       }),
@@ -64,6 +71,7 @@ describe('ticket sessions, error bodies and secrets', () => {
     const c = client();
     await c.version.get();
     valid.delete(T1);
+    burst.armed = true;
     const results = await Promise.all(Array.from({ length: 6 }, () => c.version.get()));
     expect(results).toHaveLength(6);
     expect(logins).toBe(2);

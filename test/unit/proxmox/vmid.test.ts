@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ProxmoxHttpError, ProxmoxTaskError, silentLogger } from '../../../src/exports/errors.js';
 import { VmidAllocator, isVmidConflict } from '../../../src/proxmox/vmid.js';
@@ -5,7 +6,10 @@ import { VmidAllocator, isVmidConflict } from '../../../src/proxmox/vmid.js';
 const conflict = (vmid: number): ProxmoxHttpError =>
   new ProxmoxHttpError({ status: 500, statusText: `CT ${vmid} already exists on node 'pve1'`, method: 'POST', path: '/nodes/pve1/lxc', retryable: false, vmidConflict: true });
 
-/** A fake cluster: a set of used ids; nextid returns the lowest free id >= 100; create claims it. */
+/**
+ * A fake cluster: a set of used ids; nextid returns the lowest free id >= 100; create claims it.
+ * Each call gives the event loop a turn (two for create), so concurrent callers interleave.
+ */
 function fakeCluster() {
   const used = new Set<number>();
   let concurrent = 0;
@@ -16,7 +20,7 @@ function fakeCluster() {
       return maxConcurrent;
     },
     nextid: async (vmid: number | undefined): Promise<number> => {
-      await new Promise((r) => setTimeout(r, 1));
+      await nextTurn();
       if (vmid !== undefined) {
         if (used.has(vmid)) throw new ProxmoxHttpError({ status: 400, statusText: 'Parameter verification failed.', method: 'GET', path: '/cluster/nextid', errors: { vmid: `VM ${vmid} already exists` }, retryable: false });
         return vmid;
@@ -28,7 +32,8 @@ function fakeCluster() {
     create: async (vmid: number): Promise<string> => {
       concurrent++;
       maxConcurrent = Math.max(maxConcurrent, concurrent);
-      await new Promise((r) => setTimeout(r, 2));
+      await nextTurn();
+      await nextTurn();
       concurrent--;
       if (used.has(vmid)) throw conflict(vmid);
       used.add(vmid);

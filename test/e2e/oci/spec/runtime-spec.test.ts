@@ -19,6 +19,7 @@ import { OciRuntimeDriver } from '../../../../src/runtimes/crun/driver.js';
 import type { OciRuntimeDriverOptions } from '../../../../src/runtimes/crun/options.js';
 import { buildBusyboxImage, missingBusybox } from '../../../helpers/busybox-image.js';
 import { missing } from '../../../helpers/requirements.js';
+import { until } from '../../../helpers/wait.js';
 import { listHostDevices } from '../../../../src/oci/spec/collect.js';
 
 const run = promisify(execFile);
@@ -316,12 +317,7 @@ describe.each(RUNTIMES)('generated bundles under $name', (rt) => {
 
     /** Polls for `file` until `deadlineMs`. */
     async function appears(file: string, deadlineMs = 5_000): Promise<boolean> {
-      const end = Date.now() + deadlineMs;
-      for (;;) {
-        if (await readFile(file).then(() => true, () => false)) return true;
-        if (Date.now() > end) return false;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      return until(() => readFile(file).then(() => true, () => false), `${file} to appear`, { timeoutMs: deadlineMs, intervalMs: 50 }).catch(() => false);
     }
 
     const privilegedPod = { linux: { security_context: { privileged: true } } };

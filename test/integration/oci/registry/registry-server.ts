@@ -14,6 +14,7 @@ import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
+import { until } from '../../../helpers/wait.js';
 
 const run = promisify(execFile);
 
@@ -184,16 +185,17 @@ export async function startDistribution(
     stderr = (stderr + c.toString()).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
-    if (await probeTls(port, pki.caPem)) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`docker-registry did not start on ${port}: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
+      return probeTls(port, pki.caPem);
+    },
+    `docker-registry to answer on ${port}`,
+    { timeoutMs: 20_000, intervalMs: 50 },
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`docker-registry did not start on ${port}: ${stderr}`, { cause: error });
+  });
   return {
     host: `127.0.0.1:${port}`,
     storage,

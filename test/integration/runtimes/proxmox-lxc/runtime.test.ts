@@ -17,6 +17,7 @@ import { caught } from '../../../helpers/caught.js';
 import { missingBusybox, type BusyboxImage } from '../../../helpers/busybox-image.js';
 import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
 import { missing } from '../../../helpers/requirements.js';
+import { until } from '../../../helpers/wait.js';
 import { buildBusyboxImage, request, startWorld, type LxcWorld } from './helpers.js';
 
 const skip = missing({ root: true, tools: ['umoci', 'getfattr', 'setfattr'] }) ?? missingBusybox();
@@ -178,9 +179,7 @@ describe.skipIf(skip).each(['8.4', '9.1'] as const)('ProxmoxLxcRuntime on the si
     const w = await open({ taskDurationsMs: { default: 10, vzcreate: 400 }, lockTimeoutMs: 100 });
     // the CT exists (locked) while its create task runs: start it from another "process"
     const creating = w.runtime.create(request(), w.image, { containerId: 'ctr-lock' });
-    const deadline = Date.now() + 20_000;
-    while (w.sim.state.cts.size === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    const [vmid] = [...w.sim.state.cts.keys()];
+    const [vmid] = await until(() => (w.sim.state.cts.size > 0 ? [...w.sim.state.cts.keys()] : undefined), 'the CT being created', { timeoutMs: 20_000, intervalMs: 5 });
     await w.makeRuntime().start({ node: 'pve1', vmid: vmid as number });
     await creating;
     expect(w.sim.state.cts.get(vmid as number)?.status).toBe('running');
