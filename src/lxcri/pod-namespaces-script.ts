@@ -13,6 +13,8 @@
  * @module
  */
 
+import { syscallNumbers } from '../internal/syscalls.js';
+
 /** The program, passed to `perl -e`. */
 export const POD_NAMESPACES_SCRIPT = String.raw`
 use strict;
@@ -57,10 +59,7 @@ for (@ns) {
 exit 0;
 `;
 
-/** `mount`, `unshare` and `sethostname` system call numbers by Node `process.arch`. */
-const POD_SYSCALLS: Readonly<Record<string, readonly [number, number, number]>> = { x64: [165, 272, 170], arm64: [40, 97, 161], riscv64: [40, 97, 161] };
-
 /** The script's first argument on this architecture, or `undefined` (then the util-linux tools are used). */
 export function podNamespaceSyscalls(arch: string = process.arch): string | undefined {
-  return POD_SYSCALLS[arch]?.join(',');
+  return syscallNumbers(['mount', 'unshare', 'sethostname'], arch);
 }

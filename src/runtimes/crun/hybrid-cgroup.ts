@@ -7,6 +7,7 @@
  * @internal
  * @module
  */
+import { syscallNumbers } from '../../internal/syscalls.js';
 
 /**
  * The workaround as a command prefix: a private mount namespace without `/sys/fs/cgroup/unified`.
@@ -17,8 +18,6 @@ export const CRUN_HYBRID_CGROUP_PREFIX: readonly string[] = ['unshare', '-m', '-
 /** What the prefix unmounts in its private mount namespace. */
 export const HYBRID_CGROUP_UNMOUNT = '/sys/fs/cgroup/unified';
 
-/** `unshare`, `mount` and `umount2` system call numbers by Node `process.arch`. */
-const MOUNT_NS_SYSCALLS: Readonly<Record<string, readonly [number, number, number]>> = { x64: [272, 165, 166], arm64: [97, 40, 39], riscv64: [97, 40, 39] };
 
 /**
  * The monitor's argument that makes its child enter a private mount namespace and unmount
@@ -26,7 +25,7 @@ const MOUNT_NS_SYSCALLS: Readonly<Record<string, readonly [number, number, numbe
  * when the prefix is not the workaround or the architecture's system call numbers are not known.
  */
 export function nativeMountNamespaceSpec(commandPrefix: readonly string[], arch: string = process.arch): string | undefined {
-  const calls = MOUNT_NS_SYSCALLS[arch];
+  const calls = syscallNumbers(['unshare', 'mount', 'umount2'], arch);
   const same = commandPrefix.length === CRUN_HYBRID_CGROUP_PREFIX.length && commandPrefix.every((w, i) => w === CRUN_HYBRID_CGROUP_PREFIX[i]);
-  return calls && same ? [...calls, HYBRID_CGROUP_UNMOUNT].join(',') : undefined;
+  return calls && same ? `${calls},${HYBRID_CGROUP_UNMOUNT}` : undefined;
 }
