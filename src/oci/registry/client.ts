@@ -160,17 +160,17 @@ async function writeVerified(
   try {
     // 'data' events rather than async iteration: a TLS body comes in ~16 KiB chunks, and a
     // promise per chunk is a measurable share of a pull's CPU time.
-    const settledHooks: (() => void)[] = [];
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       let ended = false;
       const finish = (error?: unknown): void => {
         if (settled) return;
         settled = true;
-        for (const hook of settledHooks) hook();
         body.off('data', onData);
         body.off('end', onEnd);
         body.off('error', finish);
+        body.off('close', onClose);
+        signal.removeEventListener('abort', onAbort);
         body.on('error', () => undefined); // a late error of a body given up on is not an uncaught one
         if (error === undefined) resolve();
         else reject(error as Error);
@@ -231,10 +231,6 @@ async function writeVerified(
       body.once('error', finish);
       body.once('close', onClose);
       signal.addEventListener('abort', onAbort, { once: true });
-      settledHooks.push(() => {
-        body.off('close', onClose);
-        signal.removeEventListener('abort', onAbort);
-      });
       if (signal.aborted) onAbort();
       else if (body.destroyed) onClose();
     });
