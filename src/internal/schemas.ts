@@ -6,11 +6,9 @@
  */
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
+import { isLogger } from './is-logger.js';
 
-/** True for an object with `debug`, `info`, `warn` and `error` methods. */
-export function isLogger(value: unknown): value is Logger {
-  return typeof value === 'object' && value !== null && ['debug', 'info', 'warn', 'error'].every((k) => typeof (value as Record<string, unknown>)[k] === 'function');
-}
+export { isLogger } from './is-logger.js';
 
 /** zod schema of an injected {@link Logger}. */
 export const loggerSchema = z.custom<Logger>(isLogger, { message: 'expected a logger with debug/info/warn/error methods' });

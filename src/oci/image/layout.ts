@@ -13,25 +13,17 @@ import { join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AbortedError, ImageError, InvalidOptionsError, NotFoundError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { extractOciArchive } from './archive.js';
 import { computeChainIds, DigestVerifier, parseDigest } from './digest.js';
 import { isTag, tryParseImageReference } from './reference.js';
-import {
-  layerCompression,
-  MEDIA_TYPES,
-  ociImageConfigSchema,
-  ociIndexSchema,
-  ociManifestSchema,
-  parseDocument,
-  type OciDescriptor,
-  type OciImageConfig,
-  type OciIndex,
-  type OciManifest,
-} from './types.js';
-import { loggerSchema } from '../../internal/schemas.js';
+import { readImageDocument } from './documents.js';
+import type { imageLayoutOptionsSchema, importImageOptionsSchema, resolveImageOptionsSchema } from './layout-options.js';
+import { layerCompression, MEDIA_TYPES } from './media-types.js';
+import type { OciDescriptor, OciImageConfig, OciIndex, OciManifest } from './types.js';
+import { isLogger } from '../../internal/is-logger.js';
 
 /** The annotation that names a manifest in an image layout. */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
@@ -39,24 +31,6 @@ export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
 
 
-/** Options of {@link openImageLayout}. */
-export const imageLayoutOptionsSchema = z.strictObject({
-  /**
-   * Where diagnostics go.
-   * @defaultValue a silent logger
-   */
-  logger: loggerSchema.optional(),
-  /**
-   * Largest manifest, index or config blob read into memory, in bytes.
-   * @defaultValue 8 MiB
-   */
-  maxDocumentBytes: z.number().int().positive().default(8 * 1024 * 1024),
-  /**
-   * Create an empty layout (`oci-layout`, `index.json`, `blobs/`) when `dir` has none.
-   * @defaultValue false
-   */
-  create: z.boolean().default(false),
-});
 /** Options of {@link openImageLayout} (what callers pass). */
 export type ImageLayoutOptions = z.input<typeof imageLayoutOptionsSchema>;
 /** Options of {@link openImageLayout} after defaults. */
@@ -65,46 +39,11 @@ export type ResolvedImageLayoutOptions = z.output<typeof imageLayoutOptionsSchem
 /** A platform to select from an index: `linux/amd64`, `linux/arm64/v8`, or an object. */
 export type PlatformSpec = string | { os: string; architecture: string; variant?: string | undefined };
 
-const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
-
-/** Options of {@link ImageLayout.resolve}. */
-export const resolveImageOptionsSchema = z.strictObject({
-  /**
-   * The platform to pick from an index: `os/arch[/variant]` or an object.
-   * @defaultValue `linux/amd64`
-   */
-  platform: z
-    .union([z.string().min(1), z.strictObject({ os: z.string().min(1), architecture: z.string().min(1), variant: z.string().min(1).optional() })])
-    .default('linux/amd64'),
-  /**
-   * Cancels the resolution.
-   * @defaultValue none
-   */
-  signal: signalSchema.optional(),
-});
 /** Options of {@link ImageLayout.resolve} (what callers pass). */
 export type ResolveImageOptions = z.input<typeof resolveImageOptionsSchema>;
 /** Options of {@link ImageLayout.resolve} after defaults. */
 export type ResolvedResolveImageOptions = z.output<typeof resolveImageOptionsSchema>;
 
-/** Options of {@link ImageLayout.importImage}. */
-export const importImageOptionsSchema = z.strictObject({
-  /**
-   * Import only the index entries this reference names (same forms as `resolve`, except image ids).
-   * @defaultValue every entry of the source
-   */
-  reference: z.string().min(1).optional(),
-  /**
-   * The `org.opencontainers.image.ref.name` to store the imported entries under.
-   * @defaultValue the source's names
-   */
-  as: z.string().min(1).optional(),
-  /**
-   * Cancels the import (a partly copied blob is removed).
-   * @defaultValue none
-   */
-  signal: signalSchema.optional(),
-});
 /** Options of {@link ImageLayout.importImage} (what callers pass). */
 export type ImportImageOptions = z.input<typeof importImageOptionsSchema>;
 
@@ -142,7 +81,52 @@ export interface ImageLayoutEntry {
   mediaType: string;
 }
 
-const optionsOf = (options: ImageLayoutOptions | undefined): ResolvedImageLayoutOptions => parseOptions(imageLayoutOptionsSchema, options ?? {}, 'image layout options');
+const DEFAULT_MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+const hasOnly = (value: object, keys: readonly string[]): boolean => Object.keys(value).every((k) => keys.includes(k));
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The layout options, checked by hand when they have the common shapes (zod, imported then,
+ * parses anything else and names what is wrong, with the same defaults).
+ */
+async function optionsOf(options: ImageLayoutOptions | undefined): Promise<ResolvedImageLayoutOptions> {
+  const o: unknown = options ?? {};
+  if (isPlainObject(o) && hasOnly(o, ['logger', 'maxDocumentBytes', 'create'])) {
+    const { logger, maxDocumentBytes, create } = o;
+    if (
+      (logger === undefined || isLogger(logger)) &&
+      (maxDocumentBytes === undefined || (typeof maxDocumentBytes === 'number' && Number.isSafeInteger(maxDocumentBytes) && maxDocumentBytes > 0)) &&
+      (create === undefined || typeof create === 'boolean')
+    ) {
+      return { ...(logger === undefined ? {} : { logger }), maxDocumentBytes: maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES, create: create ?? false };
+    }
+  }
+  const { imageLayoutOptionsSchema } = await import('./layout-options.js');
+  return parseOptions(imageLayoutOptionsSchema, o, 'image layout options');
+}
+
+/** The resolve options, checked by hand when they have the common shapes (else parsed by zod). */
+async function resolveOptionsOf(options: ResolveImageOptions | undefined): Promise<ResolvedResolveImageOptions> {
+  const o: unknown = options ?? {};
+  if (isPlainObject(o) && hasOnly(o, ['platform', 'signal'])) {
+    const { platform, signal } = o;
+    const platformOk =
+      platform === undefined ||
+      (typeof platform === 'string' && platform !== '') ||
+      (isPlainObject(platform) &&
+        hasOnly(platform, ['os', 'architecture', 'variant']) &&
+        typeof platform['os'] === 'string' &&
+        platform['os'] !== '' &&
+        typeof platform['architecture'] === 'string' &&
+        platform['architecture'] !== '' &&
+        (platform['variant'] === undefined || (typeof platform['variant'] === 'string' && platform['variant'] !== '')));
+    if (platformOk && (signal === undefined || signal instanceof AbortSignal)) {
+      return { platform: (platform as ResolvedResolveImageOptions['platform'] | undefined) ?? 'linux/amd64', ...(signal === undefined ? {} : { signal }) };
+    }
+  }
+  const { resolveImageOptionsSchema } = await import('./layout-options.js');
+  return parseOptions(resolveImageOptionsSchema, o, 'resolve options');
+}
 
 const ARCH_ALIASES: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
 
@@ -206,7 +190,7 @@ export class ImageLayout {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new ImageError('image layout has no index.json', { path, reason: 'missing index.json' }, { cause: error });
       throw error;
     }
-    return parseDocument(ociIndexSchema, parseJson(text, 'index.json', { path }), 'index.json', { path });
+    return readImageDocument('index', parseJson(text, 'index.json', { path }), 'index.json', { path });
   }
 
   /** The named entries of `index.json`. */
@@ -275,7 +259,7 @@ export class ImageLayout {
     if (typeof json === 'object' && json !== null && 'manifests' in json) {
       throw new ImageError(`manifest ${descriptor.digest} looks like an index`, { digest: descriptor.digest, reason: 'media type mismatch' });
     }
-    const manifest = parseDocument(ociManifestSchema, json, `manifest ${descriptor.digest}`, { digest: descriptor.digest });
+    const manifest = await readImageDocument('manifest', json, `manifest ${descriptor.digest}`, { digest: descriptor.digest });
     if (manifest.mediaType !== undefined && manifest.mediaType !== descriptor.mediaType) {
       throw new ImageError(`manifest ${descriptor.digest} says mediaType ${manifest.mediaType}, its descriptor says ${descriptor.mediaType}`, {
         digest: descriptor.digest,
@@ -291,7 +275,7 @@ export class ImageLayout {
     if (typeof json === 'object' && json !== null && ('layers' in json || 'config' in json)) {
       throw new ImageError(`index ${descriptor.digest} looks like a manifest`, { digest: descriptor.digest, reason: 'media type mismatch' });
     }
-    const index = parseDocument(ociIndexSchema, json, `index ${descriptor.digest}`, { digest: descriptor.digest });
+    const index = await readImageDocument('index', json, `index ${descriptor.digest}`, { digest: descriptor.digest });
     if (index.mediaType !== undefined && index.mediaType !== descriptor.mediaType) {
       throw new ImageError(`index ${descriptor.digest} says mediaType ${index.mediaType}, its descriptor says ${descriptor.mediaType}`, { digest: descriptor.digest, reason: 'media type mismatch' });
     }
@@ -307,7 +291,7 @@ export class ImageLayout {
       });
     }
     const data = await this.readBlob(descriptor, 'config');
-    return parseDocument(ociImageConfigSchema, parseJson(data.toString('utf8'), 'config', { digest: descriptor.digest }), `image config ${descriptor.digest}`, { digest: descriptor.digest });
+    return readImageDocument('config', parseJson(data.toString('utf8'), 'config', { digest: descriptor.digest }), `image config ${descriptor.digest}`, { digest: descriptor.digest });
   }
 
   /** Collects the image manifests reachable from descriptors (through nested indexes) that match a platform. */
@@ -345,7 +329,7 @@ export class ImageLayout {
    * @throws NotFoundError when nothing matches; ImageError when the match is ambiguous or invalid
    */
   async resolve(reference?: string, options?: ResolveImageOptions): Promise<ResolvedImage> {
-    const o = parseOptions(resolveImageOptionsSchema, options ?? {}, 'resolve options');
+    const o = await resolveOptionsOf(options);
     const { signal } = o;
     throwIfAborted(signal, 'reading the image');
     const platform = parsePlatform(o.platform);
@@ -430,6 +414,7 @@ export class ImageLayout {
    * @param importOptions - `reference`: import only the entries matching it; `as`: the ref name to store under
    */
   async importImage(source: string, importOptions?: ImportImageOptions): Promise<ImageLayoutEntry[]> {
+    const { importImageOptionsSchema } = await import('./layout-options.js');
     const options = parseOptions(importImageOptionsSchema, importOptions ?? {}, 'importImage options');
     const { signal } = options;
     const info = await stat(source).catch((error: unknown) => {
@@ -568,7 +553,7 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
  * ```
  */
 export async function openImageLayout(dir: string, options?: ImageLayoutOptions): Promise<ImageLayout> {
-  const resolved = optionsOf(options);
+  const resolved = await optionsOf(options);
   const root = resolvePath(dir);
   const layoutFile = join(root, 'oci-layout');
   let text: string | undefined;

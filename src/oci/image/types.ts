@@ -3,60 +3,14 @@
  * types this package understands (OCI and Docker v2 schema 2).
  *
  * Unknown fields never cause an error (the spec says they MUST NOT); `null` for an optional field
- * is read as "absent".
+ * is read as "absent". The schemas give the precise message of an invalid document; valid ones
+ * are checked without zod by `./documents.ts`, which loads this module only for invalid input.
  *
  * @module
  */
 import { z } from 'zod';
-import { ImageError } from '../../errors.js';
 
-/** Media types of the OCI image-spec and their Docker v2 schema 2 equivalents. */
-export const MEDIA_TYPES = {
-  ociLayoutHeader: 'application/vnd.oci.layout.header.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociConfig: 'application/vnd.oci.image.config.v1+json',
-  ociLayerTar: 'application/vnd.oci.image.layer.v1.tar',
-  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-  ociLayerNondistributableTar: 'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  ociLayerNondistributableGzip: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  ociLayerNondistributableZstd: 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-  ociEmpty: 'application/vnd.oci.empty.v1+json',
-  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerConfig: 'application/vnd.docker.container.image.v1+json',
-  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-  dockerLayerTar: 'application/vnd.docker.image.rootfs.diff.tar',
-} as const;
-
-/** How a layer blob is compressed. */
-export type LayerCompression = 'none' | 'gzip' | 'zstd';
-
-const LAYER_COMPRESSION: ReadonlyMap<string, LayerCompression> = new Map<string, LayerCompression>([
-  [MEDIA_TYPES.ociLayerTar, 'none'],
-  [MEDIA_TYPES.ociLayerGzip, 'gzip'],
-  [MEDIA_TYPES.ociLayerZstd, 'zstd'],
-  [MEDIA_TYPES.ociLayerNondistributableTar, 'none'],
-  [MEDIA_TYPES.ociLayerNondistributableGzip, 'gzip'],
-  [MEDIA_TYPES.ociLayerNondistributableZstd, 'zstd'],
-  [MEDIA_TYPES.dockerLayerGzip, 'gzip'],
-  [MEDIA_TYPES.dockerForeignLayerGzip, 'gzip'],
-  [MEDIA_TYPES.dockerLayerTar, 'none'],
-]);
-
-/**
- * The compression of a layer media type.
- * @throws ImageError for a media type that is not a known layer type
- */
-export function layerCompression(mediaType: string): LayerCompression {
-  const compression = LAYER_COMPRESSION.get(mediaType);
-  if (compression === undefined) {
-    throw new ImageError(`unsupported layer media type '${mediaType.slice(0, 200)}'`, { reason: 'unsupported media type' });
-  }
-  return compression;
-}
+export { MEDIA_TYPES, layerCompression, type LayerCompression } from './media-types.js';
 
 const nonNegativeSafeInt = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -150,27 +104,3 @@ export const ociImageConfigSchema = z.looseObject({
 });
 /** The OCI image configuration (image-spec `config.md`), as parsed from the config blob. */
 export type OciImageConfig = z.output<typeof ociImageConfigSchema>;
-
-/** Replaces `null` by "absent" in an object and in its nested plain objects (depth-limited). */
-function dropNulls(value: unknown, depth = 0): unknown {
-  if (depth > 8 || typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((v) => dropNulls(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (v !== null) out[k] = dropNulls(v, depth + 1);
-  }
-  return out;
-}
-
-/**
- * Parses a JSON document with a schema, turning failures into an `ImageError` that names the field.
- */
-export function parseDocument<S extends z.ZodType>(schema: S, value: unknown, what: string, details: { digest?: string; path?: string } = {}): z.output<S> {
-  const result = schema.safeParse(dropNulls(value));
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const field = issue ? issue.path.map(String).join('.') : '';
-    throw new ImageError(`${what} is not valid: ${field ? `${field}: ` : ''}${issue?.message ?? 'invalid'}`, { ...details, reason: 'invalid document' });
-  }
-  return result.data;
-}

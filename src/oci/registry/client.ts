@@ -19,10 +19,8 @@ import type { Agent, Dispatcher } from 'undici';
 import { AbortedError, ImageError, isLxcriError, RegistryAuthError, RegistryError, type LxcriError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { redactString } from '../../redact.js';
-import { isTlsTrustCode } from '../../proxmox/transport/tls.js';
-import { sanitizeCause } from '../../proxmox/transport/network-error.js';
 import { parseDigest } from '../image/digest.js';
-import { MEDIA_TYPES } from '../image/types.js';
+import { MEDIA_TYPES } from '../image/media-types.js';
 import { parseAuthChallenges, type AuthChallenge } from './challenge.js';
 import type { RegistryCredentials } from './credentials.js';
 import { undiciTransport, type UndiciTransport } from './undici.js';
@@ -332,9 +330,14 @@ export class RegistryClient {
     return new RegistryError(message, { registry: this.registry, ...details }, { ...(cause === undefined ? {} : { cause }), secrets: this.#secrets });
   }
 
-  /** Turns a socket-level failure into an `AbortedError` or a `RegistryError`. */
-  #networkError(error: unknown, what: string, signal: AbortSignal): LxcriError {
+  /**
+   * Turns a socket-level failure into an `AbortedError` or a `RegistryError`. The TLS helpers
+   * are imported here, on a failure: they load the Proxmox transport's option schemas (zod),
+   * which a pull that succeeds never needs.
+   */
+  async #networkError(error: unknown, what: string, signal: AbortSignal): Promise<LxcriError> {
     for (const c of causes(error)) if (isLxcriError(c)) return c;
+    const [{ isTlsTrustCode }, { sanitizeCause }] = await Promise.all([import('../../proxmox/transport/tls.js'), import('../../proxmox/transport/network-error.js')]);
     if (signal.aborted) {
       const reason: unknown = signal.reason;
       if (reason instanceof DOMException && reason.name === 'TimeoutError') {
@@ -410,7 +413,7 @@ export class RegistryClient {
       });
     } catch (error) {
       if (isLxcriError(error)) throw error;
-      throw this.#networkError(error, what, signal);
+      throw await this.#networkError(error, what, signal);
     }
   }
 
@@ -433,7 +436,7 @@ export class RegistryClient {
           bodyTimeout: this.#options.bodyTimeoutMs,
         });
       } catch (error) {
-        throw this.#networkError(error, what, signal);
+        throw await this.#networkError(error, what, signal);
       }
       const location = header(response.headers, 'location');
       if ([301, 302, 303, 307, 308].includes(response.statusCode) && location) {
@@ -495,7 +498,7 @@ export class RegistryClient {
           bodyTimeout: this.#options.bodyTimeoutMs,
         });
       } catch (error) {
-        throw this.#networkError(error, what, signal);
+        throw await this.#networkError(error, what, signal);
       }
       const resp: Response = { statusCode: response.statusCode, headers: response.headers, body: response.body, url: realm };
       if (response.statusCode !== 200) {
@@ -590,7 +593,7 @@ export class RegistryClient {
       try {
         body = await readLimited(response.body, MAX_MANIFEST_BYTES);
       } catch (error) {
-        throw this.#networkError(error, what, signal);
+        throw await this.#networkError(error, what, signal);
       }
       if (body === undefined) throw new ImageError(`${what} is larger than ${MAX_MANIFEST_BYTES} bytes`, { reference, reason: 'too large' });
       const expected = reference.includes(':') ? reference : header(response.headers, 'docker-content-digest');
@@ -662,7 +665,7 @@ export class RegistryClient {
           throw error;
         }
         // the bytes written so far stay in `partial`: the next attempt (or pull) resumes there
-        throw this.#networkError(error, what, signal);
+        throw await this.#networkError(error, what, signal);
       }
       if (size < limit) {
         throw new ImageError(`${what} ended after ${size} of ${limit} bytes`, { digest: descriptor.digest, reason: 'truncated' });

@@ -12,18 +12,21 @@
 import { setMaxListeners } from 'node:events';
 import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AbortedError, ImageError, InvalidOptionsError, isLxcriError, NotFoundError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseOptions } from '../../options.js';
 import { parseDigest } from '../image/digest.js';
 import { parsePlatform, type ImageLayout, type PlatformSpec, type ResolvedImage } from '../image/layout.js';
 import { parseImageReference, type ImageReference } from '../image/reference.js';
-import { layerCompression, MEDIA_TYPES, ociIndexSchema, ociManifestSchema, parseDocument, type OciDescriptor, type OciIndex, type OciManifest, type OciPlatform } from '../image/types.js';
+import { readImageDocument } from '../image/documents.js';
+import { layerCompression, MEDIA_TYPES } from '../image/media-types.js';
+import type { OciDescriptor, OciIndex, OciManifest, OciPlatform } from '../image/types.js';
+import { isLogger } from '../../internal/is-logger.js';
 import { RegistryClient, type FetchedManifest } from './client.js';
 import { findCredentials, type RegistryCredentials } from './credentials.js';
-import { acquireLockFile, addIndexEntry, hasBlob, ingestDir, ingestPath, openStore, registerPull, signalSchema, storeSchema, writeBlob } from './store.js';
-import { loggerSchema } from '../../internal/schemas.js';
+import type { ensureImageOptionsSchema, pullImageOptionsSchema } from './options.js';
+import { acquireLockFile, addIndexEntry, hasBlob, ingestDir, ingestPath, openStore, registerPull, writeBlob } from './store.js';
 
 /** Progress of a pull, reported through `onProgress`. */
 export interface PullProgress {
@@ -54,92 +57,90 @@ export function hostPlatform(): string {
   return `linux/${ARCH_OF_NODE[process.arch] ?? process.arch}`;
 }
 
-const platformSchema = z.union([z.string().min(1), z.strictObject({ os: z.string().min(1), architecture: z.string().min(1), variant: z.string().min(1).optional() })]);
-
-/** Options of {@link pullImage}. */
-export const pullImageOptionsSchema = z.strictObject({
-  /** The image store: a directory (an OCI image layout, created when missing) or an opened `ImageLayout`. */
-  store: storeSchema,
-  /**
-   * The platform to pick from an index: `os/arch[/variant]` or an object.
-   * @defaultValue this host's (`linux/amd64` on x86-64)
-   */
-  platform: platformSchema.optional(),
-  /**
-   * Credentials: `username` + `password` (or an identity token as password), or an `authFile`
-   * in the docker / containers format. Without either, the conventional auth files are searched
-   * (`REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`, `DOCKER_CONFIG`, `~/.docker/config.json`)
-   * in `env`; with none found the pull is anonymous.
-   * @defaultValue the conventional auth files, read from `process.env`
-   */
-  auth: z
-    .strictObject({
-      username: z.string().min(1).optional(),
-      password: z.string().optional(),
-      authFile: z.string().min(1).optional(),
-      env: z
-        .custom<Readonly<Record<string, string | undefined>>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object of environment variables')
-        .optional(),
-    })
-    .refine((a) => (a.username === undefined) === (a.password === undefined), { message: 'username and password go together', path: ['password'] })
-    .refine((a) => !(a.username !== undefined && a.authFile !== undefined), { message: 'give username/password or authFile, not both', path: ['authFile'] })
-    .optional(),
-  /**
-   * TLS: PEM CA certificate(s) (`ca`) or a file of them (`caFile`) to trust instead of the system store.
-   * Certificates are always verified.
-   * @defaultValue system CAs
-   */
-  tls: z.strictObject({ ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(), caFile: z.string().min(1).optional() }).optional(),
-  /**
-   * Registries (`host[:port]` as in the reference) spoken to over plain HTTP. Never a default.
-   * @defaultValue none
-   */
-  insecureRegistries: z.array(z.string().min(1)).default([]),
-  /** Cancels the pull; partial downloads stay and a later pull resumes them. @defaultValue none */
-  signal: signalSchema.optional(),
-  /** Called as bytes arrive and blobs complete. @defaultValue none */
-  onProgress: z.custom<(progress: PullProgress) => void>((v) => typeof v === 'function', 'must be a function').optional(),
-  /**
-   * Blobs downloaded in parallel.
-   * @defaultValue 4
-   */
-  concurrency: z.number().int().min(1).max(32).default(4),
-  /** Where diagnostics go (never credentials). @defaultValue a silent logger */
-  logger: loggerSchema.optional(),
-  /**
-   * Deadline of the whole pull, in milliseconds.
-   * @defaultValue 3600000 (one hour)
-   */
-  timeoutMs: z.number().int().positive().default(3_600_000),
-  /**
-   * Time to wait for a response's headers, in milliseconds.
-   * @defaultValue 30000
-   */
-  headersTimeoutMs: z.number().int().positive().default(30_000),
-  /**
-   * Longest pause inside a response body, in milliseconds.
-   * @defaultValue 60000
-   */
-  bodyTimeoutMs: z.number().int().positive().default(60_000),
-  /**
-   * Retries of idempotent requests: count, backoff bounds, and the longest `Retry-After` honoured.
-   * @defaultValue `{ retries: 4, minDelayMs: 200, maxDelayMs: 5000, maxRetryAfterMs: 60000 }`
-   */
-  retry: z
-    .strictObject({
-      retries: z.number().int().min(0).max(20).default(4),
-      minDelayMs: z.number().int().min(0).default(200),
-      maxDelayMs: z.number().int().min(0).default(5000),
-      maxRetryAfterMs: z.number().int().min(0).default(60_000),
-    })
-    .prefault({}),
-  /** The `User-Agent` header. @defaultValue `proxmox-lxcri` */
-  userAgent: z.string().min(1).default('proxmox-lxcri'),
-});
-/** Options of {@link pullImage} (what callers pass). */
+/** Options of {@link pullImage} (what callers pass; the schema is in `./options.ts`). */
 export type PullImageOptions = z.input<typeof pullImageOptionsSchema>;
 /** Options of {@link pullImage} after defaults. */
 export type ResolvedPullImageOptions = z.output<typeof pullImageOptionsSchema>;
+
+const PULL_OPTION_KEYS = ['store', 'platform', 'auth', 'tls', 'insecureRegistries', 'signal', 'onProgress', 'concurrency', 'logger', 'timeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'retry', 'userAgent'];
+const RETRY_DEFAULTS = { retries: 4, minDelayMs: 200, maxDelayMs: 5000, maxRetryAfterMs: 60_000 };
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const hasOnly = (value: object, keys: readonly string[]): boolean => Object.keys(value).every((k) => keys.includes(k));
+const isNonEmpty = (value: unknown): value is string => typeof value === 'string' && value !== '';
+const isIntIn = (value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
+
+function isPlatformOption(value: unknown): boolean {
+  if (isNonEmpty(value)) return true;
+  return (
+    isPlainObject(value) &&
+    hasOnly(value, ['os', 'architecture', 'variant']) &&
+    isNonEmpty(value['os']) &&
+    isNonEmpty(value['architecture']) &&
+    (value['variant'] === undefined || isNonEmpty(value['variant']))
+  );
+}
+
+/**
+ * The pull options by hand, for the shapes callers pass (the CLI, `ensureImage`, the facade):
+ * the resolved options (the schema's defaults filled in), or `undefined` for anything else —
+ * credentials, an unknown key, a wrong type — which the zod schema then parses (or rejects,
+ * naming every bad field). What this accepts the schema accepts with the same result.
+ */
+export function fastPullOptions(input: unknown): ResolvedPullImageOptions | undefined {
+  if (!isPlainObject(input) || !hasOnly(input, PULL_OPTION_KEYS)) return undefined;
+  const { store, platform, auth, tls, insecureRegistries, signal, onProgress, concurrency, logger, timeoutMs, headersTimeoutMs, bodyTimeoutMs, retry, userAgent } = input;
+  if (!(isNonEmpty(store) || (typeof store === 'object' && store !== null && typeof (store as { dir?: unknown }).dir === 'string'))) return undefined;
+  if (platform !== undefined && !isPlatformOption(platform)) return undefined;
+  if (auth !== undefined) {
+    if (!isPlainObject(auth) || !hasOnly(auth, ['authFile', 'env'])) return undefined;
+    if (auth['authFile'] !== undefined && !isNonEmpty(auth['authFile'])) return undefined;
+    if (auth['env'] !== undefined && !isPlainObject(auth['env'])) return undefined;
+  }
+  if (tls !== undefined) {
+    if (!isPlainObject(tls) || !hasOnly(tls, ['ca', 'caFile'])) return undefined;
+    const ca = tls['ca'];
+    if (ca !== undefined && !isNonEmpty(ca) && !(Array.isArray(ca) && ca.length > 0 && ca.every(isNonEmpty))) return undefined;
+    if (tls['caFile'] !== undefined && !isNonEmpty(tls['caFile'])) return undefined;
+  }
+  if (insecureRegistries !== undefined && !(Array.isArray(insecureRegistries) && insecureRegistries.every(isNonEmpty))) return undefined;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return undefined;
+  if (onProgress !== undefined && typeof onProgress !== 'function') return undefined;
+  if (concurrency !== undefined && !isIntIn(concurrency, 1, 32)) return undefined;
+  if (logger !== undefined && !isLogger(logger)) return undefined;
+  for (const ms of [timeoutMs, headersTimeoutMs, bodyTimeoutMs]) if (ms !== undefined && !isIntIn(ms, 1)) return undefined;
+  if (retry !== undefined) {
+    if (!isPlainObject(retry) || !hasOnly(retry, Object.keys(RETRY_DEFAULTS))) return undefined;
+    if (retry['retries'] !== undefined && !isIntIn(retry['retries'], 0, 20)) return undefined;
+    for (const k of ['minDelayMs', 'maxDelayMs', 'maxRetryAfterMs']) if (retry[k] !== undefined && !isIntIn(retry[k], 0)) return undefined;
+  }
+  if (userAgent !== undefined && !isNonEmpty(userAgent)) return undefined;
+  const defined = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
+  return {
+    store: store as ResolvedPullImageOptions['store'],
+    ...defined('platform', platform as ResolvedPullImageOptions['platform']),
+    ...defined('auth', auth as ResolvedPullImageOptions['auth']),
+    ...defined('tls', tls as ResolvedPullImageOptions['tls']),
+    insecureRegistries: (insecureRegistries as string[] | undefined) ?? [],
+    ...defined('signal', signal as AbortSignal | undefined),
+    ...defined('onProgress', onProgress as ResolvedPullImageOptions['onProgress']),
+    concurrency: (concurrency as number | undefined) ?? 4,
+    ...defined('logger', logger as Logger | undefined),
+    timeoutMs: (timeoutMs as number | undefined) ?? 3_600_000,
+    headersTimeoutMs: (headersTimeoutMs as number | undefined) ?? 30_000,
+    bodyTimeoutMs: (bodyTimeoutMs as number | undefined) ?? 60_000,
+    retry: { ...RETRY_DEFAULTS, ...Object.fromEntries(Object.entries(retry ?? {}).filter(([, v]) => v !== undefined)) } as ResolvedPullImageOptions['retry'],
+    userAgent: (userAgent as string | undefined) ?? 'proxmox-lxcri',
+  };
+}
+
+/** The pull options: {@link fastPullOptions}, else the zod schema (imported then). */
+async function resolvePullOptions(options: PullImageOptions): Promise<ResolvedPullImageOptions> {
+  const fast = fastPullOptions(options);
+  if (fast !== undefined) return fast;
+  const { pullImageOptionsSchema } = await import('./options.js');
+  return parseOptions(pullImageOptionsSchema, options, 'pullImage options');
+}
 
 /** What {@link pullImage} returns: the image as the store resolves it, and what the pull did. */
 export interface PulledImage extends ResolvedImage {
@@ -261,7 +262,7 @@ async function runPool<T>(items: readonly T[], limit: number, signal: AbortSigna
  * ```
  */
 export async function pullImage(reference: string, options: PullImageOptions): Promise<PulledImage> {
-  const o = parseOptions(pullImageOptionsSchema, options, 'pullImage options');
+  const o = await resolvePullOptions(options);
   const ref = parseImageReference(reference);
   const platform = parsePlatform(o.platform ?? hostPlatform());
   const logger = o.logger ?? silentLogger;
@@ -313,7 +314,7 @@ async function pullWith(
   let depth = 0;
   while (isIndexType(fetched.mediaType)) {
     if (++depth > 4) throw new ImageError(`image index of ${name} is nested deeper than 4 levels`, { reference: name, reason: 'index too deep' });
-    const index = parseDocument(ociIndexSchema, parseJsonDocument(fetched, 'image index'), `image index ${fetched.digest}`, { digest: fetched.digest });
+    const index = await readImageDocument('index', parseJsonDocument(fetched, 'image index'), `image index ${fetched.digest}`, { digest: fetched.digest });
     indexDigest ??= fetched.digest;
     const chosen = choosePlatformManifest(index, platform) ?? index.manifests.find((d) => isIndexType(d.mediaType) && !d.platform);
     if (chosen === undefined) {
@@ -331,7 +332,7 @@ async function pullWith(
   if (!isManifestType(fetched.mediaType)) {
     throw new ImageError(`${name} is a '${fetched.mediaType.slice(0, 200)}', not an image manifest or index`, { reference: name, digest: fetched.digest, reason: 'unsupported media type' });
   }
-  const manifest: OciManifest = parseDocument(ociManifestSchema, parseJsonDocument(fetched, 'manifest'), `manifest ${fetched.digest}`, { digest: fetched.digest });
+  const manifest: OciManifest = await readImageDocument('manifest', parseJsonDocument(fetched, 'manifest'), `manifest ${fetched.digest}`, { digest: fetched.digest });
   if (manifest.config.mediaType !== MEDIA_TYPES.ociConfig && manifest.config.mediaType !== MEDIA_TYPES.dockerConfig) {
     throw new ImageError(`${name} is not a container image (config media type '${manifest.config.mediaType.slice(0, 200)}')`, { reference: name, digest: fetched.digest, reason: 'unsupported media type' });
   }
@@ -427,16 +428,6 @@ async function fetchIntoStore(
 /** When {@link ensureImage} pulls, as kubelet's `imagePullPolicy`. */
 export type PullPolicy = 'if-missing' | 'always' | 'never';
 
-/** Options of {@link ensureImage}: the pull policy and every {@link pullImage} option. */
-export const ensureImageOptionsSchema = pullImageOptionsSchema.extend({
-  /**
-   * `if-missing`: pull only when the store has no image of the reference for the platform;
-   * `always`: pull (the registry is asked, blobs in the store are not fetched again);
-   * `never`: only the store (a missing image is a `NotFoundError`).
-   * @defaultValue `if-missing`
-   */
-  pullPolicy: z.enum(['if-missing', 'always', 'never']).default('if-missing'),
-});
 /** Options of {@link ensureImage} (what callers pass). */
 export type EnsureImageOptions = z.input<typeof ensureImageOptionsSchema>;
 
@@ -451,6 +442,7 @@ export type EnsureImageOptions = z.input<typeof ensureImageOptionsSchema>;
  * ```
  */
 export async function ensureImage(reference: string, options: EnsureImageOptions): Promise<ResolvedImage> {
+  const { ensureImageOptionsSchema } = await import('./options.js');
   const { pullPolicy, ...pullOptions } = parseOptions(ensureImageOptionsSchema, options, 'ensureImage options');
   const ref = parseImageReference(reference);
   const platform = pullOptions.platform ?? hostPlatform();

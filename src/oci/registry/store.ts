@@ -19,22 +19,20 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AbortedError, NotFoundError, StoreError, throwIfAborted } from '../../errors.js';
 import { isProcessAlive } from '../../internal/process.js';
 import { parseOptions } from '../../options.js';
 import { isDigest, parseDigest } from '../image/digest.js';
 import { CONTAINERD_NAME_ANNOTATION, openImageLayout, parsePlatform, REF_NAME_ANNOTATION, type ImageLayout } from '../image/layout.js';
 import { tryParseImageReference } from '../image/reference.js';
-import { MEDIA_TYPES, type OciDescriptor, type OciIndex, type OciPlatform } from '../image/types.js';
+import { MEDIA_TYPES } from '../image/media-types.js';
+import type { OciDescriptor, OciIndex, OciPlatform } from '../image/types.js';
+import type { gcOptionsSchema, listOptionsSchema, removeOptionsSchema } from './options.js';
 
 /** A store: its directory or an opened layout. */
 export type ImageStore = string | ImageLayout;
 
-/** Schema of a `store` option. */
-export const storeSchema = z.union([z.string().min(1), z.custom<ImageLayout>((v) => typeof v === 'object' && v !== null && typeof (v as ImageLayout).dir === 'string', 'must be a directory or an ImageLayout')]);
-/** Schema of a `signal` option. */
-export const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 
 /** The directory of a store. */
 export function storeDir(store: ImageStore): string {
@@ -171,12 +169,6 @@ export interface StoredImage {
   size?: number;
 }
 
-const listOptionsSchema = z.strictObject({
-  /** Cancels the listing. @defaultValue none */
-  signal: signalSchema.optional(),
-});
-/** Options of {@link listImages}. */
-export type ListImagesOptions = z.input<typeof listOptionsSchema>;
 
 async function readManifestQuiet(layout: ImageLayout, d: OciDescriptor): Promise<{ config: OciDescriptor; layers: OciDescriptor[] } | undefined> {
   if (d.mediaType !== MEDIA_TYPES.ociManifest && d.mediaType !== MEDIA_TYPES.dockerManifest) return undefined;
@@ -189,8 +181,12 @@ async function readManifestQuiet(layout: ImageLayout, d: OciDescriptor): Promise
   }
 }
 
+/** Options of {@link listImages}. */
+export type ListImagesOptions = z.input<typeof listOptionsSchema>;
+
 /** The images of a store: one per `index.json` entry. */
 export async function listImages(store: ImageStore, options?: ListImagesOptions): Promise<StoredImage[]> {
+  const { listOptionsSchema } = await import('./options.js');
   const { signal } = parseOptions(listOptionsSchema, options ?? {}, 'listImages options');
   const layout = await openStore(store);
   const index = await layout.readIndex();
@@ -210,15 +206,7 @@ export async function listImages(store: ImageStore, options?: ListImagesOptions)
   return out;
 }
 
-const removeOptionsSchema = z.strictObject({
-  /**
-   * Remove only the entry of this platform (`os/arch[/variant]`).
-   * @defaultValue every platform stored under the reference
-   */
-  platform: z.string().min(1).optional(),
-  /** Cancels the removal. @defaultValue none */
-  signal: signalSchema.optional(),
-});
+
 /** Options of {@link removeImage}. */
 export type RemoveImageOptions = z.input<typeof removeOptionsSchema>;
 
@@ -229,6 +217,7 @@ export type RemoveImageOptions = z.input<typeof removeOptionsSchema>;
  * @throws NotFoundError when no entry matches
  */
 export async function removeImage(store: ImageStore, reference: string, options?: RemoveImageOptions): Promise<StoredImage[]> {
+  const { removeOptionsSchema } = await import('./options.js');
   const { signal, platform } = parseOptions(removeOptionsSchema, options ?? {}, 'removeImage options');
   const layout = await openStore(store);
   const parsed = tryParseImageReference(reference);
@@ -258,15 +247,7 @@ export async function removeImage(store: ImageStore, reference: string, options?
   });
 }
 
-const gcOptionsSchema = z.strictObject({
-  /**
-   * Also remove partial downloads (kept by default so interrupted pulls resume) that no running pull writes.
-   * @defaultValue false
-   */
-  partials: z.boolean().default(false),
-  /** Cancels the collection (between blobs). @defaultValue none */
-  signal: signalSchema.optional(),
-});
+
 /** Options of {@link gcImages}. */
 export type GcOptions = z.input<typeof gcOptionsSchema>;
 
@@ -305,6 +286,7 @@ async function markReachable(layout: ImageLayout, descriptor: OciDescriptor, mar
  * downloads what gc removed).
  */
 export async function gcImages(store: ImageStore, options?: GcOptions): Promise<GcResult> {
+  const { gcOptionsSchema } = await import('./options.js');
   const { signal, partials } = parseOptions(gcOptionsSchema, options ?? {}, 'gcImages options');
   const layout = await openStore(store);
   return withStoreLock(layout.dir, signal, async () => {
