@@ -16,7 +16,6 @@ import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
 import { AbortedError, ImageError, InvalidOptionsError, NotFoundError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
-import { extractOciArchive } from './archive.js';
 import { computeChainIds, DigestVerifier, parseDigest } from './digest.js';
 import { isTag, tryParseImageReference } from './reference.js';
 import { readImageDocument } from './documents.js';
@@ -428,6 +427,7 @@ export class ImageLayout {
       const staging = join(this.dir, `.import-${randomBytes(6).toString('hex')}`);
       cleanup = () => rm(staging, { recursive: true, force: true });
       try {
+        const { extractOciArchive } = await import('./archive.js');
         await extractOciArchive(source, staging, { signal, maxDocumentBytes: this.#options.maxDocumentBytes });
         sourceLayout = await openImageLayout(staging, { maxDocumentBytes: this.#options.maxDocumentBytes });
       } catch (error) {
