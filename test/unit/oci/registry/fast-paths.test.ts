@@ -4,11 +4,17 @@
  * refuse goes to the schema, whose error is the one a caller sees; and a pull's modules load no zod.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ImageError, InvalidOptionsError } from '../../../../src/errors.js';
 import { fastImageDocument, parseDocument, readImageDocument } from '../../../../src/oci/image/documents.js';
 import { ociImageConfigSchema, ociIndexSchema, ociManifestSchema } from '../../../../src/oci/image/types.js';
+import { openImageLayout } from '../../../../src/oci/image/layout.js';
+import { imageLayoutOptionsSchema, resolveImageOptionsSchema } from '../../../../src/oci/image/layout-options.js';
+import { parseOptions } from '../../../../src/options.js';
 import { pullImageOptionsSchema } from '../../../../src/oci/registry/options.js';
 import { fastPullOptions, pullImage } from '../../../../src/oci/registry/pull.js';
 import { silentLogger } from '../../../../src/logger.js';
@@ -118,6 +124,37 @@ describe('image documents without zod', () => {
     expect(error).toBeInstanceOf(ImageError);
     expect(error.message).toBe(expected.message);
     expect(error['details']).toEqual(expected['details']);
+  });
+});
+
+describe('image layout options without zod', () => {
+  const zodError = (schema: Parameters<typeof parseOptions>[0], input: unknown, what: string): Error => {
+    try {
+      parseOptions(schema, input, what);
+    } catch (error) {
+      return error as Error;
+    }
+    throw new Error('the schema accepted it');
+  };
+  it('opens and resolves with the common options, and reports bad ones with the schema\'s message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lxcri-fast-'));
+    try {
+      const layout = await openImageLayout(dir, { create: true, maxDocumentBytes: 1024, logger: silentLogger });
+      expect((await layout.readIndex()).manifests).toEqual([]);
+      await expect(layout.resolve('x', { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, signal: new AbortController().signal })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+      for (const bad of [{ maxDocumentBytes: -1 }, { create: 'yes' }, { logger: {} }, { other: 1 }]) {
+        const error = await caught(openImageLayout(dir, bad as never));
+        expect(error).toBeInstanceOf(InvalidOptionsError);
+        expect(error.message).toBe(zodError(imageLayoutOptionsSchema, bad, 'image layout options').message);
+      }
+      for (const bad of [{ platform: '' }, { platform: { os: 'linux' } }, { signal: 1 }]) {
+        const error = await caught(layout.resolve('x', bad as never));
+        expect(error).toBeInstanceOf(InvalidOptionsError);
+        expect(error.message).toBe(zodError(resolveImageOptionsSchema, bad, 'resolve options').message);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
