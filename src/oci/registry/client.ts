@@ -232,6 +232,9 @@ async function writeVerified(
       if (signal.aborted) onAbort();
       else if (body.destroyed) onClose();
     });
+    // on the disk before the caller verifies and renames it into the store (as skopeo and
+    // containerd do): a crash must not leave a blob of the right size with lost content
+    await handle.datasync();
   } catch (error) {
     // A broken connection: keep what was received, so the next attempt resumes after it.
     if (!(error instanceof ImageError)) {

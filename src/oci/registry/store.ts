@@ -125,11 +125,28 @@ export async function registerPull(dir: string, digests: readonly string[], sign
   return () => rm(file, { force: true });
 }
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+/**
+ * Writes a file under a temporary name, flushes it to the disk and renames it into place: after a
+ * crash the name holds the old content or the whole new one, never a file of the right size with
+ * lost data (`hasBlob` trusts a blob of the right size). skopeo and containerd's content store
+ * also sync each blob before its rename.
+ */
+async function writeDurably(path: string, data: string | Buffer): Promise<void> {
   const temp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
-  await writeFile(temp, `${JSON.stringify(value)}\n`, { mode: 0o644 });
+  const handle = await open(temp, 'w', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.datasync();
+  } catch (error) {
+    await handle.close();
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await handle.close();
   await rename(temp, path);
 }
+
+const writeJsonAtomic = (path: string, value: unknown): Promise<void> => writeDurably(path, `${JSON.stringify(value)}\n`);
 
 const samePlatform = (a: OciPlatform | undefined, b: OciPlatform | undefined): boolean =>
   a === undefined || b === undefined || (a.os === b.os && a.architecture === b.architecture && (a.variant ?? '') === (b.variant ?? ''));
@@ -247,7 +264,6 @@ export async function removeImage(store: ImageStore, reference: string, options?
   });
 }
 
-
 /** Options of {@link gcImages}. */
 export type GcOptions = z.input<typeof gcOptionsSchema>;
 
@@ -354,7 +370,5 @@ export async function writeBlob(layout: ImageLayout, digest: string, data: Buffe
   const target = layout.blobPath(digest);
   if ((await stat(target).catch(() => undefined))?.size === data.length) return;
   await mkdir(join(target, '..'), { recursive: true });
-  const temp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
-  await writeFile(temp, data, { mode: 0o644 });
-  await rename(temp, target);
+  await writeDurably(target, data);
 }

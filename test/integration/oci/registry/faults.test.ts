@@ -4,10 +4,12 @@
  * another host get no Authorization header, 429 waits for Retry-After.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, fsync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ImageError, RegistryError } from '../../../../src/errors.js';
 import { openImageLayout } from '../../../../src/oci/image/layout.js';
 import { pullImage } from '../../../../src/oci/registry/pull.js';
@@ -15,6 +17,8 @@ import { ingestPath } from '../../../../src/oci/registry/store.js';
 import { caught } from '../../../helpers/caught.js';
 import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
 import { startFakeRegistry, type FakeRegistry } from './fake-registry.js';
+
+const fsyncP = promisify(fsync);
 
 describe('pulling from a misbehaving registry', () => {
   let work: string;
@@ -68,6 +72,26 @@ describe('pulling from a misbehaving registry', () => {
     expect(pulled.manifestDigest).toBe(image.manifestDigest);
   });
 
+  it('flushes every blob and index.json to the disk before renaming it into place (as skopeo does)', async () => {
+    const dir = store();
+    const probe = await open(join(work, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const synced: string[] = [];
+    const spy = vi.spyOn(proto, 'datasync').mockImplementation(function (this: FileHandle) {
+      synced.push(readlinkSync(`/proc/self/fd/${this.fd}`));
+      return fsyncP(this.fd);
+    });
+    try {
+      await pullImage(`${registry.host}/test/app:v1`, { store: dir, ...base() });
+    } finally {
+      spy.mockRestore();
+    }
+    for (const digest of [...image.layerDigests, image.configDigest]) expect(synced).toContain(ingestPath(dir, digest));
+    expect(synced.some((p) => p.startsWith(`${join(dir, 'blobs', 'sha256', image.manifestDigest.slice(7))}.tmp-`))).toBe(true);
+    expect(synced.some((p) => p.startsWith(`${join(dir, 'index.json')}.tmp-`))).toBe(true);
+  });
+
   it('refuses a layer whose bytes do not match its digest, and stores nothing of it', async () => {
     const dir = store();
     registry.faults.tamper.add(big);
@@ -96,13 +120,17 @@ describe('pulling from a misbehaving registry', () => {
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThanOrEqual(1024 * 1024);
 
+    // the other blobs may be in the store, partly or wholly in ingest/ (stopped by the failure), or not fetched yet
     const present = new Set(readdirSync(join(dir, 'blobs', 'sha256')));
+    const received = (digest: string): number => (existsSync(ingestPath(dir, digest)) ? statSync(ingestPath(dir, digest)).size : 0);
+    const otherDigests = image.layerDigests.filter((d) => d !== big).concat(image.configDigest);
+    const stillToFetch = otherDigests.filter((d) => !present.has(d.slice(7))).map((d) => ({ digest: d, received: received(d) }));
     registry.requests.length = 0;
     const pulled = await pullImage(`${registry.host}/test/app:v1`, { store: dir, ...base() });
     const blobRequests = registry.requests.filter((r) => r.path.endsWith(big));
     expect(blobRequests).toEqual([expect.objectContaining({ range: `bytes=${partial}-`, status: 206 })]);
-    const others = [pulled.manifest.config, pulled.layers[0]].filter((d) => d !== undefined && !present.has(d.digest.slice(7)));
-    expect(pulled.pull.downloadedBytes).toBe(bigSize - partial + others.reduce((sum, d) => sum + (d?.size ?? 0), 0));
+    const sizes = new Map([pulled.manifest.config, ...pulled.layers].map((d) => [d.digest, d.size]));
+    expect(pulled.pull.downloadedBytes).toBe(bigSize - partial + stillToFetch.reduce((sum, o) => sum + (sizes.get(o.digest) ?? 0) - o.received, 0));
     expect(existsSync(ingestPath(dir, big))).toBe(false);
     expect(readdirSync(join(dir, 'blobs', 'sha256'))).toContain(big.slice(7));
   });
