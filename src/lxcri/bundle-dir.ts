@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BundleError } from '../errors.js';
 import { mountsBelow } from '../oci/bundle/write-bundle.js';
-import { runCommand } from '../internal/process.js';
+import { runCommand } from '../internal/run-command.js';
 
 /** Unmounts `<dir>/rootfs` when it is a mount and removes `dir`. Idempotent; refuses while another mount is inside. */
 export async function removeBundleDir(dir: string): Promise<void> {

@@ -19,7 +19,7 @@ import { FailedPreconditionError, throwIfAborted } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { NormalizedPodSandboxConfig, SandboxNamespacePaths } from '../cri/types.js';
 import { mountsBelow } from '../oci/bundle/write-bundle.js';
-import { runCommand } from '../internal/process.js';
+import { runCommand } from '../internal/run-command.js';
 import { POD_NAMESPACES_SCRIPT, podNamespaceSyscalls } from './pod-namespaces-script.js';
 
 /** Files a pod provides to its containers (absolute host paths). */
