@@ -16,11 +16,7 @@ const work = await mkdtemp(join(tmpdir(), 'lxcri-example-'));
 const sim = env['PVE_URL'] ? undefined : await startPveSimulator();
 const proxmox: LxcriOptions['proxmox'] = sim
   ? {
-      client: {
-        baseUrl: sim.url,
-        auth: { type: 'token', tokenId: sim.state.credentials.tokenId as string, secret: sim.state.credentials.tokenSecret as string },
-        tls: { fingerprint256: sim.fingerprint256 },
-      },
+      client: sim.clientOptions(),
       lxc: { workDir: join(work, 'templates') },
     }
   : {

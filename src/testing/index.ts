@@ -12,7 +12,7 @@ import type { PveSimulatorState } from './state.js';
 export { startPveSimulator } from './server.js';
 export { buildDemoImage } from './demo-image.js';
 export type { BuildDemoImageOptions, DemoImage } from './demo-image.js';
-export type { PveSimulator, StartPveSimulatorExtras } from './server.js';
+export type { PveSimulator, SimulatorClientOptions, StartPveSimulatorExtras } from './server.js';
 export { PveSimulatorState, TaskExitError } from './state.js';
 export type {
   ActivePveFault,

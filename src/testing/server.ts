@@ -26,8 +26,21 @@ export interface PveSimulator {
   readonly cert: string;
   /** The state behind the server: request log, faults, containers, tasks, storage directories. */
   readonly state: PveSimulatorState;
+  /**
+   * Options for a `ProxmoxClient` (or `LxcriOptions.proxmox.client`) that reach this simulator:
+   * `baseUrl`, the certificate's pinned fingerprint, and the first user's first API token (its
+   * password when it has no token). Spread your own settings (retries, task polling) beside them.
+   */
+  clientOptions(): SimulatorClientOptions;
   /** Stops the server, drops open connections and (unless a state was passed in) closes the state. */
   close(): Promise<void>;
+}
+
+/** What {@link PveSimulator.clientOptions} returns. */
+export interface SimulatorClientOptions {
+  baseUrl: string;
+  auth: { type: 'token'; tokenId: string; secret: string } | { type: 'password'; username: string; password: string };
+  tls: { fingerprint256: string };
 }
 
 /** Extra arguments of {@link startPveSimulator}. */
@@ -109,5 +122,11 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}, extra
     void close();
   };
   extras.signal?.addEventListener('abort', onAbort, { once: true });
-  return { url, apiUrl: `${url}/api2/json`, fingerprint256, cert: tls.cert, state, close };
+  const clientOptions = (): SimulatorClientOptions => {
+    const { username, password, tokenId, tokenSecret } = state.credentials;
+    const auth: SimulatorClientOptions['auth'] =
+      tokenId !== undefined && tokenSecret !== undefined ? { type: 'token', tokenId, secret: tokenSecret } : { type: 'password', username, password };
+    return { baseUrl: url, auth, tls: { fingerprint256 } };
+  };
+  return { url, apiUrl: `${url}/api2/json`, fingerprint256, cert: tls.cert, state, clientOptions, close };
 }

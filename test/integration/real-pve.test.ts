@@ -27,11 +27,10 @@ const TARGETS: Target[] = [
     skip: false,
     async start(work) {
       const sim = await startPveSimulator({ taskDurationsMs: { default: 5 } });
-      const { tokenId, tokenSecret } = sim.state.credentials;
       return {
         sim,
         proxmox: {
-          client: { baseUrl: sim.url, auth: { type: 'token', tokenId: tokenId as string, secret: tokenSecret as string }, tls: { fingerprint256: sim.fingerprint256 }, tasks: { pollMinMs: 5, pollMaxMs: 20 } },
+          client: { ...sim.clientOptions(), tasks: { pollMinMs: 5, pollMaxMs: 20 } },
           lxc: { workDir: join(work, 'templates'), pollMs: 5 },
         },
         close: () => sim.close(),

@@ -101,11 +101,9 @@ export function lxcOptions(
   layout: string,
   extra: { auth?: 'token' | 'password'; logger?: Logger; timeoutMs?: number; retries?: number } = {},
 ): LxcriOptions {
-  const { tokenId, tokenSecret, username, password } = sim.state.credentials;
-  const auth =
-    extra.auth === 'password'
-      ? { type: 'password' as const, username, password }
-      : { type: 'token' as const, tokenId: tokenId as string, secret: tokenSecret as string };
+  const { username, password } = sim.state.credentials;
+  const simulator = sim.clientOptions();
+  const auth = extra.auth === 'password' ? { type: 'password' as const, username, password } : simulator.auth;
   return {
     stateDir,
     images: layout,
@@ -114,9 +112,8 @@ export function lxcOptions(
     ...(extra.logger ? { logger: extra.logger } : {}),
     proxmox: {
       client: {
-        baseUrl: sim.url,
+        ...simulator,
         auth,
-        tls: { fingerprint256: sim.fingerprint256 as string },
         timeoutMs: extra.timeoutMs ?? 10_000,
         retry: { retries: extra.retries ?? 2, minDelayMs: 2, maxDelayMs: 10 },
         tasks: { pollMinMs: 2, pollMaxMs: 10, timeoutMs: 30_000, logPageSize: 50 },

@@ -76,13 +76,12 @@ export const demoCommand: CliCommand = {
       say(io, json, `Proxmox VE ${version} simulator at ${sim.url} (certificate pinned: ${sim.fingerprint256.slice(0, 23)}…)`);
       const image = await buildDemoImage(join(work, 'image'));
       say(io, json, `demo image ${image.reference} (${image.hasShell ? 'busybox from this host' : 'generated /bin/hello'}), ${image.manifestDigest.slice(0, 19)}…`);
-      const { tokenId, tokenSecret } = sim.state.credentials;
       lxcri = new Lxcri({
         stateDir: join(work, 'state'),
         images: image.layout,
         policy: POLICY,
         proxmox: {
-          client: { baseUrl: sim.url, auth: { type: 'token', tokenId: tokenId as string, secret: tokenSecret as string }, tls: { fingerprint256: sim.fingerprint256 } },
+          client: sim.clientOptions(),
           lxc: { workDir: join(work, 'templates') },
         },
       });

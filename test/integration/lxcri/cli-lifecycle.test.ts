@@ -21,7 +21,6 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'lxcri-cli-lifecycle-'));
   image = await buildDemoImage(join(work, 'image'));
   sim = await startPveSimulator({ taskDurationsMs: { default: 5 } });
-  const { tokenId, tokenSecret } = sim.state.credentials;
   configFile = join(work, 'lxcri.json');
   // relative paths in the config file are relative to the file
   await writeFile(
@@ -32,7 +31,7 @@ beforeAll(async () => {
       policy: { defaultRuntime: 'proxmox-lxc' },
       hostChecks: false,
       proxmox: {
-        client: { baseUrl: sim.url, auth: { type: 'token', tokenId, secret: tokenSecret }, tls: { fingerprint256: sim.fingerprint256 }, tasks: { pollMinMs: 5, pollMaxMs: 20 } },
+        client: { ...sim.clientOptions(), tasks: { pollMinMs: 5, pollMaxMs: 20 } },
         lxc: { workDir: join(work, 'templates'), pollMs: 5 },
       },
     }),

@@ -45,7 +45,6 @@ describe.each(['9.1', '8.4'] as const)('Lxcri on Proxmox VE %s (simulator)', (ve
   });
 
   const options = (dir: string): LxcriOptions => {
-    const { tokenId, tokenSecret } = sim.state.credentials;
     return {
       stateDir: dir,
       images: image.layout,
@@ -53,9 +52,7 @@ describe.each(['9.1', '8.4'] as const)('Lxcri on Proxmox VE %s (simulator)', (ve
       hostChecks: false,
       proxmox: {
         client: {
-          baseUrl: sim.url,
-          auth: { type: 'token', tokenId: tokenId as string, secret: tokenSecret as string },
-          tls: { fingerprint256: sim.fingerprint256 },
+          ...sim.clientOptions(),
           retry: { retries: 2, minDelayMs: 5, maxDelayMs: 20 },
           tasks: { pollMinMs: 5, pollMaxMs: 20, timeoutMs: 30_000, logPageSize: 50 },
         },

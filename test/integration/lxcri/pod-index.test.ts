@@ -27,7 +27,6 @@ afterAll(async () => {
 });
 
 const make = (stateDir: string): Lxcri => {
-  const { tokenId, tokenSecret } = sim.state.credentials;
   return new Lxcri({
     stateDir,
     images: image.layout,
@@ -35,7 +34,7 @@ const make = (stateDir: string): Lxcri => {
     hostChecks: false,
     oci: { podNamespaces: false },
     proxmox: {
-      client: { baseUrl: sim.url, auth: { type: 'token', tokenId: tokenId as string, secret: tokenSecret as string }, tls: { fingerprint256: sim.fingerprint256 }, tasks: { pollMinMs: 5, pollMaxMs: 20 } },
+      client: { ...sim.clientOptions(), tasks: { pollMinMs: 5, pollMaxMs: 20 } },
       lxc: { workDir: join(stateDir, 'templates'), pollMs: 5 },
     },
   });

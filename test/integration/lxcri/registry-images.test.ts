@@ -29,14 +29,13 @@ afterAll(async () => {
 });
 
 const options = (stateDir: string, pullPolicy: 'if-missing' | 'always' | 'never'): LxcriOptions => {
-  const { tokenId, tokenSecret } = sim.state.credentials;
   return {
     stateDir,
     images: { store: join(work, 'store'), pullPolicy, insecureRegistries: [registry.host] },
     policy: { defaultRuntime: 'proxmox-lxc' },
     hostChecks: false,
     proxmox: {
-      client: { baseUrl: sim.url, auth: { type: 'token', tokenId: tokenId as string, secret: tokenSecret as string }, tls: { fingerprint256: sim.fingerprint256 }, tasks: { pollMinMs: 5, pollMaxMs: 20 } },
+      client: { ...sim.clientOptions(), tasks: { pollMinMs: 5, pollMaxMs: 20 } },
       lxc: { workDir: join(stateDir, 'templates'), pollMs: 5 },
     },
   };

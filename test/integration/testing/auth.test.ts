@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import { ProxmoxClient } from '../../../src/proxmox/client.js';
 import { describe, expect, it } from 'vitest';
 import { createSimulatorToken, createSimulatorUser, startPveSimulator, totp, type PveSimulatorOptions } from '../../../src/testing/index.js';
 import { FRONT_ENDS, useFrontEnd, manualClock, type PveHttp } from './pve-http.js';
@@ -25,6 +26,35 @@ describe('PVE simulator TLS', () => {
       await expect(request(`${s.apiUrl}/version`, { dispatcher: strict })).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
       await strict.close();
     } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('PveSimulator.clientOptions()', () => {
+  it('gives a ProxmoxClient what reaches the simulator: its URL, the pinned certificate and the first token', async () => {
+    const s = await startPveSimulator({ taskDurationsMs: { default: 5 } });
+    const client = new ProxmoxClient(s.clientOptions());
+    try {
+      expect(s.clientOptions()).toEqual({ baseUrl: s.url, tls: { fingerprint256: s.fingerprint256 }, auth: { type: 'token', tokenId: s.state.credentials.tokenId, secret: s.state.credentials.tokenSecret } });
+      const version = await client.request<{ version: string }>('GET', '/version');
+      expect(version.version).toMatch(/^\d+\.\d+/);
+      expect(s.state.requestLog.at(-1)).toMatchObject({ method: 'GET', path: '/version', status: 200 });
+    } finally {
+      await client.close();
+      await s.close();
+    }
+  });
+
+  it('uses the first user\'s password when that user has no token', async () => {
+    const s = await startPveSimulator({ users: [createSimulatorUser('alice@pve', 'correct horse')] });
+    const client = new ProxmoxClient(s.clientOptions());
+    try {
+      expect(s.clientOptions().auth).toEqual({ type: 'password', username: 'alice@pve', password: 'correct horse' });
+      await client.request('GET', '/nodes');
+      expect(s.state.requestLog.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /access/ticket', 'GET /nodes']);
+    } finally {
+      await client.close();
       await s.close();
     }
   });

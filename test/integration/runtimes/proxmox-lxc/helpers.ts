@@ -29,11 +29,8 @@ export interface LxcWorld {
 export async function startWorld(busybox: BusyboxImage, version: '8.4' | '9.1', simOptions: PveSimulatorOptions = {}, runtimeOptions: ProxmoxLxcRuntimeOptions = {}): Promise<LxcWorld> {
   const work = await mkdtemp(join(tmpdir(), 'lxcri-lxc-'));
   const sim = await startPveSimulator({ version, taskDurationsMs: { default: 10 }, lockTimeoutMs: 2000, createLockTimeoutMs: 1000, ...simOptions });
-  const { tokenId, tokenSecret } = sim.state.credentials;
   const client = new ProxmoxClient({
-    baseUrl: sim.url,
-    auth: { type: 'token', tokenId: tokenId as string, secret: tokenSecret as string },
-    tls: { fingerprint256: sim.fingerprint256 },
+    ...sim.clientOptions(),
     retry: { retries: 3, minDelayMs: 5, maxDelayMs: 50 },
     tasks: { pollMinMs: 5, pollMaxMs: 40, timeoutMs: 60_000, logPageSize: 50 },
   });
