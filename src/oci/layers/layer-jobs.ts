@@ -246,13 +246,24 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
         // inflating while this thread hashes and posts what it gave before
         // (zlib streams pass stream options on to their Transform; @types/node lists only zlib's own)
         const gunzip = createGunzip({ chunkSize: job.batchBytes, readableHighWaterMark: INFLATE_AHEAD_BYTES } as ZlibOptions);
-        gunzip.on('error', () => undefined);
         let consumerError: unknown;
-        const consumer = (async () => {
-          for await (const c of gunzip) await takeInflated(c as Buffer);
-        })().catch((error: unknown) => {
-          consumerError = error ?? new Error('failed');
-          gunzip.destroy();
+        // flowing mode, paused while a piece is taken: each 'data' event is one piece as zlib gave
+        // it (an async iterator's read() joins all buffered pieces into a new buffer: a copy)
+        const consumer = new Promise<void>((resolve) => {
+          const stop = (error: unknown): void => {
+            consumerError ??= error ?? new Error('failed');
+            gunzip.destroy();
+            resolve();
+          };
+          gunzip.on('data', (c: Buffer) => {
+            gunzip.pause();
+            takeInflated(c).then(() => {
+              if (consumerError === undefined) gunzip.resume();
+            }, stop);
+          });
+          gunzip.on('error', stop);
+          gunzip.once('end', resolve);
+          gunzip.once('close', resolve);
         });
         // zlib hands each piece back through its write callback: the read buffers are reused, so a
         // long-lived worker does not pile up garbage (its heap is not collected between layers)
