@@ -16,9 +16,8 @@
  *
  * Memory is bounded: the worker waits for credits (at most {@link CREDITS} batches of
  * {@link BATCH_BYTES} in flight per job, and only one job runs at a time), reads the blob in
- * 256 KiB pieces, lets zlib inflate at most 2 MiB ahead, feeds zstd in 4 KiB slices, and stops a
- * compression bomb at `maxBytes` or at the inflation-ratio guard. gzip batches are zlib's own
- * output buffers, moved (not copied) to the main thread and back, where they are dropped. The job code is `layer-jobs.ts`; the worker program `decompress-worker.ts`.
+ * 256 KiB pieces, feeds zstd in 4 KiB slices, and stops a compression bomb at `maxBytes` or at
+ * the inflation-ratio guard. The job code is `layer-jobs.ts`; the worker program `decompress-worker.ts`.
  *
  * @module
  */
@@ -117,10 +116,7 @@ export class LayerInflater {
     return id;
   }
 
-  /**
-   * Hands a consumed batch's buffer back to the reader (a credit of job `id`): for reuse, or to be
-   * dropped there (zlib's own buffers), where collecting it is cheap — the reader's heap is small.
-   */
+  /** Hands a consumed batch's buffer back to the reader (a credit of job `id`). */
   credit(id: number, buffer: ArrayBuffer): void {
     this.#ports.get(id)?.postMessage({ type: 'credit', id, buffer } satisfies DecompressControlMessage, [buffer]);
   }

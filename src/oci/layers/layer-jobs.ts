@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { createGunzip, type ZlibOptions } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import type { LayerCompression } from '../image/types.js';
 
@@ -60,15 +60,6 @@ export type DecompressControlMessage = { type: 'job'; job: DecompressJob } | { t
 
 /** How much is read from the blob at a time. */
 const READ_BYTES = 256 * 1024;
-/**
- * Inflated bytes zlib may hold ready beyond what this thread has taken: zlib works on the thread
- * pool, and with the default 16 KiB it waited for every piece to be taken before going on.
- */
-const INFLATE_AHEAD_BYTES = 2 * 1024 * 1024;
-/** Buffers kept for reuse by copied batches. */
-const POOL_BUFFERS = 8;
-/** Whether zlib's output buffers are moved to the reader as they are (cleared if one cannot be moved). */
-let moveZlibBuffers = true;
 /** zstd is fed in slices this small, so even a 30000:1 stream cannot balloon in one push. */
 const ZSTD_SLICE = 4096;
 
@@ -131,16 +122,13 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
     let compressed = 0;
     // the DiffID is hashed here only when asked (see DIFF_HASH_IN_WORKER in decompress.ts)
     const diffHash = job.hashDiff ? createHash(job.diffAlgorithm) : undefined;
-    const post = (data: Uint8Array): void => {
-      state.credits--;
-      port.postMessage({ type: 'out', id: job.id, data, compressed } satisfies DecompressWorkerMessage, [data.buffer as ArrayBuffer]);
-    };
     // batches are exactly batchBytes (the last one of a job smaller), so every buffer in the pool
     // fits every batch and none is ever reallocated
     const flush = async (final = false): Promise<void> => {
       while (pendingBytes >= job.batchBytes || (final && pendingBytes > 0)) {
         await waitCredit();
         if (isStopped()) fail('stopped', 'stopped');
+        state.credits--;
         const size = Math.min(pendingBytes, job.batchBytes);
         let backing = pool.pop();
         if (!backing || backing.byteLength < size) backing = new ArrayBuffer(job.batchBytes);
@@ -154,65 +142,16 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
           else pending[0] = p.subarray(n);
         }
         pendingBytes -= size;
-        post(data);
+        diffHash?.update(data);
+        port.postMessage({ type: 'out', id: job.id, data, compressed } satisfies DecompressWorkerMessage, [backing]);
       }
     };
-    /** Uncompressed bytes came out of the decompressor: the limits, and the DiffID when hashed here. */
-    const count = (chunk: Uint8Array): void => {
+    const take = (chunk: Uint8Array): void => {
       out += chunk.length;
       if (out > job.maxBytes) fail('limit', 'limit');
       if (out > job.ratioBytes) fail('ratio', 'ratio');
-      diffHash?.update(chunk);
-    };
-    /** Bytes to be copied into batches. */
-    const queue = (chunk: Uint8Array): void => {
       pending.push(chunk);
       pendingBytes += chunk.length;
-    };
-    const take = (chunk: Uint8Array): void => {
-      count(chunk);
-      queue(chunk);
-    };
-    /**
-     * zlib's output buffer being filled and how much of it (from offset 0) was taken: zlib fills
-     * buffers of exactly `batchBytes` (its chunk size) and starts a fresh one when one is full,
-     * handing out consecutive pieces of it, so a full buffer is a whole batch, posted as it is
-     * (moved, not copied). Pieces that do not line up that way are copied (`queue`).
-     */
-    let whole: ArrayBuffer | undefined;
-    let wholeBytes = 0;
-    const takeInflated = async (chunk: Buffer): Promise<void> => {
-      count(chunk);
-      const buffer = chunk.buffer as ArrayBuffer;
-      if (whole === undefined && pendingBytes === 0 && chunk.byteOffset === 0 && buffer.byteLength === job.batchBytes && moveZlibBuffers) {
-        whole = buffer;
-        wholeBytes = chunk.length;
-      } else if (whole !== undefined && buffer === whole && chunk.byteOffset === wholeBytes) {
-        wholeBytes += chunk.length;
-      } else {
-        if (whole !== undefined) queue(new Uint8Array(whole, 0, wholeBytes));
-        whole = undefined;
-        queue(chunk);
-        if (pendingBytes >= job.batchBytes) await flush();
-        return;
-      }
-      if (wholeBytes === job.batchBytes) await postWhole();
-    };
-    const postWhole = async (): Promise<void> => {
-      const data = new Uint8Array(whole as ArrayBuffer, 0, wholeBytes);
-      whole = undefined;
-      await waitCredit();
-      if (isStopped()) fail('stopped', 'stopped');
-      try {
-        post(data);
-      } catch (error) {
-        // a buffer that cannot be moved (never seen with Node 20's zlib): copied from now on
-        if ((error as Error).name !== 'DataCloneError') throw error;
-        moveZlibBuffers = false;
-        state.credits++;
-        queue(data);
-        await flush();
-      }
     };
 
     const colon = job.digest.indexOf(':');
@@ -242,28 +181,17 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
         return piece;
       };
       if (job.compression === 'gzip') {
-        // the readable side holds up to INFLATE_AHEAD_BYTES, so zlib (on the thread pool) goes on
-        // inflating while this thread hashes and posts what it gave before
-        // (zlib streams pass stream options on to their Transform; @types/node lists only zlib's own)
-        const gunzip = createGunzip({ chunkSize: job.batchBytes, readableHighWaterMark: INFLATE_AHEAD_BYTES } as ZlibOptions);
+        const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
+        gunzip.on('error', () => undefined);
         let consumerError: unknown;
-        // flowing mode, paused while a piece is taken: each 'data' event is one piece as zlib gave
-        // it (an async iterator's read() joins all buffered pieces into a new buffer: a copy)
-        const consumer = new Promise<void>((resolve) => {
-          const stop = (error: unknown): void => {
-            consumerError ??= error ?? new Error('failed');
-            gunzip.destroy();
-            resolve();
-          };
-          gunzip.on('data', (c: Buffer) => {
-            gunzip.pause();
-            takeInflated(c).then(() => {
-              if (consumerError === undefined) gunzip.resume();
-            }, stop);
-          });
-          gunzip.on('error', stop);
-          gunzip.once('end', resolve);
-          gunzip.once('close', resolve);
+        const consumer = (async () => {
+          for await (const c of gunzip) {
+            take(c as Buffer);
+            if (pendingBytes >= job.batchBytes) await flush();
+          }
+        })().catch((error: unknown) => {
+          consumerError = error ?? new Error('failed');
+          gunzip.destroy();
         });
         // zlib hands each piece back through its write callback: the read buffers are reused, so a
         // long-lived worker does not pile up garbage (its heap is not collected between layers)
@@ -324,8 +252,6 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
       if (compressed !== job.size) fail('size', `has ${compressed} bytes, its descriptor says ${job.size}`);
       const actual = `${job.digest.slice(0, colon)}:${blobHash.digest('hex')}`;
       if (actual !== job.digest) fail('digest', `does not match its digest: got ${actual}`);
-      // the stream's last zlib buffer, partly filled (zlib is done with it), or the last copied batch
-      if (whole !== undefined) await postWhole();
       await flush(true);
       port.postMessage({ type: 'done', id: job.id, compressed, bytes: out, ...(diffHash ? { diffId: `${job.diffAlgorithm}:${diffHash.digest('hex')}` } : {}) } satisfies DecompressWorkerMessage);
     } finally {
@@ -360,7 +286,7 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
       return;
     }
     if (m.type === 'credit') {
-      if (m.buffer && pool.length < POOL_BUFFERS) pool.push(m.buffer);
+      if (m.buffer) pool.push(m.buffer);
       if (current?.id === m.id) current.credits++;
     } else stopped.add(m.id);
     if (current?.id === m.id) wakeCurrent();
