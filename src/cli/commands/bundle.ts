@@ -3,7 +3,8 @@ import { InMemoryContainerStore } from '../../cri/store-memory.js';
 import { validateCreateContainer } from '../../cri/validate.js';
 import { writeBundle } from '../../oci/bundle/write-bundle.js';
 import { LayerCache } from '../../oci/layers/layer-cache.js';
-import { readRequestInput, resolveImageArg, standaloneSandbox } from '../inputs.js';
+import { resolveImageArg } from '../image-arg.js';
+import { readRequestInput, standaloneSandbox } from '../inputs.js';
 import type { CliCommand } from '../types.js';
 import { parseCommandArgs, printJson, UsageError } from '../util.js';
 

@@ -1,5 +1,5 @@
 import { unpackImage } from '../../oci/layers/unpack-image.js';
-import { resolveImageArg } from '../inputs.js';
+import { resolveImageArg } from '../image-arg.js';
 import type { CliCommand } from '../types.js';
 import { parseCommandArgs, printJson, UsageError } from '../util.js';
 import { resolve } from 'node:path';

@@ -49,7 +49,7 @@ import { silentLogger, type Logger } from '../../logger.js';
 import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
 import { LayerApplier, type LayerRecord, type LowerEntry, type LowerView } from './apply-layer.js';
-import { extractionLimitsSchema } from './limits.js';
+import { extractionLimitsSchema } from './limits-schema.js';
 import type { TarEntryHeader } from '../image/tar-reader.js';
 import { parseOptions } from '../../options.js';
 import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';

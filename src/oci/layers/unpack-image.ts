@@ -9,17 +9,18 @@ import { parseOptions } from '../../options.js';
 import { statfsSync } from 'node:fs';
 import { chmod, lstat, mkdir, rm, rmdir, utimes } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { AbortedError, AlreadyExistsError, isLxcriError, LayerExtractionError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseDigest } from '../image/digest.js';
 import type { ResolvedImage } from '../image/layout.js';
-import { layerCompression } from '../image/types.js';
+import { layerCompression } from '../image/media-types.js';
 import { LayerApplier, type LayerRecord, type LowerView, type WhiteoutMode } from './apply-layer.js';
 import { LayerInflater, type LayerReaderOptions } from './decompress.js';
-import { extractionLimitsSchema, type ResolvedExtractionLimits } from './limits.js';
+import { DEFAULT_EXTRACTION_LIMITS, type ResolvedExtractionLimits } from './limits.js';
+import type { unpackImageOptionsSchema } from './unpack-options.js';
 import { TarParser } from '../image/tar-reader.js';
-import { loggerSchema } from '../../internal/schemas.js';
+import { isLogger } from '../../internal/is-logger.js';
 
 /** Progress of layer extraction. */
 export interface LayerProgress {
@@ -50,49 +51,44 @@ export interface LayerProgress {
 /** A progress callback. */
 export type ProgressCallback = (progress: LayerProgress) => void;
 
-const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
-const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
-
-/** Options of {@link unpackImage}. */
-export const unpackImageOptionsSchema = z.strictObject({
-  /**
-   * Unprivileged extraction: no chown (owners recorded in the `user.rootlesscontainers` xattr as
-   * umoci does), block/char devices become empty regular files (FIFOs stay FIFOs); `security.*`
-   * (file capabilities) and `trusted.*` xattrs are dropped with a warning, as umoci's rootless
-   * mode does, also when the process could set them (root, or root in a user namespace).
-   * @defaultValue true when not running as root, else false
-   */
-  rootless: z.boolean().optional(),
-  /**
-   * Keep setuid/setgid bits and file capabilities (`security.capability`) from the layers.
-   * @defaultValue true
-   */
-  allowSetuid: z.boolean().default(true),
-  /**
-   * Resource limits (compression bombs, entry floods).
-   * @defaultValue see {@link ExtractionLimits}
-   */
-  limits: extractionLimitsSchema.default(extractionLimitsSchema.parse({})),
-  /**
-   * Where diagnostics go.
-   * @defaultValue a silent logger
-   */
-  logger: loggerSchema.optional(),
-  /**
-   * Cancels the extraction (what was written is removed).
-   * @defaultValue none
-   */
-  signal: signalSchema.optional(),
-  /**
-   * Called as layers are read and applied.
-   * @defaultValue none
-   */
-  onProgress: progressSchema.optional(),
-});
-/** Options of {@link unpackImage} (what callers pass). */
+/** Options of {@link unpackImage} (what callers pass; the schema is in `./unpack-options.ts`). */
 export type UnpackImageOptions = z.input<typeof unpackImageOptionsSchema>;
 /** Options of {@link unpackImage} after defaults. */
 export type ResolvedUnpackImageOptions = z.output<typeof unpackImageOptionsSchema>;
+
+const UNPACK_OPTION_KEYS: ReadonlySet<string> = new Set(['rootless', 'allowSetuid', 'logger', 'signal', 'onProgress']);
+
+/**
+ * The options by hand, for what callers usually pass (no `limits`): the resolved options, or
+ * `undefined` for anything else, which the zod schema then parses or rejects naming the field.
+ * What this accepts the schema accepts with the same result (a test pins it).
+ */
+export function fastUnpackOptions(input: unknown): ResolvedUnpackImageOptions | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
+  const o = input as Record<string, unknown>;
+  if (!Object.keys(o).every((k) => UNPACK_OPTION_KEYS.has(k))) return undefined;
+  const { rootless, allowSetuid, logger, signal, onProgress } = o;
+  if (rootless !== undefined && typeof rootless !== 'boolean') return undefined;
+  if (allowSetuid !== undefined && typeof allowSetuid !== 'boolean') return undefined;
+  if (logger !== undefined && !isLogger(logger)) return undefined;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return undefined;
+  if (onProgress !== undefined && typeof onProgress !== 'function') return undefined;
+  return {
+    ...(rootless === undefined ? {} : { rootless }),
+    allowSetuid: allowSetuid ?? true,
+    limits: { ...DEFAULT_EXTRACTION_LIMITS },
+    ...(logger === undefined ? {} : { logger: logger as Logger }),
+    ...(signal === undefined ? {} : { signal }),
+    ...(onProgress === undefined ? {} : { onProgress: onProgress as ProgressCallback }),
+  };
+}
+
+async function resolveUnpackOptions(options: UnpackImageOptions): Promise<ResolvedUnpackImageOptions> {
+  const fast = fastUnpackOptions(options);
+  if (fast !== undefined) return fast;
+  const { unpackImageOptionsSchema } = await import('./unpack-options.js');
+  return parseOptions(unpackImageOptionsSchema, options, 'unpackImage options');
+}
 
 /** What {@link unpackImage} did. */
 export interface UnpackImageResult {
@@ -304,7 +300,7 @@ export async function removeCreatedDirs(dir: string, firstCreated: string | unde
  * nothing outside `targetDir` is ever written.
  */
 export async function unpackImage(image: ResolvedImage, targetDir: string, options?: UnpackImageOptions): Promise<UnpackImageResult> {
-  const o = parseOptions(unpackImageOptionsSchema, options ?? {}, 'unpackImage options');
+  const o = await resolveUnpackOptions(options ?? {});
   const logger = o.logger ?? silentLogger;
   const rootless = o.rootless ?? process.getuid?.() !== 0;
   const target = resolvePath(targetDir);

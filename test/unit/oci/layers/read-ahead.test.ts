@@ -13,7 +13,7 @@ import { LayerExtractionError } from '../../../../src/errors.js';
 import { openImageLayout } from '../../../../src/oci/image/layout.js';
 import { LayerInflater } from '../../../../src/oci/layers/decompress.js';
 import { layerReaderOptions, unpackImage, type LayerProgress } from '../../../../src/oci/layers/unpack-image.js';
-import { extractionLimitsSchema } from '../../../../src/oci/layers/limits.js';
+import { extractionLimitsSchema } from '../../../../src/oci/layers/limits-schema.js';
 import { packTar, writeImageLayout, type FixtureLayer } from '../../../helpers/oci-fixtures.js';
 import { until } from '../../../helpers/wait.js';
 

@@ -3,11 +3,9 @@
  * schemas they stand in for: what they accept, the schema accepts with the same result; what they
  * refuse goes to the schema, whose error is the one a caller sees; and a pull's modules load no zod.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ImageError, InvalidOptionsError } from '../../../../src/errors.js';
 import { fastImageDocument, parseDocument, readImageDocument } from '../../../../src/oci/image/documents.js';
@@ -19,6 +17,7 @@ import { pullImageOptionsSchema } from '../../../../src/oci/registry/options.js'
 import { fastPullOptions, pullImage } from '../../../../src/oci/registry/pull.js';
 import { silentLogger } from '../../../../src/logger.js';
 import { caught } from '../../../helpers/caught.js';
+import { modulesLoadedBy, zodFiles } from '../../../helpers/loaded-modules.js';
 
 const d = (n: number): string => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -160,25 +159,9 @@ describe('image layout options without zod', () => {
 
 describe("a pull's modules", () => {
   it('load no zod (the CLI, the pull, the store, the layout, the registry client)', () => {
-    const script = `
-      const urls = [];
-      const { register } = await import('node:module');
-      const { MessageChannel } = await import('node:worker_threads');
-      const { port1, port2 } = new MessageChannel();
-      let flushed;
-      port1.on('message', (url) => (url === null ? flushed() : urls.push(url)));
-      const hooks = "let port; export function initialize(data) { port = data.port; port.on('message', () => port.postMessage(null)); port.unref(); } export async function load(url, context, next) { port.postMessage(url); return next(url, context); }";
-      register('data:text/javascript,' + encodeURIComponent(hooks), { data: { port: port2 }, transferList: [port2] });
-      await import(${JSON.stringify(fileURLToPath(new URL('../../../../src/cli/commands/pull.ts', import.meta.url)))});
-      await import(${JSON.stringify(fileURLToPath(new URL('../../../../src/oci/registry/pull.ts', import.meta.url)))});
-      await new Promise((resolve) => { flushed = resolve; port1.postMessage('flush'); });
-      port1.close();
-      const { createRequire } = await import('node:module');
-      process.stdout.write(JSON.stringify([...urls, ...Object.keys(createRequire(import.meta.url).cache)]));`;
-    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('../../../..', import.meta.url)) });
-    expect(result.stderr).toBe('');
-    const files = JSON.parse(result.stdout) as string[];
+    const { files, stderr } = modulesLoadedBy(['src/cli/commands/pull.ts', 'src/oci/registry/pull.ts']);
+    expect(stderr).toBe('');
     expect(files.some((f) => f.includes('/src/oci/registry/client.ts'))).toBe(true);
-    expect(files.filter((f) => /node_modules[\\/]zod[\\/]/.test(f))).toEqual([]);
+    expect(zodFiles(files)).toEqual([]);
   });
 });
