@@ -246,7 +246,9 @@ describe.each(['9.1', '8.4'] as const)('Lxcri on Proxmox VE %s (simulator)', (ve
     const lxcri = await make();
     const workDir = join(stateDir, 'templates');
     await mkdir(workDir, { recursive: true });
-    const dead = spawnSync('true').pid as number;
+    // a process that has exited (Node itself: a PATH without `true` must not give pid 0)
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    expect(dead).toBeGreaterThan(0);
     const names = { live: `${'a'.repeat(16)}-${process.ppid}.tar`, dead: `${'b'.repeat(16)}-${dead}.tar.gz`, old: `${'c'.repeat(16)}.tar`, other: 'notes.txt' };
     for (const name of Object.values(names)) await writeFile(join(workDir, name), 'x');
     const report = await lxcri.reconcile({ remove: true });
