@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import tls from 'node:tls';
 import { z } from 'zod';
 import { AbortedError, ProxmoxNetworkError } from '../../errors.js';
@@ -159,7 +160,17 @@ export function serverNameFor(host: string): string | undefined {
  */
 export class ConnectSignals {
   readonly #waiting = new Set<AbortSignal>();
-  #controller = new AbortController();
+  #controller = ConnectSignals.#newController();
+
+  /**
+   * Every connect in flight listens on the one signal: as many listeners as the agent opens
+   * sockets at once (more than Node's warning threshold of 10 under a burst of requests).
+   */
+  static #newController(): AbortController {
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    return controller;
+  }
 
   /** Registers a request for the time it runs; returns the function that unregisters it. */
   track(signal: AbortSignal): () => void {
@@ -184,6 +195,6 @@ export class ConnectSignals {
   #check(): void {
     for (const s of this.#waiting) if (!s.aborted) return;
     this.#controller.abort(new Error('every request waiting for this connection was aborted'));
-    this.#controller = new AbortController();
+    this.#controller = ConnectSignals.#newController();
   }
 }
