@@ -1,14 +1,17 @@
 /**
- * Validators shared by the options schemas and the parts: one logger check, one container-id
- * pattern.
+ * Validators shared by the options schemas and the parts: one logger check, one signal check,
+ * one container-id pattern.
  *
  * @module
  */
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
-import { isLogger } from './is-logger.js';
+import { isLogger } from './checks.js';
 
-export { isLogger } from './is-logger.js';
+export { isLogger } from './checks.js';
+
+/** zod schema of an `AbortSignal` option. */
+export const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 
 /** zod schema of an injected {@link Logger}. */
 export const loggerSchema = z.custom<Logger>(isLogger, { message: 'expected a logger with debug/info/warn/error methods' });

@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from 'zod';
-import { loggerSchema } from '../../internal/schemas.js';
+import { loggerSchema, signalSchema } from '../../internal/schemas.js';
 
 /** Options of {@link openImageLayout}. */
 export const imageLayoutOptionsSchema = z.strictObject({
@@ -26,7 +26,6 @@ export const imageLayoutOptionsSchema = z.strictObject({
    */
   create: z.boolean().default(false),
 });
-const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 
 /** Options of {@link ImageLayout.resolve}. */
 export const resolveImageOptionsSchema = z.strictObject({

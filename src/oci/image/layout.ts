@@ -22,13 +22,12 @@ import { readImageDocument } from './documents.js';
 import type { imageLayoutOptionsSchema, importImageOptionsSchema, resolveImageOptionsSchema } from './layout-options.js';
 import { layerCompression, MEDIA_TYPES } from './media-types.js';
 import type { OciDescriptor, OciImageConfig, OciIndex, OciManifest } from './types.js';
-import { isLogger } from '../../internal/is-logger.js';
+import { hasOnly, isIntIn, isLogger, isNonEmpty, isPlainObject } from '../../internal/checks.js';
 
 /** The annotation that names a manifest in an image layout. */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 /** The annotation containerd uses for the full image name. */
 export const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
-
 
 /** Options of {@link openImageLayout} (what callers pass). */
 export type ImageLayoutOptions = z.input<typeof imageLayoutOptionsSchema>;
@@ -81,8 +80,18 @@ export interface ImageLayoutEntry {
 }
 
 const DEFAULT_MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
-const hasOnly = (value: object, keys: readonly string[]): boolean => Object.keys(value).every((k) => keys.includes(k));
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A `platform` option as the schemas take it: `os/arch[/variant]` or `{ os, architecture, variant? }`, none empty. */
+export function isPlatformOption(value: unknown): boolean {
+  if (isNonEmpty(value)) return true;
+  return (
+    isPlainObject(value) &&
+    hasOnly(value, ['os', 'architecture', 'variant']) &&
+    isNonEmpty(value['os']) &&
+    isNonEmpty(value['architecture']) &&
+    (value['variant'] === undefined || isNonEmpty(value['variant']))
+  );
+}
 
 /**
  * The layout options, checked by hand when they have the common shapes (zod, imported then,
@@ -94,7 +103,7 @@ async function optionsOf(options: ImageLayoutOptions | undefined): Promise<Resol
     const { logger, maxDocumentBytes, create } = o;
     if (
       (logger === undefined || isLogger(logger)) &&
-      (maxDocumentBytes === undefined || (typeof maxDocumentBytes === 'number' && Number.isSafeInteger(maxDocumentBytes) && maxDocumentBytes > 0)) &&
+      (maxDocumentBytes === undefined || isIntIn(maxDocumentBytes, 1)) &&
       (create === undefined || typeof create === 'boolean')
     ) {
       return { ...(logger === undefined ? {} : { logger }), maxDocumentBytes: maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES, create: create ?? false };
@@ -109,17 +118,7 @@ async function resolveOptionsOf(options: ResolveImageOptions | undefined): Promi
   const o: unknown = options ?? {};
   if (isPlainObject(o) && hasOnly(o, ['platform', 'signal'])) {
     const { platform, signal } = o;
-    const platformOk =
-      platform === undefined ||
-      (typeof platform === 'string' && platform !== '') ||
-      (isPlainObject(platform) &&
-        hasOnly(platform, ['os', 'architecture', 'variant']) &&
-        typeof platform['os'] === 'string' &&
-        platform['os'] !== '' &&
-        typeof platform['architecture'] === 'string' &&
-        platform['architecture'] !== '' &&
-        (platform['variant'] === undefined || (typeof platform['variant'] === 'string' && platform['variant'] !== '')));
-    if (platformOk && (signal === undefined || signal instanceof AbortSignal)) {
+    if ((platform === undefined || isPlatformOption(platform)) && (signal === undefined || signal instanceof AbortSignal)) {
       return { platform: (platform as ResolvedResolveImageOptions['platform'] | undefined) ?? 'linux/amd64', ...(signal === undefined ? {} : { signal }) };
     }
   }

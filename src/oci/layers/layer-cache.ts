@@ -54,10 +54,9 @@ import type { TarEntryHeader } from '../image/tar-reader.js';
 import { parseOptions } from '../../options.js';
 import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
 import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';
-import { loggerSchema } from '../../internal/schemas.js';
+import { loggerSchema, signalSchema } from '../../internal/schemas.js';
 import { readMountinfo } from '../../internal/mountinfo.js';
 
-const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
 
 /** Options of {@link LayerCache}. */

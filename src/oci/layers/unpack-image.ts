@@ -20,7 +20,7 @@ import { LayerInflater, type LayerReaderOptions } from './decompress.js';
 import { DEFAULT_EXTRACTION_LIMITS, type ResolvedExtractionLimits } from './limits.js';
 import type { unpackImageOptionsSchema } from './unpack-options.js';
 import { TarParser } from '../image/tar-reader.js';
-import { isLogger } from '../../internal/is-logger.js';
+import { hasOnly, isLogger, isPlainObject } from '../../internal/checks.js';
 
 /** Progress of layer extraction. */
 export interface LayerProgress {
@@ -56,7 +56,7 @@ export type UnpackImageOptions = z.input<typeof unpackImageOptionsSchema>;
 /** Options of {@link unpackImage} after defaults. */
 export type ResolvedUnpackImageOptions = z.output<typeof unpackImageOptionsSchema>;
 
-const UNPACK_OPTION_KEYS: ReadonlySet<string> = new Set(['rootless', 'allowSetuid', 'logger', 'signal', 'onProgress']);
+const UNPACK_OPTION_KEYS = ['rootless', 'allowSetuid', 'logger', 'signal', 'onProgress'];
 
 /**
  * The options by hand, for what callers usually pass (no `limits`): the resolved options, or
@@ -64,10 +64,8 @@ const UNPACK_OPTION_KEYS: ReadonlySet<string> = new Set(['rootless', 'allowSetui
  * What this accepts the schema accepts with the same result (a test pins it).
  */
 export function fastUnpackOptions(input: unknown): ResolvedUnpackImageOptions | undefined {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
-  const o = input as Record<string, unknown>;
-  if (!Object.keys(o).every((k) => UNPACK_OPTION_KEYS.has(k))) return undefined;
-  const { rootless, allowSetuid, logger, signal, onProgress } = o;
+  if (!isPlainObject(input) || !hasOnly(input, UNPACK_OPTION_KEYS)) return undefined;
+  const { rootless, allowSetuid, logger, signal, onProgress } = input;
   if (rootless !== undefined && typeof rootless !== 'boolean') return undefined;
   if (allowSetuid !== undefined && typeof allowSetuid !== 'boolean') return undefined;
   if (logger !== undefined && !isLogger(logger)) return undefined;

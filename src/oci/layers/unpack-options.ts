@@ -5,11 +5,10 @@
  * @module
  */
 import { z } from 'zod';
-import { loggerSchema } from '../../internal/schemas.js';
+import { loggerSchema, signalSchema } from '../../internal/schemas.js';
 import { extractionLimitsSchema } from './limits-schema.js';
 import type { ProgressCallback } from './unpack-image.js';
 
-const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
 
 /** Options of `unpackImage`. */

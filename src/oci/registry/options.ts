@@ -7,14 +7,12 @@
  * @module
  */
 import { z } from 'zod';
-import { loggerSchema } from '../../internal/schemas.js';
+import { loggerSchema, signalSchema } from '../../internal/schemas.js';
 import type { ImageLayout } from '../image/layout.js';
 import type { PullProgress } from './pull.js';
 
 /** Schema of a `store` option. */
 export const storeSchema = z.union([z.string().min(1), z.custom<ImageLayout>((v) => typeof v === 'object' && v !== null && typeof (v as ImageLayout).dir === 'string', 'must be a directory or an ImageLayout')]);
-/** Schema of a `signal` option. */
-export const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 
 /** Schema of a `platform` option: `os/arch[/variant]` or an object. */
 export const platformSchema = z.union([z.string().min(1), z.strictObject({ os: z.string().min(1), architecture: z.string().min(1), variant: z.string().min(1).optional() })]);

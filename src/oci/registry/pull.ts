@@ -17,12 +17,12 @@ import { AbortedError, ImageError, InvalidOptionsError, isLxcriError, NotFoundEr
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseOptions } from '../../options.js';
 import { parseDigest } from '../image/digest.js';
-import { parsePlatform, type ImageLayout, type PlatformSpec, type ResolvedImage } from '../image/layout.js';
+import { isPlatformOption, parsePlatform, type ImageLayout, type PlatformSpec, type ResolvedImage } from '../image/layout.js';
 import { parseImageReference, type ImageReference } from '../image/reference.js';
 import { readImageDocument } from '../image/documents.js';
 import { layerCompression, MEDIA_TYPES } from '../image/media-types.js';
 import type { OciDescriptor, OciIndex, OciManifest, OciPlatform } from '../image/types.js';
-import { isLogger } from '../../internal/is-logger.js';
+import { hasOnly, isIntIn, isLogger, isNonEmpty, isPlainObject } from '../../internal/checks.js';
 import { RegistryClient, type FetchedManifest } from './client.js';
 import { findCredentials, type RegistryCredentials } from './credentials.js';
 import type { ensureImageOptionsSchema, pullImageOptionsSchema } from './options.js';
@@ -64,22 +64,6 @@ export type ResolvedPullImageOptions = z.output<typeof pullImageOptionsSchema>;
 
 const PULL_OPTION_KEYS = ['store', 'platform', 'auth', 'tls', 'insecureRegistries', 'signal', 'onProgress', 'concurrency', 'logger', 'timeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'retry', 'userAgent'];
 const RETRY_DEFAULTS = { retries: 4, minDelayMs: 200, maxDelayMs: 5000, maxRetryAfterMs: 60_000 };
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const hasOnly = (value: object, keys: readonly string[]): boolean => Object.keys(value).every((k) => keys.includes(k));
-const isNonEmpty = (value: unknown): value is string => typeof value === 'string' && value !== '';
-const isIntIn = (value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
-
-function isPlatformOption(value: unknown): boolean {
-  if (isNonEmpty(value)) return true;
-  return (
-    isPlainObject(value) &&
-    hasOnly(value, ['os', 'architecture', 'variant']) &&
-    isNonEmpty(value['os']) &&
-    isNonEmpty(value['architecture']) &&
-    (value['variant'] === undefined || isNonEmpty(value['variant']))
-  );
-}
 
 /**
  * The pull options by hand, for the shapes callers pass (the CLI, `ensureImage`, the facade):
@@ -459,5 +443,4 @@ export async function ensureImage(reference: string, options: EnsureImageOptions
   }
   return pullImage(reference, { ...pullOptions, platform } as PullImageOptions);
 }
-
 

@@ -33,7 +33,6 @@ import type { gcOptionsSchema, listOptionsSchema, removeOptionsSchema } from './
 /** A store: its directory or an opened layout. */
 export type ImageStore = string | ImageLayout;
 
-
 /** The directory of a store. */
 export function storeDir(store: ImageStore): string {
   return typeof store === 'string' ? store : store.dir;
@@ -186,7 +185,6 @@ export interface StoredImage {
   size?: number;
 }
 
-
 async function readManifestQuiet(layout: ImageLayout, d: OciDescriptor): Promise<{ config: OciDescriptor; layers: OciDescriptor[] } | undefined> {
   if (d.mediaType !== MEDIA_TYPES.ociManifest && d.mediaType !== MEDIA_TYPES.dockerManifest) return undefined;
   try {
@@ -222,7 +220,6 @@ export async function listImages(store: ImageStore, options?: ListImagesOptions)
   }
   return out;
 }
-
 
 /** Options of {@link removeImage}. */
 export type RemoveImageOptions = z.input<typeof removeOptionsSchema>;
