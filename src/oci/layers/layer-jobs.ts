@@ -1,7 +1,7 @@
 /**
  * The reading side of a layer: runs layer jobs one after the other. For each it reads the blob,
- * checks its size and digest, decompresses it (gzip through zlib, zstd through `fzstd`, or none),
- * computes the DiffID when asked, and posts the uncompressed bytes in batches, waiting for
+ * checks its size and digest, decompresses it (gzip through zlib's raw inflate, see `gunzip.ts`;
+ * zstd through `fzstd`; or none), computes the DiffID when asked, and posts the uncompressed bytes in batches, waiting for
  * credits so at most `credits` batches of a job are in flight. The next job starts as soon as the
  * previous one posted its last batch, so a layer inflates while the one before is still being
  * applied. A compression bomb stops here, at `maxBytes` (the layer limit) or at `ratioBytes` (the
@@ -16,8 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
 import type { LayerCompression } from '../image/types.js';
+import { GzipDecoder } from './gunzip.js';
 
 /** One layer to read. */
 export interface DecompressJob {
@@ -180,44 +180,24 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
         return piece;
       };
       if (job.compression === 'gzip') {
-        const gunzip = createGunzip({ chunkSize: 1024 * 1024 });
-        gunzip.on('error', () => undefined);
-        let consumerError: unknown;
-        const consumer = (async () => {
-          for await (const c of gunzip) {
-            take(c as Buffer);
-            if (pendingBytes >= job.batchBytes) await flush();
-          }
-        })().catch((error: unknown) => {
-          consumerError = error ?? new Error('failed');
-          gunzip.destroy();
+        const gunzip = new GzipDecoder(async (chunk) => {
+          take(chunk);
+          if (pendingBytes >= job.batchBytes) await flush();
         });
-        // zlib hands each piece back through its write callback: the read buffers are reused, so a
-        // long-lived worker does not pile up garbage (its heap is not collected between layers)
-        const readBuffers: Buffer[] = [];
-        for (;;) {
-          if (isStopped()) fail('stopped', 'stopped');
-          if (consumerError !== undefined) break;
-          const piece = readNext(readBuffers.pop());
-          if (piece === null) break;
-          const backing = Buffer.from(piece.buffer, piece.byteOffset, READ_BYTES);
-          if (!gunzip.write(piece, () => readBuffers.push(backing))) {
-            await new Promise<void>((resolve) => {
-              const done = (): void => {
-                gunzip.off('drain', done);
-                gunzip.off('close', done);
-                resolve();
-              };
-              gunzip.on('drain', done);
-              gunzip.on('close', done);
-            });
+        // a piece is decoded before the next is read, so one read buffer serves the whole layer
+        const buffer = Buffer.allocUnsafeSlow(READ_BYTES);
+        try {
+          for (;;) {
+            if (isStopped()) fail('stopped', 'stopped');
+            const piece = readNext(buffer);
+            if (piece === null) break;
+            await gunzip.write(piece);
           }
-        }
-        if (consumerError === undefined) gunzip.end();
-        await consumer;
-        if (consumerError !== undefined) {
-          if (consumerError instanceof Failure) throw consumerError;
-          fail('decompression', errorText(consumerError));
+          await gunzip.end();
+        } catch (error) {
+          gunzip.destroy();
+          if (error instanceof Failure) throw error;
+          fail('decompression', errorText(error));
         }
       } else if (job.compression === 'zstd') {
         // fzstd (7–15 ms to load) only for a zstd layer: most are gzip, and this loads in the
