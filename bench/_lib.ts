@@ -75,3 +75,32 @@ export function writeResult(name: string, data: Record<string, unknown>): string
   writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
   return file;
 }
+
+/** Self time per function of a `.cpuprofile`, fs calls grouped by name; the top rows. */
+export function summariseProfile(file: string): { totalMs: number; rows: [string, number][] } {
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+  }
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    const node = byId.get(p.samples[i] as number);
+    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
+    if (!node) continue;
+    total += dt;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.replace(/^.*\/(src|dist|node_modules)\//, '$1/').replace(/^file:\/\//, '');
+    const key = url.startsWith('node:') || url === '' ? `${functionName || '(anonymous)'} ${url}`.trim() : `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  }
+  return { totalMs: total, rows: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 18) };
+}
+
+/** Prints a summary of {@link summariseProfile}, headed by the thread's name. */
+export function printProfile(p: { thread: string; totalMs: number; rows: [string, number][] }): void {
+  console.log(`\nprofile, ${p.thread}: ${p.totalMs.toFixed(0)} ms sampled; self time by function:`);
+  for (const [name, ms] of p.rows) console.log(`  ${ms.toFixed(0).padStart(6)} ms ${((ms / p.totalMs) * 100).toFixed(1).padStart(5)}%  ${name}`);
+}

@@ -9,25 +9,27 @@
  * Prints median wall and CPU (user + system) times, the ratios against the issue's target
  * (≤ 1.0× skopeo), and the start-up alone (`node -e 0`, `lxcri --version`, `lxcri pull --help`,
  * `skopeo --version`). Needs docker-registry, skopeo and openssl; otherwise it says why and
- * exits 0. Only loopback is used. Not a timed test.
+ * exits 0. Only loopback is used. Not a timed test. BENCH_PROFILE=1 adds one `lxcri pull` of each
+ * image under `node --cpu-prof` and prints the main thread's self time per function.
  *
  *   npx tsx bench/pull.ts        BENCH_RUNS=9 BENCH_PULL_MB=192 npx tsx bench/pull.ts
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { packTar, writeImageLayout } from '../test/helpers/oci-fixtures.js';
 import { makePki, startDistribution } from '../test/integration/oci/registry/registry-server.js';
-import { BENCH_DIR, loadDist, median, ROOT, round, writeResult } from './_lib.js';
+import { BENCH_DIR, loadDist, median, printProfile, ROOT, round, summariseProfile, writeResult } from './_lib.js';
 import type * as Pull from '../src/oci/registry/pull.js';
 
 const cacheDir = join(BENCH_DIR, '.cache');
 const runs = Number(process.env['BENCH_RUNS'] ?? 5);
 const totalMiB = Number(process.env['BENCH_PULL_MB'] ?? 48);
 const bin = join(ROOT, 'bin', 'lxcri.js');
+const profile = process.env['BENCH_PROFILE'] === '1';
 const images = [
   { name: 'app', layers: 6, mib: totalMiB },
   { name: 'small', layers: 1, mib: 1 },
@@ -132,6 +134,13 @@ async function mainBench(): Promise<void> {
         inProcess.push(performance.now() - started);
         const used = process.cpuUsage(cpu);
         inProcessCpu.push((used.user + used.system) / 1000);
+      }
+      if (profile) {
+        const profDir = join(work, 'profile');
+        rmSync(profDir, { recursive: true, force: true });
+        await timeProcess(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200', bin, 'pull', ref, '--store', join(work, `${image.name}-profiled`), '--ca', pki.caCert, '--platform', 'linux/amd64']);
+        const file = readdirSync(profDir).find((n) => n.endsWith('.cpuprofile'));
+        if (file) printProfile({ thread: `lxcri pull of '${image.name}', main thread`, ...summariseProfile(join(profDir, file)) });
       }
       const l = median(lxcri.map((t) => t.ms));
       const s = median(skopeo.map((t) => t.ms));

@@ -30,7 +30,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_DIR, loadDist, median, ROOT, round, writeResult } from './_lib.js';
+import { BENCH_DIR, loadDist, median, printProfile, ROOT, round, summariseProfile, writeResult } from './_lib.js';
 
 const cacheDir = join(BENCH_DIR, '.cache');
 const layout = join(cacheDir, 'bookworm-minbase');
@@ -205,28 +205,6 @@ interface Series {
   baseCpu: number[];
 }
 
-/** Self time per function of a `.cpuprofile`, fs calls grouped by name; the top rows. */
-function summariseProfile(file: string): { totalMs: number; rows: [string, number][] } {
-  interface Node {
-    id: number;
-    callFrame: { functionName: string; url: string; lineNumber: number };
-  }
-  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  let total = 0;
-  for (let i = 0; i < p.samples.length; i++) {
-    const node = byId.get(p.samples[i] as number);
-    const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
-    if (!node) continue;
-    total += dt;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const file = url.replace(/^.*\/(src|dist|node_modules)\//, '$1/').replace(/^file:\/\//, '');
-    const key = url.startsWith('node:') || url === '' ? `${functionName || '(anonymous)'} ${url}`.trim() : `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
-  }
-  return { totalMs: total, rows: [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 18) };
-}
 async function mainBench(): Promise<void> {
   if (process.getuid?.() !== 0) {
     console.log('bench/unpack: skipped (needs root: umoci unpack, chown, tmpfs and overlayfs mounts)');
@@ -378,10 +356,7 @@ async function mainBench(): Promise<void> {
     Object.assign(result, { layerCacheFirstMs: round(coldCache), warmRootfsMs: round(W) });
   }
   console.log(`  lxcri peak RSS = ${rssMiB.toFixed(0)} MiB (target <= 150 MiB) ${rssMiB <= 150 ? 'ok' : 'MISSED'}`);
-  for (const p of profiles) {
-    console.log(`\nprofile, ${p.thread}: ${p.totalMs.toFixed(0)} ms sampled; self time by function:`);
-    for (const [name, ms] of p.rows) console.log(`  ${ms.toFixed(0).padStart(6)} ms ${((ms / p.totalMs) * 100).toFixed(1).padStart(5)}%  ${name}`);
-  }
+  for (const p of profiles) printProfile(p);
   if (profiles.length > 0) result['profile'] = profiles.map((p) => ({ thread: p.thread, totalMs: round(p.totalMs, 0), top: p.rows.slice(0, 12).map(([n, ms]) => [n, round(ms, 0)]) }));
   console.log(`written to ${writeResult('unpack', result)}`);
 }
