@@ -12,9 +12,9 @@
  * Framing is Go's `compress/gzip` in its default multistream mode, which containerd, Docker and
  * Podman use: members follow each other to the end of the blob (eStargz layers have one per
  * file), and whatever follows a member must be a whole member. Trailing bytes that are not, zeros
- * included, are an error. (Node's gunzip ignores trailing zeros, but only when they arrive in the
- * same chunk as the member's end, and rejects them otherwise.) As in Go, a file name or comment
- * longer than 511 bytes is refused.
+ * included, are an error, as in umoci and containerd (GNU gzip ignores trailing zeros; Node's
+ * gunzip ignores them only when they arrive in the same chunk as the member's end). As in Go, a
+ * file name or comment longer than 511 bytes is refused.
  *
  * @internal
  * @module
@@ -31,6 +31,7 @@ const FCOMMENT = 0x10;
 /** Go's limit on a header's file name and comment, terminating NUL included. */
 const MAX_HEADER_STRING = 512;
 const TRAILER_BYTES = 8;
+const TRAILING = 'bytes after the gzip stream are not a gzip member';
 
 /**
  * The length of the gzip member header at the start of `b`, or 0 when `b` ends before the header
@@ -114,7 +115,7 @@ export class GzipDecoder {
       const bytes = this.#held.length === 0 ? rest : Buffer.concat([this.#held, rest]);
       const fromHeld = this.#held.length;
       if (this.#stage === 'header') {
-        const length = gzipHeaderLength(bytes);
+        const length = this.#headerLength(bytes);
         if (length === 0) {
           this.#held = Buffer.from(bytes);
           return;
@@ -146,12 +147,23 @@ export class GzipDecoder {
       await this.#consumer;
       throw new GzipFormatError('unexpected end of file');
     }
-    if (this.#members === 0 || this.#held.length > 0) throw new GzipFormatError('unexpected end of file');
+    if (this.#members === 0) throw new GzipFormatError('unexpected end of file');
+    if (this.#held.length > 0) throw new GzipFormatError(`${TRAILING}: unexpected end of file`);
   }
 
   /** Stops decoding (after an error elsewhere): the current member's inflater is released. */
   destroy(): void {
     this.#inflater?.destroy();
+  }
+
+  /** {@link gzipHeaderLength}, its error saying so when the header is not the blob's first. */
+  #headerLength(bytes: Buffer): number {
+    try {
+      return gzipHeaderLength(bytes);
+    } catch (error) {
+      if (this.#members > 0 && error instanceof GzipFormatError) throw new GzipFormatError(`${TRAILING}: ${error.message}`);
+      throw error;
+    }
   }
 
   #throwIfFailed(): void {
