@@ -14,13 +14,14 @@ import type { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { z } from 'zod';
-import { AbortedError, ImageError, InvalidOptionsError, NotFoundError, throwIfAborted } from '../../errors.js';
+import { AbortedError, ImageError, NotFoundError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { computeChainIds, DigestVerifier, parseDigest } from './digest.js';
 import { isTag, tryParseImageReference } from './reference.js';
 import { readImageDocument } from './documents.js';
 import type { imageLayoutOptionsSchema, importImageOptionsSchema, resolveImageOptionsSchema } from './layout-options.js';
 import { layerCompression, MEDIA_TYPES } from './media-types.js';
+import { bestForPlatform, parsePlatform, platformRank, type PlatformSpec } from './platform.js';
 import type { OciDescriptor, OciImageConfig, OciIndex, OciManifest } from './types.js';
 import { hasOnly, isIntIn, isLogger, isNonEmpty, isPlainObject } from '../../internal/checks.js';
 
@@ -34,8 +35,7 @@ export type ImageLayoutOptions = z.input<typeof imageLayoutOptionsSchema>;
 /** Options of {@link openImageLayout} after defaults. */
 export type ResolvedImageLayoutOptions = z.output<typeof imageLayoutOptionsSchema>;
 
-/** A platform to select from an index: `linux/amd64`, `linux/arm64/v8`, or an object. */
-export type PlatformSpec = string | { os: string; architecture: string; variant?: string | undefined };
+export { parsePlatform, type PlatformSpec };
 
 /** Options of {@link ImageLayout.resolve} (what callers pass). */
 export type ResolveImageOptions = z.input<typeof resolveImageOptionsSchema>;
@@ -124,28 +124,6 @@ async function resolveOptionsOf(options: ResolveImageOptions | undefined): Promi
   }
   const { resolveImageOptionsSchema } = await import('./layout-options.js');
   return parseOptions(resolveImageOptionsSchema, o, 'resolve options');
-}
-
-const ARCH_ALIASES: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
-
-/** Parses `os/arch[/variant]` (or an object) into a platform. */
-export function parsePlatform(spec: PlatformSpec): { os: string; architecture: string; variant?: string } {
-  if (typeof spec !== 'string') {
-    return { os: spec.os, architecture: ARCH_ALIASES[spec.architecture] ?? spec.architecture, ...(spec.variant === undefined ? {} : { variant: spec.variant }) };
-  }
-  const parts = spec.split('/');
-  const [os, architecture, variant] = parts;
-  if (parts.length < 2 || parts.length > 3 || !os || !architecture || (parts.length === 3 && !variant)) {
-    throw new InvalidOptionsError(`platform '${spec}' must be os/architecture[/variant]`, { issues: [{ path: 'platform', message: 'must be os/architecture[/variant]' }] });
-  }
-  return { os, architecture: ARCH_ALIASES[architecture] ?? architecture, ...(variant ? { variant } : {}) };
-}
-
-function platformMatches(want: { os: string; architecture: string; variant?: string }, have: { os: string; architecture: string; variant?: string | undefined }): boolean {
-  if (want.os !== have.os) return false;
-  if ((ARCH_ALIASES[have.architecture] ?? have.architecture) !== want.architecture) return false;
-  if (want.variant !== undefined && have.variant !== undefined && want.variant !== have.variant) return false;
-  return true;
 }
 
 const isIndexType = (mediaType: string | undefined): boolean => mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerManifestList;
@@ -301,10 +279,10 @@ export class ImageLayout {
   ): Promise<OciDescriptor[]> {
     if (depth > 4) throw new ImageError('image index nesting is deeper than 4 levels', { reason: 'index too deep' });
     const found: OciDescriptor[] = [];
-    for (const descriptor of descriptors) {
+    for (const descriptor of descriptors) parseDigest(descriptor.digest, 'descriptor digest');
+    // of the entries with a platform, those that serve it best (an exact variant before a lower one)
+    for (const descriptor of bestForPlatform(descriptors, platform)) {
       throwIfAborted(signal, 'reading the image');
-      parseDigest(descriptor.digest, 'descriptor digest');
-      if (descriptor.platform && !platformMatches(platform, descriptor.platform)) continue;
       if (isIndexType(descriptor.mediaType)) {
         const nested = await this.#readNestedIndex(descriptor);
         found.push(...(await this.#collectManifests(nested.manifests, platform, depth + 1, signal)));
@@ -352,7 +330,7 @@ export class ImageLayout {
         if (!configHex.startsWith(byImageId) && !descriptor.digest.endsWith(`:${byImageId}`)) continue;
       }
       const config = await this.#readConfig(manifest, descriptor.digest);
-      if (!descriptor.platform && !platformMatches(platform, { os: config.os, architecture: config.architecture, variant: config.variant })) {
+      if (!descriptor.platform && platformRank(platform, { os: config.os, architecture: config.architecture, variant: config.variant }) === undefined) {
         this.#logger.debug({ digest: descriptor.digest, os: config.os, architecture: config.architecture }, 'skipping image of another platform');
         continue;
       }

@@ -17,7 +17,8 @@ import { AbortedError, ImageError, InvalidOptionsError, isLxcriError, NotFoundEr
 import { silentLogger, type Logger } from '../../logger.js';
 import { parseOptions } from '../../options.js';
 import { parseDigest } from '../image/digest.js';
-import { isPlatformOption, parsePlatform, type ImageLayout, type PlatformSpec, type ResolvedImage } from '../image/layout.js';
+import { isPlatformOption, type ImageLayout, type ResolvedImage } from '../image/layout.js';
+import { bestForPlatform, parsePlatform, platformRank, type PlatformSpec } from '../image/platform.js';
 import { parseImageReference, type ImageReference } from '../image/reference.js';
 import { readImageDocument } from '../image/documents.js';
 import { layerCompression, MEDIA_TYPES } from '../image/media-types.js';
@@ -144,29 +145,14 @@ export interface PulledImage extends ResolvedImage {
 const isIndexType = (t: string): boolean => t === MEDIA_TYPES.ociIndex || t === MEDIA_TYPES.dockerManifestList;
 const isManifestType = (t: string): boolean => t === MEDIA_TYPES.ociManifest || t === MEDIA_TYPES.dockerManifest;
 
-const ARCH_ALIASES: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
-const DEFAULT_VARIANT: Readonly<Record<string, string>> = { arm64: 'v8', arm: 'v7' };
-
 /**
  * Picks the manifest of a platform from an index, as containerd does: same os and architecture;
- * the variant defaults per architecture (`arm64` → `v8`, `arm` → `v7`) and an `arm` host also
- * takes a lower variant. Attestation entries (`unknown/unknown`) never match.
+ * the variant defaults per architecture (`amd64` → `v1`, `arm64` → `v8`, `arm` → `v7`), and an
+ * `amd64` or `arm` host also takes the nearest lower variant. Attestation entries
+ * (`unknown/unknown`) never match. See `oci/image/platform.ts`.
  */
 export function choosePlatformManifest(index: OciIndex, platform: { os: string; architecture: string; variant?: string }): OciDescriptor | undefined {
-  const arch = ARCH_ALIASES[platform.architecture] ?? platform.architecture;
-  const want = platform.variant ?? DEFAULT_VARIANT[arch];
-  const candidates = index.manifests.filter((d) => d.platform && d.platform.os === platform.os && (ARCH_ALIASES[d.platform.architecture] ?? d.platform.architecture) === arch);
-  const variantOf = (d: OciDescriptor): string | undefined => d.platform?.variant ?? DEFAULT_VARIANT[arch];
-  const exact = candidates.find((d) => variantOf(d) === want);
-  if (exact) return exact;
-  if (want === undefined) return candidates[0];
-  if (arch === 'arm' && /^v\d+$/.test(want)) {
-    const lower = candidates
-      .filter((d) => /^v\d+$/.test(variantOf(d) ?? '') && Number(variantOf(d)?.slice(1)) < Number(want.slice(1)))
-      .sort((a, b) => Number(variantOf(b)?.slice(1)) - Number(variantOf(a)?.slice(1)));
-    return lower[0];
-  }
-  return undefined;
+  return bestForPlatform(index.manifests, platform).find((d) => d.platform);
 }
 
 function parseJsonDocument(fetched: FetchedManifest, what: string): unknown {
@@ -354,10 +340,12 @@ async function pullWith(
       if (entryPlatform !== undefined) return;
       const os = typeof config.os === 'string' ? config.os : '';
       const architecture = typeof config.architecture === 'string' ? config.architecture : '';
-      if (os !== platform.os || (ARCH_ALIASES[architecture] ?? architecture) !== platform.architecture) {
-        throw new NotFoundError(`${name} is an image for ${os}/${architecture}, not ${platform.os}/${platform.architecture}`, { reference: name, reason: 'no matching platform' });
+      const variant = typeof config.variant === 'string' && config.variant !== '' ? config.variant : undefined;
+      if (platformRank(platform, { os, architecture, variant }) === undefined) {
+        const wanted = [platform.os, platform.architecture, platform.variant].filter(Boolean).join('/');
+        throw new NotFoundError(`${name} is an image for ${[os, architecture, variant].filter(Boolean).join('/')}, not ${wanted}`, { reference: name, reason: 'no matching platform' });
       }
-      entryPlatform = { os, architecture, ...(typeof config.variant === 'string' && config.variant !== '' ? { variant: config.variant } : {}) };
+      entryPlatform = { os, architecture, ...(variant === undefined ? {} : { variant }) };
     };
     await runPool(blobs, o.concurrency, signal, async (descriptor, s) => {
       await fetchOne(descriptor, s);

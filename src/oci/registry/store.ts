@@ -24,7 +24,8 @@ import { AbortedError, NotFoundError, StoreError, throwIfAborted } from '../../e
 import { isProcessAlive } from '../../internal/process.js';
 import { parseOptions } from '../../options.js';
 import { isDigest, parseDigest } from '../image/digest.js';
-import { CONTAINERD_NAME_ANNOTATION, openImageLayout, parsePlatform, REF_NAME_ANNOTATION, type ImageLayout } from '../image/layout.js';
+import { CONTAINERD_NAME_ANNOTATION, openImageLayout, REF_NAME_ANNOTATION, type ImageLayout } from '../image/layout.js';
+import { parsePlatform, platformRank } from '../image/platform.js';
 import { tryParseImageReference } from '../image/reference.js';
 import { MEDIA_TYPES } from '../image/media-types.js';
 import type { OciDescriptor, OciIndex, OciPlatform } from '../image/types.js';
@@ -238,10 +239,11 @@ export async function removeImage(store: ImageStore, reference: string, options?
   const digest = isDigest(reference) ? reference : undefined;
   const wantPlatform = platform === undefined ? undefined : parsePlatform(platform);
   const matches = (d: OciDescriptor): boolean => {
+    // the same os and architecture, and the same variant when one is named (defaults applied:
+    // arm64 is arm64/v8), not a compatible lower one
     if (wantPlatform && d.platform) {
-      const p = d.platform;
-      if (p.os !== wantPlatform.os || p.architecture !== wantPlatform.architecture) return false;
-      if (wantPlatform.variant !== undefined && (p.variant ?? '') !== wantPlatform.variant) return false;
+      const want = wantPlatform.variant === undefined && d.platform.variant !== undefined ? { ...wantPlatform, variant: d.platform.variant } : wantPlatform;
+      if (platformRank(want, d.platform) !== 0) return false;
     }
     if (digest !== undefined) return d.digest === digest;
     const names = [d.annotations?.[REF_NAME_ANNOTATION], d.annotations?.[CONTAINERD_NAME_ANNOTATION]].filter((n): n is string => n !== undefined);
