@@ -1,11 +1,11 @@
 /**
  * The reading side of a layer: runs layer jobs one after the other. For each it reads the blob,
  * checks its size and digest, decompresses it (gzip through zlib's raw inflate, see `gunzip.ts`;
- * zstd through `fzstd`; or none), computes the DiffID when asked, and posts the uncompressed bytes in batches, waiting for
- * credits so at most `credits` batches of a job are in flight. The next job starts as soon as the
- * previous one posted its last batch, so a layer inflates while the one before is still being
- * applied. A compression bomb stops here, at `maxBytes` (the layer limit) or at `ratioBytes` (the
- * inflation-ratio guard), before it is handed on.
+ * zstd through `fzstd`; or none), computes the DiffID when asked, and posts the uncompressed bytes
+ * in batches, waiting for credits so at most `credits` batches of a job are in flight. The next
+ * job starts as soon as the previous one posted its last batch, so a layer inflates while the one
+ * before is still being applied. A compression bomb stops here, at `maxBytes` (the layer limit)
+ * or at `ratioBytes` (the inflation-ratio guard), before it is handed on.
  *
  * {@link serveLayerJobs} runs on a message port: a worker thread's `parentPort`
  * (`decompress-worker.ts`), or one end of a `MessageChannel` in the calling thread, for layers too
@@ -119,6 +119,8 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
     const pending: Uint8Array[] = [];
     let pendingBytes = 0;
     let compressed = 0;
+    /** Bytes read ahead of the decompressor (not yet fed to it): not counted in a batch's `compressed`. */
+    let readAhead = 0;
     // the DiffID is hashed here only when asked (see DIFF_HASH_IN_WORKER in decompress.ts)
     const diffHash = job.hashDiff ? createHash(job.diffAlgorithm) : undefined;
     // batches are exactly batchBytes (the last one of a job smaller), so every buffer in the pool
@@ -142,7 +144,7 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
         }
         pendingBytes -= size;
         diffHash?.update(data);
-        port.postMessage({ type: 'out', id: job.id, data, compressed } satisfies DecompressWorkerMessage, [backing]);
+        port.postMessage({ type: 'out', id: job.id, data, compressed: compressed - readAhead } satisfies DecompressWorkerMessage, [backing]);
       }
     };
     const take = (chunk: Uint8Array): void => {
@@ -184,14 +186,26 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
           take(chunk);
           if (pendingBytes >= job.batchBytes) await flush();
         });
-        // a piece is decoded before the next is read, so one read buffer serves the whole layer
-        const buffer = Buffer.allocUnsafeSlow(READ_BYTES);
+        // two read buffers: the next piece is read and hashed while zlib inflates this one on the
+        // thread pool (a piece's buffer is reused once its write has settled)
+        const buffers = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
         try {
-          for (;;) {
+          let piece = readNext(buffers[0]);
+          for (let i = 1; piece !== null; i ^= 1) {
             if (isStopped()) fail('stopped', 'stopped');
-            const piece = readNext(buffer);
-            if (piece === null) break;
-            await gunzip.write(piece);
+            const writing = gunzip.write(piece);
+            let next: Buffer | null;
+            try {
+              next = readNext(buffers[i]);
+            } catch (error) {
+              await writing.catch(() => undefined);
+              throw error;
+            }
+            // the density guard counts what the decompressor has taken, as before the read-ahead
+            readAhead = next?.length ?? 0;
+            await writing;
+            readAhead = 0;
+            piece = next;
           }
           await gunzip.end();
         } catch (error) {
