@@ -141,8 +141,8 @@ export class GzipDecoder {
   async end(): Promise<void> {
     this.#throwIfFailed();
     if (this.#stage === 'body') {
-      // the deflate stream has not ended (zlib reports it), or ended with the piece before the
-      // trailer: either way the member is cut short
+      // the deflate stream has not ended, or ended with the last piece and no trailer followed:
+      // either way the member is cut short
       this.#inflater?.destroy();
       await this.#consumer;
       throw new GzipFormatError('unexpected end of file');
