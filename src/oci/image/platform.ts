@@ -3,7 +3,7 @@
  * picks (its `platforms` package): architecture aliases (`x86_64` → `amd64`, `aarch64` →
  * `arm64`), a default variant per architecture (`amd64` v1, `arm64` v8, `arm` v7), and a host of
  * variant N also runs the lower variants of `amd64` and `arm`, the nearest first. One set of rules
- * for the image layout's `resolve`, the registry pull and the store's `removeImage`.
+ * for the image layout's `resolve`, the registry pull, and the store's index entries and `removeImage`.
  *
  * @module
  */
@@ -19,6 +19,9 @@ export interface Platform {
   architecture: string;
   variant?: string;
 }
+
+/** A platform as documents carry it (a variant may be given as `undefined`). */
+export type PlatformLike = { os: string; architecture: string; variant?: string | undefined };
 
 const ARCH_ALIASES: Readonly<Record<string, string>> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
 const DEFAULT_VARIANT: Readonly<Record<string, string>> = { amd64: 'v1', arm64: 'v8', arm: 'v7' };
@@ -49,7 +52,7 @@ const level = (variant: string | undefined): number | undefined => {
  * How well an image of platform `have` serves `want`: 0 for the same platform (variant defaults
  * applied), N for a variant N below the wanted one (`amd64`, `arm`), `undefined` when it cannot.
  */
-export function platformRank(want: Platform, have: { os: string; architecture: string; variant?: string | undefined }): number | undefined {
+export function platformRank(want: PlatformLike, have: PlatformLike): number | undefined {
   if (have.os !== want.os) return undefined;
   const arch = archOf(want.architecture);
   if (archOf(have.architecture) !== arch) return undefined;
@@ -62,12 +65,17 @@ export function platformRank(want: Platform, have: { os: string; architecture: s
   return w !== undefined && o !== undefined && o < w ? w - o : undefined;
 }
 
+/** Whether two platforms are the same once aliases and default variants apply (`arm64` is `arm64/v8`). */
+export function samePlatform(a: PlatformLike, b: PlatformLike): boolean {
+  return platformRank(a, b) === 0;
+}
+
 /**
  * The entries of an index that serve a platform best: those with a platform of the lowest
  * {@link platformRank} (all of them when they tie, so two images of one platform stay
  * ambiguous) and those without one (their config decides), in index order.
  */
-export function bestForPlatform(descriptors: readonly OciDescriptor[], want: Platform): OciDescriptor[] {
+export function bestForPlatform(descriptors: readonly OciDescriptor[], want: PlatformLike): OciDescriptor[] {
   const ranks = new Map<OciDescriptor, number | undefined>(descriptors.map((d) => [d, d.platform ? platformRank(want, d.platform) : -1]));
   const found = [...ranks.values()].filter((r): r is number => r !== undefined && r >= 0);
   const best = found.length > 0 ? Math.min(...found) : undefined;

@@ -25,7 +25,7 @@ import { isProcessAlive } from '../../internal/process.js';
 import { parseOptions } from '../../options.js';
 import { isDigest, parseDigest } from '../image/digest.js';
 import { CONTAINERD_NAME_ANNOTATION, openImageLayout, REF_NAME_ANNOTATION, type ImageLayout } from '../image/layout.js';
-import { parsePlatform, platformRank } from '../image/platform.js';
+import { parsePlatform, samePlatform } from '../image/platform.js';
 import { tryParseImageReference } from '../image/reference.js';
 import { MEDIA_TYPES } from '../image/media-types.js';
 import type { OciDescriptor, OciIndex, OciPlatform } from '../image/types.js';
@@ -148,8 +148,9 @@ async function writeDurably(path: string, data: string | Buffer): Promise<void> 
 
 const writeJsonAtomic = (path: string, value: unknown): Promise<void> => writeDurably(path, `${JSON.stringify(value)}\n`);
 
-const samePlatform = (a: OciPlatform | undefined, b: OciPlatform | undefined): boolean =>
-  a === undefined || b === undefined || (a.os === b.os && a.architecture === b.architecture && (a.variant ?? '') === (b.variant ?? ''));
+/** An entry without a platform stands for any; else the same platform, defaults applied (arm64 is arm64/v8). */
+const sameEntryPlatform = (a: OciPlatform | undefined, b: OciPlatform | undefined): boolean =>
+  a === undefined || b === undefined || samePlatform(a, b);
 
 /**
  * Adds (or replaces) the index entry of a reference for a platform. Entries of the same name and
@@ -160,7 +161,7 @@ export async function addIndexEntry(layout: ImageLayout, name: string, descripto
     const index = await layout.readIndex();
     const kept = index.manifests.filter((d) => {
       const names = [d.annotations?.[REF_NAME_ANNOTATION], d.annotations?.[CONTAINERD_NAME_ANNOTATION]];
-      return !(names.includes(name) && samePlatform(d.platform, descriptor.platform));
+      return !(names.includes(name) && sameEntryPlatform(d.platform, descriptor.platform));
     });
     const entry: OciDescriptor = {
       ...descriptor,
@@ -243,7 +244,7 @@ export async function removeImage(store: ImageStore, reference: string, options?
     // arm64 is arm64/v8), not a compatible lower one
     if (wantPlatform && d.platform) {
       const want = wantPlatform.variant === undefined && d.platform.variant !== undefined ? { ...wantPlatform, variant: d.platform.variant } : wantPlatform;
-      if (platformRank(want, d.platform) !== 0) return false;
+      if (!samePlatform(want, d.platform)) return false;
     }
     if (digest !== undefined) return d.digest === digest;
     const names = [d.annotations?.[REF_NAME_ANNOTATION], d.annotations?.[CONTAINERD_NAME_ANNOTATION]].filter((n): n is string => n !== undefined);

@@ -2,7 +2,7 @@
  * One set of platform rules, containerd's, for the image layout's resolve, the registry pull's
  * index choice and the store's removal: aliases, default variants (amd64 v1, arm64 v8, arm v7),
  * lower variants of amd64 and arm as fallbacks (the nearest first), never a higher one; two
- * images of one platform stay ambiguous.
+ * images of one platform stay ambiguous; the store keeps one index entry per name and platform.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openImageLayout } from '../../../../src/index.js';
 import { bestForPlatform, parsePlatform, platformRank } from '../../../../src/oci/image/platform.js';
+import { addIndexEntry, removeImage } from '../../../../src/oci/registry/store.js';
 import type { OciDescriptor } from '../../../../src/oci/image/types.js';
 import { packTar, writeImageLayout } from '../../../helpers/oci-fixtures.js';
 
@@ -99,5 +100,27 @@ describe('ImageLayout.resolve picks a variant as containerd does', () => {
     expect(await pick('linux/arm/v6')).toBe(digests['arm/v6']);
     await expect(pick('linux/arm/v5')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     await expect(pick('linux/arm64')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+  });
+});
+
+describe('the store keeps one index entry per name and platform, defaults applied', () => {
+  it('addIndexEntry replaces arm64 by arm64/v8 (and keeps another platform); removeImage takes them by the same rule', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'lxcri-platform-store-'));
+    try {
+      const dir = join(work, 'store');
+      const { manifestDigest } = writeImageLayout(dir, [{ tar: await packTar([{ name: 'f', content: 'x' }]) }], { ref: 'seed' });
+      const layout = await openImageLayout(dir);
+      const entry = (platform: ReturnType<typeof linux>): OciDescriptor => ({ mediaType: M, digest: manifestDigest, size: 1, platform });
+      await addIndexEntry(layout, 'docker.io/library/app:1', entry(linux('arm64')), undefined);
+      await addIndexEntry(layout, 'docker.io/library/app:1', entry(linux('amd64')), undefined);
+      await addIndexEntry(layout, 'docker.io/library/app:1', entry(linux('aarch64', 'v8')), undefined);
+      const platforms = (await layout.readIndex()).manifests.filter((d) => d.annotations?.['org.opencontainers.image.ref.name'] === 'docker.io/library/app:1').map((d) => d.platform);
+      expect(platforms).toEqual([linux('amd64'), linux('aarch64', 'v8')]);
+      const removed = await removeImage(layout, 'docker.io/library/app:1', { platform: 'linux/arm64' });
+      expect(removed).toHaveLength(1);
+      expect((await layout.readIndex()).manifests.map((d) => d.platform?.architecture)).toEqual([undefined, 'amd64']);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
