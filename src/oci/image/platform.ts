@@ -3,7 +3,8 @@
  * picks (its `platforms` package): architecture aliases (`x86_64` → `amd64`, `aarch64` →
  * `arm64`), a default variant per architecture (`amd64` v1, `arm64` v8, `arm` v7), and a host of
  * variant N also runs the lower variants of `amd64` and `arm`, the nearest first. One set of rules
- * for the image layout's `resolve`, the registry pull, and the store's index entries and `removeImage`.
+ * for the image layout's `resolve`, the registry pull, and the store's index entries and
+ * `removeImage`.
  *
  * @module
  */
