@@ -10,6 +10,9 @@ import { isLogger } from './checks.js';
 
 export { isLogger } from './checks.js';
 
+/** zod schema of a callback option (`onProgress`): any function. */
+export const callbackSchema = <T>(): z.ZodCustom<T, T> => z.custom<T>((v) => typeof v === 'function', 'must be a function');
+
 /** zod schema of an `AbortSignal` option. */
 export const signalSchema = z.custom<AbortSignal>((v) => v instanceof AbortSignal, 'must be an AbortSignal');
 

@@ -18,7 +18,7 @@ import { createMissingHostPaths } from './host-paths.js';
 import type { BuildRuntimeSpecOptions } from '../spec/options.js';
 import type { OciRuntimeSpec } from '../spec/runtime-spec.js';
 import { mapToHost, shiftOwnership } from './shift-ownership.js';
-import { containerIdSchema, loggerSchema } from '../../internal/schemas.js';
+import { callbackSchema, containerIdSchema, loggerSchema, signalSchema } from '../../internal/schemas.js';
 import { mountPointsBelow, readMountinfo } from '../../internal/mountinfo.js';
 
 /** How a rootfs is made: an overlay mount over cached layers, a copy, or whichever works. */
@@ -97,12 +97,12 @@ export const writeBundleOptionsSchema = z.strictObject({
    * Called as layers are read and applied for the rootfs.
    * @defaultValue none
    */
-  onProgress: z.custom<ProgressCallback>((v) => typeof v === 'function', { message: 'expected a function' }).optional(),
+  onProgress: callbackSchema<ProgressCallback>().optional(),
   /**
    * Cancels the write; everything made so far is removed.
    * @defaultValue none
    */
-  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { message: 'expected an AbortSignal' }).optional(),
+  signal: signalSchema.optional(),
   /**
    * Where progress and cleanup problems are logged.
    * @defaultValue the silent logger

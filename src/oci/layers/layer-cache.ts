@@ -54,10 +54,10 @@ import type { TarEntryHeader } from '../image/tar-reader.js';
 import { parseOptions } from '../../options.js';
 import { applyLayerBlob, checkFreeSpace, removeCreatedDirs, type ProgressCallback } from './unpack-image.js';
 import { readXattrs, readXattrsRecursive, ROOTLESS_NOOP_ID, writeXattrs, xattrToolsAvailable, type PendingXattr } from './xattr.js';
-import { loggerSchema, signalSchema } from '../../internal/schemas.js';
+import { callbackSchema, loggerSchema, signalSchema } from '../../internal/schemas.js';
 import { readMountinfo } from '../../internal/mountinfo.js';
 
-const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
+const progressSchema = callbackSchema<ProgressCallback>();
 
 /** Options of {@link LayerCache}. */
 export const layerCacheOptionsSchema = z.strictObject({

@@ -5,11 +5,11 @@
  * @module
  */
 import { z } from 'zod';
-import { loggerSchema, signalSchema } from '../../internal/schemas.js';
+import { callbackSchema, loggerSchema, signalSchema } from '../../internal/schemas.js';
 import { extractionLimitsSchema } from './limits-schema.js';
 import type { ProgressCallback } from './unpack-image.js';
 
-const progressSchema = z.custom<ProgressCallback>((v) => typeof v === 'function', 'must be a function');
+const progressSchema = callbackSchema<ProgressCallback>();
 
 /** Options of `unpackImage`. */
 export const unpackImageOptionsSchema = z.strictObject({

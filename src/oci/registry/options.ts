@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import { loggerSchema, signalSchema } from '../../internal/schemas.js';
+import { callbackSchema, loggerSchema, signalSchema } from '../../internal/schemas.js';
 import type { ImageLayout } from '../image/layout.js';
 import type { PullProgress } from './pull.js';
 
@@ -59,7 +59,7 @@ export const pullImageOptionsSchema = z.strictObject({
   /** Cancels the pull; partial downloads stay and a later pull resumes them. @defaultValue none */
   signal: signalSchema.optional(),
   /** Called as bytes arrive and blobs complete. @defaultValue none */
-  onProgress: z.custom<(progress: PullProgress) => void>((v) => typeof v === 'function', 'must be a function').optional(),
+  onProgress: callbackSchema<(progress: PullProgress) => void>().optional(),
   /**
    * Blobs downloaded in parallel.
    * @defaultValue 4
