@@ -56,6 +56,9 @@ export async function main(argv: readonly string[], io: CliIo, list: readonly Cl
     io.stderr.write(`lxcri: unknown command '${first}'\n\n${mainUsage(list)}\n`);
     return 2;
   }
+  const help = rest.includes('--help') || rest.includes('-h');
+  // a head start only: a failure here shows again where the command needs what failed
+  if (!help && 'prepare' in entry) entry.prepare?.().catch(() => undefined);
   let command: CliCommand;
   try {
     command = await loadCommand(entry);
@@ -63,7 +66,7 @@ export async function main(argv: readonly string[], io: CliIo, list: readonly Cl
     // a module that cannot be imported (a broken install) is reported like any failure
     return reportError(io, error);
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (help) {
     io.stdout.write(`${command.usage}\n`);
     return 0;
   }

@@ -12,6 +12,11 @@ export interface LazyCliCommand {
   summary: string;
   /** Imports the command's module. */
   load(): Promise<CliCommand>;
+  /**
+   * Started before the module is imported (not for `--help`), so what its run needs first boots
+   * meanwhile on another core: `unpack` starts the layer worker thread.
+   */
+  prepare?(): Promise<void>;
 }
 
 /** A command given to `main()`: loaded (tests pass these) or lazy (the real list). */
@@ -21,6 +26,11 @@ export type CliCommandEntry = CliCommand | LazyCliCommand;
 export async function loadCommand(entry: CliCommandEntry): Promise<CliCommand> {
   return 'load' in entry ? entry.load() : entry;
 }
+
+/** Boots the worker thread that inflates layers (see `oci/layers/layer-worker.ts`). */
+const prestartLayerWorker = async (): Promise<void> => {
+  (await import('../../oci/layers/layer-worker.js')).prestartLayerWorker();
+};
 
 /**
  * Every `lxcri` subcommand, in the order `lxcri --help` lists them. Each lives in its own file
@@ -46,7 +56,7 @@ export const commands: readonly LazyCliCommand[] = [
     summary: 'choose crun or Proxmox LXC for a CreateContainerRequest, with the reason and a trace',
     load: async () => (await import('./select.js')).selectCommand,
   },
-  { name: 'unpack', summary: 'unpack an OCI image layout into OUT/rootfs (like umoci unpack)', load: async () => (await import('./unpack.js')).unpackCommand },
+  { name: 'unpack', summary: 'unpack an OCI image layout into OUT/rootfs (like umoci unpack)', load: async () => (await import('./unpack.js')).unpackCommand, prepare: prestartLayerWorker },
   { name: 'bundle', summary: 'write an OCI bundle (rootfs + config.json) from an image and a CRI request', load: async () => (await import('./bundle.js')).bundleCommand },
   {
     name: 'simulator',

@@ -22,12 +22,10 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { ImageError, LayerExtractionError } from '../../errors.js';
 import type { LayerCompression } from '../image/types.js';
+import { startLayerWorker } from './layer-worker.js';
 import { serveLayerJobs, type DecompressControlMessage, type DecompressFailure, type DecompressJob, type DecompressWorkerMessage } from './layer-jobs.js';
 
 /** Size of one batch handed from the worker to the main thread. */
@@ -46,21 +44,6 @@ const DIFF_HASH_IN_WORKER = false;
  * reading such a layer; a bigger one is worth a thread of its own.
  */
 const IN_THREAD_MAX_BYTES = 4 * 1024 * 1024;
-
-/**
- * How the worker module is started. Built (`dist/`), it is the compiled `decompress-worker.js`;
- * in a source checkout (tests, `tsx`) only `decompress-worker.ts` exists, and the worker
- * registers tsx (a devDependency) before it loads the TypeScript module.
- */
-function workerEntry(): { source: string | URL; eval: boolean } {
-  const compiled = new URL('./decompress-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(compiled))) return { source: compiled, eval: false };
-  const source = fileURLToPath(new URL('./decompress-worker.ts', import.meta.url));
-  const tsx = createRequire(import.meta.url).resolve('tsx/cjs/api');
-  return { source: `require(${JSON.stringify(tsx)}).register();\nrequire(${JSON.stringify(source)});\n`, eval: true };
-}
-
-let entry: ReturnType<typeof workerEntry> | undefined;
 
 /** What a {@link LayerReader} needs to know. */
 export interface LayerReaderOptions {
@@ -190,8 +173,7 @@ export class LayerInflater {
 
   #startWorker(): Worker {
     if (this.#worker) return this.#worker;
-    entry ??= workerEntry();
-    const worker = new Worker(entry.source, { eval: entry.eval });
+    const worker = startLayerWorker();
     worker.on('message', this.#deliver);
     const crash = (error: unknown): void => {
       for (const [id, port] of this.#ports) if (port === worker) this.#listeners.get(id)?.({ type: 'crash', error });

@@ -19,7 +19,7 @@
  * @internal
  * @module
  */
-import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
+import { crc32, createInflateRaw, type InflateRaw, type ZlibOptions } from 'node:zlib';
 
 /** The blob is not valid gzip. */
 export class GzipFormatError extends Error {}
@@ -31,6 +31,8 @@ const FCOMMENT = 0x10;
 /** Go's limit on a header's file name and comment, terminating NUL included. */
 const MAX_HEADER_STRING = 512;
 const TRAILER_BYTES = 8;
+/** Uncompressed bytes zlib may inflate ahead of the consumer (the stream options zlib passes on). */
+const OUTPUT_AHEAD_BYTES = 4 * 1024 * 1024;
 const TRAILING = 'bytes after the gzip stream are not a gzip member';
 
 /**
@@ -171,7 +173,9 @@ export class GzipDecoder {
   }
 
   #startMember(): void {
-    const inflater = createInflateRaw({ chunkSize: this.#chunkSize });
+    // zlib goes on inflating into its next output buffer while the consumer handles a chunk (up
+    // to OUTPUT_AHEAD_BYTES); with the stream's default 16 KiB it would wait for every read
+    const inflater = createInflateRaw({ chunkSize: this.#chunkSize, readableHighWaterMark: OUTPUT_AHEAD_BYTES } as ZlibOptions);
     inflater.on('error', () => undefined);
     this.#inflater = inflater;
     this.#members++;
