@@ -342,7 +342,7 @@ async function mainBench(): Promise<void> {
     console.log(row('lxcri unpack (cold, CLI)', L, `${fmt(s.lxcri)} cpu ${median(s.lxcriCpu).toFixed(0)} ms`));
     console.log(row('GNU tar -xzpf, 3 layers', T, fmt(s.tar)));
     console.log(row('umoci unpack', U, fmt(s.umoci)));
-    console.log(row('Node inflate floor (zlib raw inflate only)', F, fmt(s.floor)));
+    console.log(row('Node inflate floor (inflate only)', F, fmt(s.floor)));
     if (baselineRef) {
       const B = median(s.base);
       console.log(row(`lxcri at ${baselineRef} (baseline)`, B, `${fmt(s.base)} cpu ${median(s.baseCpu).toFixed(0)} ms`));

@@ -75,8 +75,8 @@ type Stage = 'header' | 'body' | 'trailer';
 
 /**
  * Streams a gzip blob: {@link write} each piece in order (the piece may be reused once the promise
- * settles: nothing is kept), then {@link end}. Uncompressed chunks go to `onChunk` in order; its
- * promise is the backpressure. An error of `onChunk` is rethrown as is; a malformed blob throws
+ * settles: nothing is kept), then {@link end}. Uncompressed chunks go to `onChunk` in order; the
+ * promise it may return is the backpressure (no chunk follows until it settles). An error of `onChunk` is rethrown as is; a malformed blob throws
  * {@link GzipFormatError} (or zlib's error for a malformed deflate stream).
  */
 export class GzipDecoder {
@@ -176,19 +176,39 @@ export class GzipDecoder {
     // zlib goes on inflating into its next output buffer while the consumer handles a chunk (up
     // to OUTPUT_AHEAD_BYTES); with the stream's default 16 KiB it would wait for every read
     const inflater = createInflateRaw({ chunkSize: this.#chunkSize, readableHighWaterMark: OUTPUT_AHEAD_BYTES } as ZlibOptions);
-    inflater.on('error', () => undefined);
     this.#inflater = inflater;
     this.#members++;
     this.#memberBytes = 0;
     this.#stage = 'body';
-    this.#consumer = (async () => {
-      for await (const chunk of inflater) {
-        this.#memberBytes += (chunk as Buffer).length;
-        await this.#onChunk(chunk as Buffer);
-      }
-    })().catch((error: unknown) => {
-      this.#consumerError ??= error ?? new Error('failed');
-      inflater.destroy();
+    // flowing mode hands on zlib's chunks one by one; a paused stream's read() (and so its async
+    // iterator) would concatenate everything buffered into one new buffer: a copy of the output
+    this.#consumer = new Promise<void>((resolve) => {
+      const failed = (error: unknown): void => {
+        this.#consumerError ??= error ?? new Error('failed');
+        inflater.destroy();
+        resolve();
+      };
+      inflater.on('data', (chunk: Buffer) => {
+        if (this.#consumerError !== undefined) return;
+        this.#memberBytes += chunk.length;
+        let wait: Promise<void> | void;
+        try {
+          wait = this.#onChunk(chunk);
+        } catch (error) {
+          failed(error);
+          return;
+        }
+        if (!wait) return;
+        // the consumer's backpressure: no more chunks until it has taken this one
+        inflater.pause();
+        wait.then(() => {
+          if (this.#consumerError === undefined) inflater.resume();
+        }, failed);
+      });
+      inflater.on('error', failed);
+      inflater.once('end', resolve);
+      // destroyed (by destroy() or end()) before its end: nothing more comes
+      inflater.once('close', resolve);
     });
   }
 

@@ -182,9 +182,9 @@ export function serveLayerJobs(port: LayerJobPort): { stopAll: () => void } {
         return piece;
       };
       if (job.compression === 'gzip') {
-        const gunzip = new GzipDecoder(async (chunk) => {
+        const gunzip = new GzipDecoder((chunk) => {
           take(chunk);
-          if (pendingBytes >= job.batchBytes) await flush();
+          return pendingBytes >= job.batchBytes ? flush() : undefined;
         });
         // two read buffers: the next piece is read and hashed while zlib inflates this one on the
         // thread pool (a piece's buffer is reused once its write has settled)
