@@ -142,13 +142,51 @@ describe('GzipDecoder: valid blobs decode as zlib does', () => {
   it('hands chunks on in order, one at a time, under backpressure', async () => {
     const data = noise(600_000);
     let busy = false;
-    const out = await decode(Buffer.concat([gzipSync(data), gzipSync(data)]), [100_000], async () => {
+    const sizes: number[] = [];
+    const out = await decode(Buffer.concat([gzipSync(data), gzipSync(data)]), [100_000], async (c) => {
       expect(busy).toBe(false);
       busy = true;
+      sizes.push(c.length);
       await new Promise((resolve) => setImmediate(resolve));
       busy = false;
     });
     expect(out.equals(Buffer.concat([data, data]))).toBe(true);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it('what zlib inflated ahead while the consumer waited comes as zlib made it, not concatenated', async () => {
+    const data = Buffer.from('proxmox-lxcri '.repeat(200_000));
+    const blob = gzipSync(data);
+    let release = (): void => undefined;
+    const firstPieceTaken = new Promise<void>((resolve) => (release = resolve));
+    const out: Buffer[] = [];
+    const decoder = new GzipDecoder(
+      async (c) => {
+        out.push(Buffer.from(c));
+        // the first chunk is held until zlib has taken the first piece: everything it inflated
+        // meanwhile waits in the stream's buffer
+        if (out.length === 1) await firstPieceTaken;
+      },
+      { chunkSize: 64 * 1024 },
+    );
+    await decoder.write(blob.subarray(0, blob.length - 64));
+    release();
+    await decoder.write(blob.subarray(blob.length - 64));
+    await decoder.end();
+    expect(Buffer.concat(out).equals(data)).toBe(true);
+    expect(out.length).toBeGreaterThan(40);
+    expect(Math.max(...out.map((c) => c.length))).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it('a consumer that returns nothing gets every chunk without waits', async () => {
+    const data = noise(900_000);
+    const out: Buffer[] = [];
+    const decoder = new GzipDecoder((c) => {
+      out.push(Buffer.from(c));
+    });
+    await decoder.write(gzipSync(data));
+    await decoder.end();
+    expect(Buffer.concat(out).equals(data)).toBe(true);
   });
 });
 
