@@ -23,7 +23,6 @@
  *
  * @module
  */
-import { spawnSync } from 'node:child_process';
 import {
   closeSync,
   constants,
@@ -53,6 +52,7 @@ import { LayerExtractionError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { ResolvedExtractionLimits } from './limits.js';
 import type { TarEntryHeader, TarHandler } from '../image/tar-reader.js';
+import { makeNodes, type NodeToMake } from './mknod.js';
 import { encodeRootlessOwner, readXattrs, removeXattr, writeXattrs, type PendingXattr } from './xattr.js';
 
 /** How whiteouts are treated. */
@@ -193,6 +193,15 @@ export class LayerApplier implements TarHandler {
   #lowerLinks = new Set<string>();
   /** lower-layer directories whose content this layer changed: their times are restored (umoci) */
   #touchedParents = new Map<string, { abs: string; ino: number; atime: number; mtime: number; gid: number }>();
+  /**
+   * Device nodes, FIFOs and overlay whiteouts not made yet: a run of them in one directory is made
+   * by one child process (`mknod.ts`). Any entry elsewhere, a hardlink, an opaque whiteout or an
+   * entry for one of their names makes them first, and so does the end of the layer.
+   */
+  #nodes: { node: NodeToMake; entry: string; header: TarEntryHeader | undefined }[] = [];
+  /** The directory of the queued nodes, as entries name it (clean components joined), and their names there. */
+  #nodesDir = '';
+  readonly #nodeNames = new Set<string>();
   readonly record: LayerRecord = { whiteouts: [], opaques: [], implicitDirs: [], hasXattrs: false, hasRootEntry: false };
   /** Entries applied. */
   entries = 0;
@@ -373,6 +382,7 @@ export class LayerApplier implements TarHandler {
     const components = cleanEntryPath(h.name);
     if (components.length > this.#o.limits.maxPathDepth) this.#fail(`entry path is deeper than ${this.#o.limits.maxPathDepth} components`, h.name, 'limit exceeded');
     for (const c of components) if (Buffer.byteLength(c) > 255) this.#fail('entry name component is longer than 255 bytes', h.name, 'invalid name');
+    if (this.#nodes.length > 0 && !this.#besideNodes(components, h)) this.#makeNodes();
 
     if (components.length === 0) {
       if (h.type !== 'dir') this.#fail(`malicious tar entry: refusing to change the type of the root directory to ${h.type}`, h.name, 'root type change');
@@ -428,7 +438,7 @@ export class LayerApplier implements TarHandler {
       case 'char':
       case 'block':
       case 'fifo':
-        this.#special(abs, h);
+        this.#special(abs, h, parentComponents);
         break;
     }
   }
@@ -624,7 +634,7 @@ export class LayerApplier implements TarHandler {
     }
   }
 
-  #special(abs: string, h: TarEntryHeader): void {
+  #special(abs: string, h: TarEntryHeader, parentComponents: readonly string[]): void {
     if ((this.#o.rootless || !this.#asRoot) && h.type !== 'fifo') {
       // umoci: without privilege a device node becomes an empty regular file (header mode kept)
       const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0);
@@ -638,19 +648,46 @@ export class LayerApplier implements TarHandler {
       this.#queueXattrs(abs, h);
       return;
     }
-    const kind = h.type === 'char' ? ['c', String(h.devmajor), String(h.devminor)] : h.type === 'block' ? ['b', String(h.devmajor), String(h.devminor)] : ['p'];
-    this.#mknod(abs, kind, h.name);
-    if (this.#o.rootless) this.#rootlessOwner(abs, h);
-    else lchownSync(abs, h.uid, h.gid);
-    // a fresh node (not a symlink) at a path whose parents were resolved in the root
-    chmodSync(abs, this.#mode(h.mode));
-    lutimesSync(abs, h.mtime, h.mtime);
-    this.#queueXattrs(abs, h);
+    // made with the next nodes of this directory; owner, mode, times and xattrs then (#makeNodes)
+    const type = h.type as NodeToMake['type'];
+    this.#queueNode(parentComponents, { path: abs, type, major: h.devmajor, minor: h.devminor }, h.name, h);
   }
 
-  #mknod(abs: string, kind: string[], entry: string): void {
-    const result = spawnSync('mknod', ['-m', '0600', '--', abs, ...kind], { encoding: 'utf8' });
-    if (result.status !== 0) this.#fail(`mknod failed: ${(result.stderr || String(result.error ?? '')).trim().slice(0, 300)}`, entry, 'io', result.error);
+  /** Queues a node (`header`: a device node or FIFO to give its metadata; none: an overlay whiteout). */
+  #queueNode(parentComponents: readonly string[], node: NodeToMake, entry: string, header?: TarEntryHeader): void {
+    const dir = parentComponents.join('/');
+    if (this.#nodes.length > 0 && dir !== this.#nodesDir) this.#makeNodes();
+    this.#nodesDir = dir;
+    this.#nodes.push({ node, entry, header });
+    this.#nodeNames.add(node.path.slice(node.path.lastIndexOf('/') + 1));
+  }
+
+  /** Whether an entry leaves the queued nodes alone: in their directory, not one of their names, no hardlink, no opaque whiteout. */
+  #besideNodes(components: readonly string[], h: TarEntryHeader): boolean {
+    if (components.length === 0 || h.type === 'link') return false;
+    const base = components[components.length - 1] as string;
+    if (base === '.wh..wh..opq') return false;
+    if (this.#nodeNames.has(base.startsWith('.wh.') ? base.slice('.wh.'.length) : base)) return false;
+    return components.slice(0, -1).join('/') === this.#nodesDir;
+  }
+
+  /** Makes the queued nodes (one process), then gives each device node and FIFO its header's owner, mode, times and xattrs. */
+  #makeNodes(): void {
+    const queued = this.#nodes;
+    this.#nodes = [];
+    this.#nodeNames.clear();
+    const failed = makeNodes(queued.map((q) => q.node));
+    if (failed) this.#fail(failed.message, queued[failed.index]?.entry, 'io');
+    for (const { node, header: h } of queued) {
+      // an overlay whiteout stays root's 0600 node
+      if (h === undefined) continue;
+      if (this.#o.rootless) this.#rootlessOwner(node.path, h);
+      else lchownSync(node.path, h.uid, h.gid);
+      // a fresh node (not a symlink) at a path whose parents were resolved in the root
+      chmodSync(node.path, this.#mode(h.mode));
+      lutimesSync(node.path, h.mtime, h.mtime);
+      this.#queueXattrs(node.path, h);
+    }
   }
 
   #whiteout(parentComponents: readonly string[], base: string, h: TarEntryHeader): void {
@@ -683,9 +720,7 @@ export class LayerApplier implements TarHandler {
       this.#whited.add(rel);
       this.record.whiteouts.push(rel);
       this.#markUpper(rel);
-      if (this.#asRoot && !this.#o.rootless) {
-        this.#mknod(abs, ['c', '0', '0'], h.name);
-      }
+      if (this.#asRoot && !this.#o.rootless) this.#queueNode(parentComponents, { path: abs, type: 'char', major: 0, minor: 0 }, h.name);
       return;
     }
     const parent = this.resolveDir(parentComponents, false, h.name);
@@ -742,6 +777,7 @@ export class LayerApplier implements TarHandler {
       closeSync(this.#fd);
       this.#fd = undefined;
     }
+    if (this.#nodes.length > 0) this.#makeNodes();
     if (this.#respecified.length > 0 && this.#o.existingXattrs !== false) {
       // umoci semantics: a directory given again by a later layer gets exactly that layer's xattrs
       const wanted = new Set(this.#xattrs.map((x) => `${x.path}\0${x.name}`));
@@ -796,6 +832,8 @@ export class LayerApplier implements TarHandler {
 
   /** Closes an open file after a failure. */
   abort(): void {
+    this.#nodes = [];
+    this.#nodeNames.clear();
     if (this.#fd !== undefined) {
       try {
         closeSync(this.#fd);
