@@ -48,7 +48,7 @@ export function prestartLayerWorker(): Worker {
   const drop = (): void => {
     if (spare === worker) spare = undefined;
   };
-  worker.once('error', drop);
+  worker.on('error', drop);
   worker.once('exit', drop);
   spare = worker;
   return worker;
