@@ -10,7 +10,7 @@ import { isLogger } from './checks.js';
 
 export { isLogger } from './checks.js';
 
-/** zod schema of a callback option (`onProgress`): any function. */
+/** zod schema of a callback option (`onProgress`), which takes every function. */
 export const callbackSchema = <T>(): z.ZodCustom<T, T> => z.custom<T>((v) => typeof v === 'function', 'must be a function');
 
 /** zod schema of an `AbortSignal` option. */
