@@ -655,9 +655,8 @@ export class LayerApplier implements TarHandler {
 
   /** Queues a node (`header`: a device node or FIFO to give its metadata; none: an overlay whiteout). */
   #queueNode(parentComponents: readonly string[], node: NodeToMake, entry: string, header?: TarEntryHeader): void {
-    const dir = parentComponents.join('/');
-    if (this.#nodes.length > 0 && dir !== this.#nodesDir) this.#makeNodes();
-    this.#nodesDir = dir;
+    // entry() made the queued nodes first unless this one is beside them (#besideNodes)
+    this.#nodesDir = parentComponents.join('/');
     this.#nodes.push({ node, entry, header });
     this.#nodeNames.add(node.path.slice(node.path.lastIndexOf('/') + 1));
   }

@@ -76,8 +76,9 @@ type Stage = 'header' | 'body' | 'trailer';
 /**
  * Streams a gzip blob: {@link write} each piece in order (the piece may be reused once the promise
  * settles: nothing is kept), then {@link end}. Uncompressed chunks go to `onChunk` in order; the
- * promise it may return is the backpressure (no chunk follows until it settles). An error of `onChunk` is rethrown as is; a malformed blob throws
- * {@link GzipFormatError} (or zlib's error for a malformed deflate stream).
+ * promise it may return is the backpressure (no chunk follows until it settles). An error of
+ * `onChunk` is rethrown as is; a malformed blob throws {@link GzipFormatError} (or zlib's error
+ * for a malformed deflate stream).
  */
 export class GzipDecoder {
   readonly #onChunk: (chunk: Buffer) => Promise<void> | void;

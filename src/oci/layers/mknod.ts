@@ -3,15 +3,17 @@
  * per run of them. Node has no `mknod` call: one `mknod` process per node costs about 2.5 ms on
  * the calling thread (a layer with hundreds of whiteouts spent seconds on it). A run of nodes is
  * made by one `perl` process (`perl-base` is part of every Debian and Proxmox VE host) calling
- * `mknodat(2)` for each; where that is not possible — no perl, an architecture whose system call
- * number is not known here, a device number past the 32-bit encoding — or when the batch fails,
- * each node left is made with coreutils' `mknod`, whose error is the one reported.
+ * `mknodat(2)` for each (the number from `internal/syscalls.ts`); where that is not possible — no
+ * perl, an architecture whose system call numbers are not known there, a device number past the
+ * 32-bit encoding — or when the batch fails, each node left is made with coreutils' `mknod`, whose
+ * error is the one reported.
  *
  * @internal
  * @module
  */
 import { spawnSync } from 'node:child_process';
 import { lstatSync } from 'node:fs';
+import { syscallNumbers } from '../../internal/syscalls.js';
 
 /** One node to make: never there yet, its parent a real directory. Made with mode 0600. */
 export interface NodeToMake {
@@ -21,8 +23,6 @@ export interface NodeToMake {
   minor: number;
 }
 
-/** `mknodat` by architecture (`process.arch`); elsewhere nodes are made one by one. */
-const MKNODAT: Readonly<Record<string, number>> = { x64: 259, arm64: 33 };
 const S_IFMT = 0o170000;
 const TYPE_BITS = { char: 0o020000, block: 0o060000, fifo: 0o010000 } as const;
 /** Dies at the first failure: `PATH: error`. umask 0, so each node is exactly 0600. */
@@ -34,8 +34,8 @@ function encodeDev(major: number, minor: number): number | undefined {
   return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 
-/** Whether perl could not be started here (then it is not tried again). */
-let noPerl = false;
+/** The PATH on which perl could not be started (it is not tried again with that PATH). */
+let noPerlOn: string | undefined;
 
 function exists(node: NodeToMake): boolean {
   const st = lstatSync(node.path, { throwIfNoEntry: false });
@@ -53,14 +53,15 @@ function makeOne(node: NodeToMake): string | undefined {
  * that could not be and why (the nodes before it are made; the ones after it are not tried).
  */
 export function makeNodes(nodes: readonly NodeToMake[]): { index: number; message: string } | undefined {
-  const nr = MKNODAT[process.arch];
+  const nr = syscallNumbers(['mknodat']);
+  const path = process.env['PATH'] ?? '';
   const devs = nodes.map((n) => (n.type === 'fifo' ? 0 : encodeDev(n.major, n.minor)));
   let start = 0;
-  if (nodes.length > 1 && nr !== undefined && !noPerl && devs.every((d) => d !== undefined)) {
+  if (nr !== undefined && noPerlOn !== path && devs.every((d) => d !== undefined)) {
     const args = nodes.flatMap((n, i) => [n.path, String(TYPE_BITS[n.type] | 0o600), String(devs[i])]);
-    const result = spawnSync('perl', ['-e', SCRIPT, String(nr), ...args], { encoding: 'utf8' });
+    const result = spawnSync('perl', ['-e', SCRIPT, nr, ...args], { encoding: 'utf8' });
     if (result.status === 0) return undefined;
-    if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') noPerl = true;
+    if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') noPerlOn = path;
     // the batch stopped at a node: the ones made stay, the rest go one by one
     while (start < nodes.length && exists(nodes[start] as NodeToMake)) start++;
   }

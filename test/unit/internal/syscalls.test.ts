@@ -8,6 +8,8 @@ describe('system call numbers of the Perl helpers', () => {
     expect(syscallNumbers(['mount', 'umount2', 'unshare', 'sethostname'], 'x64')).toBe('165,166,272,170');
     expect(syscallNumbers(['mount', 'umount2', 'unshare', 'sethostname'], 'arm64')).toBe('40,39,97,161');
     expect(syscallNumbers(['mount', 'umount2', 'unshare', 'sethostname'], 'riscv64')).toBe('40,39,97,161');
+    expect(syscallNumbers(['mknodat'], 'x64')).toBe('259');
+    expect(syscallNumbers(['mknodat'], 'arm64')).toBe('33');
     expect(syscallNumbers(['mount'], 'ppc64')).toBeUndefined();
   });
 

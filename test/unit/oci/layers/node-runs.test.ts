@@ -6,7 +6,7 @@
  * symlink must not get the node through it) and the end of the layer all make the run first.
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,34 @@ const devOf = (rdev: number): [number, number] => {
   return [Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn)), Number((r & 0xffn) | ((r >> 12n) & ~0xffn))];
 };
 const mtime = new Date('2024-05-06T07:08:09Z');
+const which = (tool: string): string => execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+
+/**
+ * Runs `fn` with a `perl` first on PATH that logs how many nodes each call makes (the helper's
+ * arguments: `-e SCRIPT NR` and then three per node) before it runs the real perl.
+ */
+async function countingPerlRuns<T>(name: string, fn: () => Promise<T>): Promise<{ result: T; runs: number[] }> {
+  const bin = join(work, `bin-${name}`);
+  mkdirSync(bin);
+  const log = join(bin, 'runs.log');
+  writeFileSync(join(bin, 'perl'), `#!/bin/sh\necho $(( ($# - 3) / 3 )) >> '${log}'\nexec '${which('perl')}' "$@"\n`, { mode: 0o755 });
+  const path = process.env['PATH'];
+  process.env['PATH'] = `${bin}:${path ?? ''}`;
+  try {
+    const result = await fn();
+    return { result, runs: existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n').map(Number) : [] };
+  } finally {
+    process.env['PATH'] = path;
+  }
+}
+
+/** A directory holding only links to `tools`, for a PATH without everything else. */
+function toolBin(name: string, tools: readonly string[]): string {
+  const bin = join(work, `bin-${name}`);
+  mkdirSync(bin);
+  for (const tool of tools) symlinkSync(which(tool), join(bin, tool));
+  return bin;
+}
 
 describe.skipIf(missing({ root: true, tools: ['perl', 'mknod'] }))('makeNodes', () => {
   it('makes a run of character and block devices and FIFOs, each exactly 0600, whatever the umask', () => {
@@ -83,15 +111,30 @@ describe.skipIf(missing({ root: true, tools: ['perl', 'mknod'] }))('makeNodes', 
     expect(devOf(lstatSync(join(dir, 'ok')).rdev)).toEqual([1, 5]);
   });
 
-  // last: once perl is found missing, this module does not try it again
+  it('a run is one perl process: it needs no mknod', () => {
+    const dir = join(work, 'perl-only');
+    mkdirSync(dir);
+    const path = process.env['PATH'];
+    process.env['PATH'] = toolBin('perl-only', ['perl']);
+    try {
+      expect(
+        makeNodes([
+          { path: join(dir, 'null'), type: 'char', major: 1, minor: 3 },
+          { path: join(dir, 'pipe'), type: 'fifo', major: 0, minor: 0 },
+        ]),
+      ).toBeUndefined();
+    } finally {
+      process.env['PATH'] = path;
+    }
+    expect(devOf(lstatSync(join(dir, 'null')).rdev)).toEqual([1, 3]);
+    expect(lstatSync(join(dir, 'pipe')).isFIFO()).toBe(true);
+  });
+
   it('without perl on PATH, each node is made by mknod', () => {
-    const bin = join(work, 'bin-no-perl');
-    mkdirSync(bin);
-    symlinkSync(execFileSync('sh', ['-c', 'command -v mknod'], { encoding: 'utf8' }).trim(), join(bin, 'mknod'));
     const dir = join(work, 'no-perl');
     mkdirSync(dir);
     const path = process.env['PATH'];
-    process.env['PATH'] = bin;
+    process.env['PATH'] = toolBin('no-perl', ['mknod']);
     try {
       expect(
         makeNodes([
@@ -139,7 +182,11 @@ describe.skipIf(missing({ root: true, tools: ['perl', 'mknod'] }))('a layer with
     const layout = join(work, 'layout');
     writeImageLayout(layout, [{ tar: await packTar(entries) }]);
     const image = await (await openImageLayout(layout)).resolve('latest');
-    const { rootfs } = await unpackImage(image, join(work, 'out'));
+    const { result: unpacked, runs } = await countingPerlRuns('apply', () => unpackImage(image, join(work, 'out')));
+    const { rootfs } = unpacked;
+    // one process per run: console+full (ended by dev/pts/note), null (by the hardlink),
+    // sda+initctl+zero (by dev/zero again), d/n (by the symlink d), tail/a+tail/b (by the end)
+    expect(runs).toEqual([2, 1, 3, 1, 2]);
 
     const st = (rel: string) => lstatSync(join(rootfs, rel));
     expect(devOf(st('dev/console').rdev)).toEqual([5, 1]);
@@ -188,7 +235,9 @@ describe.skipIf(missing({ root: true, tools: ['perl', 'mknod'] }))('a layer with
     writeImageLayout(layout, [{ tar: await packTar(lower) }, { tar: await packTar(upper) }]);
     const image = await (await openImageLayout(layout)).resolve('latest');
     const cache = new LayerCache({ root: join(work, 'cache') });
-    const handle = await cache.createRootfs(image, join(work, 'ctr'), { mode: 'overlay' });
+    const { result: handle, runs } = await countingPerlRuns('overlay', () => cache.createRootfs(image, join(work, 'ctr'), { mode: 'overlay' }));
+    // a/.wh.1, .wh.2, .wh.5 (ended by a/5), then b/.wh.x, .wh.y (by the end of the layer)
+    expect(runs).toEqual([3, 2]);
     try {
       const diff = join(cache.layerPath(image.chainIds[1] as string), 'diff');
       for (const rel of ['a/1', 'a/2', 'b/x', 'b/y']) {
